@@ -1,0 +1,1 @@
+"""Seminar series and their talks: records, time rules, import and export."""

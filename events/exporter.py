@@ -1,0 +1,80 @@
+"""Export a series and its talks in the import shape (YAML or JSON); import reads it back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from events import store
+from events.models import Event, Series
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Safe YAML that writes multi-line text as `|` blocks."""
+
+
+def _str_block(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str_block)
+
+
+def _drop_empty(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v not in (None, "", [], {})}
+
+
+def event_document(event: Event, series: Series) -> dict[str, Any]:
+    """Return one event as written in an import file, leaving out the series' defaults."""
+    meeting = {k: v for k, v in (event.meeting or {}).items() if (series.meeting or {}).get(k) != v}
+    return _drop_empty(
+        {
+            "id": event.id,
+            "title": event.title,
+            "speakers": event.speakers,
+            "timezone": event.timezone if event.timezone != series.timezone else None,
+            "start": event.start_local,
+            "end": event.end_local,
+            "location": event.location if event.location != (series.location or {}) else None,
+            "meeting": meeting,
+            "abstract": event.abstract,
+            "livestream": event.livestream,
+            "recording": event.recording,
+            "slides": event.slides,
+            "homepage": event.homepage,
+            "status": event.status,
+            "tags": event.tags,
+        }
+    )
+
+
+def series_document(series: Series) -> dict[str, Any]:
+    """Return a series with all its events as written in an import file."""
+    head = _drop_empty(
+        {
+            "slug": series.slug,
+            "name": series.name,
+            "description": series.description,
+            "timezone": series.timezone,
+            "homepage": series.homepage,
+            "organisers": series.organisers,
+            "language": series.language,
+            "visibility": series.visibility,
+            "location": series.location,
+            "meeting": series.meeting,
+        }
+    )
+    head["events"] = [event_document(e, series) for e in series.events]
+    return head
+
+
+def export_series(session: Session, slugs: list[str], fmt: str = "yaml") -> str:
+    """Return the import document for the given series as YAML or JSON text."""
+    document = {"series": [series_document(store.get_series(session, slug)) for slug in slugs]}
+    if fmt == "json":
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return yaml.dump(document, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=100)

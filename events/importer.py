@@ -1,0 +1,438 @@
+"""Import series and talks from YAML, JSON, CSV and iCalendar files, all or nothing.
+
+Every file is read and parsed first; then one transaction validates and writes every
+record. The first bad record aborts the whole import with a message naming the file, the
+record and the field, and the database is left as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import icalendar
+import yaml
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+from sqlalchemy.orm import Session, sessionmaker
+from tqdm import tqdm
+
+from events import store, timezones
+from events.errors import EventFeedError, ImportFailed, InvalidRecord
+from events.models import Series
+from events.schemas import EVENT_ID_PATTERN, SeriesRecord, validate_event, validate_series
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_RECORDS = 100_000
+FORMATS = ("yaml", "json", "csv", "ics")
+
+
+@dataclass
+class EventInput:
+    """One event's raw fields, where they came from and the series it belongs to."""
+
+    where: str
+    series: str | None
+    data: dict[str, Any]
+
+
+@dataclass
+class Parsed:
+    """The raw records of one or more files, before validation."""
+
+    series: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[EventInput] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    """Counts of what an import did."""
+
+    series: dict[str, int] = field(
+        default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0}
+    )
+    events: dict[str, int] = field(
+        default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0}
+    )
+    event_ids: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Return a one-line human summary."""
+
+        def part(counts: dict[str, int]) -> str:
+            return ", ".join(f"{n} {action}" for action, n in counts.items())
+
+        return f"series: {part(self.series)}; events: {part(self.events)}"
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors/aliases (no billion-laughs) and without implicit timestamps."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases are not allowed", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+_NoAliasLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def detect_format(path: Path, explicit: str | None = None) -> str:
+    """Return the format of a file from --format or its extension."""
+    if explicit:
+        return explicit
+    suffix = path.suffix.lower().lstrip(".")
+    fmt = {"yml": "yaml", "ical": "ics", "ifb": "ics"}.get(suffix, suffix)
+    if fmt not in FORMATS:
+        raise ImportFailed(
+            f"{path}: unknown file type {path.suffix!r}; use .yaml, .json, .csv or .ics"
+        )
+    return fmt
+
+
+def read_text(name: str, raw: bytes) -> str:
+    """Decode UTF-8 (a BOM is allowed) with a clear error."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise ImportFailed(
+            f"{name}: file is {len(raw):,} bytes, above the {MAX_FILE_BYTES:,}-byte limit"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFailed(
+            f"{name}: not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
+        ) from None
+
+
+def parse_bytes(name: str, raw: bytes, fmt: str, default_series: str | None = None) -> Parsed:
+    """Parse one file's bytes into raw records; raise ImportFailed on malformed input."""
+    parsers: dict[str, Callable[[str, bytes, str | None], Parsed]] = {
+        "yaml": _parse_yaml,
+        "json": _parse_json,
+        "csv": _parse_csv,
+        "ics": _parse_ics,
+    }
+    try:
+        parsed = parsers[fmt](name, raw, default_series)
+    except RecursionError:
+        raise ImportFailed(f"{name}: nested too deeply to be an import file") from None
+    if len(parsed.events) + len(parsed.series) > MAX_RECORDS:
+        raise ImportFailed(f"{name}: more than {MAX_RECORDS:,} records in one import")
+    return parsed
+
+
+def _parse_yaml(name: str, raw: bytes, default_series: str | None) -> Parsed:
+    try:
+        doc = yaml.load(read_text(name, raw), Loader=_NoAliasLoader)
+    except yaml.YAMLError as exc:
+        raise ImportFailed(f"{name}: not valid YAML: {' '.join(str(exc).split())}") from None
+    return _parse_document(name, doc, default_series)
+
+
+def _parse_json(name: str, raw: bytes, default_series: str | None) -> Parsed:
+    try:
+        doc = json.loads(read_text(name, raw))
+    except json.JSONDecodeError as exc:
+        raise ImportFailed(f"{name}: not valid JSON: {exc}") from None
+    return _parse_document(name, doc, default_series)
+
+
+def _parse_document(name: str, doc: Any, default_series: str | None) -> Parsed:
+    """Collect the series and events of a YAML/JSON import document."""
+    if not isinstance(doc, dict) or not ({"series", "events"} & set(doc)):
+        raise ImportFailed(
+            f"{name}: expected a mapping with a 'series' list (and/or an 'events' list)"
+        )
+    unknown = set(doc) - {"series", "events"}
+    if unknown:
+        raise ImportFailed(
+            f"{name}: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}"
+        )
+    parsed = Parsed()
+    for i, item in enumerate(_as_list(name, doc.get("series"), "series")):
+        where = f"{name}: series #{i + 1}"
+        if not isinstance(item, dict):
+            raise ImportFailed(f"{where}: must be a mapping of fields")
+        parsed.series.append((f"{name}: ", item))
+        slug = item.get("slug") if isinstance(item.get("slug"), str) else None
+        for j, ev in enumerate(_as_list(f"{where}", item.get("events"), "events")):
+            parsed.events.append(
+                EventInput(
+                    f"{name}: series {slug!r} event #{j + 1}",
+                    slug,
+                    _mapping(f"{where} event #{j + 1}", ev),
+                )
+            )
+    for j, ev in enumerate(_as_list(name, doc.get("events"), "events")):
+        data = _mapping(f"{name}: event #{j + 1}", ev)
+        slug = data.pop("series", default_series)
+        parsed.events.append(
+            EventInput(f"{name}: event #{j + 1}", slug if isinstance(slug, str) else None, data)
+        )
+    return parsed
+
+
+def _as_list(where: str, value: Any, key: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ImportFailed(f"{where}: '{key}' must be a list")
+    return value
+
+
+def _mapping(where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ImportFailed(f"{where}: must be a mapping of fields")
+    return dict(value)
+
+
+CSV_LIST_SEPARATOR = ";"
+CSV_MEETING_PREFIX = "meeting_"
+
+
+def _parse_csv(name: str, raw: bytes, default_series: str | None) -> Parsed:
+    text = read_text(name, raw)
+    try:
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise ImportFailed(f"{name}: not valid CSV: {exc}") from None
+    parsed = Parsed()
+    for line, row in enumerate(rows, start=2):
+        if None in row:
+            raise ImportFailed(f"{name}: row {line}: more cells than header columns")
+        data = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()}
+        slug = data.pop("series", default_series)
+        meeting = {
+            k.removeprefix(CSV_MEETING_PREFIX): data.pop(k)
+            for k in list(data)
+            if k.startswith(CSV_MEETING_PREFIX)
+        }
+        if meeting:
+            data["meeting"] = meeting
+        if "speakers" in data:
+            data["speakers"] = [
+                _csv_speaker(s) for s in data["speakers"].split(CSV_LIST_SEPARATOR) if s.strip()
+            ]
+        if "tags" in data:
+            data["tags"] = [t.strip() for t in data["tags"].split(CSV_LIST_SEPARATOR) if t.strip()]
+        parsed.events.append(
+            EventInput(f"{name}: row {line} (event {data.get('id', '?')!r})", slug, data)
+        )
+    return parsed
+
+
+def _csv_speaker(text: str) -> dict[str, str]:
+    match = re.fullmatch(r"\s*(?P<name>[^()]+?)\s*(?:\((?P<aff>.*)\))?\s*", text)
+    if not match:
+        return {"name": text.strip()}
+    speaker = {"name": match["name"]}
+    if match["aff"]:
+        speaker["affiliation"] = match["aff"].strip()
+    return speaker
+
+
+ICS_STATUS = {"CONFIRMED": "confirmed", "TENTATIVE": "tentative", "CANCELLED": "cancelled"}
+
+
+def _parse_ics(name: str, raw: bytes, default_series: str | None) -> Parsed:
+    read_text(name, raw)
+    try:
+        calendars = icalendar.Calendar.from_ical(raw, multiple=True)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise ImportFailed(f"{name}: not a valid iCalendar file: {exc}") from None
+    if not calendars:
+        raise ImportFailed(f"{name}: no VCALENDAR found")
+    parsed = Parsed()
+    for calendar in calendars:
+        calendar_zone = _calendar_zone(calendar)
+        for k, vevent in enumerate(calendar.walk("VEVENT")):
+            where = f"{name}: VEVENT #{k + 1}"
+            uid = str(vevent.get("UID", "")).strip()
+            if not uid:
+                raise ImportFailed(f"{where}: field 'UID' is missing")
+            parsed.events.append(
+                EventInput(
+                    f"{where} (UID {uid!r})",
+                    default_series,
+                    _ics_event(where, uid, vevent, calendar_zone),
+                )
+            )
+    return parsed
+
+
+def _calendar_zone(calendar: Any) -> str | None:
+    label = calendar.get("X-WR-TIMEZONE")
+    if not label:
+        return None
+    try:
+        return timezones.resolve_zone(str(label))
+    except EventFeedError:
+        return None
+
+
+def event_id_from_uid(uid: str) -> str:
+    """Return a URL-safe event id for an iCalendar UID (its local part when already safe)."""
+    local = uid.split("@", 1)[0]
+    if re.fullmatch(EVENT_ID_PATTERN, local):
+        return local
+    return "ics-" + hashlib.sha256(uid.encode()).hexdigest()[:20]
+
+
+def _ics_zone(prop: Any, value: datetime, calendar_zone: str | None) -> str:
+    """Return the IANA zone of an iCalendar date-time: its TZID, else X-WR-TIMEZONE, else UTC."""
+    key = getattr(value.tzinfo, "key", None)
+    if key and key not in ("UTC", "Etc/UTC"):
+        return str(key)
+    tzid = str(getattr(prop, "params", {}).get("TZID", "")).strip()
+    if tzid:
+        mapped = WINDOWS_TO_OLSON.get(tzid, tzid)
+        try:
+            return timezones.resolve_zone(mapped)
+        except EventFeedError:
+            pass
+    if key is None and value.utcoffset() != timedelta(0):
+        raise ValueError(f"zone {tzid!r} is not a known IANA or Windows zone")
+    return calendar_zone or "UTC"
+
+
+def _ics_time(
+    where: str, name: str, prop: Any, value: Any, calendar_zone: str | None
+) -> tuple[str, str]:
+    if not isinstance(value, datetime):
+        if isinstance(value, date):
+            raise ImportFailed(
+                f"{where}: field '{name}': all-day events are not supported; give a start time"
+            )
+        raise ImportFailed(f"{where}: field '{name}' is missing or not a date-time")
+    if value.tzinfo is None:
+        raise ImportFailed(
+            f"{where}: field '{name}': floating time (no TZID); give the time a zone"
+        )
+    try:
+        zone_name = _ics_zone(prop, value, calendar_zone)
+    except ValueError as exc:
+        raise ImportFailed(f"{where}: field '{name}': {exc}") from None
+    return zone_name, timezones.wall_time_text(value.astimezone(UTC), zone_name)
+
+
+def _ics_event(where: str, uid: str, vevent: Any, calendar_zone: str | None) -> dict[str, Any]:
+    start_value = vevent.decoded("DTSTART", None)
+    zone_name, start = _ics_time(
+        where, "DTSTART", vevent.get("DTSTART"), start_value, calendar_zone
+    )
+    if "DTEND" in vevent:
+        _, end = _ics_time(where, "DTEND", vevent.get("DTEND"), vevent.decoded("DTEND"), zone_name)
+    elif "DURATION" in vevent and isinstance(start_value, datetime):
+        finish = start_value + vevent.decoded("DURATION")
+        _, end = _ics_time(where, "DURATION", None, finish, zone_name)
+    else:
+        raise ImportFailed(f"{where}: field 'DTEND' is missing (and no DURATION)")
+    data: dict[str, Any] = {
+        "id": event_id_from_uid(uid),
+        "title": str(vevent.get("SUMMARY", "")).strip() or "(untitled)",
+        "start": start,
+        "end": end,
+        "abstract": str(vevent.get("DESCRIPTION", "")),
+        "status": ICS_STATUS.get(str(vevent.get("STATUS", "CONFIRMED")).upper(), "confirmed"),
+    }
+    data["timezone"] = zone_name
+    if vevent.get("LOCATION"):
+        data["location"] = str(vevent["LOCATION"])
+    if vevent.get("URL"):
+        data["homepage"] = str(vevent["URL"])
+    categories = vevent.get("CATEGORIES")
+    if categories:
+        groups = categories if isinstance(categories, list) else [categories]
+        data["tags"] = [str(c) for group in groups for c in group.cats]
+    return data
+
+
+def read_files(
+    paths: Iterable[Path], fmt: str | None = None, default_series: str | None = None
+) -> Parsed:
+    """Read and parse every file; raise ImportFailed before anything is written."""
+    combined = Parsed()
+    for path in paths:
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise ImportFailed(
+                    f"{path}: file is {size:,} bytes, above the {MAX_FILE_BYTES:,}-byte limit"
+                )
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ImportFailed(f"{path}: cannot read: {exc.strerror or exc}") from None
+        parsed = parse_bytes(str(path), raw, detect_format(path, fmt), default_series)
+        combined.series.extend(parsed.series)
+        combined.events.extend(parsed.events)
+    return combined
+
+
+def apply(
+    session: Session, parsed: Parsed, now: datetime, progress: bool | None = None
+) -> ImportReport:
+    """Validate and write every record in the caller's transaction; raise on the first error."""
+    report = ImportReport()
+    known: dict[str, tuple[Series, SeriesRecord]] = {}
+    for where, data in parsed.series:
+        record = validate_series(data, where=where)
+        series, outcome = store.upsert_series(session, record, now)
+        report.series[outcome.action] += 1
+        known[record.slug] = (series, record)
+    seen: dict[str, str] = {}
+    show = sys.stderr.isatty() if progress is None else progress
+    for item in tqdm(
+        parsed.events, desc="importing", unit="talk", disable=not show, file=sys.stderr
+    ):
+        if item.series is None:
+            raise InvalidRecord(
+                item.where,
+                [("series", "missing: say which series the event belongs to (--series SLUG)")],
+            )
+        if item.series not in known:
+            try:
+                series = store.get_series(session, item.series)
+            except EventFeedError:
+                raise InvalidRecord(
+                    item.where, [("series", f"no series with slug {item.series!r}")]
+                ) from None
+            known[item.series] = (series, store.series_record(series))
+        series, series_rec = known[item.series]
+        event_record = validate_event(item.data, series_rec, where=item.where + ": ")
+        first = seen.get(event_record.id)
+        if first is not None:
+            message = f"{event_record.id!r} appears twice in this import (first at {first})"
+            raise InvalidRecord(item.where, [("id", message)])
+        seen[event_record.id] = item.where
+        _, outcome = store.upsert_event(session, series, event_record, now)
+        report.events[outcome.action] += 1
+        report.event_ids.append(event_record.id)
+    return report
+
+
+def import_files(
+    factory: sessionmaker[Session],
+    paths: Iterable[Path],
+    *,
+    fmt: str | None = None,
+    default_series: str | None = None,
+    progress: bool | None = None,
+) -> ImportReport:
+    """Import files in one transaction: everything is written, or nothing."""
+    parsed = read_files(list(paths), fmt, default_series)
+    with factory() as session, session.begin():
+        return apply(session, parsed, timezones.utc_now(), progress)

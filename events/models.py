@@ -1,0 +1,70 @@
+"""Typed SQLAlchemy models of seminar series and their talks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from events.db import Base, UTCDateTime
+
+VISIBILITIES = ("public", "unlisted")
+STATUSES = ("confirmed", "tentative", "cancelled")
+ACCESS_POLICIES = ("public", "subscribers", "hidden")
+
+
+class Series(Base):
+    """A seminar series: the unit people subscribe to."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    homepage: Mapped[str | None] = mapped_column(String(2000))
+    organisers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str] = mapped_column(String(35), default="en")
+    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    meeting: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    events: Mapped[list[Event]] = relationship(
+        back_populates="series", order_by="Event.start_utc", passive_deletes=True
+    )
+
+
+class Event(Base):
+    """One talk or session slot, with its wall time, zone and derived UTC instants."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_series_start", "series_id", "start_utc"),)
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(500))
+    speakers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    start_local: Mapped[str] = mapped_column(String(32))
+    end_local: Mapped[str] = mapped_column(String(32))
+    start_utc: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    end_utc: Mapped[datetime] = mapped_column(UTCDateTime())
+    location: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    meeting: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    livestream: Mapped[str | None] = mapped_column(String(2000))
+    recording: Mapped[str | None] = mapped_column(String(2000))
+    slides: Mapped[str | None] = mapped_column(String(2000))
+    homepage: Mapped[str | None] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    series: Mapped[Series] = relationship(back_populates="events")

@@ -1,0 +1,326 @@
+"""Validation of series and event input: one path shared by the importer, the CLI and the API.
+
+Input is validated by pydantic models (per-field errors), then the time rules turn local
+wall times into instants. `validate_series` and `validate_event` return plain records ready
+to store, or raise InvalidRecord naming each bad field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from events import timezones
+from events.errors import InvalidRecord, TimeError
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
+EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$"
+LOCATION_SEPARATORS = re.compile(r"\s+(?:—|–|-|/|\+|&|and)\s+online$", re.IGNORECASE)
+
+
+def _one_line(value: Any) -> Any:
+    """Collapse runs of white space (CR/LF included) so no value can break a header line."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str):
+        return " ".join(value.split())
+    return value
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in value)
+    ):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _multiline(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return value
+
+
+Line = Annotated[str, BeforeValidator(_one_line), Field(max_length=500)]
+ShortLine = Annotated[str, BeforeValidator(_one_line), Field(max_length=200)]
+Url = Annotated[str, BeforeValidator(_one_line), Field(max_length=2000), AfterValidator(_check_url)]
+Text = Annotated[str, BeforeValidator(_multiline), Field(max_length=100_000)]
+Tag = Annotated[str, BeforeValidator(_one_line), Field(min_length=1, max_length=64)]
+
+
+class Strict(BaseModel):
+    """Base for input models: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SpeakerIn(Strict):
+    """A speaker with an optional affiliation and homepage."""
+
+    name: Line = Field(min_length=1)
+    affiliation: Line | None = None
+    homepage: Url | None = None
+
+
+class MeetingIn(Strict):
+    """An online meeting; every part optional so an event can override some of them."""
+
+    platform: ShortLine | None = None
+    url: Url | None = None
+    id: ShortLine | None = None
+    passcode: ShortLine | None = None
+    alternate_id: ShortLine | None = None
+    access: Literal["public", "subscribers", "hidden"] | None = None
+
+
+class LocationIn(Strict):
+    """Where a talk happens: a room or address, online, or both."""
+
+    room: Line | None = None
+    address: Line | None = None
+    online: bool = False
+
+
+def parse_location(value: Any) -> Any:
+    """Read 'Online', 'Room 1' or 'Room 1 — Online' as a location mapping."""
+    if not isinstance(value, str):
+        return value
+    text = " ".join(value.split())
+    if text.lower() == "online":
+        return {"online": True}
+    hybrid = LOCATION_SEPARATORS.search(text)
+    if hybrid:
+        return {"room": text[: hybrid.start()], "online": True}
+    return {"room": text} if text else {}
+
+
+Location = Annotated[LocationIn, BeforeValidator(parse_location)]
+
+
+class SeriesIn(Strict):
+    """A series as written in an import file or sent to the API (events apart)."""
+
+    slug: str = Field(pattern=SLUG_PATTERN)
+    name: Line = Field(min_length=1)
+    description: Text = ""
+    timezone: ShortLine
+    homepage: Url | None = None
+    organisers: list[Line] = Field(default_factory=list, max_length=100)
+    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+    visibility: Literal["public", "unlisted"] = "public"
+    location: Location | None = None
+    meeting: MeetingIn | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return timezones.resolve_zone(value)
+
+    @field_validator("organisers", mode="before")
+    @classmethod
+    def _organisers(cls, value: Any) -> Any:
+        return [p.strip() for p in value.split(",")] if isinstance(value, str) else value
+
+
+class EventIn(Strict):
+    """An event as written in an import file or sent to the API."""
+
+    id: str = Field(pattern=EVENT_ID_PATTERN)
+    title: Line = Field(min_length=1)
+    speakers: list[SpeakerIn] = Field(default_factory=list, max_length=50)
+    abstract: Text = ""
+    timezone: ShortLine | None = None
+    start: ShortLine
+    end: ShortLine
+    location: Location | None = None
+    meeting: MeetingIn | None = None
+    livestream: Url | None = None
+    recording: Url | None = None
+    slides: Url | None = None
+    homepage: Url | None = None
+    status: Literal["confirmed", "tentative", "cancelled"] = "confirmed"
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else timezones.resolve_zone(value)
+
+    @field_validator("speakers", mode="before")
+    @classmethod
+    def _speakers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [{"name": value}]
+        if isinstance(value, list):
+            return [{"name": s} if isinstance(s, str) else s for s in value]
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> Any:
+        return (
+            [t.strip() for t in value.split(",") if t.strip()] if isinstance(value, str) else value
+        )
+
+
+@dataclass(frozen=True)
+class SeriesRecord:
+    """Validated column values of a series."""
+
+    slug: str
+    name: str
+    description: str
+    timezone: str
+    homepage: str | None
+    organisers: list[str]
+    language: str
+    visibility: str
+    location: dict[str, Any] | None
+    meeting: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """Validated column values of an event, with instants derived from its wall times."""
+
+    id: str
+    title: str
+    timezone: str
+    start_local: str
+    end_local: str
+    start_utc: datetime
+    end_utc: datetime
+    speakers: list[dict[str, Any]] = field(default_factory=list)
+    abstract: str = ""
+    location: dict[str, Any] = field(default_factory=dict)
+    meeting: dict[str, Any] | None = None
+    livestream: str | None = None
+    recording: str | None = None
+    slides: str | None = None
+    homepage: str | None = None
+    status: str = "confirmed"
+    tags: list[str] = field(default_factory=list)
+
+
+def _errors(exc: ValidationError) -> list[tuple[str, str]]:
+    found = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "record"
+        message = error["msg"].removeprefix("Value error, ")
+        found.append((where, message))
+    return found
+
+
+def _record_name(data: Any, key: str) -> str:
+    if isinstance(data, dict) and isinstance(data.get(key), str | int):
+        return f"{data[key]!r}"
+    return "(no id)"
+
+
+def _location(value: LocationIn | None) -> dict[str, Any] | None:
+    return None if value is None else value.model_dump(exclude_none=True, exclude_defaults=True)
+
+
+def _meeting(value: MeetingIn | None) -> dict[str, Any] | None:
+    return None if value is None else value.model_dump(exclude_none=True)
+
+
+def validate_series(data: Any, *, where: str = "") -> SeriesRecord:
+    """Validate one series mapping (without its events)."""
+    label = f"{where}series {_record_name(data, 'slug')}".strip()
+    if not isinstance(data, dict):
+        raise InvalidRecord(label, [("record", "must be a mapping of fields")])
+    fields_only = {k: v for k, v in data.items() if k != "events"}
+    try:
+        parsed = SeriesIn.model_validate(fields_only)
+    except ValidationError as exc:
+        raise InvalidRecord(label, _errors(exc)) from None
+    except TimeError as exc:  # pragma: no cover - pydantic wraps validator errors
+        raise InvalidRecord(label, [("timezone", str(exc))]) from None
+    meeting = _meeting(parsed.meeting)
+    if meeting is not None:
+        meeting.setdefault("access", "subscribers")
+    return SeriesRecord(
+        slug=parsed.slug,
+        name=parsed.name,
+        description=parsed.description,
+        timezone=parsed.timezone,
+        homepage=parsed.homepage,
+        organisers=parsed.organisers,
+        language=parsed.language,
+        visibility=parsed.visibility,
+        location=_location(parsed.location),
+        meeting=meeting,
+    )
+
+
+def validate_event(data: Any, series: SeriesRecord, *, where: str = "") -> EventRecord:
+    """Validate one event mapping against its series' defaults (zone, location, meeting)."""
+    label = f"{where}event {_record_name(data, 'id')}".strip()
+    if not isinstance(data, dict):
+        raise InvalidRecord(label, [("record", "must be a mapping of fields")])
+    try:
+        parsed = EventIn.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRecord(label, _errors(exc)) from None
+    zone_name = parsed.timezone or series.timezone
+    errors: list[tuple[str, str]] = []
+    start_utc = end_utc = None
+    start_local = end_local = None
+    try:
+        start_local = timezones.parse_local_time(parsed.start)
+        start_utc = timezones.to_instant(start_local, zone_name)
+    except TimeError as exc:
+        errors.append(("start", str(exc)))
+    try:
+        day = start_local or timezones.parse_local_time(parsed.end)
+        end_local = timezones.parse_clock_time(parsed.end, day)
+        end_utc = timezones.to_instant(end_local, zone_name)
+    except TimeError as exc:
+        errors.append(("end", str(exc)))
+    if start_utc and end_utc and end_utc <= start_utc:
+        errors.append(("end", f"must be after the start ({parsed.start} → {parsed.end})"))
+    if errors or not (start_utc and end_utc and start_local and end_local):
+        raise InvalidRecord(label, errors)
+    meeting = dict(series.meeting or {})
+    meeting.update(_meeting(parsed.meeting) or {})
+    if meeting:
+        meeting.setdefault("access", "subscribers")
+    location = _location(parsed.location)
+    if location is None:
+        location = dict(series.location or {})
+    return EventRecord(
+        id=parsed.id,
+        title=parsed.title,
+        timezone=zone_name,
+        start_local=timezones.wall_time_text(start_utc, zone_name),
+        end_local=timezones.wall_time_text(end_utc, zone_name),
+        start_utc=start_utc,
+        end_utc=end_utc,
+        speakers=[s.model_dump(exclude_none=True) for s in parsed.speakers],
+        abstract=parsed.abstract,
+        location=location,
+        meeting=meeting or None,
+        livestream=parsed.livestream,
+        recording=parsed.recording,
+        slides=parsed.slides,
+        homepage=parsed.homepage,
+        status=parsed.status,
+        tags=parsed.tags,
+    )

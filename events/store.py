@@ -1,0 +1,104 @@
+"""Writing validated records to the database: idempotent upserts with SEQUENCE rules."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from events.errors import InvalidRecord, NotFound
+from events.models import Event, Series
+from events.schemas import EventRecord, SeriesRecord
+
+# A change to any of these raises the event's SEQUENCE (RFC 5545 §3.8.7.4).
+MATERIAL_FIELDS = ("start_utc", "end_utc", "timezone", "location", "status", "meeting")
+
+
+@dataclass
+class Outcome:
+    """What an upsert did: 'created', 'updated' or 'unchanged'."""
+
+    action: str
+    material: bool = False
+
+
+def get_series(session: Session, slug: str) -> Series:
+    """Return the series with this slug or raise NotFound."""
+    series = session.scalar(select(Series).where(Series.slug == slug))
+    if series is None:
+        raise NotFound(f"no series with slug {slug!r}")
+    return series
+
+
+def get_event(session: Session, event_id: str) -> Event:
+    """Return the event with this id or raise NotFound."""
+    found = session.get(Event, event_id)
+    if found is None:
+        raise NotFound(f"no event with id {event_id!r}")
+    return found
+
+
+def series_record(series: Series) -> SeriesRecord:
+    """Return the stored series as a record (for validating its events)."""
+    return SeriesRecord(
+        slug=series.slug,
+        name=series.name,
+        description=series.description,
+        timezone=series.timezone,
+        homepage=series.homepage,
+        organisers=list(series.organisers),
+        language=series.language,
+        visibility=series.visibility,
+        location=series.location,
+        meeting=series.meeting,
+    )
+
+
+def _apply(target: Series | Event, values: dict[str, Any]) -> list[str]:
+    changed = [name for name, value in values.items() if getattr(target, name) != value]
+    for name in changed:
+        setattr(target, name, values[name])
+    return changed
+
+
+def upsert_series(session: Session, record: SeriesRecord, now: datetime) -> tuple[Series, Outcome]:
+    """Create the series or update it in place; unchanged input writes nothing."""
+    values = asdict(record)
+    series = session.scalar(select(Series).where(Series.slug == record.slug))
+    if series is None:
+        series = Series(**values, created_at=now, updated_at=now)
+        session.add(series)
+        session.flush()
+        return series, Outcome("created")
+    if _apply(series, values):
+        series.updated_at = now
+        return series, Outcome("updated")
+    return series, Outcome("unchanged")
+
+
+def upsert_event(
+    session: Session, series: Series, record: EventRecord, now: datetime
+) -> tuple[Event, Outcome]:
+    """Create the event or update it in place, raising SEQUENCE only on material changes."""
+    values = asdict(record)
+    event = session.get(Event, record.id)
+    if event is None:
+        event = Event(**values, series=series, sequence=0, created_at=now, updated_at=now)
+        session.add(event)
+        return event, Outcome("created")
+    if event.series_id != series.id:
+        raise InvalidRecord(
+            f"event {record.id!r}",
+            [("id", f"already belongs to series {event.series.slug!r}; event ids are global")],
+        )
+    changed = _apply(event, values)
+    if not changed:
+        return event, Outcome("unchanged")
+    material = any(name in MATERIAL_FIELDS for name in changed)
+    if material:
+        event.sequence += 1
+    event.updated_at = now
+    return event, Outcome("updated", material)

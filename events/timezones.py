@@ -1,0 +1,227 @@
+"""Timezone names and the rules that turn local wall times into instants.
+
+Organisers write zones as IANA names ("Asia/Shanghai") or as labels ("Beijing time").
+Labels are mapped explicitly in `ZONE_LABELS`; anything else unknown is an error that
+suggests close matches. Local times follow RFC 5545 §3.3.5 with one stricter rule:
+a time skipped by a DST change is rejected rather than shifted. An ambiguous time
+(clocks going back) is read as its first occurrence unless the record gives a UTC offset.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import pytz
+
+from events.errors import NonexistentLocalTime, TimeError, UnknownTimezone
+
+ZONE_LABELS: dict[str, str] = {
+    "beijing time": "Asia/Shanghai",
+    "china standard time": "Asia/Shanghai",
+    "china time": "Asia/Shanghai",
+    "shanghai time": "Asia/Shanghai",
+    "hong kong time": "Asia/Hong_Kong",
+    "taipei time": "Asia/Taipei",
+    "tokyo time": "Asia/Tokyo",
+    "japan time": "Asia/Tokyo",
+    "seoul time": "Asia/Seoul",
+    "singapore time": "Asia/Singapore",
+    "india time": "Asia/Kolkata",
+    "indian standard time": "Asia/Kolkata",
+    "lisbon time": "Europe/Lisbon",
+    "portugal time": "Europe/Lisbon",
+    "london time": "Europe/London",
+    "uk time": "Europe/London",
+    "paris time": "Europe/Paris",
+    "berlin time": "Europe/Berlin",
+    "central european time": "Europe/Berlin",
+    "moscow time": "Europe/Moscow",
+    "new york time": "America/New_York",
+    "eastern time": "America/New_York",
+    "us eastern time": "America/New_York",
+    "chicago time": "America/Chicago",
+    "central time": "America/Chicago",
+    "denver time": "America/Denver",
+    "mountain time": "America/Denver",
+    "pacific time": "America/Los_Angeles",
+    "los angeles time": "America/Los_Angeles",
+    "sydney time": "Australia/Sydney",
+    "utc": "UTC",
+    "gmt": "UTC",
+    "z": "UTC",
+}
+
+_LOCAL_TIME = re.compile(
+    r"^(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})[T ]+(?P<h>\d{1,2}):(?P<mi>\d{2})"
+    r"(?::(?P<s>\d{2}))?\s*(?P<off>Z|[+-]\d{2}:?\d{2})?$"
+)
+_CLOCK_TIME = re.compile(r"^(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?$")
+
+
+@cache
+def _iana_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@cache
+def _lower_names() -> dict[str, str]:
+    return {name.lower(): name for name in _iana_names()}
+
+
+def _normalise(label: str) -> str:
+    return " ".join(label.replace("_", " ").split()).lower()
+
+
+def resolve_zone(name: str) -> str:
+    """Return the IANA name for an IANA name or a known label; raise UnknownTimezone."""
+    text = name.strip()
+    if text in _iana_names():
+        return text
+    if text.lower() in _lower_names():
+        return _lower_names()[text.lower()]
+    label = _normalise(text)
+    if label in ZONE_LABELS:
+        return ZONE_LABELS[label]
+    raise UnknownTimezone(f"unknown timezone {name!r}{_suggestion(text)}")
+
+
+def _suggestion(text: str) -> str:
+    candidates = list(pytz.common_timezones) + list(ZONE_LABELS)
+    lowered = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=3, cutoff=0.6)
+    if not close:
+        city = _normalise(text).removesuffix(" time").replace(" ", "_")
+        close = [c for c in lowered if c.endswith("/" + city)][:3]
+    if not close:
+        return " (use an IANA name such as 'Europe/Lisbon' or a label such as 'Beijing time')"
+    return " (did you mean " + ", ".join(repr(lowered[c]) for c in close) + "?)"
+
+
+def zone(name: str) -> ZoneInfo:
+    """Return the ZoneInfo for a resolved IANA name."""
+    try:
+        return ZoneInfo(resolve_zone(name))
+    except ZoneInfoNotFoundError as exc:  # pragma: no cover - tzdata always has resolved names
+        raise UnknownTimezone(f"unknown timezone {name!r}") from exc
+
+
+@dataclass(frozen=True)
+class LocalTime:
+    """A wall-clock reading as written by an organiser, with an optional explicit UTC offset."""
+
+    year: int
+    month: int
+    day: int
+    hour: int
+    minute: int
+    second: int = 0
+    offset: timedelta | None = None
+
+    def text(self) -> str:
+        """Return the reading as 'YYYY-MM-DD HH:MM' (seconds only when non-zero)."""
+        base = f"{self.year:04d}-{self.month:02d}-{self.day:02d} {self.hour:02d}:{self.minute:02d}"
+        return base + (f":{self.second:02d}" if self.second else "")
+
+
+def parse_local_time(text: str) -> LocalTime:
+    """Parse '2021-11-27 09:30' (optionally 'T', seconds, and a '+01:00' or 'Z' offset)."""
+    match = _LOCAL_TIME.match(text.strip())
+    if not match:
+        raise TimeError(f"cannot read {text!r} as a date and time; write 'YYYY-MM-DD HH:MM'")
+    offset = _parse_offset(match["off"]) if match["off"] else None
+    return LocalTime(
+        int(match["y"]),
+        int(match["mo"]),
+        int(match["d"]),
+        int(match["h"]),
+        int(match["mi"]),
+        int(match["s"] or 0),
+        offset,
+    )
+
+
+def parse_clock_time(text: str, day: LocalTime) -> LocalTime:
+    """Parse 'HH:MM' as a time on the same date as `day`."""
+    match = _CLOCK_TIME.match(text.strip())
+    if not match:
+        return parse_local_time(text)
+    return LocalTime(
+        day.year, day.month, day.day, int(match["h"]), int(match["mi"]), int(match["s"] or 0)
+    )
+
+
+def _parse_offset(text: str) -> timedelta:
+    if text == "Z":
+        return timedelta(0)
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+
+
+def to_instant(local: LocalTime, zone_name: str) -> datetime:
+    """Return the UTC instant of a local wall time in a zone, applying the DST rules."""
+    tz = zone(zone_name)
+    try:
+        first = datetime(
+            local.year,
+            local.month,
+            local.day,
+            local.hour,
+            local.minute,
+            local.second,
+            tzinfo=tz,
+        )
+    except ValueError as exc:
+        raise TimeError(f"{local.text()!r} is not a valid date: {exc}") from exc
+    second = first.replace(fold=1)
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != first.replace(tzinfo=None):
+        raise NonexistentLocalTime(
+            f"{local.text()} does not exist in {tz.key}: the clocks jump forward over it "
+            "(daylight saving time starts); choose a time outside the gap"
+        )
+    if local.offset is None:
+        return first.astimezone(UTC)
+    for candidate in (first, second):
+        if candidate.utcoffset() == local.offset:
+            return candidate.astimezone(UTC)
+    raise TimeError(
+        f"{local.text()} in {tz.key} never has the UTC offset {_format_offset(local.offset)}"
+    )
+
+
+def is_ambiguous(instant: datetime, zone_name: str) -> bool:
+    """Return True when the wall time of `instant` in the zone happens twice."""
+    local = instant.astimezone(zone(zone_name))
+    return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
+
+
+def wall_time_text(instant: datetime, zone_name: str) -> str:
+    """Return the wall time of an instant in a zone, with its offset when ambiguous."""
+    local = instant.astimezone(zone(zone_name))
+    text = local.strftime("%Y-%m-%d %H:%M") + (f":{local.second:02d}" if local.second else "")
+    if is_ambiguous(instant, zone_name):
+        offset = local.utcoffset()
+        assert offset is not None
+        text += _format_offset(offset)
+    return text
+
+
+def _format_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def format_offset(offset: timedelta | None) -> str:
+    """Return an offset as '+01:00'."""
+    return _format_offset(offset or timedelta(0))
+
+
+def utc_now() -> datetime:
+    """Return the current instant, aware, in UTC."""
+    return datetime.now(UTC)

@@ -1,0 +1,48 @@
+"""Settings from the environment, and migrations that match the models."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine
+
+from events.config import Settings
+from events.db import Base
+from events.errors import ConfigError
+
+
+def test_defaults_and_derived_values(tmp_path: object) -> None:
+    settings = Settings.from_env({"EVENTFEED_INSTANCE_PATH": str(tmp_path)})
+    assert settings.base_url == "http://localhost:5000"
+    assert settings.domain == "localhost"
+    assert settings.database_url == f"sqlite:///{tmp_path}/eventfeed.sqlite3"
+    assert settings.cancelled_retention_days == 30
+    assert settings.secret_key
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"EVENTFEED_BASE_URL": "localhost"}, "EVENTFEED_BASE_URL"),
+        ({"EVENTFEED_DATABASE_URL": "mysql://x"}, "EVENTFEED_DATABASE_URL"),
+        ({"EVENTFEED_FEED_WINDOW_DAYS": "ninety"}, "whole number"),
+        ({"EVENTFEED_FEED_MAX_EVENTS": "-1"}, "must not be negative"),
+        ({"EVENTFEED_SMTP_URL": "http://mail"}, "EVENTFEED_SMTP_URL"),
+    ],
+)
+def test_invalid_settings_fail_fast(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+def test_settings_are_immutable() -> None:
+    settings = Settings.from_env({})
+    with pytest.raises(AttributeError):
+        settings.base_url = "https://x.example"  # type: ignore[misc]
+
+
+def test_migrations_create_exactly_the_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []

@@ -1,0 +1,1 @@
+"""The HTTP side of EventFeed: one Flask blueprint per area."""
