@@ -1,0 +1,325 @@
+"""Public web pages: home, series and talk pages, shown in the series' and the viewer's zone.
+
+The viewer's zone comes from `?tz=Area/City` (validated; remembered in the `tz` cookie), else
+from the cookie, else none: pages then show the series' zone and UTC. A small script detects
+the browser's zone, stores it in the cookie and reloads once, so the server-side rendering
+stays the one source of truth and pages work without JavaScript.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, g, render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import HTTPException, NotFound
+
+from events.access import MeetingView, visible_meeting
+from events.errors import UnknownTimezone
+from events.models import Event, Series
+from events.timezones import resolve_zone, utc_now
+from feeds import when
+from feeds.links import Links, google_calendar_subscribe, webcal
+from feeds.text import markdown_html, plain_text
+from web.context import db, settings
+
+bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
+
+TZ_COOKIE = "tz"
+TZ_COOKIE_MAX_AGE = 365 * 24 * 3600
+HOME_UPCOMING = 20
+HOME_RECENT = 8
+MACHINE_SUFFIXES = (".ics", ".rss", ".atom", ".json", ".xml", ".txt")
+FEED_TYPES = (
+    ("rss", "application/rss+xml", "RSS"),
+    ("atom", "application/atom+xml", "Atom"),
+    ("json", "application/feed+json", "JSON Feed"),
+    ("ics", "text/calendar", "iCalendar"),
+)
+
+
+@dataclass(frozen=True)
+class ZoneTime:
+    """One talk's span in one zone, split so each instant can carry a <time> element."""
+
+    zone: str
+    label: str
+    offset: str
+    start_day: str
+    start_clock: str
+    end_day: str | None
+    end_clock: str
+
+    def text(self) -> str:
+        """Return the span as feeds.when.span writes it."""
+        end = f" – {self.end_day}, {self.end_clock}" if self.end_day else f"–{self.end_clock}"
+        return f"{self.start_day}, {self.start_clock}{end} {self.label}"
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One alternate representation of a page: a feed or a calendar."""
+
+    url: str
+    mime: str
+    label: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    """Everything the subscribe box shows for one calendar feed."""
+
+    title: str
+    ics: str
+    webcal: str
+    google: str
+    feeds: list[Feed]
+
+
+def zone_time(start: datetime, end: datetime, zone_name: str) -> ZoneTime:
+    """Return a talk's span in a zone; the end date is shown only when it differs."""
+    start_day = when.day(start, zone_name)
+    end_day = when.day(end, zone_name)
+    offset = when.utc_offset(start, zone_name)
+    end_offset = when.utc_offset(end, zone_name)
+    if end_offset != offset:
+        offset = f"{offset} → {end_offset}"
+    return ZoneTime(
+        zone=zone_name,
+        label=when.zone_label(zone_name),
+        offset=offset,
+        start_day=start_day,
+        start_clock=when.clock(start, zone_name),
+        end_day=None if end_day == start_day else end_day,
+        end_clock=when.clock(end, zone_name),
+    )
+
+
+def iso_utc(instant: datetime) -> str:
+    """Return an instant as '2021-11-27T01:30:00Z' for <time datetime>."""
+    return instant.astimezone(when.ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def talk_times(event: Event, viewer_zone: str | None) -> list[ZoneTime]:
+    """Return the spans to show: the event's zone, then the viewer's zone or else UTC."""
+    zones = [event.timezone]
+    for extra in (viewer_zone, "UTC"):
+        if extra and extra not in zones and len(zones) < 2:
+            zones.append(extra)
+    return [zone_time(event.start_utc, event.end_utc, z) for z in zones]
+
+
+def google_calendar_event(event: Event, page_url: str) -> str:
+    """Return Google Calendar's 'add this event' link, with the times in UTC."""
+    stamp = "%Y%m%dT%H%M%SZ"
+    start = event.start_utc.astimezone(when.ZoneInfo("UTC")).strftime(stamp)
+    end = event.end_utc.astimezone(when.ZoneInfo("UTC")).strftime(stamp)
+    speakers = ", ".join(s["name"] for s in event.speakers)
+    details = "\n\n".join(
+        part for part in (speakers, plain_text(event.abstract)[:1200], page_url) if part
+    )
+    query = {
+        "action": "TEMPLATE",
+        "text": event.title,
+        "dates": f"{start}/{end}",
+        "details": details,
+        "location": place_text(event.location) or page_url,
+    }
+    return "https://calendar.google.com/calendar/render?" + urlencode(query)
+
+
+def place_text(location: dict[str, Any] | None) -> str:
+    """Return a location as one line: 'Room 2, Address — Online'."""
+    if not location:
+        return ""
+    parts = [str(location[k]) for k in ("room", "address") if location.get(k)]
+    text = ", ".join(parts)
+    if location.get("online"):
+        text = f"{text} — Online" if text else "Online"
+    return text
+
+
+def series_feeds(slug: str, name: str) -> Subscribe:
+    """Return the subscribe box of a series."""
+    links = Links(settings().base_url)
+    ics = links.series_feed(slug, "ics")
+    feeds = [Feed(links.series_feed(slug, ext), mime, label, name) for ext, mime, label in FEED_TYPES]
+    return Subscribe(name, ics, webcal(ics), google_calendar_subscribe(ics), feeds)
+
+
+def site_feeds() -> Subscribe:
+    """Return the subscribe box of all public series."""
+    links = Links(settings().base_url)
+    ics = links.site_feed("ics")
+    title = "All public series"
+    feeds = [Feed(links.site_feed(ext), mime, label, title) for ext, mime, label in FEED_TYPES]
+    return Subscribe(title, ics, webcal(ics), google_calendar_subscribe(ics), feeds)
+
+
+def viewer_zone() -> str | None:
+    """Return the viewer's zone from ?tz= or the cookie (validated), noting a bad ?tz= value."""
+    if "viewer_zone" in g:
+        found: str | None = g.viewer_zone
+        return found
+    zone: str | None = None
+    g.tz_notice = None
+    g.tz_from_param = False
+    asked = request.args.get("tz", "").strip()
+    if asked:
+        try:
+            zone = resolve_zone(asked)
+            g.tz_from_param = True
+        except UnknownTimezone:
+            g.tz_notice = f"Unknown timezone “{asked[:64]}”: ignored."
+    if zone is None:
+        cookie = request.cookies.get(TZ_COOKIE, "").strip()
+        if cookie:
+            try:
+                zone = resolve_zone(cookie)
+            except UnknownTimezone:
+                zone = None
+    g.viewer_zone = zone
+    return zone
+
+
+@bp.after_app_request
+def _remember_zone(response: Response) -> Response:
+    """Store a valid ?tz= choice in the cookie; pages vary with that cookie."""
+    if g.get("tz_from_param") and g.get("viewer_zone"):
+        response.set_cookie(
+            TZ_COOKIE, g.viewer_zone, max_age=TZ_COOKIE_MAX_AGE, samesite="Lax", httponly=False
+        )
+    if g.get("page_rendered"):
+        response.vary.add("Cookie")
+    return response
+
+
+def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    zone = viewer_zone()
+    g.page_rendered = True
+    body = render_template(
+        template,
+        viewer_zone=zone,
+        viewer_label=when.zone_label(zone) if zone else None,
+        tz_notice=g.get("tz_notice"),
+        links=Links(settings().base_url),
+        **context,
+    )
+    return body, status
+
+
+for _helper in (talk_times, iso_utc, markdown_html, place_text):
+    bp.add_app_template_global(_helper)
+
+
+def _public_series() -> list[Series]:
+    query = select(Series).where(Series.visibility == "public").order_by(Series.name)
+    return list(db().scalars(query))
+
+
+@bp.get("/")
+def home() -> tuple[str, int]:
+    """Show upcoming talks across public series and the list of public series."""
+    now = utc_now()
+    base = (
+        select(Event)
+        .join(Event.series)
+        .where(Series.visibility == "public")
+        .options(selectinload(Event.series))
+    )
+    upcoming = list(
+        db().scalars(base.where(Event.end_utc >= now).order_by(Event.start_utc).limit(HOME_UPCOMING))
+    )
+    recent: list[Event] = []
+    if len(upcoming) < HOME_RECENT:
+        recent = list(
+            db().scalars(
+                base.where(Event.end_utc < now).order_by(Event.start_utc.desc()).limit(HOME_RECENT)
+            )
+        )
+    all_series = _public_series()
+    counts = {s.id: 0 for s in all_series}
+    nexts: dict[int, Event] = {}
+    for event in db().scalars(select(Event).where(Event.series_id.in_(counts))):
+        counts[event.series_id] += 1
+        if event.end_utc >= now and (
+            event.series_id not in nexts or event.start_utc < nexts[event.series_id].start_utc
+        ):
+            nexts[event.series_id] = event
+    sub = site_feeds()
+    return _render(
+        "home.html",
+        upcoming=upcoming,
+        recent=recent,
+        all_series=all_series,
+        counts=counts,
+        nexts=nexts,
+        subscribe=sub,
+        alternates=sub.feeds,
+        page_url=Links(settings().base_url).home(),
+    )
+
+
+@bp.get("/series/<slug>")
+def series_page(slug: str) -> tuple[str, int]:
+    """Show a series: description, organisers, upcoming and past talks, subscribe box."""
+    series = db().scalar(select(Series).where(Series.slug == slug))
+    if series is None:
+        raise NotFound(f"There is no series “{slug}”.")
+    now = utc_now()
+    upcoming = [e for e in series.events if e.end_utc >= now]
+    past = [e for e in reversed(series.events) if e.end_utc < now]
+    sub = series_feeds(series.slug, series.name)
+    return _render(
+        "series.html",
+        series=series,
+        upcoming=upcoming,
+        past=past,
+        subscribe=sub,
+        alternates=sub.feeds + site_feeds().feeds,
+        page_url=Links(settings().base_url).series_page(series.slug),
+    )
+
+
+@bp.get("/events/<event_id>")
+def event_page(event_id: str) -> tuple[str, int]:
+    """Show one talk with everything about it and add-to-calendar buttons."""
+    if event_id.endswith(".ics"):
+        # /events/<id>.ics is the feeds blueprint's download; never shadow it.
+        raise NotFound("There is no such talk.")
+    event = db().get(Event, event_id, options=[selectinload(Event.series)])
+    if event is None:
+        raise NotFound(f"There is no talk “{event_id}”.")
+    links = Links(settings().base_url)
+    page_url = links.event_page(event.id)
+    meeting: MeetingView | None = visible_meeting(event.meeting, "public")
+    sub = series_feeds(event.series.slug, event.series.name)
+    return _render(
+        "event.html",
+        event=event,
+        series=event.series,
+        meeting=meeting,
+        ics_url=links.event_ics(event.id),
+        google_url=google_calendar_event(event, page_url),
+        subscribe=sub,
+        alternates=sub.feeds,
+        page_url=page_url,
+    )
+
+
+@bp.app_errorhandler(404)
+def not_found(error: HTTPException) -> tuple[str, int] | HTTPException:
+    """Answer unknown pages with a friendly HTML 404; API and feed paths keep theirs."""
+    path = request.path
+    if path.startswith("/api/") or path.endswith(MACHINE_SUFFIXES):
+        return error
+    message = error.description if error.description and "“" in error.description else None
+    sub = site_feeds()
+    return _render(
+        "404.html", status=404, message=message, subscribe=sub, alternates=sub.feeds
+    )

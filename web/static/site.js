@@ -1,0 +1,71 @@
+/* EventFeed: detect the viewer's timezone once, and copy feed addresses. No dependencies. */
+(function () {
+  "use strict";
+  var COOKIE = "tz";
+
+  function getCookie(name) {
+    var parts = document.cookie ? document.cookie.split("; ") : [];
+    for (var i = 0; i < parts.length; i++) {
+      var eq = parts[i].indexOf("=");
+      if (parts[i].slice(0, eq) === name) return decodeURIComponent(parts[i].slice(eq + 1));
+    }
+    return null;
+  }
+
+  function detectZone() {
+    // The server renders times; the browser only tells it which zone to use, then reloads once.
+    var params = new URLSearchParams(window.location.search);
+    if (params.has("tz") || getCookie(COOKIE)) return;
+    var zone;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+    if (!zone || !/^[A-Za-z0-9_+\-\/]+$/.test(zone)) return;
+    document.cookie = COOKIE + "=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    var guard = "eventfeed-tz-reloaded";
+    try {
+      if (sessionStorage.getItem(guard)) return;
+      sessionStorage.setItem(guard, "1");
+    } catch (e) { /* storage blocked: the cookie still guards the loop */ }
+    if (getCookie(COOKIE) && document.body.getAttribute("data-viewer-zone") !== zone) {
+      window.location.reload();
+    }
+  }
+
+  function fallbackCopy(input) {
+    input.focus();
+    input.select();
+    input.setSelectionRange(0, input.value.length);
+    try { return document.execCommand("copy"); } catch (e) { return false; }
+  }
+
+  function setupCopy() {
+    var buttons = document.querySelectorAll("[data-copy-target]");
+    Array.prototype.forEach.call(buttons, function (button) {
+      var input = document.getElementById(button.getAttribute("data-copy-target"));
+      if (!input) return;
+      var status = button.closest(".subscribe").querySelector(".copy-status");
+      button.hidden = false;
+      input.addEventListener("focus", function () { input.select(); });
+      button.addEventListener("click", function () {
+        function done(ok) {
+          button.textContent = ok ? "Copied" : "Copy";
+          if (status) status.textContent = ok ? "Address copied to the clipboard." : "Press Ctrl+C (⌘C) to copy the selected address.";
+          if (!ok) input.select();
+          window.setTimeout(function () { button.textContent = "Copy"; }, 2000);
+        }
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(input.value).then(function () { done(true); },
+            function () { done(fallbackCopy(input)); });
+        } else {
+          done(fallbackCopy(input));
+        }
+      });
+    });
+  }
+
+  detectZone();
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setupCopy);
+  } else {
+    setupCopy();
+  }
+})();
