@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from flask import Blueprint, Response, g, render_template, request
 from sqlalchemy import select
@@ -177,7 +177,7 @@ def viewer_zone() -> str | None:
         except UnknownTimezone:
             g.tz_notice = f"Unknown timezone “{asked[:64]}”: ignored."
     if zone is None:
-        cookie = request.cookies.get(TZ_COOKIE, "").strip()
+        cookie = unquote(request.cookies.get(TZ_COOKIE, "")).strip()
         if cookie:
             try:
                 zone = resolve_zone(cookie)

@@ -19,7 +19,7 @@
     var zone;
     try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
     if (!zone || !/^[A-Za-z0-9_+\-\/]+$/.test(zone)) return;
-    document.cookie = COOKIE + "=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    document.cookie = COOKIE + "=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
     var guard = "eventfeed-tz-reloaded";
     try {
       if (sessionStorage.getItem(guard)) return;
