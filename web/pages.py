@@ -8,8 +8,9 @@ stays the one source of truth and pages work without JavaScript.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -27,11 +28,17 @@ from feeds.links import Links, google_calendar_subscribe, webcal
 from feeds.text import markdown_html, plain_text
 from web.context import db, settings
 
-bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
+bp = Blueprint(
+    "pages",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/assets",
+)
 
 TZ_COOKIE = "tz"
 TZ_COOKIE_MAX_AGE = 365 * 24 * 3600
-HOME_UPCOMING = 20
+HOME_UPCOMING = 12
 HOME_RECENT = 8
 MACHINE_SUFFIXES = (".ics", ".rss", ".atom", ".json", ".xml", ".txt")
 FEED_TYPES = (
@@ -100,9 +107,26 @@ def zone_time(start: datetime, end: datetime, zone_name: str) -> ZoneTime:
     )
 
 
+def readable(text: str) -> str:
+    """Return text with CJK/Kangxi radical look-alikes (PDF copy artefacts) as ideographs."""
+    return "".join(
+        unicodedata.normalize("NFKC", ch) if "\u2e80" <= ch <= "\u2fdf" else ch for ch in text
+    )
+
+
+def title_text(text: str) -> str:
+    """Return a title for display: radicals fixed and inline LaTeX as Unicode ('∞-Laplacian')."""
+    return plain_text(readable(text))
+
+
+def rich_text(markdown: str) -> str:
+    """Return sanitised HTML with MathML for an abstract or description."""
+    return markdown_html(readable(markdown))
+
+
 def iso_utc(instant: datetime) -> str:
     """Return an instant as '2021-11-27T01:30:00Z' for <time datetime>."""
-    return instant.astimezone(when.ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def talk_times(event: Event, viewer_zone: str | None) -> list[ZoneTime]:
@@ -117,15 +141,15 @@ def talk_times(event: Event, viewer_zone: str | None) -> list[ZoneTime]:
 def google_calendar_event(event: Event, page_url: str) -> str:
     """Return Google Calendar's 'add this event' link, with the times in UTC."""
     stamp = "%Y%m%dT%H%M%SZ"
-    start = event.start_utc.astimezone(when.ZoneInfo("UTC")).strftime(stamp)
-    end = event.end_utc.astimezone(when.ZoneInfo("UTC")).strftime(stamp)
+    start = event.start_utc.astimezone(UTC).strftime(stamp)
+    end = event.end_utc.astimezone(UTC).strftime(stamp)
     speakers = ", ".join(s["name"] for s in event.speakers)
     details = "\n\n".join(
         part for part in (speakers, plain_text(event.abstract)[:1200], page_url) if part
     )
     query = {
         "action": "TEMPLATE",
-        "text": event.title,
+        "text": title_text(event.title),
         "dates": f"{start}/{end}",
         "details": details,
         "location": place_text(event.location) or page_url,
@@ -148,7 +172,9 @@ def series_feeds(slug: str, name: str) -> Subscribe:
     """Return the subscribe box of a series."""
     links = Links(settings().base_url)
     ics = links.series_feed(slug, "ics")
-    feeds = [Feed(links.series_feed(slug, ext), mime, label, name) for ext, mime, label in FEED_TYPES]
+    feeds = [
+        Feed(links.series_feed(slug, ext), mime, label, name) for ext, mime, label in FEED_TYPES
+    ]
     return Subscribe(name, ics, webcal(ics), google_calendar_subscribe(ics), feeds)
 
 
@@ -213,7 +239,7 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
     return body, status
 
 
-for _helper in (talk_times, iso_utc, markdown_html, place_text):
+for _helper in (talk_times, iso_utc, rich_text, title_text, place_text):
     bp.add_app_template_global(_helper)
 
 
@@ -233,7 +259,9 @@ def home() -> tuple[str, int]:
         .options(selectinload(Event.series))
     )
     upcoming = list(
-        db().scalars(base.where(Event.end_utc >= now).order_by(Event.start_utc).limit(HOME_UPCOMING))
+        db().scalars(
+            base.where(Event.end_utc >= now).order_by(Event.start_utc).limit(HOME_UPCOMING)
+        )
     )
     recent: list[Event] = []
     if len(upcoming) < HOME_RECENT:
@@ -320,6 +348,4 @@ def not_found(error: HTTPException) -> tuple[str, int] | HTTPException:
         return error
     message = error.description if error.description and "“" in error.description else None
     sub = site_feeds()
-    return _render(
-        "404.html", status=404, message=message, subscribe=sub, alternates=sub.feeds
-    )
+    return _render("404.html", status=404, message=message, subscribe=sub, alternates=sub.feeds)
