@@ -374,3 +374,30 @@ def test_pages_need_few_small_requests(client: FlaskClient, sample: None) -> Non
         assert len(response.data) < 12_000
         response.close()
     assert "cdn" not in html.lower()
+
+
+def test_landmarks_labels_and_skip_link(client: FlaskClient, sample: None) -> None:
+    """Each page has header, nav, main and footer landmarks, a skip link and labelled inputs."""
+    for path in ("/", f"/series/{SEMINAR}", f"/events/{TALK}", "/series/nope"):
+        tags = parse(client.get(path).get_data(as_text=True)).tags
+        names = [tag for tag, _ in tags]
+        for landmark in ("header", "nav", "main", "footer"):
+            assert landmark in names, (path, landmark)
+        assert ("a", {"class": "skip", "href": "#main"}) in tags
+        assert any(tag == "main" and a.get("id") == "main" for tag, a in tags)
+        labelled = {a.get("for") for tag, a in tags if tag == "label"}
+        inputs = [a.get("id") for tag, a in tags if tag == "input"]
+        assert inputs and all(i in labelled for i in inputs), path
+        assert [a.get("lang") for tag, a in tags if tag == "html"] == ["en"]
+
+
+def test_cancelled_and_tentative_talks_are_marked(
+    client: FlaskClient, make_event: Callable[..., Event]
+) -> None:
+    """Cancelled talks stay listed, struck through and labelled; tentative ones are labelled."""
+    make_event(id="gone", status="cancelled")
+    make_event(id="maybe", status="tentative")
+    series_html = client.get("/series/lisbon-ml").get_data(as_text=True)
+    assert '<li class="talk is-cancelled"' in series_html
+    assert "badge-cancelled" in series_html and "badge-tentative" in series_html
+    assert "This talk has been cancelled." in client.get("/events/gone").get_data(as_text=True)
