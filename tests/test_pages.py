@@ -190,14 +190,20 @@ def test_unknown_pages_are_404_pages(client: FlaskClient, path: str) -> None:
 def test_event_ics_urls_are_left_to_the_feeds_route(
     app: Flask, make_event: Callable[..., Event]
 ) -> None:
-    """/events/<id>.ics never reaches the talk page: the feeds rule wins, or it is a 404."""
+    """Feed URLs (/events/<id>.ics, /series/<slug>.rss, ...) go to the feeds rules, not pages."""
     make_event(id="talk.v2")
     feeds_rule = [r for r in app.url_map.iter_rules() if r.rule == "/events/<event_id>.ics"]
     if not feeds_rule:  # the feeds blueprint is not in this branch: stand in for it
         app.add_url_rule("/events/<event_id>.ics", "dummy_ics", lambda event_id: event_id)
-    endpoint, args = app.url_map.bind("localhost").match("/events/talk.v2.ics")
+    if not any(r.rule.startswith("/series/<slug>.") for r in app.url_map.iter_rules()):
+        app.add_url_rule("/series/<slug>.<ext>", "dummy_feed", lambda slug, ext: slug)
+    adapter = app.url_map.bind("localhost")
+    endpoint, args = adapter.match("/events/talk.v2.ics")
     assert endpoint != "pages.event_page"
     assert args == {"event_id": "talk.v2"}
+    for ext in ("ics", "rss", "atom", "json"):
+        assert adapter.match(f"/series/lisbon-ml.{ext}")[0] != "pages.series_page"
+    assert adapter.match("/series/lisbon-ml")[0] == "pages.series_page"
     client = app.test_client()
     assert client.get("/events/talk.v2").status_code == 200
     assert client.get("/events/talk.v2.ics").status_code == 200

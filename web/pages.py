@@ -346,6 +346,6 @@ def not_found(error: HTTPException) -> tuple[str, int] | HTTPException:
     path = request.path
     if path.startswith("/api/") or path.endswith(MACHINE_SUFFIXES):
         return error
-    message = error.description if error.description and "“" in error.description else None
+    message = error.description if error.description != NotFound.description else None
     sub = site_feeds()
     return _render("404.html", status=404, message=message, subscribe=sub, alternates=sub.feeds)
