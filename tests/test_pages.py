@@ -407,3 +407,13 @@ def test_cancelled_and_tentative_talks_are_marked(
     assert '<li class="talk is-cancelled"' in series_html
     assert "badge-cancelled" in series_html and "badge-tentative" in series_html
     assert "This talk has been cancelled." in client.get("/events/gone").get_data(as_text=True)
+
+
+def test_radical_look_alikes_show_as_ideographs(
+    client: FlaskClient, make_event: Callable[..., Event]
+) -> None:
+    """PDF-copy radicals (⽣ U+2F63, ⻉ U+2EC9) are shown as the ideographs 生 and 贝."""
+    make_event(id="zh", title="结构⽣物学", abstract="诺⻉尔化学奖")
+    html = client.get("/events/zh").get_data(as_text=True)
+    assert "结构生物学" in html and "诺贝尔化学奖" in html
+    assert "⽣" not in html and "⻉" not in html

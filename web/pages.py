@@ -107,8 +107,17 @@ def zone_time(start: datetime, end: datetime, zone_name: str) -> ZoneTime:
     )
 
 
+# CJK Radicals Supplement characters without an NFKC mapping, as their unified ideographs
+# (Unicode's EquivalentUnifiedIdeograph.txt); PDF copies of Chinese text are full of them.
+RADICALS = str.maketrans(
+    "⺁⺇⺌⺍⺕⺝⺩⺮⺶⺼⻄⻅⻆⻈⻉⻋⻓⻔⻘⻙⻚⻛⻜⻝⻢⻥⻦⻨⻩⻬⻮⻰⻳",
+    "厂几小小彐月王竹羊月西见角讠贝车长门青韦页风飞食马鱼鸟麦黄齐齿龙龟",
+)
+
+
 def readable(text: str) -> str:
     """Return text with CJK/Kangxi radical look-alikes (PDF copy artefacts) as ideographs."""
+    text = text.translate(RADICALS)
     return "".join(
         unicodedata.normalize("NFKC", ch) if "\u2e80" <= ch <= "\u2fdf" else ch for ch in text
     )
