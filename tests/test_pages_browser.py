@@ -88,14 +88,22 @@ def test_times_follow_the_browser_zone(
     """The Beijing-time seminar shows its 09:30 talk at the visitor's local time too."""
     context = browser.new_context(timezone_id=zone, locale="en-GB")
     page = context.new_page()
+    loads: list[str] = []
+    page.on(
+        "request", lambda req: loads.append(req.url) if req.resource_type == "document" else None
+    )
     page.goto(f"{live_url}/series/{SEMINAR}")
     page.wait_for_selector(f'body[data-viewer-zone="{zone}"]')
+    page.wait_for_load_state("load")
+    assert len(loads) == 2  # the first render, then exactly one reload with the zone cookie
     assert _talk_times(page, TALK) == [
         "Sat 27 Nov 2021, 09:30–11:30 Beijing time (UTC+08:00)",
         expected,
     ]
     assert context.cookies()[0]["value"] == zone
     page.goto(f"{live_url}/events/{TALK}")
+    page.wait_for_load_state("load")
+    assert len(loads) == 3  # the cookie is set: no more reloads
     when = page.locator(".facts .times .zt").all_inner_texts()
     assert when == ["Sat 27 Nov 2021, 09:30–11:30 Beijing time (UTC+08:00)", expected]
     context.close()
