@@ -61,7 +61,8 @@ def item_title(event: Event) -> str:
     zone_name = event.series.timezone
     moment = f"{when.day(event.start_utc, zone_name)}, {when.clock(event.start_utc, zone_name)}"
     names = speaker_names(event)
-    title = f"{names}: {event.title}" if names else event.title
+    title = plain_text(event.title)
+    title = f"{names}: {title}" if names else title
     text = f"{title} — {moment} {when.zone_label(zone_name)}"
     return f"Cancelled: {text}" if event.status == "cancelled" else text
 
