@@ -3,6 +3,7 @@ and icalendar. Each returns the events as `Parsed` so tests compare what clients
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import icalendar
+from flask import request
 from ical.calendar_stream import IcsCalendarStream
 
 JS_DIR = Path(__file__).parent / "js"
@@ -117,3 +119,33 @@ def all_parsers(ics: bytes) -> dict[str, list[Parsed]]:
     for e in js_events:
         assert e.start_zone != "floating", f"ical.js sees {e.uid} as floating"
     return {"ical.js": js_events, "ical": strict_ical(ics), "icalendar": icalendar_events(ics)}
+
+
+class CalendarChecker:
+    """Collect every calendar a test app serves; check each with all parsers afterwards."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[bytes, str] = {}
+
+    def collect(self, response: Any) -> Any:
+        """Flask after_request hook: keep each distinct calendar body."""
+        if response.mimetype == "text/calendar" and response.status_code == 200:
+            body = response.get_data()
+            if response.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            self.bodies.setdefault(body, request.path)
+        return response
+
+    def check(self, stored: dict[str, tuple[int, datetime, datetime]]) -> int:
+        """Parse each collected calendar; every UTC instant must equal the stored one.
+
+        `stored` maps event ids to (sequence, start, end); a calendar served before a
+        material edit (lower SEQUENCE) is checked for parsing only.
+        """
+        for body, path in self.bodies.items():
+            for parser, events in all_parsers(body).items():
+                for e in events:
+                    sequence, start, end = stored[e.uid.split("@")[0]]
+                    if e.sequence == sequence:
+                        assert (e.start, e.end) == (start, end), (path, parser, e.uid)
+        return len(self.bodies)

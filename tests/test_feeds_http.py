@@ -18,6 +18,7 @@ from events.schemas import validate_event
 from events.timezones import utc_now
 from server import sample_data_path
 from tests import zones
+from tests.feed_checks import every_calendar_parses  # noqa: F401
 from tests.parsers import all_parsers, icaljs
 
 FEEDS = ["rss", "atom", "json"]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from events import importer
 from events.models import Event, Series
 from server import sample_data_path
+from tests.feed_checks import every_calendar_parses  # noqa: F401
 from tests.test_feeds_http import SECRET, _edit
 
 FORMATS = ["rss", "atom"]
