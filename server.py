@@ -37,9 +37,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import health, pages
+    from web import feeds, health, pages
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(feeds.bp)
     app.register_blueprint(pages.bp)
 
 
