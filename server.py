@@ -32,7 +32,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
         settings = Settings.from_env(**dict(config or {}))
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
-    engine = make_engine(settings.database_url, pool_pre_ping=True)
+    engine = make_engine(settings.database_url, pool_pre_ping=True, hide_parameters=True)
     app.extensions[EXTENSION] = AppState(settings, engine, make_sessionmaker(engine))
     app.teardown_appcontext(close_db)
     _register_blueprints(app)

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
@@ -74,6 +75,7 @@ IMPORT_TYPES = {
     "text/calendar": "ics",
 }
 F = TypeVar("F", bound=Callable[..., Any])
+logger = logging.getLogger("eventfeed.api")
 
 
 class ApiError(Exception):
@@ -132,6 +134,21 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
     exempt_blueprint(app, bp)
     app.register_error_handler(HTTPException, _http_error)
+
+
+@bp.after_request
+def _audit(response: Response) -> Response:
+    """Log each write (method, path, status, token prefix): never bodies, never secrets."""
+    if request.method != "GET":
+        editor = g.get("api_editor")
+        logger.info(
+            "api %s %s -> %s by %s",
+            request.method,
+            request.path,
+            response.status_code,
+            editor.prefix + "..." if editor else "anonymous",
+        )
+    return response
 
 
 @bp.errorhandler(ApiError)
