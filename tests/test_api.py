@@ -247,6 +247,7 @@ def test_delete_event_and_series(
         ({"speaker": "typo"}, "speaker", "Extra inputs"),
         ({"speakers": [{"name": ""}]}, "speakers.0.name", "at least 1"),
         ({"title": "a\x00b"}, "title", "NUL"),
+        ({"timezone": "America/New_York", "start": "9999-12-31 22:00"}, "start", "out of the"),
     ],
 )
 def test_bad_fields_get_422_with_per_field_errors(
@@ -446,3 +447,86 @@ def test_openapi_document_matches_the_routes(app: Flask, client: FlaskClient) ->
     patch_op = document["paths"]["/events/{event_id}"]["patch"]
     assert {"412", "428", "422", "401", "403"} <= set(patch_op["responses"])
     assert any(p["name"] == "If-Match" and p["required"] for p in patch_op["parameters"])
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"name": "n" * 301}, "name"), ({"language": "en" + "-abcdefgh" * 4}, "language")],
+)
+def test_series_fields_longer_than_their_columns_get_422(
+    client: FlaskClient, admin: str, change: dict[str, Any], field: str
+) -> None:
+    answer = client.post(f"{API}/series", json={**SERIES, **change}, headers=bearer(admin))
+    assert answer.status_code == 422
+    assert "at most" in fields(answer)[field]
+
+
+def test_import_endpoint_is_all_or_nothing_and_scoped_to_the_token(
+    client: FlaskClient, talk: dict[str, Any], editor: str, sessions: sessionmaker[Session]
+) -> None:
+    csv_text = (
+        "id,title,start,end,tags\n"
+        "c1,First,2026-02-01 10:00,11:00,a;b\n"
+        "c2,Second,2026-03-29 01:30,02:30,a\n"
+    )
+    url = f"{API}/import?series=lisbon-ml"
+    failed = client.post(url, data=csv_text, content_type="text/csv", headers=bearer(editor))
+    assert failed.status_code == 422
+    assert "row 3" in fields(failed)["start"]
+    assert count(sessions, Event) == 1
+    good = csv_text.replace("2026-03-29 01:30,02:30", "2026-03-30 10:00,11:00")
+    done = client.post(url, data=good, content_type="text/csv", headers=bearer(editor))
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["events"]["created"] == 2
+    assert client.get(f"{API}/events/c1").get_json()["tags"] == ["a", "b"]
+    elsewhere = json.dumps({"series": [{**SERIES, "slug": "not-mine"}]})
+    denied = client.post(
+        f"{API}/import", data=elsewhere, content_type="application/json", headers=bearer(editor)
+    )
+    assert denied.status_code == 403
+    assert count(sessions, Series) == 1
+    unknown = client.post(
+        f"{API}/import", data="x", content_type="text/plain", headers=bearer(editor)
+    )
+    assert unknown.status_code == 415
+    assert client.post(url, data=good, content_type="text/csv").status_code == 401
+
+
+def test_an_event_id_of_another_series_cannot_be_taken_over_by_import(
+    client: FlaskClient, talk: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
+    other = issue_token(sessions, "mine")
+    client.post(f"{API}/series", json={**SERIES, "slug": "mine"}, headers=bearer(other))
+    steal = json.dumps({"events": [{**TALK, "series": "mine", "title": "Stolen"}]})
+    answer = client.post(
+        f"{API}/import", data=steal, content_type="application/json", headers=bearer(other)
+    )
+    assert answer.status_code == 422
+    assert "already belongs" in fields(answer)["id"]
+    assert client.get(f"{API}/events/talk-1").get_json()["title"] == "Deep networks"
+
+
+def test_write_rate_limit_per_token(
+    engine: object, database_url: str, tmp_path: Any, sessions: sessionmaker[Session]
+) -> None:
+    from server import create_app
+
+    app = create_app(
+        {"database_url": database_url, "instance_path": str(tmp_path), "api_writes_per_minute": 3}
+    )
+    token = issue_token(sessions, admin=True)
+    other = issue_token(sessions, admin=True)
+    client = app.test_client()
+    codes = [
+        client.post(f"{API}/series", json={**SERIES, "slug": f"s{i}"}, headers=bearer(token))
+        for i in range(8)
+    ]
+    statuses = [c.status_code for c in codes]
+    # Eight requests span at most two windows of 60 s, so at least two are refused.
+    assert statuses.count(429) >= 2
+    refused = next(c for c in codes if c.status_code == 429)
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "too many requests" in fields(refused)["request"]
+    fresh = client.post(f"{API}/series", json={**SERIES, "slug": "t9"}, headers=bearer(other))
+    assert fresh.status_code == 201  # counted per token
+    app.extensions["eventfeed"].engine.dispose()
