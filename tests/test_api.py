@@ -530,3 +530,12 @@ def test_write_rate_limit_per_token(
     fresh = client.post(f"{API}/series", json={**SERIES, "slug": "t9"}, headers=bearer(other))
     assert fresh.status_code == 201  # counted per token
     app.extensions["eventfeed"].engine.dispose()
+
+
+def test_guessing_tokens_is_rate_limited_per_address(client: FlaskClient) -> None:
+    # 61 attempts span at most two fixed windows of 30 allowed failures each.
+    codes = [
+        client.get(f"{API}/events", headers=bearer(f"eft_guess{i}")).status_code for i in range(61)
+    ]
+    assert set(codes) == {401, 429}
+    assert codes[0] == 401
