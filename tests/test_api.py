@@ -539,3 +539,21 @@ def test_guessing_tokens_is_rate_limited_per_address(client: FlaskClient) -> Non
     ]
     assert set(codes) == {401, 429}
     assert codes[0] == 401
+
+
+def test_a_patch_keeps_the_talk_zone_when_the_series_zone_changed_by_import(
+    client: FlaskClient, talk: dict[str, Any], editor: str
+) -> None:
+    moved = json.dumps({"series": [{**SERIES, "timezone": "Asia/Shanghai"}]})
+    answer = client.post(
+        f"{API}/import", data=moved, content_type="application/json", headers=bearer(editor)
+    )
+    assert answer.status_code == 200, answer.get_json()
+    patched = patch(client, editor, {"title": "Only the title"}).get_json()
+    assert patched["timezone"] == "Europe/Lisbon"
+    assert patched["start_utc"] == talk["start_utc"]
+    assert patched["sequence"] == 0
+    rezoned = patch(client, editor, {"timezone": None}).get_json()
+    assert rezoned["timezone"] == "Asia/Shanghai"  # null: take the series' zone again
+    assert rezoned["start_utc"] == "2026-01-15T04:00:00Z"
+    assert rezoned["sequence"] == 1

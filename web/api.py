@@ -792,7 +792,9 @@ def _update_event(event: Event, patch: dict[str, Any], editor: tokens.Editor) ->
         raise ApiError(422, "id", "an event id cannot change; create a new talk instead")
     if "series" in patch:
         raise ApiError(422, "series", "a talk cannot move to another series")
-    merged = merge_patch(event_document(event, series), patch)
+    document = event_document(event, series)
+    document["timezone"] = event.timezone  # kept even if the series' zone changed since
+    merged = merge_patch(document, patch)
     merged["id"] = event.id
     try:
         record = validate_event(merged, store.series_record(series))
