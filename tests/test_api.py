@@ -557,3 +557,31 @@ def test_a_patch_keeps_the_talk_zone_when_the_series_zone_changed_by_import(
     assert rezoned["timezone"] == "Asia/Shanghai"  # null: take the series' zone again
     assert rezoned["start_utc"] == "2026-01-15T04:00:00Z"
     assert rezoned["sequence"] == 1
+
+
+def test_no_single_line_field_keeps_a_line_break(
+    client: FlaskClient, talk: dict[str, Any], editor: str
+) -> None:
+    evil = "x\r\nSubject: injected\rDTSTART:19700101T000000Z\nEND:VEVENT"
+    change = {
+        "title": evil,
+        "speakers": [{"name": evil, "affiliation": evil}],
+        "location": {"room": evil, "address": evil},
+        "tags": [evil],
+        "meeting": {"platform": evil, "id": evil, "passcode": evil, "alternate_id": evil},
+    }
+    answer = patch(client, editor, change)
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    values = [
+        body["title"],
+        body["speakers"][0]["name"],
+        body["speakers"][0]["affiliation"],
+        body["location"]["room"],
+        body["location"]["address"],
+        *body["tags"],
+        *(v for v in body["meeting"].values() if isinstance(v, str)),
+    ]
+    assert len(values) >= 11
+    for value in values:
+        assert "\r" not in value and "\n" not in value, value
