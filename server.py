@@ -10,12 +10,15 @@ from typing import Any
 
 import click
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from events import exporter, importer
+from events import exporter, importer, tokens
 from events.config import Settings
 from events.db import make_engine, make_sessionmaker, migrate
 from events.errors import EventFeedError
+from events.models import Series
+from events.timezones import utc_now
 from web.context import EXTENSION, AppState, close_db
 
 SAMPLE_DATA = "sample_data/seminars.yaml"
@@ -28,8 +31,8 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     else:
         settings = Settings.from_env(**dict(config or {}))
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=5 * 1024 * 1024)
-    engine = make_engine(settings.database_url, pool_pre_ping=True)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    engine = make_engine(settings.database_url, pool_pre_ping=True, hide_parameters=True)
     app.extensions[EXTENSION] = AppState(settings, engine, make_sessionmaker(engine))
     app.teardown_appcontext(close_db)
     _register_blueprints(app)
@@ -37,11 +40,13 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import feeds, health, pages
+    from web import api, feeds, health, pages, security
 
+    security.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(pages.bp)
+    api.register(app)
 
 
 class _Cli(click.Group):
@@ -122,6 +127,70 @@ def export_command(
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+
+
+@cli.group("token")
+def token_group() -> None:
+    """Manage API tokens of editors (stored only as SHA-256 hashes)."""
+
+
+@token_group.command("create")
+@click.option("--series", "series_slugs", multiple=True, help="A series the token may change.")
+@click.option("--admin", is_flag=True, help="The token may change every series.")
+@click.option("--label", default="", help="Who or what the token is for.")
+@click.pass_context
+def token_create(
+    ctx: click.Context, series_slugs: tuple[str, ...], admin: bool, label: str
+) -> None:
+    """Create a token and print it once (it cannot be shown again)."""
+    state = _state(ctx)
+    migrate(state.engine)
+    with state.sessions() as session, session.begin():
+        for slug in series_slugs:
+            if session.scalar(select(Series.id).where(Series.slug == slug)) is None:
+                click.echo(
+                    f"note: series {slug!r} does not exist yet; the token may create it", err=True
+                )
+        token, secret = tokens.create_token(
+            session, utc_now(), series=list(series_slugs), admin=admin, label=label
+        )
+        scope = "admin" if token.admin else "series " + ", ".join(token.series)
+        click.echo(
+            f"token {token.id} ({token.prefix}..., {scope}); shown once, keep it secret:", err=True
+        )
+    click.echo(secret)
+
+
+@token_group.command("revoke")
+@click.argument("ident")
+@click.pass_context
+def token_revoke(ctx: click.Context, ident: str) -> None:
+    """Revoke a token by its id or prefix; it stops working at once."""
+    state = _state(ctx)
+    migrate(state.engine)
+    with state.sessions() as session, session.begin():
+        token = tokens.revoke_token(session, ident, utc_now())
+        click.echo(f"revoked token {token.id} ({token.prefix}...)")
+
+
+@token_group.command("list")
+@click.pass_context
+def token_list(ctx: click.Context) -> None:
+    """List tokens: id, prefix, scope, label, created, last used, revoked."""
+    state = _state(ctx)
+    migrate(state.engine)
+    with state.sessions() as session:
+        found = tokens.list_tokens(session)
+    if not found:
+        click.echo("no tokens")
+    for token in found:
+        scope = "admin" if token.admin else ",".join(token.series)
+        used = token.last_used_at.strftime("%Y-%m-%d %H:%M") if token.last_used_at else "never"
+        revoked = token.revoked_at.strftime("%Y-%m-%d %H:%M") if token.revoked_at else "-"
+        click.echo(
+            f"{token.id}\t{token.prefix}...\t{scope}\t{token.label or '-'}\t"
+            f"created {token.created_at:%Y-%m-%d %H:%M}\tused {used}\trevoked {revoked}"
+        )
 
 
 def _serve(ctx: click.Context, host: str, port: int, debug: bool) -> None:

@@ -11,6 +11,9 @@
 | EVENTFEED_FEED_MAX_EVENTS | 1000 | cap on the number of events in one feed |
 | EVENTFEED_SMTP_URL | smtp://localhost:25 | smtp:// (plain), smtp+starttls://, smtps:// with user:pass@ |
 | EVENTFEED_MAIL_FROM | EventFeed <noreply@HOST> | sender of emails |
+| EVENTFEED_MAX_BODY_BYTES | 5242880 | largest request body accepted (413 above) |
+| EVENTFEED_API_WRITES_PER_MINUTE | 120 | API writes per token per minute (429 above) |
+| EVENTFEED_API_IMPORTS_PER_HOUR | 30 | API imports per token per hour (429 above) |
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ class Settings:
     feed_max_events: int = 1000
     smtp_url: str = "smtp://localhost:25"
     mail_from: str = ""
+    max_body_bytes: int = 5 * 1024 * 1024
+    api_writes_per_minute: int = 120
+    api_imports_per_hour: int = 30
 
     @property
     def domain(self) -> str:
@@ -99,6 +105,13 @@ class Settings:
                 "EVENTFEED_SMTP_URL must be smtp://, smtp+starttls:// or smtps://HOST[:PORT], "
                 f"not {self.smtp_url!r}"
             )
-        for name in ("cancelled_retention_days", "feed_window_days", "feed_max_events"):
+        for name in (
+            "cancelled_retention_days",
+            "feed_window_days",
+            "feed_max_events",
+            "max_body_bytes",
+            "api_writes_per_minute",
+            "api_imports_per_hour",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{PREFIX}{name.upper()} must not be negative")

@@ -117,12 +117,14 @@ class SeriesIn(Strict):
     """A series as written in an import file or sent to the API (events apart)."""
 
     slug: str = Field(pattern=SLUG_PATTERN)
-    name: Line = Field(min_length=1)
+    name: Line = Field(min_length=1, max_length=300)
     description: Text = ""
     timezone: ShortLine
     homepage: Url | None = None
     organisers: list[Line] = Field(default_factory=list, max_length=100)
-    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+    language: str = Field(
+        default="en", max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
+    )
     visibility: Literal["public", "unlisted"] = "public"
     location: Location | None = None
     meeting: MeetingIn | None = None

@@ -179,6 +179,10 @@ def to_instant(local: LocalTime, zone_name: str) -> datetime:
     except ValueError as exc:
         raise TimeError(f"{local.text()!r} is not a valid date: {exc}") from exc
     second = first.replace(fold=1)
+    try:
+        first.astimezone(UTC)
+    except OverflowError:
+        raise TimeError(f"{local.text()!r} in {tz.key} is out of the supported range") from None
     if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != first.replace(tzinfo=None):
         raise NonexistentLocalTime(
             f"{local.text()} does not exist in {tz.key}: the clocks jump forward over it "

@@ -350,10 +350,14 @@ def event_page(event_id: str) -> tuple[str, int]:
 
 
 @bp.app_errorhandler(404)
-def not_found(error: HTTPException) -> tuple[str, int] | HTTPException:
+def not_found(error: HTTPException) -> tuple[str, int] | HTTPException | Response:
     """Answer unknown pages with a friendly HTML 404; API and feed paths keep theirs."""
     path = request.path
-    if path.startswith("/api/") or path.endswith(MACHINE_SUFFIXES):
+    if path.startswith("/api/"):
+        from web.api import json_http_error
+
+        return json_http_error(error)
+    if path.endswith(MACHINE_SUFFIXES):
         return error
     message = error.description if error.description != NotFound.description else None
     sub = site_feeds()
