@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from events import exporter, importer
+from events import subscriptions as _subscriptions  # noqa: F401  (registers the tables)
 from events.config import Settings
 from events.db import make_engine, make_sessionmaker, migrate
 from events.errors import EventFeedError

@@ -54,6 +54,7 @@ def series_record(series: Series) -> SeriesRecord:
         visibility=series.visibility,
         location=series.location,
         meeting=series.meeting,
+        auto_announce=series.auto_announce,
     )
 
 

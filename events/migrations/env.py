@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from events import models  # noqa: F401  (registers the tables on Base.metadata)
+from events import models, subscriptions  # noqa: F401  (registers the tables on Base.metadata)
 from events.db import Base
 
 engine = context.config.attributes["engine"]
