@@ -1,0 +1,260 @@
+"""iCalendar (RFC 5545/7986) feeds: records in, bytes out, built on icalendar 7.
+
+A feed is assembled from pieces so that a later cache can store each piece:
+
+- `render_vevent(event, ...)` gives one VEVENT; it depends only on the event (and its
+  series), so it is byte-identical between fetches of an unchanged event (DTSTAMP is the
+  event's `updated_at`, never "now").
+- `vtimezones(zone_names, years)` gives RRULE-form VTIMEZONEs (never RDATE lists, which
+  ical.js and Outlook misread), built by the `ical` package from the system tz database.
+- `render_calendar(events, info=..., ...)` writes the calendar header, the VTIMEZONEs of
+  every zone used, the VEVENTs and the footer; `assemble(...)` does the same from pieces.
+
+Times carry the event's own zone (`DTSTART;TZID=Asia/Shanghai:...`); UTC events, and the
+rare wall time that happens twice when clocks go back (RFC 5545 reads it as the first
+occurrence, ical.js as the second), are written in UTC (`...Z`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ical.calendar import Calendar as IcalCalendar
+from ical.calendar_stream import IcsCalendarStream
+from ical.timezone import Timezone
+from icalendar import Calendar, vDuration, vText, vUri
+from icalendar import Event as VEvent
+
+from events.access import Audience, MeetingView, visible_meeting
+from events.models import Event
+from feeds import when
+from feeds.links import Links
+from feeds.text import plain_text
+
+PRODID = "-//EventFeed//EventFeed Calendar 1.0//EN"
+REFRESH_INTERVAL = timedelta(hours=6)
+CRLF = b"\r\n"
+UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "Etc/Zulu", "Zulu", "UCT", "Universal"})
+STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
+
+
+@dataclass(frozen=True)
+class CalendarInfo:
+    """What the calendar header says: its name, description (plain text) and page URL."""
+
+    name: str
+    description: str = ""
+    url: str | None = None
+
+
+def uid(event_id: str, domain: str) -> str:
+    """Return the UID of an event: '<id>@<domain>', stable forever."""
+    return f"{event_id}@{domain}"
+
+
+def summary(event: Event) -> str:
+    """Return 'Title — Speaker1, Speaker2' (just the title without speakers)."""
+    names = [str(s["name"]) for s in event.speakers if s.get("name")]
+    return f"{event.title} — {', '.join(names)}" if names else event.title
+
+
+def location_text(event: Event) -> str:
+    """Return 'Room, Address', 'Online' or 'Room — Online' ('' when nothing is known)."""
+    place = ", ".join(
+        str(event.location[key]) for key in ("room", "address") if event.location.get(key)
+    )
+    online = bool(event.location.get("online"))
+    if place and online:
+        return f"{place} — Online"
+    return place or ("Online" if online else "")
+
+
+def meeting_lines(view: MeetingView | None) -> list[str]:
+    """Return the meeting details an audience may see, as plain-text lines."""
+    if view is None:
+        return []
+    platform = view.platform or "Online meeting"
+    if view.withheld:
+        return [f"{platform}: join details are sent to subscribers of this series."]
+    lines = [f"{platform}:"]
+    if view.url:
+        lines.append(f"Join: {view.url}")
+    if view.id:
+        lines.append(f"Meeting ID: {view.id}")
+    if view.passcode:
+        lines.append(f"Passcode: {view.passcode}")
+    if view.alternate_id:
+        lines.append(f"Alternate meeting ID: {view.alternate_id}")
+    return lines if len(lines) > 1 else []
+
+
+def event_links(event: Event, links: Links) -> list[tuple[str, str]]:
+    """Return the (label, URL) pairs of a talk: livestream, recording, slides, pages."""
+    found = [
+        ("Livestream", event.livestream),
+        ("Recording", event.recording),
+        ("Slides", event.slides),
+        ("Talk homepage", event.homepage),
+        ("Talk page", links.event_page(event.id)),
+    ]
+    return [(label, url) for label, url in found if url]
+
+
+def description(event: Event, *, links: Links, audience: Audience) -> str:
+    """Return the plain-text DESCRIPTION: status, time, speakers, abstract, meeting, links."""
+    parts: list[str] = []
+    if event.status == "cancelled":
+        parts.append("CANCELLED: this talk will not take place.")
+    elif event.status == "tentative":
+        parts.append("Tentative: the time or details may still change.")
+    parts.append(when.span(event.start_utc, event.end_utc, event.timezone))
+    speakers = [
+        str(s["name"]) + (f" ({s['affiliation']})" if s.get("affiliation") else "")
+        for s in event.speakers
+    ]
+    if speakers:
+        parts.append(("Speakers: " if len(speakers) > 1 else "Speaker: ") + "; ".join(speakers))
+    if event.abstract.strip():
+        parts.append(plain_text(event.abstract).strip())
+    meeting = meeting_lines(visible_meeting(event.meeting, audience))
+    if meeting:
+        parts.append("\n".join(meeting))
+    parts.append("\n".join(f"{label}: {url}" for label, url in event_links(event, links)))
+    parts.append(f"Series: {event.series.name}")
+    return "\n\n".join(parts)
+
+
+def _ical_time(instant: datetime, zone_name: str) -> datetime:
+    """Return the instant in its zone, or in UTC when the zone cannot say it unambiguously."""
+    if zone_name in UTC_ZONES:
+        return instant.astimezone(UTC)
+    local = instant.astimezone(ZoneInfo(zone_name))
+    if local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset():
+        # A wall time that happens twice: RFC 5545 means the first, ical.js reads the
+        # second; only UTC says it the same way to every client.
+        return instant.astimezone(UTC)
+    return local
+
+
+def _zones_of(event: Event) -> set[str]:
+    zones = set()
+    for instant in (event.start_utc, event.end_utc):
+        moment = _ical_time(instant, event.timezone)
+        if moment.tzinfo is not UTC:
+            zones.add(event.timezone)
+    return zones
+
+
+def vevent(event: Event, *, links: Links, domain: str, audience: Audience) -> VEvent:
+    """Return the VEVENT of one talk as an icalendar component."""
+    component = VEvent()
+    component.add("uid", uid(event.id, domain))
+    component.add("dtstamp", event.updated_at.astimezone(UTC))
+    component.add("created", event.created_at.astimezone(UTC))
+    component.add("last-modified", event.updated_at.astimezone(UTC))
+    component.add("sequence", event.sequence)
+    component.add("status", STATUS.get(event.status, "CONFIRMED"))
+    component.add("dtstart", _ical_time(event.start_utc, event.timezone))
+    component.add("dtend", _ical_time(event.end_utc, event.timezone))
+    component.add("summary", summary(event))
+    component.add("description", vText(description(event, links=links, audience=audience)))
+    place = location_text(event)
+    if place:
+        component.add("location", place)
+    component.add("url", vUri(links.event_page(event.id)), parameters={"VALUE": "URI"})
+    if event.tags:
+        component.add("categories", list(event.tags))
+    view = visible_meeting(event.meeting, audience)
+    if view is not None and view.url and not view.withheld:
+        label = view.platform or "Online meeting"
+        # FEATURE is a list (AUDIO,VIDEO), not one string; icalendar's stub says str only.
+        parameters: dict[str, Any] = {"VALUE": "URI", "FEATURE": ["AUDIO", "VIDEO"]}
+        parameters["LABEL"] = label
+        component.add("conference", vUri(view.url), parameters=parameters)
+    if event.status == "cancelled":
+        component.add("transp", "TRANSPARENT")
+    return component
+
+
+def render_vevent(event: Event, *, links: Links, domain: str, audience: Audience) -> bytes:
+    """Return one VEVENT as bytes (CRLF, folded); identical for an unchanged event."""
+    return bytes(vevent(event, links=links, domain=domain, audience=audience).to_ical())
+
+
+@cache
+def vtimezone(zone_name: str, first_year: int) -> bytes:
+    """Return the RRULE-form VTIMEZONE of a zone for events from `first_year` on."""
+    # The observances start in the year before the first event, so a January talk already
+    # falls after the first STANDARD onset (ical.js uses nothing before the first DTSTART);
+    # the yearly rules then cover every later year of the feed.
+    zone = Timezone.from_tzif(zone_name, start=datetime(first_year - 1, 1, 1))  # noqa: DTZ001
+    holder = IcalCalendar()
+    holder.timezones.append(zone)
+    stream = IcsCalendarStream()
+    stream.calendars.append(holder)
+    text = stream.ics()
+    lines = text.replace("\r\n", "\n").split("\n")
+    begin = lines.index("BEGIN:VTIMEZONE")
+    end = lines.index("END:VTIMEZONE")
+    return "\r\n".join(lines[begin : end + 1]).encode("utf-8") + CRLF
+
+
+def vtimezones(zone_names: Iterable[str], years: tuple[int, int]) -> bytes:
+    """Return the VTIMEZONEs of the zones (sorted, UTC skipped) for events in `years`."""
+    return b"".join(
+        vtimezone(name, years[0]) for name in sorted(set(zone_names)) if name not in UTC_ZONES
+    )
+
+
+def calendar_header(info: CalendarInfo) -> bytes:
+    """Return the VCALENDAR header lines (without END:VCALENDAR)."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("name", vText(info.name))
+    # VALUE=TEXT makes parsers that treat X- properties as opaque (ical.js, icalendar)
+    # unescape commas, semicolons and newlines too.
+    cal.add("x-wr-calname", vText(info.name), parameters={"VALUE": "TEXT"})
+    if info.description.strip():
+        cal.add("description", vText(info.description.strip()))
+        cal.add("x-wr-caldesc", vText(info.description.strip()), parameters={"VALUE": "TEXT"})
+    if info.url:
+        cal.add("url", vUri(info.url), parameters={"VALUE": "URI"})
+    cal.add("refresh-interval", vDuration(REFRESH_INTERVAL), parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
+    text = bytes(cal.to_ical())
+    footer = b"END:VCALENDAR" + CRLF
+    assert text.endswith(footer)
+    return text[: -len(footer)]
+
+
+def assemble(info: CalendarInfo, timezones: bytes, vevents: Sequence[bytes]) -> bytes:
+    """Return a whole calendar from its header info, VTIMEZONE bytes and VEVENT pieces."""
+    return calendar_header(info) + timezones + b"".join(vevents) + b"END:VCALENDAR" + CRLF
+
+
+def zone_years(events: Sequence[Event]) -> tuple[set[str], tuple[int, int]]:
+    """Return the zones the events' times use and the (first, last) year they span."""
+    zones: set[str] = set()
+    for event in events:
+        zones |= _zones_of(event)
+    if not events:
+        return zones, (0, 0)
+    years = [e.start_utc.year for e in events] + [e.end_utc.year for e in events]
+    return zones, (min(years), max(years))
+
+
+def render_calendar(
+    events: Sequence[Event], *, info: CalendarInfo, links: Links, domain: str, audience: Audience
+) -> bytes:
+    """Return a whole iCalendar feed of the events (in the given order) as bytes."""
+    zones, years = zone_years(events)
+    pieces = [render_vevent(e, links=links, domain=domain, audience=audience) for e in events]
+    return assemble(info, vtimezones(zones, years), pieces)
