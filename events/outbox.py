@@ -2,14 +2,15 @@
 
 Each row has a unique `dedupe_key`, so queueing the same email again is a no-op:
 
-| kind | dedupe key | queued by |
-|---|---|---|
-| confirmation | `confirmation:<subscriber>:<UTC hour>` | subscribing (at most one per hour) |
-| announcement | `announcement:<subscriber>:<event>` | `eventfeed announce ID`, or storing a new talk of an `auto_announce` series |
-| change | `change:<subscriber>:<event>:<sequence>` | a material change of an announced talk |
-| cancellation | `cancellation:<subscriber>:<event>:<sequence>` | an announced talk becoming cancelled |
-| reminder | `reminder:<subscriber>:<event>:<start epoch>` | `eventfeed send`, when a talk is within the subscriber's reminder hours |
-| digest | `digest:<subscriber>:<ISO year-week>` | `eventfeed send`, on Mondays in the subscriber's zone |
+- confirmation `confirmation:<subscriber>:<UTC hour>`: subscribing (at most one an hour);
+- announcement `announcement:<subscriber>:<event>`: `eventfeed announce ID`, or storing a
+  new talk of an `auto_announce` series;
+- change `change:<subscriber>:<event>:<sequence>`: a material change of an announced talk;
+- cancellation `cancellation:<subscriber>:<event>:<sequence>`: an announced talk cancelled;
+- reminder `reminder:<subscriber>:<event>:<start epoch>`: `eventfeed send`, once a talk is
+  within the subscriber's reminder hours;
+- digest `digest:<subscriber>:<ISO year-week>`: `eventfeed send`, on Mondays in the
+  subscriber's zone, when the week has talks.
 
 Messages are built when they are first claimed for sending (events.sender) and stored, so
 every retry sends the same bytes with the same Message-ID.
@@ -50,11 +51,10 @@ def active_subscribers(session: Session, series_id: int) -> list[Subscriber]:
     return list(session.scalars(query))
 
 
-def queue(
-    session: Session,
-    rows: Iterable[tuple[str, str, Subscriber, str | None, dict[str, Any]]],
-    now: datetime,
-) -> int:
+Row = tuple[str, str, Subscriber, str | None, dict[str, Any]]
+
+
+def queue(session: Session, rows: Iterable[Row], now: datetime) -> int:
     """Add (kind, dedupe_key, subscriber, event_id, payload) rows whose key is new; return count."""
     pending = list(rows)
     if not pending:
@@ -63,7 +63,9 @@ def queue(
     existing: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        existing.update(session.scalars(select(Outbox.dedupe_key).where(Outbox.dedupe_key.in_(chunk))))
+        existing.update(
+            session.scalars(select(Outbox.dedupe_key).where(Outbox.dedupe_key.in_(chunk)))
+        )
     added = 0
     for kind, key, subscriber, event_id, payload in pending:
         if key in existing:
@@ -98,7 +100,7 @@ def announce(session: Session, event: Event, now: datetime) -> int:
     """Queue the announcement of a talk to every active subscriber who wants announcements."""
     session.flush()
     subscribers = [s for s in active_subscribers(session, event.series_id) if s.announcements]
-    rows = [
+    rows: list[Row] = [
         ("announcement", f"announcement:{s.id}:{event.id}", s, event.id, {}) for s in subscribers
     ]
     return queue(session, rows, now)
@@ -134,7 +136,7 @@ def on_event_saved(
     kind = "cancellation" if event.status == "cancelled" else "change"
     previous = {name: _json_value(value) for name, value in outcome.previous.items()}
     active = {s.id: s for s in active_subscribers(session, series.id)}
-    rows = []
+    rows: list[Row] = []
     for row in announced:
         subscriber = active.get(row.subscriber_id or -1)
         if subscriber is None:
@@ -190,7 +192,7 @@ def queue_reminders(session: Session, now: datetime) -> int:
     if not subscribers:
         return 0
     horizon = now + timedelta(hours=max(s.reminder_hours for s in subscribers.values()))
-    rows = []
+    rows: list[Row] = []
     for sid, event in _subscribed_events(session, list(subscribers), now, horizon):
         subscriber = subscribers[sid]
         if event.start_utc <= now + timedelta(hours=subscriber.reminder_hours):
@@ -208,7 +210,7 @@ def week_start(now: datetime, zone_name: str) -> datetime:
 
 def queue_digests(session: Session, now: datetime) -> int:
     """Queue the weekly digest on Mondays (subscriber's zone) when the week has talks."""
-    rows = []
+    rows: list[Row] = []
     for subscriber in _active(session):
         if not subscriber.digest:
             continue

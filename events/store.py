@@ -112,7 +112,9 @@ def upsert_event(
     return event, outcome
 
 
-def _notify(session: Session, series: Series, event: Event, outcome: Outcome, now: datetime) -> None:
+def _notify(
+    session: Session, series: Series, event: Event, outcome: Outcome, now: datetime
+) -> None:
     """Queue the emails a stored change causes, in the same transaction (see events.outbox)."""
     from events import outbox
 

@@ -190,7 +190,9 @@ def _event_rows(body: _Body, event: Event, reader: Reader, event_url: str) -> No
     body.row("Title", event.title)
     if event.speakers:
         body.row("Speakers", speakers_text(event.speakers))
-    body.row("When", when.dual_span(event.start_utc, event.end_utc, event.timezone, reader.timezone))
+    body.row(
+        "When", when.dual_span(event.start_utc, event.end_utc, event.timezone, reader.timezone)
+    )
     place = location_text(event.location)
     if place:
         body.row("Where", place)
@@ -302,7 +304,9 @@ def digest_email(
     subject = f"This week's talks: {len(items)} from {label}"
     series_names = sorted({series.name for _, series, _ in items})
     body = _Body(f"Your talks for the week from {label}", [])
-    body.p(f"Times are given in the series' zone and in yours ({when.zone_label(reader.timezone)}).")
+    body.p(
+        f"Times are given in the series' zone and in yours ({when.zone_label(reader.timezone)})."
+    )
     for event, series, url in items:
         body.h(f"{series.name}: {event.title}")
         _event_rows(body, event, reader, url)

@@ -1,0 +1,279 @@
+"""Subscribing, confirming, managing, one-click unsubscribe and personal feeds."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request, session
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from events import subscribers
+from events.access import Audience
+from events.errors import InvalidRecord
+from events.models import Event, Series
+from events.subscriptions import Subscriber
+from events.timezones import utc_now
+from feeds import ical
+from feeds.links import Links, google_calendar_subscribe, webcal
+from web.context import db, settings
+
+bp = Blueprint("subscriptions", __name__)
+
+CSRF_KEY = "csrf_token"
+AUDIENCE: Audience = "subscriber"
+
+
+def csrf_token() -> str:
+    """Return this browser session's CSRF token (created on first use)."""
+    token = session.get(CSRF_KEY)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        session[CSRF_KEY] = token
+    return token
+
+
+def check_csrf() -> None:
+    """Abort with 400 unless the form carries this session's CSRF token."""
+    sent = request.form.get(CSRF_KEY, "")
+    expected = session.get(CSRF_KEY)
+    if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+        abort(400, "The form expired; reload the page and try again.")
+
+
+def _links() -> Links:
+    return Links(settings().base_url)
+
+
+def _choices(form: Any, *, checkbox: bool) -> subscribers.Choices:
+    """Read the choices from a form (checkboxes) or a JSON body (booleans, defaults on)."""
+    if checkbox:
+        return subscribers.check_choices(
+            form.get("announcements") is not None,
+            form.get("digest") is not None,
+            form.get("reminder_hours") or 0,
+        )
+    return subscribers.check_choices(
+        form.get("announcements", True),
+        form.get("digest", True),
+        form.get("reminder_hours", subscribers.DEFAULT_REMINDER_HOURS),
+    )
+
+
+def _series(slug: str) -> Series:
+    found = db().scalar(select(Series).where(Series.slug == slug))
+    if found is None:
+        abort(404, f"No series {slug!r}.")
+    return found
+
+
+def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(template, csrf_token=csrf_token(), **context), status
+
+
+@bp.get("/series/<slug>/subscribe")
+def subscribe_form(slug: str) -> tuple[str, int]:
+    """Show the subscribe form of a series."""
+    return _page("subscriptions/subscribe.html", series=_series(slug), errors=[], form={})
+
+
+@bp.post("/series/<slug>/subscribe")
+def subscribe_post(slug: str) -> tuple[str, int]:
+    """Record a pending subscription and queue the confirmation email (double opt-in)."""
+    check_csrf()
+    series = _series(slug)
+    form = request.form
+    try:
+        choices = _choices(form, checkbox=True)
+        subscribers.subscribe(
+            db(), form.get("email", ""), [slug], form.get("timezone"), choices, utc_now()
+        )
+    except InvalidRecord as exc:
+        db().rollback()
+        return _page(
+            "subscriptions/subscribe.html", 422, series=series, errors=exc.errors, form=form
+        )
+    db().commit()
+    return _page(
+        "subscriptions/message.html",
+        title="Check your inbox",
+        message=(
+            "We sent a confirmation link to that address. Nothing else is sent until you follow it."
+        ),
+    )
+
+
+@bp.post("/api/v1/subscriptions")
+def subscribe_api() -> tuple[dict[str, Any], int]:
+    """JSON: {email, series: [slug], timezone, announcements, digest, reminder_hours} → 202."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return {"errors": [{"field": "body", "message": "expected a JSON object"}]}, 400
+    slugs = data.get("series")
+    if isinstance(slugs, str):
+        slugs = [slugs]
+    try:
+        if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
+            raise InvalidRecord("subscription", [("series", "a list of series slugs")])
+        if not isinstance(data.get("email"), str):
+            raise InvalidRecord("subscription", [("email", "required")])
+        choices = _choices(data, checkbox=False)
+        subscribers.subscribe(db(), data["email"], slugs, data.get("timezone"), choices, utc_now())
+    except InvalidRecord as exc:
+        db().rollback()
+        errors = [{"field": field, "message": message} for field, message in exc.errors]
+        return {"errors": errors}, 422
+    db().commit()
+    return {"status": "confirmation_sent"}, 202
+
+
+@bp.get("/subscriptions/confirm/<signed>")
+def confirm_form(signed: str) -> tuple[str, int]:
+    """Show a button that confirms (a GET alone changes nothing, so link scanners cannot)."""
+    return _page("subscriptions/confirm.html", signed=signed)
+
+
+@bp.post("/subscriptions/confirm/<signed>")
+def confirm_post(signed: str) -> tuple[str, int]:
+    """Confirm the subscription and show the management page."""
+    check_csrf()
+    try:
+        subscriber = subscribers.confirm(db(), signed, utc_now())
+    except subscribers.BadConfirmation as exc:
+        db().rollback()
+        return _page("subscriptions/message.html", 400, title="Link expired", message=str(exc))
+    db().commit()
+    return _manage_page(subscriber, notice="Subscription confirmed.")
+
+
+def _subscriber(token: str) -> Subscriber:
+    found = subscribers.by_token(db(), token)
+    if found is None:
+        abort(404, "Unknown or rotated link.")
+    return found
+
+
+def _manage_page(subscriber: Subscriber, notice: str = "", status: int = 200) -> tuple[str, int]:
+    links = _links()
+    ics = links.personal_feed(subscriber.token, "ics")
+    all_series = db().scalars(select(Series).order_by(Series.name)).all()
+    followed = {s.series_id for s in subscriber.subscriptions}
+    return _page(
+        "subscriptions/manage.html",
+        status,
+        subscriber=subscriber,
+        all_series=all_series,
+        followed=followed,
+        notice=notice,
+        feed_ics=ics,
+        feed_webcal=webcal(ics),
+        feed_google=google_calendar_subscribe(ics),
+        feed_rss=links.personal_feed(subscriber.token, "rss"),
+    )
+
+
+@bp.get("/manage/<token>")
+def manage(token: str) -> tuple[str, int]:
+    """Show the subscriber's series, zone, choices, personal feeds and buttons."""
+    return _manage_page(_subscriber(token))
+
+
+@bp.post("/manage/<token>")
+def manage_post(token: str) -> tuple[str, int]:
+    """Save choices, rotate the token or unsubscribe."""
+    check_csrf()
+    subscriber = _subscriber(token)
+    action = request.form.get("action", "save")
+    now = utc_now()
+    if action == "rotate":
+        subscribers.rotate_token(subscriber, now)
+        notice = "New private links made; the old ones no longer work."
+    elif action == "unsubscribe":
+        subscribers.unsubscribe(db(), subscriber, now)
+        notice = "You are unsubscribed; no more emails will be sent."
+    else:
+        try:
+            subscribers.update_choices(
+                db(),
+                subscriber,
+                request.form.getlist("series"),
+                request.form.get("timezone", subscriber.timezone),
+                _choices(request.form, checkbox=True),
+                now,
+            )
+        except InvalidRecord as exc:
+            db().rollback()
+            detail = "; ".join(message for _, message in exc.errors)
+            return _manage_page(_subscriber(token), notice=detail, status=422)
+        notice = "Saved."
+    db().commit()
+    return _manage_page(subscriber, notice=notice)
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe_form(token: str) -> tuple[str, int]:
+    """Show a one-button unsubscribe page (the GET itself changes nothing)."""
+    return _page("subscriptions/unsubscribe.html", subscriber=_subscriber(token))
+
+
+@bp.post("/unsubscribe/<token>")
+def unsubscribe_post(token: str) -> tuple[str, int]:
+    """Unsubscribe: RFC 8058 one-click POST from mail clients, or the page's button."""
+    subscriber = _subscriber(token)
+    subscribers.unsubscribe(db(), subscriber, utc_now())
+    db().commit()
+    return _page(
+        "subscriptions/message.html",
+        title="Unsubscribed",
+        message=f"{subscriber.email} will receive no more emails.",
+    )
+
+
+def personal_events(subscriber: Subscriber) -> list[Event]:
+    """Return the talks of the subscriber's series in the rolling feed window."""
+    config = settings()
+    since = utc_now() - timedelta(days=config.feed_window_days)
+    series_ids = [s.series_id for s in subscriber.subscriptions]
+    query = (
+        select(Event)
+        .where(Event.series_id.in_(series_ids), Event.end_utc >= since)
+        .order_by(Event.start_utc, Event.id)
+        .limit(config.feed_max_events)
+    )
+    return list(db().scalars(query))
+
+
+@bp.get("/s/<token>.ics")
+def personal_ics(token: str) -> Response:
+    """The subscriber's personal calendar, with subscriber-only meeting details."""
+    subscriber = _subscriber(token)
+    if subscriber.confirmed_at is None:
+        abort(404, "Unknown or rotated link.")
+    config = settings()
+    info = ical.CalendarInfo(
+        name="My seminars", description="Talks of the series you follow.", url=None
+    )
+    body = ical.render_calendar(
+        personal_events(subscriber),
+        info=info,
+        links=_links(),
+        domain=config.domain,
+        audience=AUDIENCE,
+    )
+    response = Response(body, content_type="text/calendar; charset=utf-8")
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _error(exc: HTTPException) -> tuple[str, int]:
+    return render_template(
+        "subscriptions/message.html",
+        title=exc.name,
+        message=exc.description or "",
+        csrf_token="",
+    ), exc.code or 500
