@@ -135,6 +135,15 @@ def on_event_saved(
         return 0
     kind = "cancellation" if event.status == "cancelled" else "change"
     previous = {name: _json_value(value) for name, value in outcome.previous.items()}
+    # An unsent change notice is superseded: the new one says what the reader last saw.
+    earlier: dict[int, dict[str, Any]] = {}
+    for stale in session.scalars(
+        select(Outbox).where(
+            Outbox.kind == "change", Outbox.event_id == event.id, Outbox.status == "queued"
+        )
+    ):
+        stale.status, stale.last_error = "skipped", "superseded by a newer change"
+        earlier[stale.subscriber_id or -1] = dict(stale.payload.get("previous", {}))
     active = {s.id: s for s in active_subscribers(session, series.id)}
     rows: list[Row] = []
     for row in announced:
@@ -148,7 +157,8 @@ def on_event_saved(
                 row.last_error = "talk cancelled before the announcement was sent"
             continue
         key = f"{kind}:{subscriber.id}:{event.id}:{event.sequence}"
-        rows.append((kind, key, subscriber, event.id, {"previous": previous}))
+        seen = {**previous, **earlier.get(subscriber.id, {})}
+        rows.append((kind, key, subscriber, event.id, {"previous": seen}))
     return queue(session, rows, now)
 
 
@@ -176,7 +186,7 @@ def _subscribed_events(
         )
         .order_by(Event.start_utc, Event.id)
     )
-    return [(sid, event) for sid, event in session.execute(query).tuples()]
+    return [(sid, event) for sid, event in session.execute(query)]
 
 
 def _active(session: Session) -> list[Subscriber]:

@@ -21,7 +21,7 @@ from feeds import ical
 from feeds.links import Links, google_calendar_subscribe, webcal
 from web.context import db, settings
 
-bp = Blueprint("subscriptions", __name__)
+bp = Blueprint("subscriptions", __name__, template_folder="templates")
 
 CSRF_KEY = "csrf_token"
 AUDIENCE: Audience = "subscriber"
