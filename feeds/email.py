@@ -97,9 +97,9 @@ class _Body:
         out = [self.title, "=" * min(len(self.title), 72), ""]
         for kind, value in self.blocks:
             if kind == "p":
-                out += [value, ""]
+                out += ["", value, ""]
             elif kind == "h":
-                out += [value, "-" * min(len(value), 72), ""]
+                out += ["", value, "-" * min(len(value), 72), ""]
             elif kind == "row":
                 label, data = value.split("\0", 1)
                 out.append(f"{label}: {data}")
@@ -110,7 +110,10 @@ class _Body:
                 out += ["", plain_text(value), ""]
             elif kind == "hr":
                 out += ["", "--", ""]
-        return "\n".join(line.rstrip() for line in out).strip() + "\n"
+        text = "\n".join(line.rstrip() for line in out).strip()
+        while "\n\n\n" in text:
+            text = text.replace("\n\n\n", "\n\n")
+        return text + "\n"
 
     def html(self) -> str:
         parts = [
