@@ -1,7 +1,8 @@
 """Emails of every kind: structure, headers, and their text and HTML fixed by snapshot files.
 
 Snapshots live in tests/snapshots/email-<kind>.txt|.html; a mismatch fails. Regenerate them
-after an intended change with `EVENTFEED_UPDATE_SNAPSHOTS=1 bash scripts/test tests/test_email_snapshots.py`
+after an intended change with
+`EVENTFEED_UPDATE_SNAPSHOTS=1 bash scripts/test tests/test_email_snapshots.py`
 and review the diff.
 """
 
