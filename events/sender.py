@@ -23,6 +23,7 @@ import smtplib
 import socket
 import ssl
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -108,7 +109,11 @@ def event_calendar(event: Event, series: Series, settings: Settings) -> str:
 
 
 def build(
-    session: Session, row: Outbox, settings: Settings, envelope: mail.Envelope
+    session: Session,
+    row: Outbox,
+    settings: Settings,
+    envelope: mail.Envelope,
+    calendars: dict[tuple[str, int], str] | None = None,
 ) -> EmailMessage | None:
     """Return the message of an outbox row, or None when it must not be sent any more."""
     subscriber = row.subscriber
@@ -142,6 +147,10 @@ def build(
         return None
     if row.kind in ("announcement", "reminder") and event.status == "cancelled":
         return None
+    calendars = {} if calendars is None else calendars
+    key = (event.id, event.sequence)
+    if key not in calendars:
+        calendars[key] = event_calendar(event, event.series, settings)
     return mail.event_email(
         row.kind,  # type: ignore[arg-type]
         event,
@@ -149,7 +158,7 @@ def build(
         reader,
         envelope,
         event_url=links.event_page(event.id),
-        ics=event_calendar(event, event.series, settings),
+        ics=calendars[key],
         previous=row.payload.get("previous"),
     )
 
@@ -253,26 +262,38 @@ def _connection_lost(exc: Exception) -> bool:
 
 
 def _prepare(
-    factory: sessionmaker[Session], row_id: int, worker: str, settings: Settings, now: datetime
-) -> tuple[str, bytes] | None:
-    """Build and store the message of a claimed row (once); None when it is not to be sent."""
+    factory: sessionmaker[Session], ids: list[int], worker: str, settings: Settings
+) -> dict[int, tuple[str, bytes]]:
+    """Build and store (once) the messages of claimed rows, in one transaction.
+
+    Returns {row id: (recipient, message bytes)} for the rows still to send; rows that must
+    not be sent any more (unsubscribed, talk gone or cancelled) are marked `skipped`.
+    """
+    ready: dict[int, tuple[str, bytes]] = {}
+    calendars: dict[tuple[str, int], str] = {}
     with factory() as session, session.begin():
-        row = session.get(Outbox, row_id)
-        if row is None or row.status != "sending" or row.locked_by != worker:
-            return None
-        if row.kind != "confirmation" and (row.subscriber is None or not row.subscriber.active):
-            row.status, row.last_error, row.locked_by = "skipped", "not subscribed any more", None
-            return None
-        if row.message is None:
-            envelope = mail.Envelope.new(settings.mail_from, settings.domain)
-            msg = build(session, row, settings, envelope)
-            if msg is None:
-                row.status, row.last_error, row.locked_by = "skipped", "nothing to send", None
-                return None
-            row.message = mail.to_bytes(msg)
-            row.message_id = envelope.message_id
-            row.subject = str(msg["Subject"])
-        return row.recipient, row.message
+        rows = session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id))
+        for row in rows:
+            if row.status != "sending" or row.locked_by != worker:
+                continue
+            if row.kind != "confirmation" and (row.subscriber is None or not row.subscriber.active):
+                row.status, row.last_error, row.locked_by = (
+                    "skipped",
+                    "not subscribed any more",
+                    None,
+                )
+                continue
+            if row.message is None:
+                envelope = mail.Envelope.new(settings.mail_from, settings.domain)
+                msg = build(session, row, settings, envelope, calendars)
+                if msg is None:
+                    row.status, row.last_error, row.locked_by = "skipped", "nothing to send", None
+                    continue
+                row.message = mail.to_bytes(msg)
+                row.message_id = envelope.message_id
+                row.subject = str(msg["Subject"])
+            ready[row.id] = (row.recipient, row.message)
+    return ready
 
 
 def _finish(
@@ -344,14 +365,19 @@ def send_batch(
     client: smtplib.SMTP | None = None
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(ids), desc="sending", unit="email", disable=not show, file=sys.stderr)
+    ready = _prepare(factory, ids, worker, settings)
+    report.skipped = len(ids) - len(ready)
+    bar.update(report.skipped)
+    todo = [row_id for row_id in ids if row_id in ready]
+    started = time.monotonic()
     try:
-        for index, row_id in enumerate(ids):
-            prepared = _prepare(factory, row_id, worker, settings, now)
-            if prepared is None:
-                report.skipped += 1
-                bar.update(1)
-                continue
-            recipient, message = prepared
+        for index, row_id in enumerate(todo):
+            if time.monotonic() - started > LEASE.total_seconds() / 2:
+                # Stop well before the lease ends, so no other sender can take these rows
+                # while this one still sends them.
+                _release(factory, todo[index:], worker)
+                break
+            recipient, message = ready[row_id]
             try:
                 if client is None:
                     client = connect(settings.smtp_url)
@@ -359,7 +385,7 @@ def send_batch(
             except (OSError, smtplib.SMTPException, SmtpUnavailable) as exc:
                 _finish(factory, row_id, now, exc, report)
                 if _connection_lost(exc):
-                    _release(factory, ids[index + 1 :], worker)
+                    _release(factory, todo[index + 1 :], worker)
                     break
                 continue
             _finish(factory, row_id, now, None, report)

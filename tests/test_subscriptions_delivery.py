@@ -302,10 +302,10 @@ def test_crashed_sender_rows_are_sent_again_after_the_lease_with_the_same_messag
     now = utc_now()
     # A sender claims the row, builds it, and "crashes" right after SMTP accepted it.
     [row_id] = sender.claim(sessions, "crashed:1", 10, now)
-    prepared = sender._prepare(sessions, row_id, "crashed:1", mail_settings, now)
-    assert prepared is not None
+    prepared = sender._prepare(sessions, [row_id], "crashed:1", mail_settings)
+    recipient, message = prepared[row_id]
     client = sender.connect(mail_settings.smtp_url)
-    client.sendmail("noreply@events.example.org", [prepared[0]], prepared[1])
+    client.sendmail("noreply@events.example.org", [recipient], message)
     client.quit()
     # Another sender leaves the row alone while the lease lasts ...
     assert sender.claim(sessions, "other:2", 10, now + sender.LEASE / 2) == []
