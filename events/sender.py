@@ -3,7 +3,8 @@
 Guarantee: **at least once, and in practice exactly once**. A sender claims due rows in one
 short transaction (PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`; SQLite: one atomic
 `UPDATE ... RETURNING`, SQLite's single writer), marking them `sending` with its name and a
-lease. Another sender skips rows under a live lease, so two senders never send the same row.
+lease. Another sender skips rows under a live lease, so two senders never send the same row
+(a sender hands back what it has not sent after half the lease).
 The message is built once and stored with its Message-ID before the first SMTP attempt;
 after the SMTP server accepts it, the row is marked `sent` in its own commit. The only window
 for a duplicate is a crash (or lost database) between the server's acceptance and that
