@@ -539,3 +539,45 @@ def test_cli_add_import_preview_and_send(
     )
     assert result.exit_code == 1
     assert result.output.strip() == "Error: no series with slug 'nope'"
+
+
+def test_smtp_login_from_the_url(
+    sessions: sessionmaker[Session], make_event: Callable[..., Event], app: Flask
+) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from tests.mailtools import Inbox, free_port
+
+    seen: list[tuple[bytes, bytes]] = []
+
+    def authenticator(
+        server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        seen.append((data.login, data.password))
+        return AuthResult(success=True)
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticator,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        event = make_event(start=f"{FUTURE} 12:00", end=f"{FUTURE} 13:00")
+        add(sessions, "a@example.org", "UTC")
+        announce(sessions, event.id)
+        base = state(app).settings
+        right = replace(
+            base, smtp_url=f"smtp://mailer%40example.org:p%40ss%20word@127.0.0.1:{port}"
+        )
+        drain(sessions, right)
+        assert len(inbox.messages) == 1
+        assert seen[-1] == (b"mailer@example.org", b"p@ss word")
+    finally:
+        controller.stop()
