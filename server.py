@@ -38,9 +38,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import health, subscriptions
+    from web import feeds, health, subscriptions
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(feeds.bp)
     app.register_blueprint(subscriptions.bp)
 
 

@@ -58,9 +58,10 @@ def uid(event_id: str, domain: str) -> str:
 
 
 def summary(event: Event) -> str:
-    """Return 'Title — Speaker1, Speaker2' (just the title without speakers)."""
+    """Return 'Title — Speaker1, Speaker2' (LaTeX as Unicode; no dash without speakers)."""
     names = [str(s["name"]) for s in event.speakers if s.get("name")]
-    return f"{event.title} — {', '.join(names)}" if names else event.title
+    title = plain_text(event.title)
+    return f"{title} — {', '.join(names)}" if names else title
 
 
 def location_text(event: Event) -> str:

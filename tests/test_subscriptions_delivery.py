@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import feedparser
 import pytest
 from click.testing import CliRunner
 from flask import Flask
@@ -381,9 +382,17 @@ def test_rotating_the_token_makes_old_feed_urls_404(
     with sessions() as session:
         new = session.scalars(select(Subscriber.token)).one()
     assert new != old
-    assert client.get(f"/s/{old}.ics").status_code == 404
-    assert client.get(f"/manage/{old}").status_code == 404
+    for url in (f"/s/{old}.ics", f"/s/{old}.rss", f"/manage/{old}", f"/unsubscribe/{old}"):
+        assert client.get(url).status_code == 404, url
     assert client.get(f"/s/{new}.ics").status_code == 200
+    rss = client.get(f"/s/{new}.rss")
+    assert rss.status_code == 200
+    assert rss.headers["Cache-Control"].startswith("private")
+    parsed = feedparser.parse(rss.data)
+    assert not parsed.bozo
+    assert len(parsed.entries) == 2
+    assert "secret-77" in rss.get_data(as_text=True)
+    assert "hidden-88" not in rss.get_data(as_text=True)
 
 
 def test_manage_page_changes_zone_and_choices(

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, session
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from events import subscribers
+from events import queries, subscribers
 from events.access import Audience
 from events.errors import InvalidRecord
 from events.models import Event, Series
 from events.subscriptions import Subscriber
 from events.timezones import utc_now
-from feeds import ical
+from feeds import ical, syndication
 from feeds.links import Links, google_calendar_subscribe, webcal
 from web.context import db, settings
+from web.feeds import FEED_TYPES, ICS_TYPE
+from web.http import cached_response
 
 bp = Blueprint("subscriptions", __name__, template_folder="templates")
 
@@ -232,39 +233,63 @@ def unsubscribe_post(token: str) -> tuple[str, int]:
     )
 
 
+def _confirmed(token: str) -> Subscriber:
+    subscriber = _subscriber(token)
+    if subscriber.confirmed_at is None:
+        abort(404, "Unknown or rotated link.")
+    return subscriber
+
+
 def personal_events(subscriber: Subscriber) -> list[Event]:
-    """Return the talks of the subscriber's series in the rolling feed window."""
-    config = settings()
-    since = utc_now() - timedelta(days=config.feed_window_days)
-    series_ids = [s.series_id for s in subscriber.subscriptions]
-    query = (
-        select(Event)
-        .where(Event.series_id.in_(series_ids), Event.end_utc >= since)
-        .order_by(Event.start_utc, Event.id)
-        .limit(config.feed_max_events)
-    )
-    return list(db().scalars(query))
+    """Return the talks of the subscriber's series in the rolling feed window (capped)."""
+    series_ids = [s.series_id for s in subscriber.subscriptions if s.confirmed_at is not None]
+    return queries.window_feed(db(), series_ids, now=utc_now(), settings=settings())
+
+
+PERSONAL_TITLE = "My seminars"
+PERSONAL_DESCRIPTION = "Talks of the seminar series you follow, with details for subscribers."
 
 
 @bp.get("/s/<token>.ics")
 def personal_ics(token: str) -> Response:
     """The subscriber's personal calendar, with subscriber-only meeting details."""
-    subscriber = _subscriber(token)
-    if subscriber.confirmed_at is None:
-        abort(404, "Unknown or rotated link.")
-    config = settings()
+    subscriber = _confirmed(token)
+    events = personal_events(subscriber)
+    links = _links()
     info = ical.CalendarInfo(
-        name="My seminars", description="Talks of the series you follow.", url=None
+        name=PERSONAL_TITLE, description=PERSONAL_DESCRIPTION, url=links.manage(token)
     )
     body = ical.render_calendar(
-        personal_events(subscriber),
-        info=info,
-        links=_links(),
-        domain=config.domain,
-        audience=AUDIENCE,
+        events, info=info, links=links, domain=settings().domain, audience=AUDIENCE
     )
-    response = Response(body, content_type="text/calendar; charset=utf-8")
-    response.headers["Cache-Control"] = "private, max-age=300"
+    return _private(body, ICS_TYPE, events)
+
+
+@bp.get("/s/<token>.rss")
+def personal_rss(token: str) -> Response:
+    """The subscriber's personal RSS feed, with subscriber-only meeting details."""
+    subscriber = _confirmed(token)
+    events = personal_events(subscriber)
+    links = _links()
+    info = syndication.FeedInfo(
+        title=PERSONAL_TITLE,
+        description=PERSONAL_DESCRIPTION,
+        page_url=links.manage(token),
+        self_url=links.personal_feed(token, "rss"),
+    )
+    body = syndication.render_rss(
+        events, info=info, links=links, domain=settings().domain, audience=AUDIENCE
+    )
+    return _private(body, FEED_TYPES["rss"], events)
+
+
+def _private(body: bytes, content_type: str, events: list[Event]) -> Response:
+    response = cached_response(
+        body,
+        content_type=content_type,
+        last_modified=queries.last_modified(events),
+        private=True,
+    )
     response.headers["X-Robots-Tag"] = "noindex"
     return response
 

@@ -1,0 +1,174 @@
+"""What each feed contains: the read queries behind the calendar and syndication feeds.
+
+Rules shared by every feed:
+
+- A cancelled talk stays (marked cancelled) until `cancelled_retention_days` after its
+  start, then leaves, so clients first see the cancellation and then the talk goes away.
+- A feed holds at most `feed_max_events` talks: the ones with the latest start times.
+- Site-wide (and personal) feeds cover a rolling window: talks that ended at most
+  `feed_window_days` ago, and everything ahead. A series' own feed has its whole history.
+- Site-wide feeds list public series only; an unlisted series is reachable through its own
+  feed URL and nowhere else.
+
+Every query loads the series with the talks, so a feed costs a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, and_, cast, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session, contains_eager
+
+from events.config import Settings
+from events.errors import NotFound
+from events.models import Event, Series
+
+
+@dataclass(frozen=True)
+class FeedFilter:
+    """The `?series=a,b` and `?tag=x,y` filters of a site-wide feed (empty: no filter)."""
+
+    series: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, series: str | None, tag: str | None) -> FeedFilter:
+        """Read comma-separated query values, ignoring blanks and repeats."""
+
+        def split(value: str | None) -> tuple[str, ...]:
+            parts = (p.strip() for p in (value or "").split(","))
+            return tuple(dict.fromkeys(p for p in parts if p))
+
+        return cls(series=split(series), tags=split(tag))
+
+    def query(self) -> dict[str, str]:
+        """Return the filter as URL query parameters."""
+        found = {}
+        if self.series:
+            found["series"] = ",".join(self.series)
+        if self.tags:
+            found["tag"] = ",".join(self.tags)
+        return found
+
+
+def retained(now: datetime, settings: Settings) -> ColumnElement[bool]:
+    """Return the condition that keeps a talk: not cancelled, or cancelled recently."""
+    cutoff = now - timedelta(days=settings.cancelled_retention_days)
+    return or_(Event.status != "cancelled", Event.start_utc >= cutoff)
+
+
+def in_window(now: datetime, settings: Settings) -> ColumnElement[bool]:
+    """Return the rolling-window condition: ended at most feed_window_days ago."""
+    return Event.end_utc >= now - timedelta(days=settings.feed_window_days)
+
+
+def has_any_tag(session: Session, tags: Sequence[str]) -> ColumnElement[bool]:
+    """Return the condition that a talk carries one of the tags (exact match)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return or_(*(cast(Event.tags, JSONB).contains([tag]) for tag in tags))
+    each = func.json_each(Event.tags).table_valued("value").alias("tag_each")
+    return exists(select(1).select_from(each).where(each.c.value.in_(list(tags))))
+
+
+def _capped(session: Session, query: Select[Event], settings: Settings) -> list[Event]:
+    """Run an event query keeping the latest `feed_max_events` starts, in start order."""
+    rows = session.scalars(
+        query.order_by(Event.start_utc.desc(), Event.id).limit(settings.feed_max_events)
+    ).all()
+    return sorted(rows, key=lambda e: (e.start_utc, e.id))
+
+
+def series_feed(
+    session: Session, slug: str, *, now: datetime, settings: Settings
+) -> tuple[Series, list[Event]]:
+    """Return a series (public or unlisted) and the talks of its feeds; raise NotFound."""
+    series = session.scalar(select(Series).where(Series.slug == slug))
+    if series is None:
+        raise NotFound(f"no series with slug {slug!r}")
+    query = (
+        select(Event)
+        .join(Event.series)
+        .options(contains_eager(Event.series))
+        .where(Event.series_id == series.id, retained(now, settings))
+    )
+    return series, _capped(session, query, settings)
+
+
+def event_with_series(session: Session, event_id: str) -> Event:
+    """Return one talk with its series loaded; raise NotFound."""
+    event = session.scalar(
+        select(Event)
+        .join(Event.series)
+        .options(contains_eager(Event.series))
+        .where(Event.id == event_id)
+    )
+    if event is None:
+        raise NotFound(f"no talk with id {event_id!r}")
+    return event
+
+
+def site_feed(
+    session: Session, feed_filter: FeedFilter, *, now: datetime, settings: Settings
+) -> list[Event]:
+    """Return the talks of the site-wide feeds: public series, rolling window, filters.
+
+    Raise NotFound when `?series=` names no public series at all (unknown names among
+    known ones are ignored, so a feed keeps working when one series goes away).
+    """
+    conditions: list[ColumnElement[bool]] = [
+        Series.visibility == "public",
+        in_window(now, settings),
+        retained(now, settings),
+    ]
+    if feed_filter.series:
+        known = session.scalars(
+            select(Series.slug).where(
+                Series.slug.in_(feed_filter.series), Series.visibility == "public"
+            )
+        ).all()
+        if not known:
+            names = ", ".join(repr(s) for s in feed_filter.series)
+            raise NotFound(f"no public series named {names}")
+        conditions.append(Series.slug.in_(known))
+    if feed_filter.tags:
+        conditions.append(has_any_tag(session, feed_filter.tags))
+    query = (
+        select(Event)
+        .join(Event.series)
+        .options(contains_eager(Event.series))
+        .where(and_(*conditions))
+    )
+    return _capped(session, query, settings)
+
+
+def window_feed(
+    session: Session, series_ids: Sequence[int], *, now: datetime, settings: Settings
+) -> list[Event]:
+    """Return the talks of several series (any visibility) in the rolling window, capped.
+
+    For personal feeds: a subscriber sees every series they follow, unlisted ones included.
+    """
+    if not series_ids:
+        return []
+    query = (
+        select(Event)
+        .join(Event.series)
+        .options(contains_eager(Event.series))
+        .where(
+            Event.series_id.in_(list(series_ids)),
+            in_window(now, settings),
+            retained(now, settings),
+        )
+    )
+    return _capped(session, query, settings)
+
+
+def last_modified(events: Sequence[Event], *series: Series) -> datetime | None:
+    """Return the latest `updated_at` of the talks and series (None when there is none)."""
+    stamps = [e.updated_at for e in events] + [e.series.updated_at for e in events]
+    stamps += [s.updated_at for s in series]
+    return max(stamps) if stamps else None

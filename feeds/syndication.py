@@ -1,0 +1,262 @@
+"""RSS 2.0 and Atom (through feedgen) and JSON Feed 1.1 (by hand, per its spec).
+
+Each talk is one item that announces it. The item id is the talk's calendar UID, so it never
+changes when the talk is edited; `published` is when the talk was first announced and
+`updated` its last change. Items come newest announcement first, at most `MAX_ITEMS`.
+Titles read "Speaker: Title — Sat 27 Nov 2021, 09:30 Beijing time" (series' zone), with
+"Cancelled: " in front of a cancelled talk. The HTML content gives the time in the series'
+zone and in UTC, the speakers, the place, the abstract (Markdown, LaTeX as MathML), the
+meeting details the access policy allows and the links; it is sanitised as a whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from feedgen.feed import FeedGenerator
+
+from events.access import Audience, visible_meeting
+from events.models import Event
+from feeds import when
+from feeds.ical import event_links, location_text, uid
+from feeds.links import Links
+from feeds.text import markdown_html, plain_text, sanitise
+
+MAX_ITEMS = 100
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+GENERATOR = "EventFeed"
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+SUMMARY_CHARS = 300
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """What a feed says about itself; `self_url` is this format's own URL (and Atom id)."""
+
+    title: str
+    description: str
+    page_url: str
+    self_url: str
+    language: str = "en"
+    updated: datetime | None = None
+
+
+def ordered(events: Sequence[Event], limit: int = MAX_ITEMS) -> list[Event]:
+    """Return the items in feed order: newest announcement (created_at) first, capped."""
+    return sorted(events, key=lambda e: (e.created_at, e.id), reverse=True)[:limit]
+
+
+def speaker_names(event: Event) -> str:
+    """Return 'Name1, Name2' ('' without speakers)."""
+    return ", ".join(str(s["name"]) for s in event.speakers if s.get("name"))
+
+
+def item_title(event: Event) -> str:
+    """Return 'Speaker: Title — Sat 27 Nov 2021, 09:30 Beijing time' ('Cancelled: ' first)."""
+    zone_name = event.series.timezone
+    moment = f"{when.day(event.start_utc, zone_name)}, {when.clock(event.start_utc, zone_name)}"
+    names = speaker_names(event)
+    title = plain_text(event.title)
+    title = f"{names}: {title}" if names else title
+    text = f"{title} — {moment} {when.zone_label(zone_name)}"
+    return f"Cancelled: {text}" if event.status == "cancelled" else text
+
+
+def _meeting_html(event: Event, audience: Audience) -> str:
+    view = visible_meeting(event.meeting, audience)
+    if view is None:
+        return ""
+    platform = escape(view.platform or "Online meeting")
+    if view.withheld:
+        return (
+            f"<p><strong>How to join:</strong> {platform}; "
+            "join details are sent to subscribers of this series.</p>"
+        )
+    parts = []
+    if view.url:
+        parts.append(f'<a href="{escape(view.url)}">Join the meeting</a>')
+    for label, value in (
+        ("Meeting ID", view.id),
+        ("Passcode", view.passcode),
+        ("Alternate meeting ID", view.alternate_id),
+    ):
+        if value:
+            parts.append(f"{label}: {escape(value)}")
+    if not parts:
+        return ""
+    return f"<p><strong>How to join ({platform}):</strong><br>{'<br>'.join(parts)}</p>"
+
+
+def content_html(event: Event, *, links: Links, audience: Audience) -> str:
+    """Return the sanitised HTML body of a talk's item."""
+    zone_name = event.series.timezone
+    parts: list[str] = []
+    if event.status == "cancelled":
+        parts.append("<p><strong>Cancelled:</strong> this talk will not take place.</p>")
+    elif event.status == "tentative":
+        parts.append("<p><strong>Tentative:</strong> the time or details may still change.</p>")
+    local_span = when.span(event.start_utc, event.end_utc, zone_name)
+    utc_span = when.span(event.start_utc, event.end_utc, "UTC")
+    parts.append(f"<p><strong>When:</strong> {escape(local_span)}<br>{escape(utc_span)}</p>")
+    speakers = []
+    for speaker in event.speakers:
+        name = escape(str(speaker["name"]))
+        if speaker.get("homepage"):
+            name = f'<a href="{escape(str(speaker["homepage"]))}">{name}</a>'
+        if speaker.get("affiliation"):
+            name += f" ({escape(str(speaker['affiliation']))})"
+        speakers.append(name)
+    if speakers:
+        label = "Speakers" if len(speakers) > 1 else "Speaker"
+        parts.append(f"<p><strong>{label}:</strong> {'; '.join(speakers)}</p>")
+    place = location_text(event)
+    if place:
+        parts.append(f"<p><strong>Where:</strong> {escape(place)}</p>")
+    if event.abstract.strip():
+        parts.append(f'<div class="abstract">{markdown_html(event.abstract)}</div>')
+    meeting = _meeting_html(event, audience)
+    if meeting:
+        parts.append(meeting)
+    items = "".join(
+        f'<li><a href="{escape(url)}">{escape(label)}</a></li>'
+        for label, url in event_links(event, links)
+    )
+    parts.append(f"<ul>{items}</ul>")
+    parts.append(f"<p>Series: {escape(event.series.name)}</p>")
+    return sanitise("\n".join(parts))
+
+
+def summary_text(event: Event) -> str:
+    """Return a short plain-text summary: time in the series' zone and the abstract's start."""
+    zone_name = event.series.timezone
+    head = when.span(event.start_utc, event.end_utc, zone_name)
+    if event.status == "cancelled":
+        head = f"Cancelled. {head}"
+    abstract = " ".join(plain_text(event.abstract).split())
+    if len(abstract) > SUMMARY_CHARS:
+        abstract = abstract[:SUMMARY_CHARS].rsplit(" ", 1)[0] + "…"
+    return f"{head}. {abstract}".strip() if abstract else head
+
+
+def _authors(event: Event) -> list[dict[str, str]]:
+    found = []
+    for speaker in event.speakers:
+        if speaker.get("name"):
+            author = {"name": str(speaker["name"])}
+            if speaker.get("homepage"):
+                author["uri"] = str(speaker["homepage"])
+            found.append(author)
+    return found or [{"name": event.series.name}]
+
+
+def _updated(info: FeedInfo, items: Sequence[Event]) -> datetime:
+    stamps = [e.updated_at for e in items]
+    if info.updated is not None:
+        stamps.append(info.updated)
+    return max(stamps).astimezone(UTC) if stamps else EPOCH
+
+
+def _generator(
+    events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
+) -> FeedGenerator:
+    items = ordered(events)
+    fg = FeedGenerator()
+    fg.id(info.self_url)
+    fg.title(info.title)
+    fg.subtitle(info.description or info.title)
+    fg.language(info.language)
+    fg.generator(GENERATOR)
+    # RSS takes the last link: self first, then the page (alternate).
+    fg.link(href=info.self_url, rel="self")
+    fg.link(href=info.page_url, rel="alternate")
+    fg.author({"name": info.title})
+    fg.updated(_updated(info, items))
+    for event in reversed(items):  # feedgen prepends: add oldest first
+        entry = fg.add_entry()
+        entry.id(uid(event.id, domain))
+        entry.guid(uid(event.id, domain), permalink=False)
+        entry.title(item_title(event))
+        entry.link(href=links.event_page(event.id), rel="alternate")
+        entry.published(event.created_at.astimezone(UTC))
+        entry.updated(event.updated_at.astimezone(UTC))
+        entry.author(_authors(event))
+        if event.tags:
+            entry.category([{"term": tag, "label": tag} for tag in event.tags])
+        entry.summary(summary_text(event))
+        entry.content(content_html(event, links=links, audience=audience), type="html")
+    return fg
+
+
+def render_rss(
+    events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
+) -> bytes:
+    """Return an RSS 2.0 feed of the talks."""
+    fg = _generator(events, info=info, links=links, domain=domain, audience=audience)
+    rss: bytes = fg.rss_str(pretty=True)
+    return rss
+
+
+def render_atom(
+    events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
+) -> bytes:
+    """Return an Atom 1.0 feed of the talks."""
+    fg = _generator(events, info=info, links=links, domain=domain, audience=audience)
+    atom: bytes = fg.atom_str(pretty=True)
+    return atom
+
+
+def _rfc3339(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def json_item(event: Event, *, links: Links, domain: str, audience: Audience) -> dict[str, Any]:
+    """Return one JSON Feed 1.1 item (with an `_event` extension holding the times)."""
+    authors = [
+        {"name": a["name"], **({"url": a["uri"]} if "uri" in a else {})} for a in _authors(event)
+    ]
+    item: dict[str, Any] = {
+        "id": uid(event.id, domain),
+        "url": links.event_page(event.id),
+        "title": item_title(event),
+        "content_html": content_html(event, links=links, audience=audience),
+        "summary": summary_text(event),
+        "date_published": _rfc3339(event.created_at),
+        "date_modified": _rfc3339(event.updated_at),
+        "authors": authors,
+        "language": event.series.language,
+        "_event": {
+            "start": _rfc3339(event.start_utc),
+            "end": _rfc3339(event.end_utc),
+            "timezone": event.timezone,
+            "status": event.status,
+            "series": event.series.slug,
+            "ics": links.event_ics(event.id),
+        },
+    }
+    if event.tags:
+        item["tags"] = list(event.tags)
+    return item
+
+
+def render_json(
+    events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
+) -> bytes:
+    """Return a JSON Feed 1.1 document of the talks."""
+    feed = {
+        "version": JSON_FEED_VERSION,
+        "title": info.title,
+        "home_page_url": info.page_url,
+        "feed_url": info.self_url,
+        "description": info.description,
+        "language": info.language,
+        "authors": [{"name": info.title}],
+        "items": [
+            json_item(e, links=links, domain=domain, audience=audience) for e in ordered(events)
+        ],
+    }
+    return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"

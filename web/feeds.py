@@ -1,0 +1,172 @@
+"""Public feeds over HTTP: iCalendar, RSS 2.0, Atom and JSON Feed, per series and site-wide.
+
+| URL | what |
+|---|---|
+| `/series/<slug>.ics` | one series (public or unlisted), its whole history, capped |
+| `/series/<slug>.rss`, `.atom`, `.json` | the same talks as feed items |
+| `/events/<id>.ics` | one talk, as a download |
+| `/calendar.ics?series=a,b&tag=x` | public series, rolling window, optional filters |
+| `/feed.rss`, `/feed.atom`, `/feed.json` (same filters) | the same talks as feed items |
+
+Every answer carries an ETag and Last-Modified and honours conditional requests (web.http).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from events import queries
+from events.errors import NotFound
+from events.models import Event
+from events.timezones import utc_now
+from feeds.ical import CalendarInfo, render_calendar
+from feeds.links import Links
+from feeds.syndication import FeedInfo, render_atom, render_json, render_rss
+from feeds.text import plain_text
+from web.context import db, settings
+from web.http import cached_response, not_found
+
+bp = Blueprint("feeds", __name__)
+
+ICS_TYPE = "text/calendar; charset=utf-8"
+FEED_TYPES = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+}
+RENDERERS = {"rss": render_rss, "atom": render_atom, "json": render_json}
+SITE_TITLE = "EventFeed: all public seminars"
+
+
+def _links() -> Links:
+    return Links(settings().base_url)
+
+
+def _site_filter() -> queries.FeedFilter:
+    return queries.FeedFilter.parse(request.args.get("series"), request.args.get("tag"))
+
+
+def _site_title(feed_filter: queries.FeedFilter) -> str:
+    parts = []
+    if feed_filter.series:
+        parts.append("series " + ", ".join(feed_filter.series))
+    if feed_filter.tags:
+        parts.append("tagged " + ", ".join(feed_filter.tags))
+    return SITE_TITLE + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def _site_description() -> str:
+    days = settings().feed_window_days
+    return f"Talks of the public seminar series: the last {days} days and everything ahead."
+
+
+def _site_events(feed_filter: queries.FeedFilter) -> list[Event]:
+    return queries.site_feed(db(), feed_filter, now=utc_now(), settings=settings())
+
+
+@bp.get("/series/<slug>.ics")
+def series_calendar(slug: str) -> Response:
+    """Serve one series as an iCalendar feed."""
+    try:
+        series, events = queries.series_feed(db(), slug, now=utc_now(), settings=settings())
+    except NotFound as exc:
+        return not_found(str(exc))
+    links = _links()
+    info = CalendarInfo(
+        name=series.name,
+        description=plain_text(series.description),
+        url=links.series_page(series.slug),
+    )
+    body = render_calendar(
+        events, info=info, links=links, domain=settings().domain, audience="public"
+    )
+    return cached_response(
+        body, content_type=ICS_TYPE, last_modified=queries.last_modified(events, series)
+    )
+
+
+@bp.get("/events/<event_id>.ics")
+def event_calendar(event_id: str) -> Response:
+    """Serve one talk as an .ics download."""
+    try:
+        event = queries.event_with_series(db(), event_id)
+    except NotFound as exc:
+        return not_found(str(exc))
+    links = _links()
+    info = CalendarInfo(name=event.title, url=links.event_page(event.id))
+    body = render_calendar(
+        [event], info=info, links=links, domain=settings().domain, audience="public"
+    )
+    return cached_response(
+        body,
+        content_type=ICS_TYPE,
+        last_modified=queries.last_modified([event]),
+        filename=f"{event.id}.ics",
+    )
+
+
+@bp.get("/calendar.ics")
+def site_calendar() -> Response:
+    """Serve the public series (rolling window, ?series= and ?tag= filters) as iCalendar."""
+    feed_filter = _site_filter()
+    try:
+        events = _site_events(feed_filter)
+    except NotFound as exc:
+        return not_found(str(exc))
+    links = _links()
+    info = CalendarInfo(
+        name=_site_title(feed_filter),
+        description=_site_description(),
+        url=links.home(),
+    )
+    body = render_calendar(
+        events, info=info, links=links, domain=settings().domain, audience="public"
+    )
+    return cached_response(body, content_type=ICS_TYPE, last_modified=queries.last_modified(events))
+
+
+@bp.get("/series/<slug>.<any(rss, atom, json):fmt>")
+def series_feed(slug: str, fmt: str) -> Response:
+    """Serve one series as RSS 2.0, Atom or JSON Feed."""
+    try:
+        series, events = queries.series_feed(db(), slug, now=utc_now(), settings=settings())
+    except NotFound as exc:
+        return not_found(str(exc))
+    links = _links()
+    info = FeedInfo(
+        title=series.name,
+        description=plain_text(series.description),
+        page_url=links.series_page(series.slug),
+        self_url=links.series_feed(series.slug, fmt),
+        language=series.language,
+        updated=series.updated_at,
+    )
+    body = RENDERERS[fmt](
+        events, info=info, links=links, domain=settings().domain, audience="public"
+    )
+    return cached_response(
+        body, content_type=FEED_TYPES[fmt], last_modified=queries.last_modified(events, series)
+    )
+
+
+@bp.get("/feed.<any(rss, atom, json):fmt>")
+def site_feed(fmt: str) -> Response:
+    """Serve the public series (rolling window, same filters) as RSS, Atom or JSON Feed."""
+    feed_filter = _site_filter()
+    try:
+        events = _site_events(feed_filter)
+    except NotFound as exc:
+        return not_found(str(exc))
+    links = _links()
+    info = FeedInfo(
+        title=_site_title(feed_filter),
+        description=_site_description(),
+        page_url=links.home(),
+        self_url=links.site_feed(fmt, feed_filter.query()),
+    )
+    body = RENDERERS[fmt](
+        events, info=info, links=links, domain=settings().domain, audience="public"
+    )
+    return cached_response(
+        body, content_type=FEED_TYPES[fmt], last_modified=queries.last_modified(events)
+    )

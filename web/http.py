@@ -1,0 +1,85 @@
+"""Conditional GET for generated documents: ETag, Last-Modified, 304, Cache-Control, gzip.
+
+`cached_response(body, ...)` answers the current request:
+
+- a strong ETag from a hash of the body (or of a caller's version key), `-gzip` appended for
+  the compressed variant so each representation has its own tag;
+- `Last-Modified` (the newest change of what the document shows);
+- 304 Not Modified when `If-None-Match` matches either variant, or, without
+  `If-None-Match`, when `If-Modified-Since` is not older than `Last-Modified` (RFC 9110);
+- `Cache-Control: public, max-age=300` by default and `Vary: Accept-Encoding`;
+- gzip when the client accepts it and the body is worth compressing;
+- HEAD gets the same headers without a body (Flask strips it).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from datetime import UTC, datetime
+
+from flask import Response, request
+
+GZIP_MIN_BYTES = 512
+DEFAULT_MAX_AGE = 300
+
+
+def strong_etag(*parts: bytes | str) -> str:
+    """Return an ETag value (without quotes) from a body or a version key."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
+
+
+def _wants_gzip() -> bool:
+    return request.accept_encodings["gzip"] > 0
+
+
+def _not_modified(base_etag: str, last_modified: datetime | None) -> bool:
+    if request.if_none_match:
+        # Either variant matches: the content is the same whatever the encoding.
+        return any(request.if_none_match.contains(tag) for tag in (base_etag, base_etag + "-gzip"))
+    since = request.if_modified_since
+    if since is not None and last_modified is not None:
+        return last_modified.astimezone(UTC).replace(microsecond=0) <= since.astimezone(UTC)
+    return False
+
+
+def cached_response(
+    body: bytes,
+    *,
+    content_type: str,
+    last_modified: datetime | None = None,
+    version: str | None = None,
+    max_age: int = DEFAULT_MAX_AGE,
+    private: bool = False,
+    filename: str | None = None,
+) -> Response:
+    """Return `body` as a cacheable response to the current GET or HEAD request."""
+    base_etag = strong_etag(version) if version is not None else strong_etag(body)
+    compress = len(body) >= GZIP_MIN_BYTES and _wants_gzip()
+    etag = base_etag + "-gzip" if compress else base_etag
+    headers = {
+        "Cache-Control": f"{'private' if private else 'public'}, max-age={max_age}",
+        "Vary": "Accept-Encoding",
+    }
+    if _not_modified(base_etag, last_modified):
+        response = Response(status=304, headers=headers)
+    else:
+        payload = gzip.compress(body, compresslevel=6, mtime=0) if compress else body
+        response = Response(payload, status=200, content_type=content_type, headers=headers)
+        if compress:
+            response.headers["Content-Encoding"] = "gzip"
+        if filename:
+            response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.set_etag(etag)
+    if last_modified is not None:
+        response.last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
+    return response
+
+
+def not_found(message: str) -> Response:
+    """Return a 404 with a one-line plain-text message."""
+    return Response(message + "\n", status=404, mimetype="text/plain")
