@@ -32,6 +32,8 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
+from icalendar import Event as IcalEvent
+from icalendar import vCalAddress
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
@@ -106,7 +108,16 @@ def event_calendar(event: Event, series: Series, settings: Settings) -> str:
     data = ical.render_calendar(
         [event], info=info, links=links, domain=settings.domain, audience="subscriber"
     )
-    return data.decode("utf-8")
+    return with_organizer(data, series.name, parseaddr(settings.mail_from)[1]).decode("utf-8")
+
+
+def with_organizer(calendar: bytes, name: str, address: str) -> bytes:
+    """Add ORGANIZER (expected with METHOD:PUBLISH in email) to each VEVENT of a calendar."""
+    holder = IcalEvent()
+    holder.add("organizer", vCalAddress(f"mailto:{address}"), parameters={"CN": name})
+    lines = bytes(holder.to_ical()).split(b"\r\n")
+    organizer = b"\r\n".join(lines[1:-2]) + b"\r\n"  # between BEGIN and END:VEVENT
+    return calendar.replace(b"END:VEVENT\r\n", organizer + b"END:VEVENT\r\n")
 
 
 def build(
@@ -251,6 +262,8 @@ def connect(smtp_url: str, timeout: float = 30) -> smtplib.SMTP:
 
 
 def _transient(exc: Exception) -> bool:
+    if isinstance(exc, UnicodeError | ValueError):
+        return False
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code < 500 for code, _ in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPResponseException):
@@ -383,7 +396,7 @@ def send_batch(
                 if client is None:
                     client = connect(settings.smtp_url)
                 client.sendmail(envelope_from, [recipient], message)
-            except (OSError, smtplib.SMTPException, SmtpUnavailable) as exc:
+            except (OSError, smtplib.SMTPException, SmtpUnavailable, ValueError) as exc:
                 _finish(factory, row_id, now, exc, report)
                 if _connection_lost(exc):
                     _release(factory, todo[index + 1 :], worker)

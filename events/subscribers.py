@@ -26,7 +26,10 @@ from events import outbox, store, timezones
 from events.errors import EventFeedError, InvalidRecord, NotFound
 from events.subscriptions import Subscriber, Subscription
 
-EMAIL_PATTERN = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+# ASCII addresses only (no SMTPUTF8): local part of RFC 5322 atext and dots, a DNS domain.
+EMAIL_PATTERN = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$"
+)
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 DEFAULT_REMINDER_HOURS = 24
 

@@ -24,6 +24,7 @@ from events.models import Event
 from events.sender import event_calendar
 from feeds import email as mail
 from tests.mailtools import calendar_part, html_part, text_part
+from tests.parsers import all_parsers
 
 SNAPSHOTS = Path(__file__).with_name("snapshots")
 UPDATE = os.environ.get("EVENTFEED_UPDATE_SNAPSHOTS") == "1"
@@ -147,6 +148,10 @@ def test_event_emails_match_snapshots_and_structure(
     [vevent] = calendar.walk("VEVENT")
     assert str(vevent["UID"]) == "2026-12-05-wang@events.example.org"
     assert int(vevent["SEQUENCE"]) == talk.sequence
+    assert str(vevent["ORGANIZER"]) == "mailto:noreply@events.example.org"
+    # Every parser (ical.js, the strict `ical`, icalendar) reads the same instants.
+    for name, found in all_parsers(part.get_content().encode()).items():
+        assert [(p.start, p.end) for p in found] == [(talk.start_utc, talk.end_utc)], name
     # Headers.
     assert msg["Message-ID"] == ENVELOPE.message_id
     # formatdate(usegmt=True) is written as "+0000", RFC 5322's preferred form of UTC.

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from events import importer, outbox, sender, store, subscribers
 from events.config import Settings
+from events.errors import InvalidRecord
 from events.models import Event, Series
 from events.schemas import validate_event
 from events.subscriptions import Outbox, Subscriber
@@ -590,3 +591,16 @@ def test_smtp_login_from_the_url(
         assert seen[-1] == (b"mailer@example.org", b"p@ss word")
     finally:
         controller.stop()
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["plain", "a@b", "two@@example.org", "ümlaut@example.org", "a b@example.org", "x@exa mple.org"],
+)
+def test_bad_addresses_are_refused(address: str) -> None:
+    with pytest.raises(InvalidRecord):
+        subscribers.normalise_email(address)
+
+
+def test_address_domain_is_lower_cased() -> None:
+    assert subscribers.normalise_email(" Ana.Silva+ml@IST.UTL.PT ") == "Ana.Silva+ml@ist.utl.pt"
