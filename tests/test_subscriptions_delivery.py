@@ -604,3 +604,18 @@ def test_bad_addresses_are_refused(address: str) -> None:
 
 def test_address_domain_is_lower_cased() -> None:
     assert subscribers.normalise_email(" Ana.Silva+ml@IST.UTL.PT ") == "Ana.Silva+ml@ist.utl.pt"
+
+
+def test_auto_announce_round_trips_through_export(
+    sessions: sessionmaker[Session], write_file: Callable[[str, str], Path]
+) -> None:
+    from events import exporter
+
+    doc = "series:\n  - {slug: auto, name: Auto, timezone: UTC, auto_announce: true}\n"
+    importer.import_files(sessions, [write_file("s.yaml", doc)], progress=False)
+    with sessions() as session:
+        text = exporter.export_series(session, ["auto"])
+    assert "auto_announce: true" in text
+    importer.import_files(sessions, [write_file("again.yaml", text)], progress=False)
+    with sessions() as session:
+        assert store.get_series(session, "auto").auto_announce is True
