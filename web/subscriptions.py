@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, session
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from events import queries, subscribers
@@ -75,6 +76,21 @@ def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     return render_template(template, csrf_token=csrf_token(), **context), status
 
 
+def _subscribe(
+    email: str, slugs: list[str], zone: str | None, choices: subscribers.Choices
+) -> None:
+    """Subscribe and commit; a request racing on the same address gets a second try."""
+    for attempt in (1, 2):
+        try:
+            subscribers.subscribe(db(), email, slugs, zone, choices, utc_now())
+            db().commit()
+            return
+        except IntegrityError:
+            db().rollback()
+            if attempt == 2:
+                raise
+
+
 @bp.get("/series/<slug>/subscribe")
 def subscribe_form(slug: str) -> tuple[str, int]:
     """Show the subscribe form of a series."""
@@ -89,15 +105,12 @@ def subscribe_post(slug: str) -> tuple[str, int]:
     form = request.form
     try:
         choices = _choices(form, checkbox=True)
-        subscribers.subscribe(
-            db(), form.get("email", ""), [slug], form.get("timezone"), choices, utc_now()
-        )
+        _subscribe(form.get("email", ""), [slug], form.get("timezone"), choices)
     except InvalidRecord as exc:
         db().rollback()
         return _page(
             "subscriptions/subscribe.html", 422, series=series, errors=exc.errors, form=form
         )
-    db().commit()
     return _page(
         "subscriptions/message.html",
         title="Check your inbox",
@@ -122,12 +135,11 @@ def subscribe_api() -> tuple[dict[str, Any], int]:
         if not isinstance(data.get("email"), str):
             raise InvalidRecord("subscription", [("email", "required")])
         choices = _choices(data, checkbox=False)
-        subscribers.subscribe(db(), data["email"], slugs, data.get("timezone"), choices, utc_now())
+        _subscribe(data["email"], slugs, data.get("timezone"), choices)
     except InvalidRecord as exc:
         db().rollback()
         errors = [{"field": field, "message": message} for field, message in exc.errors]
         return {"errors": errors}, 422
-    db().commit()
     return {"status": "confirmation_sent"}, 202
 
 
