@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from ical.calendar import Calendar as IcalCalendar
 from ical.calendar_stream import IcsCalendarStream
-from ical.timezone import Timezone
+from ical.timezone import IcsTimezoneInfo, Timezone
 from icalendar import Calendar, vDuration, vText, vUri
 from icalendar import Event as VEvent
 
@@ -187,12 +187,16 @@ def render_vevent(event: Event, *, links: Links, domain: str, audience: Audience
     return bytes(vevent(event, links=links, domain=domain, audience=audience).to_ical())
 
 
-@cache
-def vtimezone(zone_name: str, first_year: int) -> bytes:
-    """Return the RRULE-form VTIMEZONE of a zone for events from `first_year` on."""
+def _offset_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+
+
+def _rrule_form(zone_name: str, first_year: int) -> str:
+    """Return the `ical` package's RRULE-form VTIMEZONE text (yearly rules from the tzif)."""
     # The observances start in the year before the first event, so a January talk already
-    # falls after the first STANDARD onset (ical.js uses nothing before the first DTSTART);
-    # the yearly rules then cover every later year of the feed.
+    # falls after the first STANDARD onset (ical.js uses nothing before the first DTSTART).
     zone = Timezone.from_tzif(zone_name, start=datetime(first_year - 1, 1, 1))  # noqa: DTZ001
     holder = IcalCalendar()
     holder.timezones.append(zone)
@@ -202,13 +206,107 @@ def vtimezone(zone_name: str, first_year: int) -> bytes:
     lines = text.replace("\r\n", "\n").split("\n")
     begin = lines.index("BEGIN:VTIMEZONE")
     end = lines.index("END:VTIMEZONE")
-    return "\r\n".join(lines[begin : end + 1]).encode("utf-8") + CRLF
+    return "\r\n".join(lines[begin : end + 1]) + "\r\n"
+
+
+def _days(first_year: int, last_year: int) -> Iterable[datetime]:
+    day = datetime(first_year, 1, 1, 12, tzinfo=UTC)
+    while day.year <= last_year:
+        yield day
+        day += timedelta(days=1)
+
+
+def _rules_agree(text: str, zone_name: str, first_year: int, last_year: int) -> bool:
+    """Return True when the VTIMEZONE text gives zoneinfo's offset on every day of the span."""
+    parsed = IcsCalendarStream.calendar_from_ics(
+        "BEGIN:VCALENDAR\r\nPRODID:-//check//EN\r\nVERSION:2.0\r\n" + text + "END:VCALENDAR\r\n"
+    )
+    ics_zone = IcsTimezoneInfo.from_timezone(parsed.timezones[0])
+    tz = ZoneInfo(zone_name)
+    for day in _days(first_year, last_year):
+        local = day.astimezone(tz)
+        if ics_zone.utcoffset(local.replace(tzinfo=None)) != local.utcoffset():
+            return False
+    return True
+
+
+def _transitions(zone_name: str, start: datetime, stop: datetime) -> list[datetime]:
+    """Return the instants between start and stop at which the zone's offset changes."""
+    tz = ZoneInfo(zone_name)
+    found = []
+    step = timedelta(days=1)
+    moment = start
+    while moment < stop:
+        following = moment + step
+        if moment.astimezone(tz).utcoffset() != following.astimezone(tz).utcoffset():
+            low, high = moment, following
+            while high - low > timedelta(minutes=1):
+                middle = low + (high - low) / 2
+                if low.astimezone(tz).utcoffset() == middle.astimezone(tz).utcoffset():
+                    low = middle
+                else:
+                    high = middle
+            found.append(high.replace(second=0, microsecond=0))
+        moment = following
+    return found
+
+
+def _listed_form(zone_name: str, first_year: int, last_year: int) -> str:
+    """Return a VTIMEZONE with one observance per offset change (no RDATE lists, no RRULE).
+
+    Used when the zone's current yearly rule does not describe the whole span (a country
+    that dropped or changed DST, or a zone whose changes follow no yearly rule).
+    """
+    tz = ZoneInfo(zone_name)
+    start = datetime(first_year - 1, 1, 1, tzinfo=UTC)
+    stop = datetime(last_year + 1, 12, 31, tzinfo=UTC)
+    lines = ["BEGIN:VTIMEZONE", f"TZID:{zone_name}"]
+    before = start.astimezone(tz)
+    onsets = [(start, before.utcoffset())] + [
+        (t, (t - timedelta(minutes=1)).astimezone(tz).utcoffset())
+        for t in _transitions(zone_name, start, stop)
+    ]
+    for instant, offset_from in onsets:
+        local = instant.astimezone(tz)
+        offset_to = local.utcoffset()
+        assert offset_from is not None and offset_to is not None
+        kind = "DAYLIGHT" if local.dst() else "STANDARD"
+        wall = (instant + offset_from).replace(tzinfo=None)
+        lines += [
+            f"BEGIN:{kind}",
+            f"DTSTART:{wall:%Y%m%dT%H%M%S}",
+            f"TZOFFSETFROM:{_offset_text(offset_from)}",
+            f"TZOFFSETTO:{_offset_text(offset_to)}",
+            f"TZNAME:{local.tzname()}",
+            f"END:{kind}",
+        ]
+    lines.append("END:VTIMEZONE")
+    return "\r\n".join(lines) + "\r\n"
+
+
+@cache
+def vtimezone(zone_name: str, first_year: int, last_year: int) -> bytes:
+    """Return the VTIMEZONE of a zone for events from `first_year` to `last_year`.
+
+    The RRULE form (a STANDARD and a DAYLIGHT block with yearly rules) from the `ical`
+    package, checked day by day against zoneinfo over the span; when the current rule does
+    not hold for the whole span, one observance per offset change instead.
+    """
+    try:
+        text = _rrule_form(zone_name, first_year)
+        if _rules_agree(text, zone_name, first_year, last_year):
+            return text.encode("utf-8")
+    except ValueError:
+        pass  # a zone without a POSIX rule
+    return _listed_form(zone_name, first_year, last_year).encode("utf-8")
 
 
 def vtimezones(zone_names: Iterable[str], years: tuple[int, int]) -> bytes:
     """Return the VTIMEZONEs of the zones (sorted, UTC skipped) for events in `years`."""
     return b"".join(
-        vtimezone(name, years[0]) for name in sorted(set(zone_names)) if name not in UTC_ZONES
+        vtimezone(name, years[0], years[1])
+        for name in sorted(set(zone_names))
+        if name not in UTC_ZONES
     )
 
 

@@ -130,3 +130,25 @@ def test_meeting_details_follow_the_access_policy(
     if audience == "public":
         assert "join details are sent to subscribers" in text
         assert "CONFERENCE" not in text
+
+
+def test_zones_whose_rules_changed_get_a_listed_vtimezone(
+    make_event: Callable[..., Event],
+) -> None:
+    # Mexico dropped DST in October 2022: the current yearly rule is wrong for 2021.
+    cases = {
+        "mx-2021-summer": ("America/Mexico_City", "2021-07-01 10:00", "11:00", (15, 16)),
+        "mx-2023-summer": ("America/Mexico_City", "2023-07-01 10:00", "11:00", (16, 17)),
+        "mx-2022-winter": ("America/Mexico_City", "2022-12-01 10:00", "11:00", (16, 17)),
+    }
+    events = [
+        make_event(id=name, timezone=zone, start=start, end=end)
+        for name, (zone, start, end, _) in cases.items()
+    ]
+    ics = _render(events)
+    assert b"RDATE" not in ics and b"TZID:America/Mexico_City" in ics
+    for parser, parsed in all_parsers(ics).items():
+        for p in parsed:
+            hours = cases[p.uid.split("@")[0]][3]
+            assert (p.start.hour, p.end.hour) == hours, (parser, p.uid)
+            assert p.start_zone in ("America/Mexico_City", "UTC") or "Mexico" in p.start_zone
