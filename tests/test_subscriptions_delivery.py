@@ -335,13 +335,17 @@ def test_two_senders_on_postgresql_never_send_twice(
         add(sessions, f"r{i}@example.org", "UTC")
     assert announce(sessions, event.id) == 40
     errors: list[BaseException] = []
+    by_worker: dict[str, int] = {}
 
     def run(name: str) -> None:
         try:
-            while sender.send_batch(
-                sessions, mail_settings, batch=3, worker=name, progress=False
-            ).sent:
-                pass
+            while True:
+                report = sender.send_batch(
+                    sessions, mail_settings, batch=3, worker=name, progress=False
+                )
+                by_worker[name] = by_worker.get(name, 0) + report.sent
+                if not report.sent:
+                    break
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 
@@ -351,6 +355,7 @@ def test_two_senders_on_postgresql_never_send_twice(
     for thread in threads:
         thread.join()
     assert errors == []
+    assert sum(by_worker.values()) == 40  # shared between the senders, each row once
     assert statuses(sessions) == {"sent": 40}
     assert len(smtp.inbox.messages) == 40
     assert len({m["To"] for m in smtp.inbox.messages}) == 40
