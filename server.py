@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from events import exporter, importer, tokens
+from events import subscriptions as _subscriptions  # noqa: F401  (registers the tables)
 from events.config import Settings
 from events.db import make_engine, make_sessionmaker, migrate
 from events.errors import EventFeedError
@@ -40,12 +41,13 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import api, feeds, health, pages, security
+    from web import api, feeds, health, pages, security, subscriptions
 
     security.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(subscriptions.bp)
     api.register(app)
 
 
@@ -230,6 +232,119 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     click.echo(f"sample data: {report.summary()}", err=True)
     if not no_serve:
         _serve(ctx, host, port, False)
+
+
+@cli.group("subscribers")
+def subscribers_group() -> None:
+    """Add confirmed subscribers (moving an existing mailing list)."""
+
+
+@subscribers_group.command("add")
+@click.argument("email")
+@click.option("--series", "slugs", multiple=True, required=True, help="Series slug (repeatable).")
+@click.option("--timezone", "zone", help="IANA zone or label (default UTC).")
+@click.option(
+    "--confirmed",
+    is_flag=True,
+    required=True,
+    help="Required: you vouch that this person already agreed to receive these emails.",
+)
+@click.pass_context
+def subscribers_add(
+    ctx: click.Context, email: str, slugs: tuple[str, ...], zone: str | None, confirmed: bool
+) -> None:
+    """Add (or update) a confirmed subscriber of one or more series."""
+    from events import subscribers
+    from events.db import transaction
+    from events.timezones import utc_now
+
+    state = _state(ctx)
+    migrate(state.engine)
+    with transaction(state.sessions) as session:
+        found = subscribers.add_confirmed(session, email, list(slugs), zone, utc_now())
+        click.echo(f"subscribed {found.email} ({found.timezone}) to {', '.join(slugs)}")
+
+
+@subscribers_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.pass_context
+def subscribers_import(ctx: click.Context, file: Path) -> None:
+    """Add confirmed subscribers from CSV (columns email, series, timezone); all or nothing."""
+    from events import subscribers
+    from events.db import transaction
+    from events.timezones import utc_now
+
+    state = _state(ctx)
+    migrate(state.engine)
+    text = importer.read_text(str(file), file.read_bytes())
+    with transaction(state.sessions) as session:
+        count = subscribers.import_csv(session, str(file), text, utc_now())
+    click.echo(f"imported {count} subscriber(s) from {file}")
+
+
+@cli.command("announce")
+@click.argument("event_id")
+@click.option(
+    "--preview",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the emails as .eml files into this folder; queue and send nothing.",
+)
+@click.pass_context
+def announce_command(ctx: click.Context, event_id: str, preview: Path | None) -> None:
+    """Queue the announcement of a talk to its series' confirmed subscribers."""
+    from events import outbox, sender, store
+    from events.db import transaction
+    from events.timezones import utc_now
+
+    state = _state(ctx)
+    migrate(state.engine)
+    with transaction(state.sessions) as session:
+        event = store.get_event(session, event_id)
+        if preview is not None:
+            preview.mkdir(parents=True, exist_ok=True)
+            written = sender.preview(session, event, state.settings)
+            for index, (recipient, data) in enumerate(written, start=1):
+                safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in recipient)
+                (preview / f"{index:04d}-{safe}.eml").write_bytes(data)
+            click.echo(f"wrote {len(written)} .eml file(s) to {preview}; nothing queued")
+            return
+        count = outbox.announce(session, event, utc_now())
+    click.echo(f"queued {count} announcement(s) of {event_id}; `eventfeed send` delivers them")
+
+
+@cli.command("send")
+@click.option("--loop", is_flag=True, help="Keep running: send, then wait --interval seconds.")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--interval", default=30, show_default=True, type=click.IntRange(1, 3600))
+@click.pass_context
+def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> None:
+    """Queue due reminders and digests, then deliver queued emails over EVENTFEED_SMTP_URL."""
+    import contextlib
+    import time
+
+    from sqlalchemy.exc import IntegrityError
+
+    from events import sender
+    from events.timezones import utc_now
+
+    state = _state(ctx)
+    migrate(state.engine)
+    worker = sender.worker_name()
+    while True:
+        # IntegrityError: another sender queued the same reminders at the same moment.
+        with contextlib.suppress(IntegrityError):
+            sender.queue_due(state.sessions, utc_now())
+        while True:
+            report = sender.send_batch(state.sessions, state.settings, batch=batch, worker=worker)
+            if report.sent or report.retry or report.failed or report.skipped:
+                click.echo(report.summary(), err=True)
+                for error in report.errors[:5]:
+                    click.echo(f"  {error}", err=True)
+            if report.sent + report.skipped + report.failed < batch or report.retry:
+                break
+        if not loop:
+            return
+        time.sleep(interval)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -66,6 +66,7 @@ def series_document(series: Series) -> dict[str, Any]:
             "visibility": series.visibility,
             "location": series.location,
             "meeting": series.meeting,
+            "auto_announce": series.auto_announce or None,
         }
     )
     head["events"] = [event_document(e, series) for e in series.events]

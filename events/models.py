@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from events.db import Base, UTCDateTime
@@ -31,6 +31,7 @@ class Series(Base):
     visibility: Mapped[str] = mapped_column(String(16), default="public")
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     meeting: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    auto_announce: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -128,6 +128,7 @@ class SeriesIn(Strict):
     visibility: Literal["public", "unlisted"] = "public"
     location: Location | None = None
     meeting: MeetingIn | None = None
+    auto_announce: bool = False
 
     @field_validator("timezone")
     @classmethod
@@ -195,6 +196,7 @@ class SeriesRecord:
     visibility: str
     location: dict[str, Any] | None
     meeting: dict[str, Any] | None
+    auto_announce: bool = False
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,7 @@ def validate_series(data: Any, *, where: str = "") -> SeriesRecord:
         visibility=parsed.visibility,
         location=_location(parsed.location),
         meeting=meeting,
+        auto_announce=parsed.auto_announce,
     )
 
 

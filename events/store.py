@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,10 +19,11 @@ MATERIAL_FIELDS = ("start_utc", "end_utc", "timezone", "location", "status", "me
 
 @dataclass
 class Outcome:
-    """What an upsert did: 'created', 'updated' or 'unchanged'."""
+    """What an upsert did: 'created', 'updated' or 'unchanged'; `previous`: old material values."""
 
     action: str
     material: bool = False
+    previous: dict[str, Any] = field(default_factory=dict)
 
 
 def get_series(session: Session, slug: str) -> Series:
@@ -54,6 +55,7 @@ def series_record(series: Series) -> SeriesRecord:
         visibility=series.visibility,
         location=series.location,
         meeting=series.meeting,
+        auto_announce=series.auto_announce,
     )
 
 
@@ -88,12 +90,15 @@ def upsert_event(
     if event is None:
         event = Event(**values, series=series, sequence=0, created_at=now, updated_at=now)
         session.add(event)
-        return event, Outcome("created")
+        outcome = Outcome("created")
+        _notify(session, series, event, outcome, now)
+        return event, outcome
     if event.series_id != series.id:
         raise InvalidRecord(
             f"event {record.id!r}",
             [("id", f"already belongs to series {event.series.slug!r}; event ids are global")],
         )
+    before = {name: getattr(event, name) for name in MATERIAL_FIELDS}
     changed = _apply(event, values)
     if not changed:
         return event, Outcome("unchanged")
@@ -101,4 +106,16 @@ def upsert_event(
     if material:
         event.sequence += 1
     event.updated_at = now
-    return event, Outcome("updated", material)
+    previous = {name: before[name] for name in changed if name in MATERIAL_FIELDS}
+    outcome = Outcome("updated", material, previous)
+    _notify(session, series, event, outcome, now)
+    return event, outcome
+
+
+def _notify(
+    session: Session, series: Series, event: Event, outcome: Outcome, now: datetime
+) -> None:
+    """Queue the emails a stored change causes, in the same transaction (see events.outbox)."""
+    from events import outbox
+
+    outbox.on_event_saved(session, series, event, outcome, now)

@@ -45,6 +45,22 @@ class Links:
         """Return a subscriber's personal feed."""
         return self._url(f"/s/{quote(token)}.{ext}")
 
+    def manage(self, token: str) -> str:
+        """Return a subscriber's management page."""
+        return self._url(f"/manage/{quote(token)}")
+
+    def unsubscribe(self, token: str) -> str:
+        """Return a subscriber's one-click unsubscribe URL (RFC 8058)."""
+        return self._url(f"/unsubscribe/{quote(token)}")
+
+    def confirm(self, signed: str) -> str:
+        """Return the double opt-in confirmation link."""
+        return self._url(f"/subscriptions/confirm/{quote(signed)}")
+
+    def subscribe(self, slug: str) -> str:
+        """Return a series' subscribe form."""
+        return self._url(f"/series/{quote(slug)}/subscribe")
+
 
 def webcal(url: str) -> str:
     """Return the webcal:// form of an http(s) feed URL (Apple, Outlook, Thunderbird)."""

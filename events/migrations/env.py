@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from events import models, ratelimit, tokens  # noqa: F401  (registers the tables)
+from events import models, ratelimit, subscriptions, tokens  # noqa: F401  (registers the tables)
 from events.db import Base
 
 engine = context.config.attributes["engine"]

@@ -1,0 +1,239 @@
+"""Queueing emails in the outbox, in the caller's transaction, never twice.
+
+Each row has a unique `dedupe_key`, so queueing the same email again is a no-op:
+
+- confirmation `confirmation:<subscriber>:<UTC hour>`: subscribing (at most one an hour);
+- announcement `announcement:<subscriber>:<event>`: `eventfeed announce ID`, or storing a
+  new talk of an `auto_announce` series;
+- change `change:<subscriber>:<event>:<sequence>`: a material change of an announced talk;
+- cancellation `cancellation:<subscriber>:<event>:<sequence>`: an announced talk cancelled;
+- reminder `reminder:<subscriber>:<event>:<start epoch>`: `eventfeed send`, once a talk is
+  within the subscriber's reminder hours;
+- digest `digest:<subscriber>:<ISO year-week>`: `eventfeed send`, on Mondays in the
+  subscriber's zone, when the week has talks.
+
+Messages are built when they are first claimed for sending (events.sender) and stored, so
+every retry sends the same bytes with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from events.models import Event, Series
+from events.subscriptions import Outbox, Subscriber, Subscription
+
+if TYPE_CHECKING:
+    from events.store import Outcome
+
+MAX_REMINDER_HOURS = 168
+
+
+def active_subscribers(session: Session, series_id: int) -> list[Subscriber]:
+    """Return confirmed, still-subscribed subscribers of a series (confirmed subscription)."""
+    query = (
+        select(Subscriber)
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(
+            Subscription.series_id == series_id,
+            Subscription.confirmed_at.is_not(None),
+            Subscriber.confirmed_at.is_not(None),
+            Subscriber.unsubscribed_at.is_(None),
+        )
+        .order_by(Subscriber.id)
+    )
+    return list(session.scalars(query))
+
+
+Row = tuple[str, str, Subscriber, str | None, dict[str, Any]]
+
+
+def queue(session: Session, rows: Iterable[Row], now: datetime) -> int:
+    """Add (kind, dedupe_key, subscriber, event_id, payload) rows whose key is new; return count."""
+    pending = list(rows)
+    if not pending:
+        return 0
+    keys = [row[1] for row in pending]
+    existing: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        existing.update(
+            session.scalars(select(Outbox.dedupe_key).where(Outbox.dedupe_key.in_(chunk)))
+        )
+    added = 0
+    for kind, key, subscriber, event_id, payload in pending:
+        if key in existing:
+            continue
+        existing.add(key)
+        session.add(
+            Outbox(
+                kind=kind,
+                dedupe_key=key,
+                subscriber_id=subscriber.id,
+                event_id=event_id,
+                recipient=subscriber.email,
+                payload=payload,
+                status="queued",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        added += 1
+    session.flush()
+    return added
+
+
+def queue_confirmation(session: Session, subscriber: Subscriber, now: datetime) -> int:
+    """Queue the double opt-in email (at most one per subscriber per hour)."""
+    key = f"confirmation:{subscriber.id}:{now.strftime('%Y%m%d%H')}"
+    return queue(session, [("confirmation", key, subscriber, None, {})], now)
+
+
+def announce(session: Session, event: Event, now: datetime) -> int:
+    """Queue the announcement of a talk to every active subscriber who wants announcements."""
+    session.flush()
+    subscribers = [s for s in active_subscribers(session, event.series_id) if s.announcements]
+    rows: list[Row] = [
+        ("announcement", f"announcement:{s.id}:{event.id}", s, event.id, {}) for s in subscribers
+    ]
+    return queue(session, rows, now)
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def on_event_saved(
+    session: Session, series: Series, event: Event, outcome: Outcome, now: datetime
+) -> int:
+    """Queue what a stored talk causes: auto-announcements, change notices, cancellations."""
+    if outcome.action == "created":
+        if series.auto_announce and event.status != "cancelled" and event.end_utc > now:
+            session.flush()
+            return announce(session, event, now)
+        return 0
+    if not outcome.material:
+        return 0
+    session.flush()
+    announced = list(
+        session.scalars(
+            select(Outbox).where(
+                Outbox.kind == "announcement",
+                Outbox.event_id == event.id,
+                Outbox.status != "skipped",
+            )
+        )
+    )
+    if not announced:
+        return 0
+    kind = "cancellation" if event.status == "cancelled" else "change"
+    previous = {name: _json_value(value) for name, value in outcome.previous.items()}
+    # An unsent change notice is superseded: the new one says what the reader last saw.
+    earlier: dict[int, dict[str, Any]] = {}
+    for stale in session.scalars(
+        select(Outbox).where(
+            Outbox.kind == "change", Outbox.event_id == event.id, Outbox.status == "queued"
+        )
+    ):
+        stale.status, stale.last_error = "skipped", "superseded by a newer change"
+        earlier[stale.subscriber_id or -1] = dict(stale.payload.get("previous", {}))
+    active = {s.id: s for s in active_subscribers(session, series.id)}
+    rows: list[Row] = []
+    for row in announced:
+        subscriber = active.get(row.subscriber_id or -1)
+        if subscriber is None:
+            continue
+        if row.status == "queued":
+            # Not sent yet: the announcement will show the current state when it is built.
+            if kind == "cancellation":
+                row.status = "skipped"
+                row.last_error = "talk cancelled before the announcement was sent"
+            continue
+        key = f"{kind}:{subscriber.id}:{event.id}:{event.sequence}"
+        seen = {**previous, **earlier.get(subscriber.id, {})}
+        rows.append((kind, key, subscriber, event.id, {"previous": seen}))
+    return queue(session, rows, now)
+
+
+def skip_pending(session: Session, subscriber: Subscriber, reason: str) -> None:
+    """Mark a subscriber's queued emails as skipped (after unsubscribing)."""
+    session.execute(
+        update(Outbox)
+        .where(Outbox.subscriber_id == subscriber.id, Outbox.status == "queued")
+        .values(status="skipped", last_error=reason)
+    )
+
+
+def _subscribed_events(
+    session: Session, subscriber_ids: list[int], start: datetime, end: datetime
+) -> list[tuple[int, Event]]:
+    query = (
+        select(Subscription.subscriber_id, Event)
+        .join(Event, Event.series_id == Subscription.series_id)
+        .where(
+            Subscription.subscriber_id.in_(subscriber_ids),
+            Subscription.confirmed_at.is_not(None),
+            Event.status != "cancelled",
+            Event.start_utc >= start,
+            Event.start_utc < end,
+        )
+        .order_by(Event.start_utc, Event.id)
+    )
+    return [(sid, event) for sid, event in session.execute(query)]
+
+
+def _active(session: Session) -> list[Subscriber]:
+    query = select(Subscriber).where(
+        Subscriber.confirmed_at.is_not(None), Subscriber.unsubscribed_at.is_(None)
+    )
+    return list(session.scalars(query.order_by(Subscriber.id)))
+
+
+def queue_reminders(session: Session, now: datetime) -> int:
+    """Queue reminders of talks starting within each subscriber's reminder hours."""
+    subscribers = {s.id: s for s in _active(session) if s.reminder_hours > 0}
+    if not subscribers:
+        return 0
+    horizon = now + timedelta(hours=max(s.reminder_hours for s in subscribers.values()))
+    rows: list[Row] = []
+    for sid, event in _subscribed_events(session, list(subscribers), now, horizon):
+        subscriber = subscribers[sid]
+        if event.start_utc <= now + timedelta(hours=subscriber.reminder_hours):
+            key = f"reminder:{sid}:{event.id}:{int(event.start_utc.timestamp())}"
+            rows.append(("reminder", key, subscriber, event.id, {}))
+    return queue(session, rows, now)
+
+
+def week_start(now: datetime, zone_name: str) -> datetime:
+    """Return Monday 00:00 of the current week in the zone, as an aware datetime."""
+    local = now.astimezone(ZoneInfo(zone_name))
+    monday = (local - timedelta(days=local.weekday())).date()
+    return datetime(monday.year, monday.month, monday.day, tzinfo=ZoneInfo(zone_name))
+
+
+def queue_digests(session: Session, now: datetime) -> int:
+    """Queue the weekly digest on Mondays (subscriber's zone) when the week has talks."""
+    rows: list[Row] = []
+    for subscriber in _active(session):
+        if not subscriber.digest:
+            continue
+        local = now.astimezone(ZoneInfo(subscriber.timezone))
+        if local.weekday() != 0:
+            continue
+        start = week_start(now, subscriber.timezone)
+        end = start + timedelta(days=7)
+        found = _subscribed_events(session, [subscriber.id], now, end)
+        if not found:
+            continue
+        year, week, _ = local.isocalendar()
+        payload = {"week_start": start.isoformat(), "event_ids": [e.id for _, e in found]}
+        key = f"digest:{subscriber.id}:{year}-W{week:02d}"
+        rows.append(("digest", key, subscriber, None, payload))
+    return queue(session, rows, now)

@@ -1,0 +1,416 @@
+"""Delivering the outbox over SMTP: claim with a lease, build once, send, record the outcome.
+
+Guarantee: **at least once, and in practice exactly once**. A sender claims due rows in one
+short transaction (PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`; SQLite: one atomic
+`UPDATE ... RETURNING`, SQLite's single writer), marking them `sending` with its name and a
+lease. Another sender skips rows under a live lease, so two senders never send the same row
+(a sender hands back what it has not sent after half the lease).
+The message is built once and stored with its Message-ID before the first SMTP attempt;
+after the SMTP server accepts it, the row is marked `sent` in its own commit. The only window
+for a duplicate is a crash (or lost database) between the server's acceptance and that
+commit: the lease then expires (`LEASE`) and the row is sent again, byte-identical with the
+same Message-ID, so receiving systems that deduplicate on Message-ID show it once.
+
+Failures: a temporary failure (connection refused or lost, 4xx) puts the row back with
+exponential backoff (1 min, 2, 4, ... capped at 6 h; given up as `failed` after
+`MAX_ATTEMPTS`); a permanent 5xx refusal marks it `failed` at once. A lost connection ends the
+batch and returns the unsent rows to the queue without counting an attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr
+from urllib.parse import unquote, urlsplit
+
+from icalendar import Event as IcalEvent
+from icalendar import vCalAddress
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from tqdm import tqdm
+
+from events import outbox, subscribers
+from events.config import Settings
+from events.errors import EventFeedError
+from events.models import Event, Series
+from events.subscriptions import Outbox, Subscriber
+from events.timezones import utc_now
+from feeds import email as mail
+from feeds import ical
+from feeds.links import Links
+
+LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 10
+BACKOFF_FIRST = timedelta(minutes=1)
+BACKOFF_MAX = timedelta(hours=6)
+
+
+class SmtpUnavailable(EventFeedError):
+    """The SMTP server could not be reached or dropped the connection."""
+
+
+@dataclass
+class SendReport:
+    """What one run of the sender did."""
+
+    sent: int = 0
+    retry: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Return 'sent 3, retry later 1, failed 0, skipped 0'."""
+        return (
+            f"sent {self.sent}, retry later {self.retry}, failed {self.failed}, "
+            f"skipped {self.skipped}"
+        )
+
+
+def backoff(attempts: int) -> timedelta:
+    """Return the wait before attempt number `attempts + 1`."""
+    wait: timedelta = BACKOFF_FIRST * (2 ** max(attempts - 1, 0))
+    return min(wait, BACKOFF_MAX)
+
+
+def worker_name() -> str:
+    """Return a name for this sender process: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+# -- building -------------------------------------------------------------------------------
+
+
+def reader_for(subscriber: Subscriber, links: Links) -> mail.Reader:
+    """Return the recipient view of a subscriber with their personal links."""
+    return mail.Reader(
+        email=subscriber.email,
+        timezone=subscriber.timezone,
+        manage_url=links.manage(subscriber.token),
+        unsubscribe_url=links.unsubscribe(subscriber.token),
+        calendar_url=links.personal_feed(subscriber.token, "ics") if subscriber.active else None,
+    )
+
+
+def event_calendar(event: Event, series: Series, settings: Settings) -> str:
+    """Return the talk's calendar (METHOD:PUBLISH) as the feeds render it, for subscribers."""
+    links = Links(settings.base_url)
+    info = ical.CalendarInfo(name=series.name, url=links.series_page(series.slug))
+    data = ical.render_calendar(
+        [event], info=info, links=links, domain=settings.domain, audience="subscriber"
+    )
+    return with_organizer(data, series.name, parseaddr(settings.mail_from)[1]).decode("utf-8")
+
+
+def with_organizer(calendar: bytes, name: str, address: str) -> bytes:
+    """Add ORGANIZER (expected with METHOD:PUBLISH in email) to each VEVENT of a calendar."""
+    holder = IcalEvent()
+    holder.add("organizer", vCalAddress(f"mailto:{address}"), parameters={"CN": name})
+    lines = bytes(holder.to_ical()).split(b"\r\n")
+    organizer = b"\r\n".join(lines[1:-2]) + b"\r\n"  # between BEGIN and END:VEVENT
+    return calendar.replace(b"END:VEVENT\r\n", organizer + b"END:VEVENT\r\n")
+
+
+def build(
+    session: Session,
+    row: Outbox,
+    settings: Settings,
+    envelope: mail.Envelope,
+    calendars: dict[tuple[str, int], str] | None = None,
+) -> EmailMessage | None:
+    """Return the message of an outbox row, or None when it must not be sent any more."""
+    subscriber = row.subscriber
+    if subscriber is None:
+        return None
+    links = Links(settings.base_url)
+    reader = reader_for(subscriber, links)
+    if row.kind == "confirmation":
+        names = [s.series.name for s in subscriber.subscriptions if s.confirmed_at is None]
+        names = names or [s.series.name for s in subscriber.subscriptions]
+        if not names or subscriber.unsubscribed_at is not None:
+            return None
+        confirm_url = links.confirm(subscribers.confirmation_token(subscriber))
+        return mail.confirmation_email(names, reader, envelope, confirm_url=confirm_url)
+    if not subscriber.active:
+        return None
+    if row.kind == "digest":
+        ids = list(row.payload.get("event_ids", []))
+        events = session.scalars(select(Event).where(Event.id.in_(ids))).all()
+        items = [
+            (e, e.series, links.event_page(e.id))
+            for e in sorted(events, key=lambda e: (e.start_utc, e.id))
+            if e.status != "cancelled"
+        ]
+        if not items:
+            return None
+        start = datetime.fromisoformat(row.payload["week_start"])
+        return mail.digest_email(items, reader, envelope, week_start=start)
+    event = row.event
+    if event is None:
+        return None
+    if row.kind in ("announcement", "reminder") and event.status == "cancelled":
+        return None
+    calendars = {} if calendars is None else calendars
+    key = (event.id, event.sequence)
+    if key not in calendars:
+        calendars[key] = event_calendar(event, event.series, settings)
+    return mail.event_email(
+        row.kind,  # type: ignore[arg-type]
+        event,
+        event.series,
+        reader,
+        envelope,
+        event_url=links.event_page(event.id),
+        ics=calendars[key],
+        previous=row.payload.get("previous"),
+    )
+
+
+def preview(session: Session, event: Event, settings: Settings) -> list[tuple[str, bytes]]:
+    """Return (recipient, .eml bytes) of the announcement of a talk, queuing nothing."""
+    links = Links(settings.base_url)
+    found = []
+    for subscriber in outbox.active_subscribers(session, event.series_id):
+        if not subscriber.announcements:
+            continue
+        envelope = mail.Envelope.new(settings.mail_from, settings.domain)
+        msg = mail.event_email(
+            "announcement",
+            event,
+            event.series,
+            reader_for(subscriber, links),
+            envelope,
+            event_url=links.event_page(event.id),
+            ics=event_calendar(event, event.series, settings),
+        )
+        found.append((subscriber.email, mail.to_bytes(msg)))
+    return found
+
+
+# -- claiming -------------------------------------------------------------------------------
+
+
+def _due(now: datetime) -> object:
+    return or_(
+        (Outbox.status == "queued") & (Outbox.next_attempt_at <= now),
+        (Outbox.status == "sending") & (Outbox.locked_at < now - LEASE),
+    )
+
+
+def claim(factory: sessionmaker[Session], worker: str, batch: int, now: datetime) -> list[int]:
+    """Mark up to `batch` due rows as being sent by `worker` (committed); return their ids."""
+    with factory() as session, session.begin():
+        due = _due(now)
+        if session.get_bind().dialect.name == "postgresql":
+            query = (
+                select(Outbox.id)
+                .where(due)  # type: ignore[arg-type]
+                .order_by(Outbox.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+            ids = list(session.scalars(query))
+            if ids:
+                session.execute(
+                    update(Outbox)
+                    .where(Outbox.id.in_(ids))
+                    .values(status="sending", locked_by=worker, locked_at=now)
+                )
+        else:
+            chosen = select(Outbox.id).where(due).order_by(Outbox.id).limit(batch)  # type: ignore[arg-type]
+            result = session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(chosen.scalar_subquery()))
+                .values(status="sending", locked_by=worker, locked_at=now)
+                .returning(Outbox.id)
+            )
+            ids = sorted(result.scalars())
+    return ids
+
+
+# -- SMTP -----------------------------------------------------------------------------------
+
+
+def connect(smtp_url: str, timeout: float = 30) -> smtplib.SMTP:
+    """Open an SMTP connection from smtp://, smtp+starttls:// or smtps://[user:pass@]host[:port]."""
+    parts = urlsplit(smtp_url)
+    host = parts.hostname or "localhost"
+    try:
+        if parts.scheme == "smtps":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, parts.port or 465, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            default_port = 587 if parts.scheme == "smtp+starttls" else 25
+            client = smtplib.SMTP(host, parts.port or default_port, timeout=timeout)
+            if parts.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+        if parts.username:
+            client.login(unquote(parts.username), unquote(parts.password or ""))
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SmtpUnavailable(f"cannot use SMTP server {host}: {exc}") from exc
+    return client
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, UnicodeError | ValueError):
+        return False
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code < 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code < 500
+    return True
+
+
+def _connection_lost(exc: Exception) -> bool:
+    return isinstance(exc, OSError | smtplib.SMTPServerDisconnected | SmtpUnavailable)
+
+
+def _prepare(
+    factory: sessionmaker[Session], ids: list[int], worker: str, settings: Settings
+) -> dict[int, tuple[str, bytes]]:
+    """Build and store (once) the messages of claimed rows, in one transaction.
+
+    Returns {row id: (recipient, message bytes)} for the rows still to send; rows that must
+    not be sent any more (unsubscribed, talk gone or cancelled) are marked `skipped`.
+    """
+    ready: dict[int, tuple[str, bytes]] = {}
+    calendars: dict[tuple[str, int], str] = {}
+    with factory() as session, session.begin():
+        rows = session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id))
+        for row in rows:
+            if row.status != "sending" or row.locked_by != worker:
+                continue
+            if row.kind != "confirmation" and (row.subscriber is None or not row.subscriber.active):
+                row.status, row.last_error, row.locked_by = (
+                    "skipped",
+                    "not subscribed any more",
+                    None,
+                )
+                continue
+            if row.message is None:
+                envelope = mail.Envelope.new(settings.mail_from, settings.domain)
+                msg = build(session, row, settings, envelope, calendars)
+                if msg is None:
+                    row.status, row.last_error, row.locked_by = "skipped", "nothing to send", None
+                    continue
+                row.message = mail.to_bytes(msg)
+                row.message_id = envelope.message_id
+                row.subject = str(msg["Subject"])
+            ready[row.id] = (row.recipient, row.message)
+    return ready
+
+
+def _finish(
+    factory: sessionmaker[Session],
+    row_id: int,
+    now: datetime,
+    error: Exception | None,
+    report: SendReport,
+) -> None:
+    with factory() as session, session.begin():
+        row = session.get(Outbox, row_id)
+        if row is None:
+            return
+        row.locked_by = None
+        row.locked_at = None
+        if error is None:
+            row.status, row.sent_at, row.last_error = "sent", now, None
+            row.attempts += 1
+            report.sent += 1
+            return
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        report.errors.append(f"{row.recipient}: {row.last_error}")
+        if _transient(error) and row.attempts < MAX_ATTEMPTS:
+            row.status = "queued"
+            row.next_attempt_at = now + backoff(row.attempts)
+            report.retry += 1
+        else:
+            row.status = "failed"
+            report.failed += 1
+
+
+def _release(factory: sessionmaker[Session], ids: list[int], worker: str) -> None:
+    """Return claimed rows to the queue without counting an attempt."""
+    if not ids:
+        return
+    with factory() as session, session.begin():
+        session.execute(
+            update(Outbox)
+            .where(Outbox.id.in_(ids), Outbox.locked_by == worker, Outbox.status == "sending")
+            .values(status="queued", locked_by=None, locked_at=None)
+        )
+
+
+def queue_due(factory: sessionmaker[Session], now: datetime) -> int:
+    """Queue the reminders and weekly digests that are due (idempotent)."""
+    with factory() as session, session.begin():
+        return outbox.queue_reminders(session, now) + outbox.queue_digests(session, now)
+
+
+def send_batch(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    batch: int = 100,
+    now: datetime | None = None,
+    worker: str | None = None,
+    progress: bool | None = None,
+    on_sent: Callable[[int], None] | None = None,
+) -> SendReport:
+    """Claim and deliver up to `batch` due emails; record each outcome."""
+    now = now or utc_now()
+    worker = worker or worker_name()
+    report = SendReport()
+    ids = claim(factory, worker, batch, now)
+    if not ids:
+        return report
+    envelope_from = parseaddr(settings.mail_from)[1]
+    client: smtplib.SMTP | None = None
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=len(ids), desc="sending", unit="email", disable=not show, file=sys.stderr)
+    ready = _prepare(factory, ids, worker, settings)
+    report.skipped = len(ids) - len(ready)
+    bar.update(report.skipped)
+    todo = [row_id for row_id in ids if row_id in ready]
+    started = time.monotonic()
+    try:
+        for index, row_id in enumerate(todo):
+            if time.monotonic() - started > LEASE.total_seconds() / 2:
+                # Stop well before the lease ends, so no other sender can take these rows
+                # while this one still sends them.
+                _release(factory, todo[index:], worker)
+                break
+            recipient, message = ready[row_id]
+            try:
+                if client is None:
+                    client = connect(settings.smtp_url)
+                client.sendmail(envelope_from, [recipient], message)
+            except (OSError, smtplib.SMTPException, SmtpUnavailable, ValueError) as exc:
+                _finish(factory, row_id, now, exc, report)
+                if _connection_lost(exc):
+                    _release(factory, todo[index + 1 :], worker)
+                    break
+                continue
+            _finish(factory, row_id, now, None, report)
+            bar.update(1)
+            if on_sent is not None:
+                on_sent(row_id)
+    finally:
+        bar.close()
+        if client is not None:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                client.close()
+    return report

@@ -1,0 +1,278 @@
+"""Subscribing, confirming, managing and leaving: the rules shared by the web, API and CLI.
+
+Double opt-in: a new subscription is stored unconfirmed and only a confirmation email is
+queued; nothing else goes to an address until its owner follows the confirmation link.
+The confirmation link carries a token signed (itsdangerous, 7 days) with the subscriber's own
+secret feed token, so it works across processes without a shared secret and dies when the
+token is rotated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from events import outbox, store, timezones
+from events.errors import EventFeedError, InvalidRecord, NotFound
+from events.subscriptions import Subscriber, Subscription
+
+# ASCII addresses only (no SMTPUTF8): local part of RFC 5322 atext and dots, a DNS domain.
+EMAIL_PATTERN = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$"
+)
+CONFIRM_MAX_AGE = 7 * 24 * 3600
+DEFAULT_REMINDER_HOURS = 24
+
+
+class BadConfirmation(EventFeedError):
+    """A confirmation link that is unknown, tampered with or expired."""
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What a subscriber receives."""
+
+    announcements: bool = True
+    digest: bool = True
+    reminder_hours: int = DEFAULT_REMINDER_HOURS
+
+
+def normalise_email(value: str) -> str:
+    """Return the address with its domain lower-cased, or raise InvalidRecord."""
+    text = value.strip()
+    if not EMAIL_PATTERN.match(text) or len(text) > 320:
+        raise InvalidRecord("subscription", [("email", f"not an email address: {value!r}")])
+    local, domain = text.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"
+
+
+def check_zone(value: str | None) -> str:
+    """Return the IANA zone for a name or label (default UTC), or raise InvalidRecord."""
+    try:
+        return timezones.resolve_zone(value or "UTC")
+    except EventFeedError as exc:
+        raise InvalidRecord("subscription", [("timezone", str(exc))]) from None
+
+
+def check_choices(announcements: Any, digest: Any, reminder_hours: Any) -> Choices:
+    """Validate the preferences; reminder hours must be 0 (off) to 168."""
+    try:
+        hours = int(reminder_hours)
+    except (TypeError, ValueError):
+        raise InvalidRecord(
+            "subscription", [("reminder_hours", "must be a whole number of hours")]
+        ) from None
+    if not 0 <= hours <= outbox.MAX_REMINDER_HOURS:
+        raise InvalidRecord(
+            "subscription",
+            [("reminder_hours", f"must be 0 (off) to {outbox.MAX_REMINDER_HOURS}")],
+        )
+    return Choices(bool(announcements), bool(digest), hours)
+
+
+def new_token() -> str:
+    """Return a fresh secret personal-feed token (32 random bytes, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def by_email(session: Session, email: str) -> Subscriber | None:
+    """Return the subscriber with this address, if any."""
+    return session.scalar(select(Subscriber).where(Subscriber.email == email))
+
+
+def by_token(session: Session, token: str) -> Subscriber | None:
+    """Return the subscriber whose current token this is (old tokens find nobody)."""
+    if not token or len(token) > 64:
+        return None
+    return session.scalar(select(Subscriber).where(Subscriber.token == token))
+
+
+def _ensure(
+    session: Session, email: str, zone: str, choices: Choices, now: datetime
+) -> tuple[Subscriber, bool]:
+    subscriber = by_email(session, email)
+    if subscriber is not None:
+        return subscriber, False
+    subscriber = Subscriber(
+        email=email,
+        timezone=zone,
+        token=new_token(),
+        announcements=choices.announcements,
+        digest=choices.digest,
+        reminder_hours=choices.reminder_hours,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(subscriber)
+    session.flush()
+    return subscriber, True
+
+
+def _add_series(
+    session: Session, subscriber: Subscriber, slugs: Iterable[str], now: datetime, confirmed: bool
+) -> list[Subscription]:
+    added = []
+    for slug in dict.fromkeys(slugs):
+        series = store.get_series(session, slug)
+        found = session.get(Subscription, (subscriber.id, series.id))
+        if found is None:
+            found = Subscription(subscriber_id=subscriber.id, series_id=series.id, created_at=now)
+            session.add(found)
+        if confirmed and found.confirmed_at is None:
+            found.confirmed_at = now
+        added.append(found)
+    session.flush()
+    return added
+
+
+def subscribe(
+    session: Session,
+    email: str,
+    slugs: list[str],
+    zone: str | None,
+    choices: Choices,
+    now: datetime,
+) -> Subscriber:
+    """Record a (pending) subscription and queue its confirmation email.
+
+    A new address gets the zone and choices given; an existing one keeps its own (they are
+    changed on the management page) and must confirm the added series again.
+    """
+    if not slugs:
+        raise InvalidRecord("subscription", [("series", "choose at least one series")])
+    address = normalise_email(email)
+    subscriber, created = _ensure(session, address, check_zone(zone), choices, now)
+    if not created and subscriber.unsubscribed_at is not None:
+        subscriber.unsubscribed_at = None
+        subscriber.confirmed_at = None
+        for subscription in subscriber.subscriptions:
+            subscription.confirmed_at = None
+        subscriber.updated_at = now
+    try:
+        _add_series(session, subscriber, slugs, now, confirmed=False)
+    except NotFound as exc:
+        raise InvalidRecord("subscription", [("series", str(exc))]) from None
+    outbox.queue_confirmation(session, subscriber, now)
+    return subscriber
+
+
+def add_confirmed(
+    session: Session, email: str, slugs: list[str], zone: str | None, now: datetime
+) -> Subscriber:
+    """Add an already-confirmed subscriber (organisers moving an existing mailing list)."""
+    address = normalise_email(email)
+    subscriber, _ = _ensure(session, address, check_zone(zone), Choices(), now)
+    if zone:
+        subscriber.timezone = check_zone(zone)
+    subscriber.confirmed_at = subscriber.confirmed_at or now
+    subscriber.unsubscribed_at = None
+    subscriber.updated_at = now
+    _add_series(session, subscriber, slugs, now, confirmed=True)
+    return subscriber
+
+
+def import_csv(session: Session, name: str, text: str, now: datetime) -> int:
+    """Add confirmed subscribers from CSV (columns email, series, timezone); return rows."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"email", "series"} - set(reader.fieldnames or [])
+    if missing:
+        raise InvalidRecord(name, [("columns", f"missing {', '.join(sorted(missing))}")])
+    count = 0
+    for line, row in enumerate(reader, start=2):
+        slugs = [s.strip() for s in (row.get("series") or "").replace(";", ",").split(",")]
+        try:
+            add_confirmed(
+                session, row["email"] or "", [s for s in slugs if s], row.get("timezone"), now
+            )
+        except EventFeedError as exc:
+            raise InvalidRecord(f"{name} line {line}", [("record", str(exc))]) from None
+        count += 1
+    return count
+
+
+def _serializer(subscriber: Subscriber) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(subscriber.token, salt="eventfeed-confirm")
+
+
+def confirmation_token(subscriber: Subscriber) -> str:
+    """Return the signed token of the confirmation link."""
+    return str(_serializer(subscriber).dumps(subscriber.id))
+
+
+def confirm(session: Session, signed: str, now: datetime) -> Subscriber:
+    """Confirm the subscriber and their pending series; raise BadConfirmation if invalid."""
+    bad = BadConfirmation("this confirmation link is invalid or expired; subscribe again")
+    try:
+        _, claimed = URLSafeTimedSerializer("unverified", salt="eventfeed-confirm").loads_unsafe(
+            signed
+        )
+    except Exception:  # noqa: BLE001 - any malformed token is simply invalid
+        raise bad from None
+    if not isinstance(claimed, int):
+        raise bad
+    subscriber = session.get(Subscriber, claimed)
+    if subscriber is None:
+        raise bad
+    try:
+        _serializer(subscriber).loads(signed, max_age=CONFIRM_MAX_AGE)
+    except BadSignature:
+        raise bad from None
+    subscriber.confirmed_at = subscriber.confirmed_at or now
+    subscriber.unsubscribed_at = None
+    subscriber.updated_at = now
+    for subscription in subscriber.subscriptions:
+        subscription.confirmed_at = subscription.confirmed_at or now
+    return subscriber
+
+
+def update_choices(
+    session: Session,
+    subscriber: Subscriber,
+    slugs: list[str],
+    zone: str,
+    choices: Choices,
+    now: datetime,
+) -> None:
+    """Replace the subscriber's series, zone and choices (from the management page)."""
+    zone_name = check_zone(zone)
+    wanted = set()
+    for slug in slugs:
+        try:
+            wanted.add(store.get_series(session, slug).id)
+        except NotFound as exc:
+            raise InvalidRecord("subscription", [("series", str(exc))]) from None
+    for subscription in list(subscriber.subscriptions):
+        if subscription.series_id not in wanted:
+            subscriber.subscriptions.remove(subscription)
+    session.flush()
+    _add_series(session, subscriber, slugs, now, confirmed=subscriber.confirmed_at is not None)
+    subscriber.timezone = zone_name
+    subscriber.announcements = choices.announcements
+    subscriber.digest = choices.digest
+    subscriber.reminder_hours = choices.reminder_hours
+    subscriber.updated_at = now
+
+
+def rotate_token(subscriber: Subscriber, now: datetime) -> str:
+    """Give the subscriber a new secret token; the old feed and management URLs stop working."""
+    subscriber.token = new_token()
+    subscriber.updated_at = now
+    return subscriber.token
+
+
+def unsubscribe(session: Session, subscriber: Subscriber, now: datetime) -> None:
+    """Stop every email to this subscriber, including those already queued."""
+    if subscriber.unsubscribed_at is None:
+        subscriber.unsubscribed_at = now
+        subscriber.updated_at = now
+    outbox.skip_pending(session, subscriber, "unsubscribed")

@@ -1,0 +1,114 @@
+"""A real SMTP server on loopback (aiosmtpd) that collects parsed messages, and mail helpers."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Inbox:
+    """Messages the server accepted, parsed, in arrival order."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        """Accept and keep every message."""
+        raw = envelope.original_content or envelope.content
+        parsed = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        with self.lock:
+            self.messages.append(parsed)
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """Return the messages addressed to `address`."""
+        return [m for m in self.messages if m["To"] == address]
+
+
+class SmtpServer:
+    """An aiosmtpd server on 127.0.0.1 that can be stopped and started again on its port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.inbox = Inbox()
+        self.controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the EVENTFEED_SMTP_URL of this server."""
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start listening."""
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        """Stop listening (connections are dropped)."""
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+def text_part(msg: EmailMessage) -> str:
+    """Return the text/plain body."""
+    part = msg.get_body(("plain",))
+    assert part is not None
+    content: str = part.get_content()
+    return content
+
+
+def html_part(msg: EmailMessage) -> str:
+    """Return the text/html body."""
+    part = msg.get_body(("html",))
+    assert part is not None
+    content: str = part.get_content()
+    return content
+
+
+def calendar_part(msg: EmailMessage) -> EmailMessage:
+    """Return the text/calendar part."""
+    found = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+    assert len(found) == 1
+    part = found[0]
+    assert isinstance(part, EmailMessage)
+    return part
+
+
+def link(msg: EmailMessage, pattern: str) -> str:
+    """Return the first URL in the text part that matches `pattern`."""
+    found = re.search(rf"https?://\S*{pattern}\S*", text_part(msg))
+    assert found, f"no link matching {pattern!r}"
+    return found.group(0)
+
+
+def csrf(client: FlaskClient, url: str) -> str:
+    """GET a page and return the CSRF token of its form."""
+    page = client.get(url)
+    assert page.status_code == 200, page.status_code
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert found
+    return found.group(1)
+
+
+def path_of(url: str) -> str:
+    """Return the path of an absolute URL (for the test client)."""
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]

@@ -1,0 +1,300 @@
+"""Subscribing, confirming, managing, one-click unsubscribe and personal feeds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from events import queries, subscribers
+from events.access import Audience
+from events.errors import InvalidRecord
+from events.models import Event, Series
+from events.subscriptions import Subscriber
+from events.timezones import utc_now
+from feeds import ical, syndication
+from feeds.links import Links, google_calendar_subscribe, webcal
+from web.context import db, settings
+from web.feeds import FEED_TYPES, ICS_TYPE
+from web.http import cached_response
+from web.security import csrf_exempt, rate_limit
+
+bp = Blueprint("subscriptions", __name__, template_folder="templates")
+
+# Subscribe requests per client address and hour (form and JSON together).
+SUBSCRIBE_LIMIT = 20
+
+AUDIENCE: Audience = "subscriber"
+
+
+def _links() -> Links:
+    return Links(settings().base_url)
+
+
+def _choices(form: Any, *, checkbox: bool) -> subscribers.Choices:
+    """Read the choices from a form (checkboxes) or a JSON body (booleans, defaults on)."""
+    if checkbox:
+        return subscribers.check_choices(
+            form.get("announcements") is not None,
+            form.get("digest") is not None,
+            form.get("reminder_hours") or 0,
+        )
+    return subscribers.check_choices(
+        form.get("announcements", True),
+        form.get("digest", True),
+        form.get("reminder_hours", subscribers.DEFAULT_REMINDER_HOURS),
+    )
+
+
+def _series(slug: str) -> Series:
+    found = db().scalar(select(Series).where(Series.slug == slug))
+    if found is None:
+        abort(404, f"No series {slug!r}.")
+    return found
+
+
+def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(template, **context), status
+
+
+def _subscribe(
+    email: str, slugs: list[str], zone: str | None, choices: subscribers.Choices
+) -> None:
+    """Subscribe and commit; a request racing on the same address gets a second try."""
+    for attempt in (1, 2):
+        try:
+            subscribers.subscribe(db(), email, slugs, zone, choices, utc_now())
+            db().commit()
+            return
+        except IntegrityError:
+            db().rollback()
+            if attempt == 2:
+                raise
+
+
+@bp.get("/series/<slug>/subscribe")
+def subscribe_form(slug: str) -> tuple[str, int]:
+    """Show the subscribe form of a series."""
+    return _page("subscriptions/subscribe.html", series=_series(slug), errors=[], form={})
+
+
+@bp.post("/series/<slug>/subscribe")
+@rate_limit("subscribe", SUBSCRIBE_LIMIT, 3600)
+def subscribe_post(slug: str) -> tuple[str, int]:
+    """Record a pending subscription and queue the confirmation email (double opt-in)."""
+    series = _series(slug)
+    form = request.form
+    try:
+        choices = _choices(form, checkbox=True)
+        _subscribe(form.get("email", ""), [slug], form.get("timezone"), choices)
+    except InvalidRecord as exc:
+        db().rollback()
+        return _page(
+            "subscriptions/subscribe.html", 422, series=series, errors=exc.errors, form=form
+        )
+    return _page(
+        "subscriptions/message.html",
+        title="Check your inbox",
+        message=(
+            "We sent a confirmation link to that address. Nothing else is sent until you follow it."
+        ),
+    )
+
+
+@bp.post("/api/v1/subscriptions")
+@csrf_exempt
+@rate_limit("subscribe", SUBSCRIBE_LIMIT, 3600)
+def subscribe_api() -> tuple[dict[str, Any], int]:
+    """JSON: {email, series: [slug], timezone, announcements, digest, reminder_hours} → 202."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return {"errors": [{"field": "body", "message": "expected a JSON object"}]}, 400
+    slugs = data.get("series")
+    if isinstance(slugs, str):
+        slugs = [slugs]
+    try:
+        if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
+            raise InvalidRecord("subscription", [("series", "a list of series slugs")])
+        if not isinstance(data.get("email"), str):
+            raise InvalidRecord("subscription", [("email", "required")])
+        choices = _choices(data, checkbox=False)
+        _subscribe(data["email"], slugs, data.get("timezone"), choices)
+    except InvalidRecord as exc:
+        db().rollback()
+        errors = [{"field": field, "message": message} for field, message in exc.errors]
+        return {"errors": errors}, 422
+    return {"status": "confirmation_sent"}, 202
+
+
+@bp.get("/subscriptions/confirm/<signed>")
+def confirm_form(signed: str) -> tuple[str, int]:
+    """Show a button that confirms (a GET alone changes nothing, so link scanners cannot)."""
+    return _page("subscriptions/confirm.html", signed=signed)
+
+
+@bp.post("/subscriptions/confirm/<signed>")
+def confirm_post(signed: str) -> tuple[str, int]:
+    """Confirm the subscription and show the management page."""
+    try:
+        subscriber = subscribers.confirm(db(), signed, utc_now())
+    except subscribers.BadConfirmation as exc:
+        db().rollback()
+        return _page("subscriptions/message.html", 400, title="Link expired", message=str(exc))
+    db().commit()
+    return _manage_page(subscriber, notice="Subscription confirmed.")
+
+
+def _subscriber(token: str) -> Subscriber:
+    found = subscribers.by_token(db(), token)
+    if found is None:
+        abort(404, "Unknown or rotated link.")
+    return found
+
+
+def _manage_page(subscriber: Subscriber, notice: str = "", status: int = 200) -> tuple[str, int]:
+    links = _links()
+    ics = links.personal_feed(subscriber.token, "ics")
+    all_series = db().scalars(select(Series).order_by(Series.name)).all()
+    followed = {s.series_id for s in subscriber.subscriptions}
+    return _page(
+        "subscriptions/manage.html",
+        status,
+        subscriber=subscriber,
+        all_series=all_series,
+        followed=followed,
+        notice=notice,
+        feed_ics=ics,
+        feed_webcal=webcal(ics),
+        feed_google=google_calendar_subscribe(ics),
+        feed_rss=links.personal_feed(subscriber.token, "rss"),
+    )
+
+
+@bp.get("/manage/<token>")
+def manage(token: str) -> tuple[str, int]:
+    """Show the subscriber's series, zone, choices, personal feeds and buttons."""
+    return _manage_page(_subscriber(token))
+
+
+@bp.post("/manage/<token>")
+def manage_post(token: str) -> tuple[str, int]:
+    """Save choices, rotate the token or unsubscribe."""
+    subscriber = _subscriber(token)
+    action = request.form.get("action", "save")
+    now = utc_now()
+    if action == "rotate":
+        subscribers.rotate_token(subscriber, now)
+        notice = "New private links made; the old ones no longer work."
+    elif action == "unsubscribe":
+        subscribers.unsubscribe(db(), subscriber, now)
+        notice = "You are unsubscribed; no more emails will be sent."
+    else:
+        try:
+            subscribers.update_choices(
+                db(),
+                subscriber,
+                request.form.getlist("series"),
+                request.form.get("timezone", subscriber.timezone),
+                _choices(request.form, checkbox=True),
+                now,
+            )
+        except InvalidRecord as exc:
+            db().rollback()
+            detail = "; ".join(message for _, message in exc.errors)
+            return _manage_page(_subscriber(token), notice=detail, status=422)
+        notice = "Saved."
+    db().commit()
+    return _manage_page(subscriber, notice=notice)
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe_form(token: str) -> tuple[str, int]:
+    """Show a one-button unsubscribe page (the GET itself changes nothing)."""
+    return _page("subscriptions/unsubscribe.html", subscriber=_subscriber(token))
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf_exempt
+def unsubscribe_post(token: str) -> tuple[str, int]:
+    """Unsubscribe: RFC 8058 one-click POST from mail clients, or the page's button."""
+    subscriber = _subscriber(token)
+    subscribers.unsubscribe(db(), subscriber, utc_now())
+    db().commit()
+    return _page(
+        "subscriptions/message.html",
+        title="Unsubscribed",
+        message=f"{subscriber.email} will receive no more emails.",
+    )
+
+
+def _confirmed(token: str) -> Subscriber:
+    subscriber = _subscriber(token)
+    if subscriber.confirmed_at is None:
+        abort(404, "Unknown or rotated link.")
+    return subscriber
+
+
+def personal_events(subscriber: Subscriber) -> list[Event]:
+    """Return the talks of the subscriber's series in the rolling feed window (capped)."""
+    series_ids = [s.series_id for s in subscriber.subscriptions if s.confirmed_at is not None]
+    return queries.window_feed(db(), series_ids, now=utc_now(), settings=settings())
+
+
+PERSONAL_TITLE = "My seminars"
+PERSONAL_DESCRIPTION = "Talks of the seminar series you follow, with details for subscribers."
+
+
+@bp.get("/s/<token>.ics")
+def personal_ics(token: str) -> Response:
+    """The subscriber's personal calendar, with subscriber-only meeting details."""
+    subscriber = _confirmed(token)
+    events = personal_events(subscriber)
+    links = _links()
+    info = ical.CalendarInfo(
+        name=PERSONAL_TITLE, description=PERSONAL_DESCRIPTION, url=links.manage(token)
+    )
+    body = ical.render_calendar(
+        events, info=info, links=links, domain=settings().domain, audience=AUDIENCE
+    )
+    return _private(body, ICS_TYPE, events)
+
+
+@bp.get("/s/<token>.rss")
+def personal_rss(token: str) -> Response:
+    """The subscriber's personal RSS feed, with subscriber-only meeting details."""
+    subscriber = _confirmed(token)
+    events = personal_events(subscriber)
+    links = _links()
+    info = syndication.FeedInfo(
+        title=PERSONAL_TITLE,
+        description=PERSONAL_DESCRIPTION,
+        page_url=links.manage(token),
+        self_url=links.personal_feed(token, "rss"),
+    )
+    body = syndication.render_rss(
+        events, info=info, links=links, domain=settings().domain, audience=AUDIENCE
+    )
+    return _private(body, FEED_TYPES["rss"], events)
+
+
+def _private(body: bytes, content_type: str, events: list[Event]) -> Response:
+    response = cached_response(
+        body,
+        content_type=content_type,
+        last_modified=queries.last_modified(events),
+        private=True,
+    )
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _error(exc: HTTPException) -> tuple[str, int]:
+    return render_template(
+        "subscriptions/message.html",
+        title=exc.name,
+        message=exc.description or "",
+    ), exc.code or 500
