@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 import pytest
 
 from events.access import visible_meeting
 from feeds import links, text, when
+from tests.htmlcheck import active_parts
 from tests.zones import LISBON_FALL_BACK_AMBIGUOUS, SHANGHAI, utc
 
 MEETING = {
@@ -17,30 +16,6 @@ MEETING = {
     "passcode": "974114",
     "alternate_id": "553 2421 7498",
 }
-
-
-class _ActiveParts(HTMLParser):
-    """Collects script elements, event-handler attributes and javascript: URLs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "iframe", "object", "embed", "style"):
-            self.found.append(tag)
-        for name, value in attrs:
-            if name.startswith("on"):
-                self.found.append(f"{tag}@{name}")
-            if value and value.strip().lower().startswith(("javascript:", "data:", "vbscript:")):
-                self.found.append(f"{tag}@{name}={value}")
-
-
-def active_parts(html: str) -> list[str]:
-    """Return every part of an HTML fragment that could run code."""
-    parser = _ActiveParts()
-    parser.feed(html)
-    return parser.found
 
 
 def test_active_parts_detects_what_it_should() -> None:
