@@ -172,3 +172,40 @@ def last_modified(events: Sequence[Event], *series: Series) -> datetime | None:
     stamps = [e.updated_at for e in events] + [e.series.updated_at for e in events]
     stamps += [s.updated_at for s in series]
     return max(stamps) if stamps else None
+
+
+@dataclass(frozen=True)
+class FeedStamp:
+    """What a series feed's validators come from, read without loading any talk."""
+
+    series_updated: datetime
+    events_updated: datetime | None
+    count: int
+
+    @property
+    def last_modified(self) -> datetime:
+        """Return the latest change of the series or of a talk in its feed."""
+        stamps = [self.series_updated] + ([self.events_updated] if self.events_updated else [])
+        return max(stamps)
+
+    def version(self, *parts: str) -> str:
+        """Return a version key of the feed: the stamp plus the caller's parts."""
+        updated = self.events_updated.isoformat() if self.events_updated else "-"
+        return "|".join([self.series_updated.isoformat(), updated, str(self.count), *parts])
+
+
+def series_stamp(session: Session, slug: str, *, now: datetime, settings: Settings) -> FeedStamp:
+    """Return the stamp of a series feed in one aggregate query; raise NotFound.
+
+    The count (of retained talks) changes when a talk is deleted or leaves the feed.
+    """
+    row = session.execute(
+        select(Series.updated_at, func.max(Event.updated_at), func.count(Event.id))
+        .select_from(Series)
+        .outerjoin(Event, and_(Event.series_id == Series.id, retained(now, settings)))
+        .where(Series.slug == slug)
+        .group_by(Series.id, Series.updated_at)
+    ).first()
+    if row is None:
+        raise NotFound(f"no series with slug {slug!r}")
+    return FeedStamp(row[0], row[1], int(row[2]))

@@ -1,0 +1,130 @@
+"""Rendered feed pieces, stored once per talk version and shared by every worker.
+
+A feed is assembled from per-talk pieces (a VEVENT today). Each piece is stored in the
+`rendered_piece` table under (event_id, kind, audience) with a version key made of
+everything the bytes depend on: the talk's sequence and updated_at, its series'
+updated_at, and a fingerprint of the settings that reach the output (base URL, domain)
+plus the renderer version. A feed request loads the pieces of its talks in one query,
+renders only the missing or stale ones and writes them back in one upsert, so editing one
+talk re-renders that talk only. The table lives in the database, so all gunicorn workers
+(and all machines) share it; nothing is cached per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import ForeignKey, LargeBinary, String, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from events.config import Settings
+from events.db import Base
+from events.models import Event
+
+# Bump when a renderer's output changes, so stored pieces are re-rendered.
+RENDERER_VERSION = "1"
+
+
+class RenderedPiece(Base):
+    """One talk's rendered piece of a feed (e.g. its VEVENT) and the version it renders."""
+
+    __tablename__ = "rendered_piece"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("event.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    audience: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[str] = mapped_column(String(200))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    """Return a short hash of the settings and renderer version that reach rendered bytes."""
+    text = "\0".join([RENDERER_VERSION, settings.base_url, settings.domain])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def version_key(event: Event, fingerprint: str) -> str:
+    """Return the version a piece of `event` was rendered from."""
+    return "|".join(
+        [
+            str(event.sequence),
+            event.updated_at.isoformat(),
+            event.series.updated_at.isoformat(),
+            fingerprint,
+        ]
+    )
+
+
+def pieces(
+    session: Session,
+    events: Sequence[Event],
+    *,
+    kind: str,
+    audience: str,
+    fingerprint: str,
+    render: Callable[[Event], bytes],
+) -> list[bytes]:
+    """Return the pieces of the events (in order): stored when current, else rendered+stored.
+
+    One SELECT for all pieces, and one upsert (then a commit) when some were missing.
+    """
+    if not events:
+        return []
+    wanted = {e.id: version_key(e, fingerprint) for e in events}
+    stored: dict[str, tuple[str, bytes]] = {}
+    ids = list(wanted)
+    for start in range(0, len(ids), 5000):
+        rows = session.execute(
+            select(RenderedPiece.event_id, RenderedPiece.version, RenderedPiece.body).where(
+                RenderedPiece.kind == kind,
+                RenderedPiece.audience == audience,
+                RenderedPiece.event_id.in_(ids[start : start + 5000]),
+            )
+        )
+        stored.update({row[0]: (row[1], row[2]) for row in rows})
+    found: list[bytes] = []
+    fresh: list[dict[str, object]] = []
+    for event in events:
+        hit = stored.get(event.id)
+        if hit is not None and hit[0] == wanted[event.id]:
+            found.append(hit[1])
+            continue
+        body = render(event)
+        found.append(body)
+        fresh.append(
+            {
+                "event_id": event.id,
+                "kind": kind,
+                "audience": audience,
+                "version": wanted[event.id],
+                "body": body,
+            }
+        )
+    if fresh:
+        _store(session, fresh)
+    return found
+
+
+def _store(session: Session, rows: list[dict[str, object]]) -> None:
+    """Upsert rendered pieces (concurrent workers may race; the last write wins)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    for start in range(0, len(rows), 1000):
+        statement = insert(RenderedPiece).values(rows[start : start + 1000])
+        statement = statement.on_conflict_do_update(
+            index_elements=["event_id", "kind", "audience"],
+            set_={"version": statement.excluded.version, "body": statement.excluded.body},
+        )
+        session.execute(statement)
+    # Keep the loaded talks usable after the commit (no reload, no extra queries).
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
