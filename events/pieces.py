@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from sqlalchemy import ForeignKey, LargeBinary, String, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -48,36 +49,33 @@ def settings_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def version_key(event: Event, fingerprint: str) -> str:
-    """Return the version a piece of `event` was rendered from."""
-    return "|".join(
-        [
-            str(event.sequence),
-            event.updated_at.isoformat(),
-            event.series.updated_at.isoformat(),
-            fingerprint,
-        ]
-    )
+def version_key(sequence: int, updated_at: datetime, series_updated: datetime, fp: str) -> str:
+    """Return the version a piece of a talk was rendered from."""
+    return f"{sequence}|{updated_at.isoformat()}|{series_updated.isoformat()}|{fp}"
+
+
+def event_version(event: Event, fingerprint: str) -> str:
+    """Return the version key of a loaded talk (its series loaded too)."""
+    return version_key(event.sequence, event.updated_at, event.series.updated_at, fingerprint)
 
 
 def pieces(
     session: Session,
-    events: Sequence[Event],
+    wanted: Sequence[tuple[str, str]],
     *,
     kind: str,
     audience: str,
-    fingerprint: str,
-    render: Callable[[Event], bytes],
+    render_missing: Callable[[list[str]], dict[str, bytes]],
 ) -> list[bytes]:
-    """Return the pieces of the events (in order): stored when current, else rendered+stored.
+    """Return the pieces of (event_id, version) pairs in order: stored when current, else
+    rendered by `render_missing(ids)` and stored.
 
     One SELECT for all pieces, and one upsert (then a commit) when some were missing.
     """
-    if not events:
+    if not wanted:
         return []
-    wanted = {e.id: version_key(e, fingerprint) for e in events}
     stored: dict[str, tuple[str, bytes]] = {}
-    ids = list(wanted)
+    ids = [event_id for event_id, _ in wanted]
     for start in range(0, len(ids), 5000):
         rows = session.execute(
             select(RenderedPiece.event_id, RenderedPiece.version, RenderedPiece.body).where(
@@ -87,31 +85,35 @@ def pieces(
             )
         )
         stored.update({row[0]: (row[1], row[2]) for row in rows})
-    found: list[bytes] = []
-    fresh: list[dict[str, object]] = []
-    for event in events:
-        hit = stored.get(event.id)
-        if hit is not None and hit[0] == wanted[event.id]:
-            found.append(hit[1])
-            continue
-        body = render(event)
-        found.append(body)
-        fresh.append(
-            {
-                "event_id": event.id,
-                "kind": kind,
-                "audience": audience,
-                "version": wanted[event.id],
-                "body": body,
-            }
+    stale = [
+        event_id
+        for event_id, version in wanted
+        if event_id not in stored or stored[event_id][0] != version
+    ]
+    if stale:
+        fresh = render_missing(stale)
+        versions = dict(wanted)
+        _store(
+            session,
+            [
+                {
+                    "event_id": event_id,
+                    "kind": kind,
+                    "audience": audience,
+                    "version": versions[event_id],
+                    "body": body,
+                }
+                for event_id, body in fresh.items()
+            ],
         )
-    if fresh:
-        _store(session, fresh)
-    return found
+        stored.update({event_id: (versions[event_id], body) for event_id, body in fresh.items()})
+    return [stored[event_id][1] for event_id, _ in wanted]
 
 
 def _store(session: Session, rows: list[dict[str, object]]) -> None:
     """Upsert rendered pieces (concurrent workers may race; the last write wins)."""
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     for start in range(0, len(rows), 1000):

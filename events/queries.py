@@ -98,6 +98,59 @@ def series_feed(
     return series, _capped(session, query, settings)
 
 
+@dataclass(frozen=True)
+class TalkStamp:
+    """The columns of a talk a stored feed needs: identity, version, instants and zone."""
+
+    id: str
+    sequence: int
+    updated_at: datetime
+    start_utc: datetime
+    end_utc: datetime
+    timezone: str
+
+
+def series_feed_stamps(
+    session: Session, slug: str, *, now: datetime, settings: Settings
+) -> tuple[Series, list[TalkStamp]]:
+    """Return a series and the stamps of its feed's talks (same talks as series_feed).
+
+    Only a few narrow columns per talk, so a feed built from stored pieces loads no
+    full talk unless one must be rendered.
+    """
+    series = session.scalar(select(Series).where(Series.slug == slug))
+    if series is None:
+        raise NotFound(f"no series with slug {slug!r}")
+    rows = session.execute(
+        select(
+            Event.id,
+            Event.sequence,
+            Event.updated_at,
+            Event.start_utc,
+            Event.end_utc,
+            Event.timezone,
+        )
+        .where(Event.series_id == series.id, retained(now, settings))
+        .order_by(Event.start_utc.desc(), Event.id)
+        .limit(settings.feed_max_events)
+    ).all()
+    stamps = sorted((TalkStamp(*row) for row in rows), key=lambda t: (t.start_utc, t.id))
+    return series, stamps
+
+
+def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
+    """Return the talks with these ids (series loaded), in one query per 5,000 ids."""
+    found: list[Event] = []
+    for start in range(0, len(ids), 5000):
+        found += session.scalars(
+            select(Event)
+            .join(Event.series)
+            .options(contains_eager(Event.series))
+            .where(Event.id.in_(list(ids[start : start + 5000])))
+        ).all()
+    return found
+
+
 def event_with_series(session: Session, event_id: str) -> Event:
     """Return one talk with its series loaded; raise NotFound."""
     event = session.scalar(

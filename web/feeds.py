@@ -19,13 +19,15 @@ per-talk VEVENTs stored in the database (events.pieces), so only changed talks r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import Blueprint, Response, request
 
 from events import pieces, queries
 from events.errors import NotFound
-from events.models import Event
+from events.models import Event, Series
 from events.timezones import utc_now
-from feeds.ical import CalendarInfo, assemble, render_vevent, vtimezones, zone_years
+from feeds.ical import CalendarInfo, assemble, piece_zone_years, render_vevent, vtimezones
 from feeds.links import Links
 from feeds.syndication import FeedInfo, render_atom, render_json, render_rss
 from feeds.text import plain_text
@@ -66,19 +68,41 @@ def _site_description() -> str:
     return f"Talks of the public seminar series: the last {days} days and everything ahead."
 
 
-def _calendar(events: list[Event], info: CalendarInfo) -> bytes:
-    """Return a public calendar of the events, assembled from stored VEVENT pieces."""
+def _render_public(events: Sequence[Event]) -> dict[str, bytes]:
     links = _links()
     domain = settings().domain
-    zones, years = zone_years(events)
+    return {e.id: render_vevent(e, links=links, domain=domain, audience="public") for e in events}
+
+
+def _calendar(events: list[Event], info: CalendarInfo) -> bytes:
+    """Return a public calendar of loaded talks, assembled from stored VEVENT pieces."""
+    fingerprint = pieces.settings_fingerprint(settings())
+    by_id = {e.id: e for e in events}
     vevents = pieces.pieces(
         db(),
-        events,
+        [(e.id, pieces.event_version(e, fingerprint)) for e in events],
         kind="vevent",
         audience="public",
-        fingerprint=pieces.settings_fingerprint(settings()),
-        render=lambda e: render_vevent(e, links=links, domain=domain, audience="public"),
+        render_missing=lambda ids: _render_public([by_id[i] for i in ids]),
     )
+    zones, years = piece_zone_years(events, vevents)
+    return assemble(info, vtimezones(zones, years), vevents)
+
+
+def _series_calendar(series: Series, talks: list[queries.TalkStamp], info: CalendarInfo) -> bytes:
+    """Return a series calendar from talk stamps: only stale talks are loaded and rendered."""
+    fingerprint = pieces.settings_fingerprint(settings())
+    vevents = pieces.pieces(
+        db(),
+        [
+            (t.id, pieces.version_key(t.sequence, t.updated_at, series.updated_at, fingerprint))
+            for t in talks
+        ],
+        kind="vevent",
+        audience="public",
+        render_missing=lambda ids: _render_public(queries.events_by_id(db(), ids)),
+    )
+    zones, years = piece_zone_years(talks, vevents)
     return assemble(info, vtimezones(zones, years), vevents)
 
 
@@ -102,7 +126,7 @@ def series_calendar(slug: str) -> Response:
         early = precondition(version, stamp.last_modified)
         if early is not None:
             return early
-        series, events = queries.series_feed(db(), slug, now=utc_now(), settings=settings())
+        series, talks = queries.series_feed_stamps(db(), slug, now=utc_now(), settings=settings())
     except NotFound as exc:
         return not_found(str(exc))
     links = _links()
@@ -111,7 +135,7 @@ def series_calendar(slug: str) -> Response:
         description=plain_text(series.description),
         url=links.series_page(series.slug),
     )
-    body = _calendar(events, info)
+    body = _series_calendar(series, talks, info)
     return cached_response(
         body, content_type=ICS_TYPE, last_modified=stamp.last_modified, version=version
     )
