@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, select
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -27,6 +27,17 @@ from events.models import Event
 
 # Bump when a renderer's output changes, so stored pieces are re-rendered.
 RENDERER_VERSION = "1"
+
+
+# Covers a series feed's stamp (count and newest change of its retained talks) and its
+# talk stamps without reading table rows; created by migration 0004_rendered_pieces.
+Index(
+    "ix_event_series_feed",
+    Event.series_id,
+    Event.start_utc,
+    Event.status,
+    Event.updated_at,
+)
 
 
 class RenderedPiece(Base):
@@ -66,16 +77,18 @@ def pieces(
     kind: str,
     audience: str,
     render_missing: Callable[[list[str]], dict[str, bytes]],
+    stored: dict[str, tuple[str, bytes]] | None = None,
 ) -> list[bytes]:
     """Return the pieces of (event_id, version) pairs in order: stored when current, else
     rendered by `render_missing(ids)` and stored.
 
-    One SELECT for all pieces, and one upsert (then a commit) when some were missing.
+    One SELECT for all pieces (none when the caller passes the `stored` pieces it joined
+    in already), and one upsert (then a commit) when some were missing.
     """
     if not wanted:
         return []
-    stored: dict[str, tuple[str, bytes]] = {}
-    ids = [event_id for event_id, _ in wanted]
+    ids = [event_id for event_id, _ in wanted] if stored is None else []
+    stored = {} if stored is None else stored
     for start in range(0, len(ids), 5000):
         rows = session.execute(
             select(RenderedPiece.event_id, RenderedPiece.version, RenderedPiece.body).where(

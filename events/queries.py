@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, contains_eager
 from events.config import Settings
 from events.errors import NotFound
 from events.models import Event, Series
+from events.pieces import RenderedPiece
 
 
 @dataclass(frozen=True)
@@ -108,15 +109,24 @@ class TalkStamp:
     start_utc: datetime
     end_utc: datetime
     timezone: str
+    piece_version: str | None = None
+    piece: bytes | None = None
 
 
 def series_feed_stamps(
-    session: Session, slug: str, *, now: datetime, settings: Settings
+    session: Session,
+    slug: str,
+    *,
+    now: datetime,
+    settings: Settings,
+    kind: str = "vevent",
+    audience: str = "public",
 ) -> tuple[Series, list[TalkStamp]]:
     """Return a series and the stamps of its feed's talks (same talks as series_feed).
 
-    Only a few narrow columns per talk, so a feed built from stored pieces loads no
-    full talk unless one must be rendered.
+    Only a few narrow columns per talk, with the stored piece of `kind`/`audience` (if any)
+    joined in, so a feed built from stored pieces loads no full talk unless one must be
+    rendered.
     """
     series = session.scalar(select(Series).where(Series.slug == slug))
     if series is None:
@@ -129,6 +139,16 @@ def series_feed_stamps(
             Event.start_utc,
             Event.end_utc,
             Event.timezone,
+            RenderedPiece.version,
+            RenderedPiece.body,
+        )
+        .outerjoin(
+            RenderedPiece,
+            and_(
+                RenderedPiece.event_id == Event.id,
+                RenderedPiece.kind == kind,
+                RenderedPiece.audience == audience,
+            ),
         )
         .where(Event.series_id == series.id, retained(now, settings))
         .order_by(Event.start_utc.desc(), Event.id)
@@ -253,7 +273,7 @@ def series_stamp(session: Session, slug: str, *, now: datetime, settings: Settin
     The count (of retained talks) changes when a talk is deleted or leaves the feed.
     """
     row = session.execute(
-        select(Series.updated_at, func.max(Event.updated_at), func.count(Event.id))
+        select(Series.updated_at, func.max(Event.updated_at), func.count(Event.updated_at))
         .select_from(Series)
         .outerjoin(Event, and_(Event.series_id == Series.id, retained(now, settings)))
         .where(Series.slug == slug)

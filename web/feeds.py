@@ -101,6 +101,11 @@ def _series_calendar(series: Series, talks: list[queries.TalkStamp], info: Calen
         kind="vevent",
         audience="public",
         render_missing=lambda ids: _render_public(queries.events_by_id(db(), ids)),
+        stored={
+            t.id: (t.piece_version, t.piece)
+            for t in talks
+            if t.piece_version is not None and t.piece is not None
+        },
     )
     zones, years = piece_zone_years(talks, vevents)
     return assemble(info, vtimezones(zones, years), vevents)

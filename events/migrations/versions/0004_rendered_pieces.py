@@ -28,8 +28,15 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["event_id"], ["event.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("event_id", "kind", "audience"),
     )
+    op.create_index(
+        "ix_event_series_feed",
+        "event",
+        ["series_id", "start_utc", "status", "updated_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
     """Revert this migration."""
+    op.drop_index("ix_event_series_feed", table_name="event")
     op.drop_table("rendered_piece")
