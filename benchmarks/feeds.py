@@ -54,7 +54,7 @@ from events.timezones import utc_now, wall_time_text  # noqa: E402
 from feeds import email as mail  # noqa: E402
 from feeds.ical import CalendarInfo, render_calendar  # noqa: E402
 from feeds.links import Links  # noqa: E402
-from feeds.text import plain_text  # noqa: E402
+from feeds.text import markdown_html, plain_text  # noqa: E402
 
 BIG = "big-seminar"
 ZONES = ["Europe/Lisbon", "America/New_York", "Asia/Shanghai", "UTC", "Australia/Sydney"]
@@ -119,7 +119,8 @@ def _talk_rows(
             "series_id": series_id,
             "title": f"On the $L^{k % 7}$ norm of talk {first + k}",
             "speakers": [{"name": f"Speaker {k}", "affiliation": "University of Somewhere"}],
-            "abstract": "We study *things* with $\\int_0^1 f(x)\\,dx$ and more.\n\n" * 3,
+            "abstract": f"Talk {first + k}: we study *things* with $\\int_0^{k}$ f and more.\n\n"
+            * 3,
             "timezone": zone,
             "start_local": wall_time_text(start, zone),
             "end_local": wall_time_text(end, zone),
@@ -196,6 +197,8 @@ class InProcess:
 
     def baseline(self) -> bytes:
         """Load the talks and build the whole calendar with icalendar, as without caching."""
+        plain_text.cache_clear()  # from scratch: no memoised Markdown/LaTeX conversions
+        markdown_html.cache_clear()
         links = Links(self.settings.base_url)
         with self.sessions() as session:
             series, events = queries.series_feed(
@@ -425,6 +428,8 @@ def email_rate(engine: Engine, settings: Settings, subscribers: int) -> tuple[fl
             for n in range(subscribers)
         ]
         bar = progress(subscribers, "emails")
+        plain_text.cache_clear()
+        markdown_html.cache_clear()
         started = time.perf_counter()
         ics = event_calendar(event, series, settings)  # once per talk version, as sender.build
         for reader in readers:
