@@ -67,6 +67,7 @@ def test_stored_pieces_give_the_uncached_bytes_and_edits_rerender_one_talk(
         assert cold == _uncached(app, sessions, "lisbon-ml")
         rendered.clear()
         assert client.get("/series/lisbon-ml.ics").data == cold
+        assert client.get("/events/t1.ics").status_code == 200  # same version key: reused
         assert rendered == []
         make_event(id="t2", title="A new title", start="2026-03-03 12:00", end="13:00")
         edited = client.get("/series/lisbon-ml.ics").data

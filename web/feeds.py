@@ -92,12 +92,11 @@ def _calendar(events: list[Event], info: CalendarInfo) -> bytes:
 def _series_calendar(series: Series, talks: list[queries.TalkStamp], info: CalendarInfo) -> bytes:
     """Return a series calendar from talk stamps: only stale talks are loaded and rendered."""
     fingerprint = pieces.settings_fingerprint(settings())
+    # pieces.version_key, with the series part formatted once for all talks
+    suffix = f"|{series.updated_at.isoformat()}|{fingerprint}"
     vevents = pieces.pieces(
         db(),
-        [
-            (t.id, pieces.version_key(t.sequence, t.updated_at, series.updated_at, fingerprint))
-            for t in talks
-        ],
+        [(t.id, f"{t.sequence}|{t.updated_at.isoformat()}{suffix}") for t in talks],
         kind="vevent",
         audience="public",
         render_missing=lambda ids: _render_public(queries.events_by_id(db(), ids)),
