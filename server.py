@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from events import exporter, importer, tokens
+from events import pieces as _pieces  # noqa: F401  (registers the tables)
 from events import subscriptions as _subscriptions  # noqa: F401  (registers the tables)
 from events.config import Settings
 from events.db import make_engine, make_sessionmaker, migrate

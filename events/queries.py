@@ -19,13 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, cast, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, contains_eager
 
 from events.config import Settings
 from events.errors import NotFound
 from events.models import Event, Series
+from events.pieces import RenderedPiece
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,78 @@ def series_feed(
         .where(Event.series_id == series.id, retained(now, settings))
     )
     return series, _capped(session, query, settings)
+
+
+@dataclass(frozen=True)
+class TalkStamp:
+    """The columns of a talk a stored feed needs: identity, version, instants and zone."""
+
+    id: str
+    sequence: int
+    updated_at: datetime
+    start_utc: datetime
+    end_utc: datetime
+    timezone: str
+    piece_version: str | None = None
+    piece: bytes | None = None
+
+
+def series_feed_stamps(
+    session: Session,
+    slug: str,
+    *,
+    now: datetime,
+    settings: Settings,
+    kind: str = "vevent",
+    audience: str = "public",
+) -> tuple[Series, list[TalkStamp]]:
+    """Return a series and the stamps of its feed's talks (same talks as series_feed).
+
+    Only a few narrow columns per talk, with the stored piece of `kind`/`audience` (if any)
+    joined in, so a feed built from stored pieces loads no full talk unless one must be
+    rendered.
+    """
+    series = session.scalar(select(Series).where(Series.slug == slug))
+    if series is None:
+        raise NotFound(f"no series with slug {slug!r}")
+    rows = session.execute(
+        select(
+            Event.id,
+            Event.sequence,
+            Event.updated_at,
+            Event.start_utc,
+            Event.end_utc,
+            Event.timezone,
+            RenderedPiece.version,
+            RenderedPiece.body,
+        )
+        .outerjoin(
+            RenderedPiece,
+            and_(
+                RenderedPiece.event_id == Event.id,
+                RenderedPiece.kind == kind,
+                RenderedPiece.audience == audience,
+            ),
+        )
+        .where(Event.series_id == series.id, retained(now, settings))
+        .order_by(Event.start_utc.desc(), Event.id)
+        .limit(settings.feed_max_events)
+    ).all()
+    stamps = sorted((TalkStamp(*row) for row in rows), key=lambda t: (t.start_utc, t.id))
+    return series, stamps
+
+
+def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
+    """Return the talks with these ids (series loaded), in one query per 5,000 ids."""
+    found: list[Event] = []
+    for start in range(0, len(ids), 5000):
+        found += session.scalars(
+            select(Event)
+            .join(Event.series)
+            .options(contains_eager(Event.series))
+            .where(Event.id.in_(list(ids[start : start + 5000])))
+        ).all()
+    return found
 
 
 def event_with_series(session: Session, event_id: str) -> Event:
@@ -172,3 +245,52 @@ def last_modified(events: Sequence[Event], *series: Series) -> datetime | None:
     stamps = [e.updated_at for e in events] + [e.series.updated_at for e in events]
     stamps += [s.updated_at for s in series]
     return max(stamps) if stamps else None
+
+
+@dataclass(frozen=True)
+class FeedStamp:
+    """What a series feed's validators come from, read without loading any talk."""
+
+    series_updated: datetime
+    events_updated: datetime | None
+    count: int
+
+    @property
+    def last_modified(self) -> datetime:
+        """Return the latest change of the series or of a talk in its feed."""
+        stamps = [self.series_updated] + ([self.events_updated] if self.events_updated else [])
+        return max(stamps)
+
+    def version(self, *parts: str) -> str:
+        """Return a version key of the feed: the stamp plus the caller's parts."""
+        updated = self.events_updated.isoformat() if self.events_updated else "-"
+        return "|".join([self.series_updated.isoformat(), updated, str(self.count), *parts])
+
+
+# Built once: a 304 answer runs only this statement, so it skips building and caching one.
+_STAMP = (
+    select(Series.updated_at, func.max(Event.updated_at), func.count(Event.updated_at))
+    .select_from(Series)
+    .outerjoin(
+        Event,
+        and_(
+            Event.series_id == Series.id,
+            or_(Event.status != "cancelled", Event.start_utc >= bindparam("cutoff")),
+        ),
+    )
+    .where(Series.slug == bindparam("slug"))
+    .group_by(Series.id, Series.updated_at)
+)
+
+
+def series_stamp(session: Session, slug: str, *, now: datetime, settings: Settings) -> FeedStamp:
+    """Return the stamp of a series feed in one aggregate query; raise NotFound.
+
+    The count (of retained talks, as `retained` keeps them) changes when a talk is deleted
+    or leaves the feed. A covering index (ix_event_series_feed) answers it.
+    """
+    cutoff = now - timedelta(days=settings.cancelled_retention_days)
+    row = session.connection().execute(_STAMP, {"cutoff": cutoff, "slug": slug}).first()
+    if row is None:
+        raise NotFound(f"no series with slug {slug!r}")
+    return FeedStamp(row[0], row[1], int(row[2]))

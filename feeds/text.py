@@ -9,7 +9,7 @@ latex2mathml, so no script or CDN is needed; nh3 then sanitises the result.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 import nh3
 from latex2mathml.converter import convert as latex_to_mathml
@@ -106,6 +106,9 @@ def latex_to_text(formula: str) -> str:
         return formula
 
 
+# Pure functions of their text: a bounded memo saves re-converting one abstract for each of
+# thousands of emails or feed items (it holds no data that could go stale).
+@lru_cache(maxsize=2048)
 def plain_text(markdown: str) -> str:
     """Return Markdown with its inline LaTeX turned into Unicode, for text/plain contexts."""
 
@@ -148,6 +151,7 @@ def sanitise(html: str) -> str:
     )
 
 
+@lru_cache(maxsize=2048)
 def markdown_html(markdown: str) -> str:
     """Return Markdown with LaTeX as sanitised HTML with MathML."""
     return sanitise(_markdown().render(markdown))

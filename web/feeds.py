@@ -9,22 +9,30 @@
 | `/feed.rss`, `/feed.atom`, `/feed.json` (same filters) | the same talks as feed items |
 
 Every answer carries an ETag and Last-Modified and honours conditional requests (web.http).
+
+Fast paths (issue 8): a series feed first reads a one-row stamp (series.updated_at, the
+newest talk change, the talk count) and answers a matching conditional request with 304
+before loading any talk or touching a renderer; the ETag also holds today's date (the
+retention boundary moves daily) and the settings fingerprint. Calendars are assembled from
+per-talk VEVENTs stored in the database (events.pieces), so only changed talks re-render.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import Blueprint, Response, request
 
-from events import queries
+from events import pieces, queries
 from events.errors import NotFound
-from events.models import Event
+from events.models import Event, Series
 from events.timezones import utc_now
-from feeds.ical import CalendarInfo, render_calendar
+from feeds.ical import CalendarInfo, assemble, piece_zone_years, render_vevent, vtimezones
 from feeds.links import Links
 from feeds.syndication import FeedInfo, render_atom, render_json, render_rss
 from feeds.text import plain_text
 from web.context import db, settings
-from web.http import cached_response, not_found
+from web.http import cached_response, not_found, precondition
 
 bp = Blueprint("feeds", __name__)
 
@@ -60,15 +68,69 @@ def _site_description() -> str:
     return f"Talks of the public seminar series: the last {days} days and everything ahead."
 
 
+def _render_public(events: Sequence[Event]) -> dict[str, bytes]:
+    links = _links()
+    domain = settings().domain
+    return {e.id: render_vevent(e, links=links, domain=domain, audience="public") for e in events}
+
+
+def _calendar(events: list[Event], info: CalendarInfo) -> bytes:
+    """Return a public calendar of loaded talks, assembled from stored VEVENT pieces."""
+    fingerprint = pieces.settings_fingerprint(settings())
+    by_id = {e.id: e for e in events}
+    vevents = pieces.pieces(
+        db(),
+        [(e.id, pieces.event_version(e, fingerprint)) for e in events],
+        kind="vevent",
+        audience="public",
+        render_missing=lambda ids: _render_public([by_id[i] for i in ids]),
+    )
+    zones, years = piece_zone_years(events, vevents)
+    return assemble(info, vtimezones(zones, years), vevents)
+
+
+def _series_calendar(series: Series, talks: list[queries.TalkStamp], info: CalendarInfo) -> bytes:
+    """Return a series calendar from talk stamps: only stale talks are loaded and rendered."""
+    fingerprint = pieces.settings_fingerprint(settings())
+    # pieces.version_key, with the series part formatted once for all talks
+    suffix = f"|{series.updated_at.isoformat()}|{fingerprint}"
+    vevents = pieces.pieces(
+        db(),
+        [(t.id, f"{t.sequence}|{t.updated_at.isoformat()}{suffix}") for t in talks],
+        kind="vevent",
+        audience="public",
+        render_missing=lambda ids: _render_public(queries.events_by_id(db(), ids)),
+        stored={
+            t.id: (t.piece_version, t.piece)
+            for t in talks
+            if t.piece_version is not None and t.piece is not None
+        },
+    )
+    zones, years = piece_zone_years(talks, vevents)
+    return assemble(info, vtimezones(zones, years), vevents)
+
+
+def _series_stamp(slug: str, kind: str) -> tuple[queries.FeedStamp, str]:
+    """Return the stamp of a series feed and its version key (raises NotFound)."""
+    now = utc_now()
+    stamp = queries.series_stamp(db(), slug, now=now, settings=settings())
+    version = stamp.version(kind, now.date().isoformat(), pieces.settings_fingerprint(settings()))
+    return stamp, version
+
+
 def _site_events(feed_filter: queries.FeedFilter) -> list[Event]:
     return queries.site_feed(db(), feed_filter, now=utc_now(), settings=settings())
 
 
 @bp.get("/series/<slug>.ics")
 def series_calendar(slug: str) -> Response:
-    """Serve one series as an iCalendar feed."""
+    """Serve one series as an iCalendar feed (304 from a stamp, body from stored pieces)."""
     try:
-        series, events = queries.series_feed(db(), slug, now=utc_now(), settings=settings())
+        stamp, version = _series_stamp(slug, "ics")
+        early = precondition(version, stamp.last_modified)
+        if early is not None:
+            return early
+        series, talks = queries.series_feed_stamps(db(), slug, now=utc_now(), settings=settings())
     except NotFound as exc:
         return not_found(str(exc))
     links = _links()
@@ -77,11 +139,9 @@ def series_calendar(slug: str) -> Response:
         description=plain_text(series.description),
         url=links.series_page(series.slug),
     )
-    body = render_calendar(
-        events, info=info, links=links, domain=settings().domain, audience="public"
-    )
+    body = _series_calendar(series, talks, info)
     return cached_response(
-        body, content_type=ICS_TYPE, last_modified=queries.last_modified(events, series)
+        body, content_type=ICS_TYPE, last_modified=stamp.last_modified, version=version
     )
 
 
@@ -94,9 +154,7 @@ def event_calendar(event_id: str) -> Response:
         return not_found(str(exc))
     links = _links()
     info = CalendarInfo(name=event.title, url=links.event_page(event.id))
-    body = render_calendar(
-        [event], info=info, links=links, domain=settings().domain, audience="public"
-    )
+    body = _calendar([event], info)
     return cached_response(
         body,
         content_type=ICS_TYPE,
@@ -119,16 +177,18 @@ def site_calendar() -> Response:
         description=_site_description(),
         url=links.home(),
     )
-    body = render_calendar(
-        events, info=info, links=links, domain=settings().domain, audience="public"
-    )
+    body = _calendar(events, info)
     return cached_response(body, content_type=ICS_TYPE, last_modified=queries.last_modified(events))
 
 
 @bp.get("/series/<slug>.<any(rss, atom, json):fmt>")
 def series_feed(slug: str, fmt: str) -> Response:
-    """Serve one series as RSS 2.0, Atom or JSON Feed."""
+    """Serve one series as RSS 2.0, Atom or JSON Feed (304 from a stamp, before rendering)."""
     try:
+        stamp, version = _series_stamp(slug, fmt)
+        early = precondition(version, stamp.last_modified)
+        if early is not None:
+            return early
         series, events = queries.series_feed(db(), slug, now=utc_now(), settings=settings())
     except NotFound as exc:
         return not_found(str(exc))
@@ -145,7 +205,7 @@ def series_feed(slug: str, fmt: str) -> Response:
         events, info=info, links=links, domain=settings().domain, audience="public"
     )
     return cached_response(
-        body, content_type=FEED_TYPES[fmt], last_modified=queries.last_modified(events, series)
+        body, content_type=FEED_TYPES[fmt], last_modified=stamp.last_modified, version=version
     )
 
 

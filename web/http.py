@@ -80,6 +80,31 @@ def cached_response(
     return response
 
 
+def precondition(
+    version: str,
+    last_modified: datetime | None,
+    *,
+    max_age: int = DEFAULT_MAX_AGE,
+    private: bool = False,
+) -> Response | None:
+    """Return a 304 when the request's validators match `version`, before any rendering.
+
+    The ETag and headers are those `cached_response(..., version=version)` would send.
+    """
+    base_etag = strong_etag(version)
+    if not _not_modified(base_etag, last_modified):
+        return None
+    headers = {
+        "Cache-Control": f"{'private' if private else 'public'}, max-age={max_age}",
+        "Vary": "Accept-Encoding",
+    }
+    response = Response(status=304, headers=headers)
+    response.set_etag(base_etag + "-gzip" if _wants_gzip() else base_etag)
+    if last_modified is not None:
+        response.last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
+    return response
+
+
 def not_found(message: str) -> Response:
     """Return a 404 with a one-line plain-text message."""
     return Response(message + "\n", status=404, mimetype="text/plain")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from events import models, ratelimit, subscriptions, tokens  # noqa: F401  (registers the tables)
+# Importing the modules registers their tables.
+from events import models, pieces, ratelimit, subscriptions, tokens  # noqa: F401
 from events.db import Base
 
 engine = context.config.attributes["engine"]

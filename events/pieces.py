@@ -1,0 +1,145 @@
+"""Rendered feed pieces, stored once per talk version and shared by every worker.
+
+A feed is assembled from per-talk pieces (a VEVENT today). Each piece is stored in the
+`rendered_piece` table under (event_id, kind, audience) with a version key made of
+everything the bytes depend on: the talk's sequence and updated_at, its series'
+updated_at, and a fingerprint of the settings that reach the output (base URL, domain)
+plus the renderer version. A feed request loads the pieces of its talks in one query,
+renders only the missing or stale ones and writes them back in one upsert, so editing one
+talk re-renders that talk only. The table lives in the database, so all gunicorn workers
+(and all machines) share it; nothing is cached per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from events.config import Settings
+from events.db import Base
+from events.models import Event
+
+# Bump when a renderer's output changes, so stored pieces are re-rendered.
+RENDERER_VERSION = "1"
+
+
+# Covers a series feed's stamp (count and newest change of its retained talks) and its
+# talk stamps without reading table rows; created by migration 0004_rendered_pieces.
+Index(
+    "ix_event_series_feed",
+    Event.series_id,
+    Event.start_utc,
+    Event.status,
+    Event.updated_at,
+)
+
+
+class RenderedPiece(Base):
+    """One talk's rendered piece of a feed (e.g. its VEVENT) and the version it renders."""
+
+    __tablename__ = "rendered_piece"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("event.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    audience: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[str] = mapped_column(String(200))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    """Return a short hash of the settings and renderer version that reach rendered bytes."""
+    text = "\0".join([RENDERER_VERSION, settings.base_url, settings.domain])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def version_key(sequence: int, updated_at: datetime, series_updated: datetime, fp: str) -> str:
+    """Return the version a piece of a talk was rendered from."""
+    return f"{sequence}|{updated_at.isoformat()}|{series_updated.isoformat()}|{fp}"
+
+
+def event_version(event: Event, fingerprint: str) -> str:
+    """Return the version key of a loaded talk (its series loaded too)."""
+    return version_key(event.sequence, event.updated_at, event.series.updated_at, fingerprint)
+
+
+def pieces(
+    session: Session,
+    wanted: Sequence[tuple[str, str]],
+    *,
+    kind: str,
+    audience: str,
+    render_missing: Callable[[list[str]], dict[str, bytes]],
+    stored: dict[str, tuple[str, bytes]] | None = None,
+) -> list[bytes]:
+    """Return the pieces of (event_id, version) pairs in order: stored when current, else
+    rendered by `render_missing(ids)` and stored.
+
+    One SELECT for all pieces (none when the caller passes the `stored` pieces it joined
+    in already), and one upsert (then a commit) when some were missing.
+    """
+    if not wanted:
+        return []
+    ids = [event_id for event_id, _ in wanted] if stored is None else []
+    stored = {} if stored is None else stored
+    for start in range(0, len(ids), 5000):
+        rows = session.execute(
+            select(RenderedPiece.event_id, RenderedPiece.version, RenderedPiece.body).where(
+                RenderedPiece.kind == kind,
+                RenderedPiece.audience == audience,
+                RenderedPiece.event_id.in_(ids[start : start + 5000]),
+            )
+        )
+        stored.update({row[0]: (row[1], row[2]) for row in rows})
+    stale = [
+        event_id
+        for event_id, version in wanted
+        if event_id not in stored or stored[event_id][0] != version
+    ]
+    if stale:
+        fresh = render_missing(stale)
+        versions = dict(wanted)
+        _store(
+            session,
+            [
+                {
+                    "event_id": event_id,
+                    "kind": kind,
+                    "audience": audience,
+                    "version": versions[event_id],
+                    "body": body,
+                }
+                for event_id, body in fresh.items()
+            ],
+        )
+        stored.update({event_id: (versions[event_id], body) for event_id, body in fresh.items()})
+    return [stored[event_id][1] for event_id, _ in wanted]
+
+
+def _store(session: Session, rows: list[dict[str, object]]) -> None:
+    """Upsert rendered pieces (concurrent workers may race; the last write wins)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    for start in range(0, len(rows), 1000):
+        statement = insert(RenderedPiece).values(rows[start : start + 1000])
+        statement = statement.on_conflict_do_update(
+            index_elements=["event_id", "kind", "audience"],
+            set_={"version": statement.excluded.version, "body": statement.excluded.body},
+        )
+        session.execute(statement)
+    # Keep the loaded talks usable after the commit (no reload, no extra queries).
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
