@@ -34,6 +34,10 @@ class Series(Base):
     auto_announce: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Kept by database triggers (migration 0005) on every insert, update or delete of a
+    # talk, so a feed's validators come from this one row (events.queries.series_stamp).
+    feed_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    talks_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     events: Mapped[list[Event]] = relationship(
         back_populates="series", order_by="Event.start_utc", passive_deletes=True

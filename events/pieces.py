@@ -8,6 +8,10 @@ plus the renderer version. A feed request loads the pieces of its talks in one q
 renders only the missing or stale ones and writes them back in one upsert, so editing one
 talk re-renders that talk only. The table lives in the database, so all gunicorn workers
 (and all machines) share it; nothing is cached per process.
+
+A whole series feed, once assembled, is kept too (`rendered_feed`, one row per series, format
+and content encoding) under the feed's version key (its stamp): a warm request reads one row,
+and the gzip variant is compressed once per version, not per request.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, select
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -51,6 +55,20 @@ class RenderedPiece(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     audience: Mapped[str] = mapped_column(String(16), primary_key=True)
     version: Mapped[str] = mapped_column(String(200))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RenderedFeed(Base):
+    """A series feed as last assembled, in one content encoding, and the version it shows."""
+
+    __tablename__ = "rendered_feed"
+
+    series_id: Mapped[int] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), primary_key=True
+    )
+    format: Mapped[str] = mapped_column(String(16), primary_key=True)
+    encoding: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[str] = mapped_column(String(300))
     body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -123,16 +141,54 @@ def pieces(
     return [stored[event_id][1] for event_id, _ in wanted]
 
 
+_FEED = select(RenderedFeed.body).where(
+    RenderedFeed.series_id == bindparam("series_id"),
+    RenderedFeed.format == bindparam("format"),
+    RenderedFeed.encoding == bindparam("encoding"),
+    RenderedFeed.version == bindparam("version"),
+)
+
+
+def stored_feed(
+    session: Session, series_id: int, fmt: str, encoding: str, version: str
+) -> bytes | None:
+    """Return a series feed stored under exactly `version`, or None."""
+    params = {"series_id": series_id, "format": fmt, "encoding": encoding, "version": version}
+    body: bytes | None = session.connection().execute(_FEED, params).scalar()
+    return body
+
+
+def store_feed(
+    session: Session, series_id: int, fmt: str, encoding: str, version: str, body: bytes
+) -> None:
+    """Keep an assembled series feed under its version (replacing older ones), committed."""
+    row = {
+        "series_id": series_id,
+        "format": fmt,
+        "encoding": encoding,
+        "version": version,
+        "body": body,
+    }
+    _upsert(session, RenderedFeed, ["series_id", "format", "encoding"], [row])
+
+
 def _store(session: Session, rows: list[dict[str, object]]) -> None:
     """Upsert rendered pieces (concurrent workers may race; the last write wins)."""
+    _upsert(session, RenderedPiece, ["event_id", "kind", "audience"], rows)
+
+
+def _upsert(
+    session: Session, table: type[Base], keys: list[str], rows: list[dict[str, object]]
+) -> None:
+    """Insert or replace rows by primary key, then commit (the last write wins)."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     for start in range(0, len(rows), 1000):
-        statement = insert(RenderedPiece).values(rows[start : start + 1000])
+        statement = insert(table).values(rows[start : start + 1000])
         statement = statement.on_conflict_do_update(
-            index_elements=["event_id", "kind", "audience"],
+            index_elements=keys,
             set_={"version": statement.excluded.version, "body": statement.excluded.body},
         )
         session.execute(statement)

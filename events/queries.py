@@ -2,8 +2,9 @@
 
 Rules shared by every feed:
 
-- A cancelled talk stays (marked cancelled) until `cancelled_retention_days` after its
-  start, then leaves, so clients first see the cancellation and then the talk goes away.
+- A cancelled talk stays (marked cancelled) until the end of the UTC day
+  `cancelled_retention_days` after its start, then leaves, so clients first see the
+  cancellation and then the talk goes away.
 - A feed holds at most `feed_max_events` talks: the ones with the latest start times.
 - Site-wide (and personal) feeds cover a rolling window: talks that ended at most
   `feed_window_days` ago, and everything ahead. A series' own feed has its whole history.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
@@ -56,10 +57,19 @@ class FeedFilter:
         return found
 
 
+def retention_cutoff(now: datetime, settings: Settings) -> datetime:
+    """Return the earliest start of a cancelled talk still shown: midnight UTC, N days ago.
+
+    Whole UTC days, so a feed's content changes at most once a day by the clock alone and a
+    version key made of the data and the date is exact.
+    """
+    day = (now.astimezone(UTC) - timedelta(days=settings.cancelled_retention_days)).date()
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
 def retained(now: datetime, settings: Settings) -> ColumnElement[bool]:
     """Return the condition that keeps a talk: not cancelled, or cancelled recently."""
-    cutoff = now - timedelta(days=settings.cancelled_retention_days)
-    return or_(Event.status != "cancelled", Event.start_utc >= cutoff)
+    return or_(Event.status != "cancelled", Event.start_utc >= retention_cutoff(now, settings))
 
 
 def in_window(now: datetime, settings: Settings) -> ColumnElement[bool]:
@@ -249,48 +259,38 @@ def last_modified(events: Sequence[Event], *series: Series) -> datetime | None:
 
 @dataclass(frozen=True)
 class FeedStamp:
-    """What a series feed's validators come from, read without loading any talk."""
+    """What a series feed's validators come from: one series row, no talk loaded."""
 
+    series_id: int
     series_updated: datetime
-    events_updated: datetime | None
-    count: int
+    talks_changed: datetime | None
+    revision: int
 
     @property
     def last_modified(self) -> datetime:
-        """Return the latest change of the series or of a talk in its feed."""
-        stamps = [self.series_updated] + ([self.events_updated] if self.events_updated else [])
-        return max(stamps)
+        """Return the latest change of the series or of one of its talks (deletions too)."""
+        return max(self.series_updated, self.talks_changed or self.series_updated)
 
     def version(self, *parts: str) -> str:
         """Return a version key of the feed: the stamp plus the caller's parts."""
-        updated = self.events_updated.isoformat() if self.events_updated else "-"
-        return "|".join([self.series_updated.isoformat(), updated, str(self.count), *parts])
+        changed = self.talks_changed.isoformat() if self.talks_changed else "-"
+        return "|".join([self.series_updated.isoformat(), changed, str(self.revision), *parts])
 
 
 # Built once: a 304 answer runs only this statement, so it skips building and caching one.
-_STAMP = (
-    select(Series.updated_at, func.max(Event.updated_at), func.count(Event.updated_at))
-    .select_from(Series)
-    .outerjoin(
-        Event,
-        and_(
-            Event.series_id == Series.id,
-            or_(Event.status != "cancelled", Event.start_utc >= bindparam("cutoff")),
-        ),
-    )
-    .where(Series.slug == bindparam("slug"))
-    .group_by(Series.id, Series.updated_at)
+_STAMP = select(Series.id, Series.updated_at, Series.talks_changed_at, Series.feed_revision).where(
+    Series.slug == bindparam("slug")
 )
 
 
-def series_stamp(session: Session, slug: str, *, now: datetime, settings: Settings) -> FeedStamp:
-    """Return the stamp of a series feed in one aggregate query; raise NotFound.
+def series_stamp(session: Session, slug: str) -> FeedStamp:
+    """Return the stamp of a series feed from its row; raise NotFound.
 
-    The count (of retained talks, as `retained` keeps them) changes when a talk is deleted
-    or leaves the feed. A covering index (ix_event_series_feed) answers it.
+    Database triggers (migration 0005) bump `feed_revision` and `talks_changed_at` on every
+    insert, update or delete of a talk. What else a feed depends on, the retention boundary,
+    moves once a day (`retention_cutoff`), so callers add the date to the version.
     """
-    cutoff = now - timedelta(days=settings.cancelled_retention_days)
-    row = session.connection().execute(_STAMP, {"cutoff": cutoff, "slug": slug}).first()
+    row = session.connection().execute(_STAMP, {"slug": slug}).first()
     if row is None:
         raise NotFound(f"no series with slug {slug!r}")
-    return FeedStamp(row[0], row[1], int(row[2]))
+    return FeedStamp(*row)

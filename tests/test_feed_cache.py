@@ -1,16 +1,18 @@
-"""Stored VEVENT pieces, 304 answers before rendering, and a fixed query count per feed."""
+"""Stored pieces and feeds, 304s before rendering, trigger-kept stamps, fixed query counts."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import delete, func, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import web.feeds
@@ -173,3 +175,81 @@ def test_query_count_does_not_grow_with_the_feed(
         warm_small = _selects(app, client, "/series/small" + path)
         warm_large = _selects(app, client, "/series/large" + path)
         assert warm_small == warm_large <= 4
+
+
+@pytest.mark.parametrize("path", ["/series/lisbon-ml.ics", "/series/lisbon-ml.atom"])
+def test_a_stored_feed_is_served_without_building_it_again(
+    client: FlaskClient,
+    make_event: Callable[..., Event],
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+) -> None:
+    for n in range(3):
+        make_event(id=f"k{n}", start=f"2026-04-{n + 1:02d} 12:00", end="13:00")
+    plain = client.get(path)
+    zipped = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(zipped.data) == plain.data
+    assert zipped.headers["ETag"] == plain.headers["ETag"][:-1] + '-gzip"'
+
+    def fail(*_args: object, **_kwargs: object) -> bytes:
+        raise AssertionError("a stored feed was built again")
+
+    monkeypatch.setattr(queries, "series_feed", fail)
+    monkeypatch.setattr(queries, "series_feed_stamps", fail)
+    monkeypatch.setattr(web.feeds, "gzip_bytes", fail)
+    assert client.get(path).data == plain.data
+    again = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert again.data == zipped.data and again.headers["Content-Encoding"] == "gzip"
+    assert again.headers["ETag"] == zipped.headers["ETag"]
+
+
+def test_a_304_costs_one_statement(
+    app: Flask, client: FlaskClient, make_event: Callable[..., Event]
+) -> None:
+    make_event(id="one")
+    etag = client.get("/series/lisbon-ml.ics").headers["ETag"]
+    engine = state(app).engine
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        answer = client.get("/series/lisbon-ml.ics", headers={"If-None-Match": etag})
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert answer.status_code == 304
+    assert len(statements) == 1 and "FROM series" in statements[0]
+
+
+def _stamp(sessions: sessionmaker[Session]) -> queries.FeedStamp:
+    with sessions() as session:
+        return queries.series_stamp(session, "lisbon-ml")
+
+
+def test_triggers_keep_the_stamp_for_every_write_to_talks(
+    client: FlaskClient,
+    sessions: sessionmaker[Session],
+    make_event: Callable[..., Event],
+) -> None:
+    make_event(id="w1")
+    first = _stamp(sessions)
+    etag = client.get("/series/lisbon-ml.ics").headers["ETag"]
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    with sessions() as session, session.begin():  # a write outside the store, in plain SQL
+        session.execute(update(Event).where(Event.id == "w1").values(title="X", updated_at=later))
+    edited = _stamp(sessions)
+    assert edited.revision == first.revision + 1
+    assert edited.talks_changed == later and edited.last_modified == later
+    changed = client.get("/series/lisbon-ml.ics", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and b"SUMMARY:X" in changed.data
+    make_event(id="w2")
+    added = _stamp(sessions)
+    assert added.revision == edited.revision + 1 and added.talks_changed == later
+    with sessions() as session, session.begin():
+        session.execute(delete(Event).where(Event.id == "w1"))
+    deleted = _stamp(sessions)
+    assert deleted.revision == added.revision + 1
+    assert deleted.talks_changed is not None and deleted.talks_changed >= later
+    assert b"w1" not in client.get("/series/lisbon-ml.ics").data

@@ -36,7 +36,7 @@ def test_series_feed_keeps_the_latest_starts_up_to_the_cap(
         assert [e.id for e in site] == ["d4", "d5"]
 
 
-def test_cancelled_talk_leaves_after_the_retention(
+def test_cancelled_talk_leaves_at_the_end_of_the_utc_day_after_the_retention(
     sessions: sessionmaker[Session], make_event: Callable[..., Event]
 ) -> None:
     make_event(id="off", start="2026-05-01 12:00", end="13:00", status="cancelled")
@@ -45,8 +45,9 @@ def test_cancelled_talk_leaves_after_the_retention(
     with sessions() as session:
         for now, kept in [
             (start + timedelta(days=29), True),
-            (start + timedelta(days=30), True),
-            (start + timedelta(days=30, seconds=1), False),
+            (start + timedelta(days=30, seconds=1), True),
+            (datetime(2026, 5, 31, 23, 59, 59, tzinfo=UTC), True),
+            (datetime(2026, 6, 1, 0, 0, tzinfo=UTC), False),
         ]:
             _, events = queries.series_feed(session, "lisbon-ml", now=now, settings=settings)
             site = queries.site_feed(session, queries.FeedFilter(), now=now, settings=settings)

@@ -401,8 +401,12 @@ def event_etag(event: Event) -> str:
 
 
 def series_etag(series: Series) -> str:
-    """Return the ETag of a series."""
-    columns = {c.key: getattr(series, c.key) for c in Series.__table__.columns}
+    """Return the ETag of a series (its own fields; the triggers' feed stamp is not one)."""
+    columns = {
+        c.key: getattr(series, c.key)
+        for c in Series.__table__.columns
+        if c.key not in ("feed_revision", "talks_changed_at")
+    }
     return f'"s-{_digest(columns)}"'
 
 

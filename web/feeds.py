@@ -10,16 +10,20 @@
 
 Every answer carries an ETag and Last-Modified and honours conditional requests (web.http).
 
-Fast paths (issue 8): a series feed first reads a one-row stamp (series.updated_at, the
-newest talk change, the talk count) and answers a matching conditional request with 304
-before loading any talk or touching a renderer; the ETag also holds today's date (the
-retention boundary moves daily) and the settings fingerprint. Calendars are assembled from
-per-talk VEVENTs stored in the database (events.pieces), so only changed talks re-render.
+Fast paths (issue 8): a series feed first reads its stamp from the series row (kept by
+database triggers: revision and newest talk change) and answers a matching conditional
+request with 304 before loading any talk or touching a renderer; the version key behind the
+ETag also holds today's date (retention moves daily) and the settings fingerprint. A 200
+answer reads the body stored for that version (`rendered_feed`, plain or gzip); only a new
+version builds it, a calendar from per-talk VEVENTs stored in the database (events.pieces),
+so only changed talks re-render. A stored body is never older than its version: it is built
+after the stamp was read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from flask import Blueprint, Response, request
 
@@ -32,7 +36,15 @@ from feeds.links import Links
 from feeds.syndication import FeedInfo, render_atom, render_json, render_rss
 from feeds.text import plain_text
 from web.context import db, settings
-from web.http import cached_response, not_found, precondition
+from web.http import (
+    cached_response,
+    encoded_response,
+    gzip_bytes,
+    not_found,
+    precondition,
+    wants_gzip,
+    worth_gzip,
+)
 
 bp = Blueprint("feeds", __name__)
 
@@ -110,12 +122,41 @@ def _series_calendar(series: Series, talks: list[queries.TalkStamp], info: Calen
     return assemble(info, vtimezones(zones, years), vevents)
 
 
-def _series_stamp(slug: str, kind: str) -> tuple[queries.FeedStamp, str]:
-    """Return the stamp of a series feed and its version key (raises NotFound)."""
+def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Response:
+    """Serve a series feed: 304 from its stamp, else the body stored for this version, else
+    `build(now)` once and store it (and its gzip variant, once per version)."""
     now = utc_now()
-    stamp = queries.series_stamp(db(), slug, now=now, settings=settings())
-    version = stamp.version(kind, now.date().isoformat(), pieces.settings_fingerprint(settings()))
-    return stamp, version
+    try:
+        stamp = queries.series_stamp(db(), slug)
+    except NotFound as exc:
+        return not_found(str(exc))
+    version = stamp.version(fmt, now.date().isoformat(), pieces.settings_fingerprint(settings()))
+    early = precondition(version, stamp.last_modified)
+    if early is not None:
+        return early
+    gzipped = wants_gzip()
+    payload = pieces.stored_feed(
+        db(), stamp.series_id, fmt, "gzip" if gzipped else "identity", version
+    )
+    if payload is None:
+        body = (
+            pieces.stored_feed(db(), stamp.series_id, fmt, "identity", version) if gzipped else None
+        )
+        if body is None:
+            body = build(now)
+            pieces.store_feed(db(), stamp.series_id, fmt, "identity", version, body)
+        gzipped = gzipped and worth_gzip(body)
+        payload = body
+        if gzipped:
+            payload = gzip_bytes(body)
+            pieces.store_feed(db(), stamp.series_id, fmt, "gzip", version, payload)
+    return encoded_response(
+        payload,
+        gzipped=gzipped,
+        content_type=ICS_TYPE if fmt == "ics" else FEED_TYPES[fmt],
+        last_modified=stamp.last_modified,
+        version=version,
+    )
 
 
 def _site_events(feed_filter: queries.FeedFilter) -> list[Event]:
@@ -124,25 +165,18 @@ def _site_events(feed_filter: queries.FeedFilter) -> list[Event]:
 
 @bp.get("/series/<slug>.ics")
 def series_calendar(slug: str) -> Response:
-    """Serve one series as an iCalendar feed (304 from a stamp, body from stored pieces)."""
-    try:
-        stamp, version = _series_stamp(slug, "ics")
-        early = precondition(version, stamp.last_modified)
-        if early is not None:
-            return early
-        series, talks = queries.series_feed_stamps(db(), slug, now=utc_now(), settings=settings())
-    except NotFound as exc:
-        return not_found(str(exc))
-    links = _links()
-    info = CalendarInfo(
-        name=series.name,
-        description=plain_text(series.description),
-        url=links.series_page(series.slug),
-    )
-    body = _series_calendar(series, talks, info)
-    return cached_response(
-        body, content_type=ICS_TYPE, last_modified=stamp.last_modified, version=version
-    )
+    """Serve one series as an iCalendar feed (stored per version, assembled from pieces)."""
+
+    def build(now: datetime) -> bytes:
+        series, talks = queries.series_feed_stamps(db(), slug, now=now, settings=settings())
+        info = CalendarInfo(
+            name=series.name,
+            description=plain_text(series.description),
+            url=_links().series_page(series.slug),
+        )
+        return _series_calendar(series, talks, info)
+
+    return _series_feed(slug, "ics", build)
 
 
 @bp.get("/events/<event_id>.ics")
@@ -183,30 +217,24 @@ def site_calendar() -> Response:
 
 @bp.get("/series/<slug>.<any(rss, atom, json):fmt>")
 def series_feed(slug: str, fmt: str) -> Response:
-    """Serve one series as RSS 2.0, Atom or JSON Feed (304 from a stamp, before rendering)."""
-    try:
-        stamp, version = _series_stamp(slug, fmt)
-        early = precondition(version, stamp.last_modified)
-        if early is not None:
-            return early
-        series, events = queries.series_feed(db(), slug, now=utc_now(), settings=settings())
-    except NotFound as exc:
-        return not_found(str(exc))
-    links = _links()
-    info = FeedInfo(
-        title=series.name,
-        description=plain_text(series.description),
-        page_url=links.series_page(series.slug),
-        self_url=links.series_feed(series.slug, fmt),
-        language=series.language,
-        updated=series.updated_at,
-    )
-    body = RENDERERS[fmt](
-        events, info=info, links=links, domain=settings().domain, audience="public"
-    )
-    return cached_response(
-        body, content_type=FEED_TYPES[fmt], last_modified=stamp.last_modified, version=version
-    )
+    """Serve one series as RSS 2.0, Atom or JSON Feed (stored per version)."""
+
+    def build(now: datetime) -> bytes:
+        series, events = queries.series_feed(db(), slug, now=now, settings=settings())
+        links = _links()
+        info = FeedInfo(
+            title=series.name,
+            description=plain_text(series.description),
+            page_url=links.series_page(series.slug),
+            self_url=links.series_feed(series.slug, fmt),
+            language=series.language,
+            updated=series.updated_at,
+        )
+        return RENDERERS[fmt](
+            events, info=info, links=links, domain=settings().domain, audience="public"
+        )
+
+    return _series_feed(slug, fmt, build)
 
 
 @bp.get("/feed.<any(rss, atom, json):fmt>")

@@ -33,8 +33,19 @@ def strong_etag(*parts: bytes | str) -> str:
     return digest.hexdigest()[:32]
 
 
-def _wants_gzip() -> bool:
+def wants_gzip() -> bool:
+    """Return whether the current request accepts a gzip-encoded answer."""
     return request.accept_encodings["gzip"] > 0
+
+
+def worth_gzip(body: bytes) -> bool:
+    """Return whether a body is big enough to compress for a client that accepts gzip."""
+    return len(body) >= GZIP_MIN_BYTES
+
+
+def gzip_bytes(body: bytes) -> bytes:
+    """Return `body` gzip-compressed, the same bytes every time (no timestamp)."""
+    return gzip.compress(body, compresslevel=6, mtime=0)
 
 
 def _not_modified(base_etag: str, last_modified: datetime | None) -> bool:
@@ -45,6 +56,22 @@ def _not_modified(base_etag: str, last_modified: datetime | None) -> bool:
     if since is not None and last_modified is not None:
         return last_modified.astimezone(UTC).replace(microsecond=0) <= since.astimezone(UTC)
     return False
+
+
+def _headers(max_age: int, private: bool) -> dict[str, str]:
+    return {
+        "Cache-Control": f"{'private' if private else 'public'}, max-age={max_age}",
+        "Vary": "Accept-Encoding",
+    }
+
+
+def _validators(
+    response: Response, base_etag: str, gzipped: bool, last_modified: datetime | None
+) -> Response:
+    response.set_etag(base_etag + "-gzip" if gzipped else base_etag)
+    if last_modified is not None:
+        response.last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
+    return response
 
 
 def cached_response(
@@ -59,24 +86,50 @@ def cached_response(
 ) -> Response:
     """Return `body` as a cacheable response to the current GET or HEAD request."""
     base_etag = strong_etag(version) if version is not None else strong_etag(body)
-    compress = len(body) >= GZIP_MIN_BYTES and _wants_gzip()
-    etag = base_etag + "-gzip" if compress else base_etag
-    headers = {
-        "Cache-Control": f"{'private' if private else 'public'}, max-age={max_age}",
-        "Vary": "Accept-Encoding",
-    }
+    compress = worth_gzip(body) and wants_gzip()
     if _not_modified(base_etag, last_modified):
-        response = Response(status=304, headers=headers)
-    else:
-        payload = gzip.compress(body, compresslevel=6, mtime=0) if compress else body
-        response = Response(payload, status=200, content_type=content_type, headers=headers)
-        if compress:
-            response.headers["Content-Encoding"] = "gzip"
-        if filename:
-            response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.set_etag(etag)
-    if last_modified is not None:
-        response.last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
+        response = Response(status=304, headers=_headers(max_age, private))
+        return _validators(response, base_etag, compress, last_modified)
+    payload = gzip_bytes(body) if compress else body
+    response = _ok(payload, compress, content_type, max_age, private, filename)
+    return _validators(response, base_etag, compress, last_modified)
+
+
+def encoded_response(
+    payload: bytes,
+    *,
+    gzipped: bool,
+    content_type: str,
+    last_modified: datetime | None,
+    version: str,
+    max_age: int = DEFAULT_MAX_AGE,
+    private: bool = False,
+    filename: str | None = None,
+) -> Response:
+    """Return a 200 answer of a body already encoded (gzip or not) for this request.
+
+    The ETag is that of `cached_response(..., version=version)`; validators are assumed
+    checked before (see `precondition`).
+    """
+    response = _ok(payload, gzipped, content_type, max_age, private, filename)
+    return _validators(response, strong_etag(version), gzipped, last_modified)
+
+
+def _ok(
+    payload: bytes,
+    gzipped: bool,
+    content_type: str,
+    max_age: int,
+    private: bool,
+    filename: str | None,
+) -> Response:
+    response = Response(
+        payload, status=200, content_type=content_type, headers=_headers(max_age, private)
+    )
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    if filename:
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -94,15 +147,8 @@ def precondition(
     base_etag = strong_etag(version)
     if not _not_modified(base_etag, last_modified):
         return None
-    headers = {
-        "Cache-Control": f"{'private' if private else 'public'}, max-age={max_age}",
-        "Vary": "Accept-Encoding",
-    }
-    response = Response(status=304, headers=headers)
-    response.set_etag(base_etag + "-gzip" if _wants_gzip() else base_etag)
-    if last_modified is not None:
-        response.last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
-    return response
+    response = Response(status=304, headers=_headers(max_age, private))
+    return _validators(response, base_etag, wants_gzip(), last_modified)
 
 
 def not_found(message: str) -> Response:
