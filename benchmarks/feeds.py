@@ -304,6 +304,8 @@ class Server:
         self.proc = subprocess.Popen(
             [
                 str(gunicorn),
+                "--config",
+                str(ROOT / "gunicorn.conf.py"),
                 "--workers",
                 str(workers),
                 "--worker-class",
@@ -562,7 +564,7 @@ def run(database_url: str, backend: str, sizes: Sizes, workdir: Path) -> list[Fi
             "MB",
             300,
             False,
-            f"{sizes.workers} gthread workers, --preload; largest process RSS "
+            f"{sizes.workers} gthread workers, --preload, gc.freeze; largest process RSS "
             f"{peak_rss / 2**20:.0f} MB",
         ),
         Figure(
