@@ -341,16 +341,21 @@ def _connection_lost(exc: Exception) -> bool:
 
 
 def _prepare(
-    factory: sessionmaker[Session], ids: list[int], worker: str, settings: Settings
+    factory: sessionmaker[Session],
+    ids: list[int],
+    worker: str,
+    settings: Settings,
+    emails: mail.EventEmails | None = None,
 ) -> dict[int, tuple[str, bytes]]:
     """Build and store (once) the messages of claimed rows, in one transaction.
 
     Returns {row id: (recipient, message bytes)} for the rows still to send; rows that must
     not be sent any more (unsubscribed, talk gone or cancelled) are marked `skipped`.
+    `emails` holds talk templates from earlier batches (a new one when None).
     """
     ready: dict[int, tuple[str, bytes]] = {}
     calendars: dict[tuple[str, int], str] = {}
-    emails = mail.EventEmails()
+    emails = mail.EventEmails() if emails is None else emails
     with factory() as session, session.begin():
         rows = session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id))
         for row in rows:
@@ -432,8 +437,12 @@ def send_batch(
     worker: str | None = None,
     progress: bool | None = None,
     on_sent: Callable[[int], None] | None = None,
+    emails: mail.EventEmails | None = None,
 ) -> SendReport:
-    """Claim and deliver up to `batch` due emails; record each outcome."""
+    """Claim and deliver up to `batch` due emails; record each outcome.
+
+    Pass the same `emails` to successive batches to render each talk's email once for all.
+    """
     now = now or utc_now()
     worker = worker or worker_name()
     report = SendReport()
@@ -444,7 +453,7 @@ def send_batch(
     client: smtplib.SMTP | None = None
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(ids), desc="sending", unit="email", disable=not show, file=sys.stderr)
-    ready = _prepare(factory, ids, worker, settings)
+    ready = _prepare(factory, ids, worker, settings, emails)
     report.skipped = len(ids) - len(ready)
     bar.update(report.skipped)
     todo = [row_id for row_id in ids if row_id in ready]

@@ -367,14 +367,14 @@ def _date_line(date: str) -> bytes:
     return POLICY.fold_binary(name, header)
 
 
-def _occurrences(msg: EmailMessage, token: str) -> int:
-    """Return how often `token` occurs in the decoded headers and contents of a message."""
-    found = 0
+def _decoded(msg: EmailMessage) -> list[str]:
+    """Return the decoded header values and contents of every part of a message."""
+    texts: list[str] = []
     for part in msg.walk():
-        found += sum(str(value).count(token) for value in part.values())
+        texts += (str(value) for value in part.values())
         if not part.is_multipart():
-            found += str(part.get_content()).count(token)
-    return found
+            texts.append(str(part.get_content()))
+    return texts
 
 
 @dataclass(frozen=True)
@@ -398,7 +398,7 @@ class _Template:
 
 
 class EventEmails:
-    """Event emails of one batch, each talk's email rendered once as a template.
+    """Event emails, each talk's email rendered once as a template (kept for many batches).
 
     `render` returns exactly `to_bytes(event_email(...))` and its subject, except that every
     message made from one template shares that template's random MIME boundaries (which
@@ -408,6 +408,8 @@ class EventEmails:
     Date), once per (kind, talk content, series name, reader's zone, whether the reader has
     a calendar link, talk page, calendar, previous values, sender). Each reader's values
     then replace the tokens in the bytes; the Date header line is rendered on its own.
+    Since the key holds everything else the bytes depend on, one object may serve many
+    batches (the `send` command keeps one); it keeps the `max_templates` newest templates.
 
     That substitution is exact when (1) each value is rendered verbatim everywhere it
     appears (`_plain`: checked per value), (2) the template bodies are 7bit/8bit, so the
@@ -418,7 +420,7 @@ class EventEmails:
     else changes a message; keep `_template_key` in step with what `event_email` reads.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_templates: int = 256) -> None:
         nonce = secrets.token_hex(8)
         self._tokens = {
             "email": f"ef{nonce}to@placeholder.invalid",
@@ -428,6 +430,7 @@ class EventEmails:
             "message_id": f"<ef{nonce}id@placeholder.invalid>",
         }
         self._templates: dict[tuple[object, ...], _Template | None] = {}
+        self._max_templates = max_templates
         self._dates: dict[str, bytes] = {}
         self.fast = 0
         self.slow = 0
@@ -449,6 +452,8 @@ class EventEmails:
         if values is not None:
             key = _template_key(kind, event, series, reader, envelope, event_url, ics, previous)
             if key not in self._templates:
+                if len(self._templates) >= self._max_templates:
+                    del self._templates[next(iter(self._templates))]  # the oldest
                 self._templates[key] = self._template(
                     kind, event, series, reader, envelope, event_url, ics, previous
                 )
@@ -538,9 +543,10 @@ class EventEmails:
         ):
             return None
         found = {name: token.encode("ascii") for name, token in tokens.items()}
+        decoded = _decoded(msg)
         for name, token in tokens.items():
             count = data.count(found[name])
-            if count == 0 or count != _occurrences(msg, token):
+            if count == 0 or count != sum(text.count(token) for text in decoded):
                 return None
         found["date"] = _date_line(PLACEHOLDER_DATE)
         if data.count(found["date"]) != 1:
@@ -555,14 +561,15 @@ def _split(data: bytes, found: dict[str, bytes], subject: str) -> _Template:
     pieces = pattern.split(data)
     lines = []
     for line in data.splitlines():
+        if not pattern.search(line):
+            continue
         counts = tuple(
             (name, line.count(token))
             for name, token in found.items()
             if name != "date" and token in line
         )
-        if counts:
-            fixed = len(line) - sum(len(found[name]) * count for name, count in counts)
-            lines.append((fixed, counts))
+        fixed = len(line) - sum(len(found[name]) * count for name, count in counts)
+        lines.append((fixed, counts))
     return _Template(
         parts=tuple(pieces[0::2]),
         fields=tuple(names[token] for token in pieces[1::2]),

@@ -364,3 +364,32 @@ def test_preview_writes_the_slow_path_bytes(
             )
             assert subscriber.email == address
             assert data == with_boundaries_of(msg, data)
+
+
+def test_templates_kept_across_batches_serve_later_batches_exactly(
+    app: Flask, sessions: sessionmaker[Session], talk: Event
+) -> None:
+    settings = state(app).settings
+    for n in range(12):
+        subscribe(sessions, f"b{n}@example.org", ZONES[n % 3])
+    with sessions() as session, session.begin():
+        assert outbox.announce(session, store.get_event(session, talk.id), utc_now()) == 12
+    emails = mail.EventEmails()
+    for _ in range(3):
+        ids = sender.claim(sessions, "test:1", 4, utc_now())
+        assert len(sender._prepare(sessions, ids, "test:1", settings, emails)) == 4
+        assert len(emails._templates) == 3  # the first batch's templates, reused
+        with sessions() as session:
+            for row in session.scalars(select(Outbox).where(Outbox.id.in_(ids))):
+                assert row.message == slow_twin(row, session, settings)
+    assert (emails.fast, emails.slow) == (12, 0)
+
+
+def test_a_full_cache_drops_its_oldest_templates_and_stays_exact(talk: Event) -> None:
+    emails = mail.EventEmails(max_templates=2)
+    for n in range(12):
+        who = reader(n, ZONES[n % 3], True)
+        fast, slow, _ = both(emails, "reminder", talk, who, mail.Envelope.new(MAIL_FROM, "x"))
+        assert fast == slow
+        assert len(emails._templates) <= 2
+    assert emails.fast == 12
