@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 from icalendar import Event as IcalEvent
 from icalendar import vCalAddress
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 from tqdm import tqdm
 
 from events import outbox, subscribers
@@ -357,7 +357,14 @@ def _prepare(
     calendars: dict[tuple[str, int], str] = {}
     emails = mail.EventEmails() if emails is None else emails
     with factory() as session, session.begin():
-        rows = session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id))
+        # Subscribers and talks in two queries, not one lazy load (and autoflush) per row.
+        query = (
+            select(Outbox)
+            .where(Outbox.id.in_(ids))
+            .order_by(Outbox.id)
+            .options(selectinload(Outbox.subscriber), selectinload(Outbox.event))
+        )
+        rows = session.scalars(query).all()
         for row in rows:
             if row.status != "sending" or row.locked_by != worker:
                 continue
