@@ -327,16 +327,20 @@ def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> N
 
     from events import sender
     from events.timezones import utc_now
+    from feeds.email import EventEmails
 
     state = _state(ctx)
     migrate(state.engine)
     worker = sender.worker_name()
+    emails = EventEmails()  # each talk's email rendered once, for every batch
     while True:
         # IntegrityError: another sender queued the same reminders at the same moment.
         with contextlib.suppress(IntegrityError):
             sender.queue_due(state.sessions, utc_now())
         while True:
-            report = sender.send_batch(state.sessions, state.settings, batch=batch, worker=worker)
+            report = sender.send_batch(
+                state.sessions, state.settings, batch=batch, worker=worker, emails=emails
+            )
             if report.sent or report.retry or report.failed or report.skipped:
                 click.echo(report.summary(), err=True)
                 for error in report.errors[:5]:

@@ -5,7 +5,8 @@ short transaction (PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`; SQLite: one 
 `UPDATE ... RETURNING`, SQLite's single writer), marking them `sending` with its name and a
 lease. Another sender skips rows under a live lease, so two senders never send the same row
 (a sender hands back what it has not sent after half the lease).
-The message is built once and stored with its Message-ID before the first SMTP attempt;
+The message is built once (emails about one talk from one template per batch,
+`feeds.email.EventEmails`) and stored with its Message-ID before the first SMTP attempt;
 after the SMTP server accepts it, the row is marked `sent` in its own commit. The only window
 for a duplicate is a crash (or lost database) between the server's acceptance and that
 commit: the lease then expires (`LEASE`) and the row is sent again, byte-identical with the
@@ -30,12 +31,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from icalendar import Event as IcalEvent
 from icalendar import vCalAddress
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 from tqdm import tqdm
 
 from events import outbox, subscribers
@@ -154,15 +156,9 @@ def build(
             return None
         start = datetime.fromisoformat(row.payload["week_start"])
         return mail.digest_email(items, reader, envelope, week_start=start)
-    event = row.event
+    event = _event_to_send(row)
     if event is None:
         return None
-    if row.kind in ("announcement", "reminder") and event.status == "cancelled":
-        return None
-    calendars = {} if calendars is None else calendars
-    key = (event.id, event.sequence)
-    if key not in calendars:
-        calendars[key] = event_calendar(event, event.series, settings)
     return mail.event_email(
         row.kind,  # type: ignore[arg-type]
         event,
@@ -170,29 +166,98 @@ def build(
         reader,
         envelope,
         event_url=links.event_page(event.id),
-        ics=calendars[key],
+        ics=_calendar(event, settings, {} if calendars is None else calendars),
         previous=row.payload.get("previous"),
+    )
+
+
+def _event_to_send(row: Outbox) -> Event | None:
+    """Return the talk of an event email, or None when the email must not be sent any more."""
+    event = row.event
+    if event is None:
+        return None
+    if row.kind in ("announcement", "reminder") and event.status == "cancelled":
+        return None
+    return event
+
+
+def _calendar(event: Event, settings: Settings, calendars: dict[tuple[str, int], str]) -> str:
+    """Return the talk's calendar, rendered once per talk version into `calendars`."""
+    key = (event.id, event.sequence)
+    if key not in calendars:
+        calendars[key] = event_calendar(event, event.series, settings)
+    return calendars[key]
+
+
+def event_message(
+    emails: mail.EventEmails,
+    kind: mail.EventKind,
+    event: Event,
+    subscriber: Subscriber,
+    settings: Settings,
+    envelope: mail.Envelope,
+    calendars: dict[tuple[str, int], str],
+    previous: dict[str, Any] | None = None,
+) -> tuple[bytes, str]:
+    """Return (message bytes, subject) of an email about `event` to `subscriber`."""
+    links = Links(settings.base_url)
+    return emails.render(
+        kind,
+        event,
+        event.series,
+        reader_for(subscriber, links),
+        envelope,
+        event_url=links.event_page(event.id),
+        ics=_calendar(event, settings, calendars),
+        previous=previous,
+    )
+
+
+def render(
+    session: Session,
+    row: Outbox,
+    settings: Settings,
+    envelope: mail.Envelope,
+    emails: mail.EventEmails,
+    calendars: dict[tuple[str, int], str],
+) -> tuple[bytes, str] | None:
+    """Return (message bytes, subject) of an outbox row, or None as `build` does.
+
+    Emails about one talk come from `emails` (bytes as `build` makes them, see
+    `mail.EventEmails`); confirmations and digests from `build`.
+    """
+    subscriber = row.subscriber
+    if row.kind not in mail.EVENT_KINDS or subscriber is None or not subscriber.active:
+        msg = build(session, row, settings, envelope, calendars)
+        return None if msg is None else (mail.to_bytes(msg), str(msg["Subject"]))
+    event = _event_to_send(row)
+    if event is None:
+        return None
+    return event_message(
+        emails,
+        row.kind,
+        event,
+        subscriber,
+        settings,
+        envelope,
+        calendars,
+        row.payload.get("previous"),
     )
 
 
 def preview(session: Session, event: Event, settings: Settings) -> list[tuple[str, bytes]]:
     """Return (recipient, .eml bytes) of the announcement of a talk, queuing nothing."""
-    links = Links(settings.base_url)
+    emails = mail.EventEmails()
+    calendars: dict[tuple[str, int], str] = {}
     found = []
     for subscriber in outbox.active_subscribers(session, event.series_id):
         if not subscriber.announcements:
             continue
         envelope = mail.Envelope.new(settings.mail_from, settings.domain)
-        msg = mail.event_email(
-            "announcement",
-            event,
-            event.series,
-            reader_for(subscriber, links),
-            envelope,
-            event_url=links.event_page(event.id),
-            ics=event_calendar(event, event.series, settings),
+        data, _ = event_message(
+            emails, "announcement", event, subscriber, settings, envelope, calendars
         )
-        found.append((subscriber.email, mail.to_bytes(msg)))
+        found.append((subscriber.email, data))
     return found
 
 
@@ -276,17 +341,30 @@ def _connection_lost(exc: Exception) -> bool:
 
 
 def _prepare(
-    factory: sessionmaker[Session], ids: list[int], worker: str, settings: Settings
+    factory: sessionmaker[Session],
+    ids: list[int],
+    worker: str,
+    settings: Settings,
+    emails: mail.EventEmails | None = None,
 ) -> dict[int, tuple[str, bytes]]:
     """Build and store (once) the messages of claimed rows, in one transaction.
 
     Returns {row id: (recipient, message bytes)} for the rows still to send; rows that must
     not be sent any more (unsubscribed, talk gone or cancelled) are marked `skipped`.
+    `emails` holds talk templates from earlier batches (a new one when None).
     """
     ready: dict[int, tuple[str, bytes]] = {}
     calendars: dict[tuple[str, int], str] = {}
+    emails = mail.EventEmails() if emails is None else emails
     with factory() as session, session.begin():
-        rows = session.scalars(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id))
+        # Subscribers and talks in two queries, not one lazy load (and autoflush) per row.
+        query = (
+            select(Outbox)
+            .where(Outbox.id.in_(ids))
+            .order_by(Outbox.id)
+            .options(selectinload(Outbox.subscriber), selectinload(Outbox.event))
+        )
+        rows = session.scalars(query).all()
         for row in rows:
             if row.status != "sending" or row.locked_by != worker:
                 continue
@@ -299,13 +377,12 @@ def _prepare(
                 continue
             if row.message is None:
                 envelope = mail.Envelope.new(settings.mail_from, settings.domain)
-                msg = build(session, row, settings, envelope, calendars)
-                if msg is None:
+                rendered = render(session, row, settings, envelope, emails, calendars)
+                if rendered is None:
                     row.status, row.last_error, row.locked_by = "skipped", "nothing to send", None
                     continue
-                row.message = mail.to_bytes(msg)
+                row.message, row.subject = rendered
                 row.message_id = envelope.message_id
-                row.subject = str(msg["Subject"])
             ready[row.id] = (row.recipient, row.message)
     return ready
 
@@ -367,8 +444,12 @@ def send_batch(
     worker: str | None = None,
     progress: bool | None = None,
     on_sent: Callable[[int], None] | None = None,
+    emails: mail.EventEmails | None = None,
 ) -> SendReport:
-    """Claim and deliver up to `batch` due emails; record each outcome."""
+    """Claim and deliver up to `batch` due emails; record each outcome.
+
+    Pass the same `emails` to successive batches to render each talk's email once for all.
+    """
     now = now or utc_now()
     worker = worker or worker_name()
     report = SendReport()
@@ -379,7 +460,7 @@ def send_batch(
     client: smtplib.SMTP | None = None
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(ids), desc="sending", unit="email", disable=not show, file=sys.stderr)
-    ready = _prepare(factory, ids, worker, settings)
+    ready = _prepare(factory, ids, worker, settings, emails)
     report.skipped = len(ids) - len(ready)
     bar.update(report.skipped)
     todo = [row_id for row_id in ids if row_id in ready]

@@ -10,6 +10,8 @@ email carries RFC 8058 one-click unsubscribe headers and a visible unsubscribe l
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,9 +27,11 @@ from feeds import when
 from feeds.text import markdown_html, plain_text
 
 # policy.SMTP folds long headers into encoded words; 998 keeps List-Unsubscribe URLs intact.
-POLICY = policy.SMTP.clone(max_line_length=998)
+MAX_LINE = 998
+POLICY = policy.SMTP.clone(max_line_length=MAX_LINE)
 
 EventKind = Literal["announcement", "change", "cancellation", "reminder"]
+EVENT_KINDS: tuple[EventKind, ...] = ("announcement", "change", "cancellation", "reminder")
 KIND_PREFIX: dict[str, str] = {
     "announcement": "",
     "change": "Changed: ",
@@ -335,3 +339,275 @@ def confirmation_email(
 def to_bytes(msg: EmailMessage) -> bytes:
     """Serialise a message for SMTP (CRLF line ends, 998-octet header lines)."""
     return msg.as_bytes(policy=POLICY)
+
+
+# -- the fast path: one template per talk version and kind of reader -------------------------
+
+# A value is substituted into template bytes only when every renderer leaves it verbatim:
+# printable ASCII without whitespace (no line breaks, nothing for rstrip/strip to remove),
+# none of & < > " ' (html.escape), no "=?" (an RFC 2047 encoded word in a header) and at most
+# PLAIN_MAX characters (with the line-length check in _Template.fill, no header line folds).
+PLAIN_MAX = 300
+_PLAIN_URL = re.compile(r"[\x21\x23-\x25\x28-\x3b\x3d\x3f-\x7e]+")
+# Addresses and Message-IDs: dot-atoms of letters, digits, _ + - (rendered verbatim by the
+# address and msg-id header parsers).
+_DOT_ATOM = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
+_PLAIN_EMAIL = re.compile(f"{_DOT_ATOM}@{_DOT_ATOM}")
+_PLAIN_MESSAGE_ID = re.compile(f"<{_DOT_ATOM}@{_DOT_ATOM}>")
+PLACEHOLDER_DATE = "Sat, 01 Jan 2000 00:00:00 GMT"
+
+
+def _plain(value: str, pattern: re.Pattern[str]) -> bool:
+    return len(value) <= PLAIN_MAX and "=?" not in value and pattern.fullmatch(value) is not None
+
+
+def _date_line(date: str) -> bytes:
+    """Return the Date header line exactly as `_message` and `to_bytes` write it."""
+    name, header = POLICY.header_store_parse("Date", date)
+    return POLICY.fold_binary(name, header)
+
+
+def _decoded(msg: EmailMessage) -> list[str]:
+    """Return the decoded header values and contents of every part of a message."""
+    texts: list[str] = []
+    for part in msg.walk():
+        texts += (str(value) for value in part.values())
+        if not part.is_multipart():
+            texts.append(str(part.get_content()))
+    return texts
+
+
+@dataclass(frozen=True)
+class _Template:
+    """Message bytes split at the per-reader values: parts[0] fields[0] parts[1] ... parts[-1]."""
+
+    parts: tuple[bytes, ...]
+    fields: tuple[str, ...]
+    lines: tuple[tuple[int, tuple[tuple[str, int], ...]], ...]  # (fixed length, field counts)
+    subject: str
+
+    def fill(self, values: dict[str, bytes]) -> bytes | None:
+        """Return the message with `values` in place, or None when a line would exceed 998."""
+        for fixed, counts in self.lines:
+            if fixed + sum(len(values[name]) * count for name, count in counts) > MAX_LINE:
+                return None
+        out = [self.parts[0]]
+        for name, part in zip(self.fields, self.parts[1:], strict=True):
+            out += (values[name], part)
+        return b"".join(out)
+
+
+class EventEmails:
+    """Event emails, each talk's email rendered once as a template (kept for many batches).
+
+    `render` returns exactly `to_bytes(event_email(...))` and its subject, except that every
+    message made from one template shares that template's random MIME boundaries (which
+    stay valid: a boundary only must not be a line of the message, and the values put in
+    contain no line breaks). A template is `event_email` rendered for placeholder values
+    (a unique token for the address, the three personal links and the Message-ID, a fixed
+    Date), once per (kind, talk content, series name, reader's zone, whether the reader has
+    a calendar link, talk page, calendar, previous values, sender). Each reader's values
+    then replace the tokens in the bytes; the Date header line is rendered on its own.
+    Since the key holds everything else the bytes depend on, one object may serve many
+    batches (the `send` command keeps one); it keeps the `max_templates` newest templates.
+
+    That substitution is exact when (1) each value is rendered verbatim everywhere it
+    appears (`_plain`: checked per value), (2) the template bodies are 7bit/8bit, so the
+    tokens appear verbatim and as often in the bytes as in the content (checked once per
+    template), and (3) no line that holds a value grows past 998 octets, which would switch
+    a body to quoted-printable or fold a header (checked per message). Otherwise the
+    reader's email is rendered by `event_email` (the slow path). The cache assumes nothing
+    else changes a message; keep `_template_key` in step with what `event_email` reads.
+    """
+
+    def __init__(self, max_templates: int = 256) -> None:
+        nonce = secrets.token_hex(8)
+        self._tokens = {
+            "email": f"ef{nonce}to@placeholder.invalid",
+            "manage_url": f"https://placeholder.invalid/{nonce}/manage",
+            "unsubscribe_url": f"https://placeholder.invalid/{nonce}/unsubscribe",
+            "calendar_url": f"https://placeholder.invalid/{nonce}/calendar",
+            "message_id": f"<ef{nonce}id@placeholder.invalid>",
+        }
+        self._templates: dict[tuple[object, ...], _Template | None] = {}
+        self._max_templates = max_templates
+        self._dates: dict[str, bytes] = {}
+        self.fast = 0
+        self.slow = 0
+
+    def render(
+        self,
+        kind: EventKind,
+        event: Event,
+        series: Series,
+        reader: Reader,
+        envelope: Envelope,
+        *,
+        event_url: str,
+        ics: str | None,
+        previous: dict[str, Any] | None = None,
+    ) -> tuple[bytes, str]:
+        """Return (message bytes, subject) of `event_email` with these arguments."""
+        values = self._values(reader, envelope)
+        if values is not None:
+            key = _template_key(kind, event, series, reader, envelope, event_url, ics, previous)
+            if key not in self._templates:
+                if len(self._templates) >= self._max_templates:
+                    del self._templates[next(iter(self._templates))]  # the oldest
+                self._templates[key] = self._template(
+                    kind, event, series, reader, envelope, event_url, ics, previous
+                )
+            template = self._templates[key]
+            data = None if template is None else template.fill(values)
+            if template is not None and data is not None:
+                self.fast += 1
+                return data, template.subject
+        self.slow += 1
+        msg = event_email(
+            kind,
+            event,
+            series,
+            reader,
+            envelope,
+            event_url=event_url,
+            ics=ics,
+            previous=previous,
+        )
+        return to_bytes(msg), str(msg["Subject"])
+
+    def _values(self, reader: Reader, envelope: Envelope) -> dict[str, bytes] | None:
+        """Return the reader's values as bytes by field, or None when one is not plain."""
+        links = [reader.manage_url, reader.unsubscribe_url]
+        if reader.calendar_url:
+            links.append(reader.calendar_url)
+        if not (
+            _plain(reader.email, _PLAIN_EMAIL)
+            and _plain(envelope.message_id, _PLAIN_MESSAGE_ID)
+            and all(_plain(url, _PLAIN_URL) for url in links)
+        ):
+            return None
+        date = self._dates.get(envelope.date)
+        if date is None:
+            if len(self._dates) > 1000:
+                self._dates.clear()
+            date = self._dates[envelope.date] = _date_line(envelope.date)
+        values = {
+            "email": reader.email.encode("ascii"),
+            "manage_url": reader.manage_url.encode("ascii"),
+            "unsubscribe_url": reader.unsubscribe_url.encode("ascii"),
+            "message_id": envelope.message_id.encode("ascii"),
+            "date": date,
+        }
+        if reader.calendar_url:
+            values["calendar_url"] = reader.calendar_url.encode("ascii")
+        return values
+
+    def _template(
+        self,
+        kind: EventKind,
+        event: Event,
+        series: Series,
+        reader: Reader,
+        envelope: Envelope,
+        event_url: str,
+        ics: str | None,
+        previous: dict[str, Any] | None,
+    ) -> _Template | None:
+        """Render the email for placeholder values; None when they are not all verbatim."""
+        tokens = dict(self._tokens)
+        if not reader.calendar_url:
+            del tokens["calendar_url"]
+        stand_in = Reader(
+            email=tokens["email"],
+            timezone=reader.timezone,
+            manage_url=tokens["manage_url"],
+            unsubscribe_url=tokens["unsubscribe_url"],
+            calendar_url=tokens.get("calendar_url"),
+        )
+        placeholder = Envelope(envelope.mail_from, tokens["message_id"], PLACEHOLDER_DATE)
+        msg = event_email(
+            kind,
+            event,
+            series,
+            stand_in,
+            placeholder,
+            event_url=event_url,
+            ics=ics,
+            previous=previous,
+        )
+        data = to_bytes(msg)
+        if any(
+            part.get("Content-Transfer-Encoding", "7bit") not in ("7bit", "8bit")
+            for part in msg.walk()
+            if not part.is_multipart()
+        ):
+            return None
+        found = {name: token.encode("ascii") for name, token in tokens.items()}
+        decoded = _decoded(msg)
+        for name, token in tokens.items():
+            count = data.count(found[name])
+            if count == 0 or count != sum(text.count(token) for text in decoded):
+                return None
+        found["date"] = _date_line(PLACEHOLDER_DATE)
+        if data.count(found["date"]) != 1:
+            return None
+        return _split(data, found, str(msg["Subject"]))
+
+
+def _split(data: bytes, found: dict[str, bytes], subject: str) -> _Template:
+    """Return the template of message bytes whose values are the tokens in `found`."""
+    names = {token: name for name, token in found.items()}
+    pattern = re.compile(b"(" + b"|".join(re.escape(t) for t in found.values()) + b")")
+    pieces = pattern.split(data)
+    lines = []
+    for line in data.splitlines():
+        if not pattern.search(line):
+            continue
+        counts = tuple(
+            (name, line.count(token))
+            for name, token in found.items()
+            if name != "date" and token in line
+        )
+        fixed = len(line) - sum(len(found[name]) * count for name, count in counts)
+        lines.append((fixed, counts))
+    return _Template(
+        parts=tuple(pieces[0::2]),
+        fields=tuple(names[token] for token in pieces[1::2]),
+        lines=tuple(lines),
+        subject=subject,
+    )
+
+
+def _template_key(
+    kind: str,
+    event: Event,
+    series: Series,
+    reader: Reader,
+    envelope: Envelope,
+    event_url: str,
+    ics: str | None,
+    previous: dict[str, Any] | None,
+) -> tuple[object, ...]:
+    """Return everything `event_email` reads except the reader's and envelope's own values."""
+    return (
+        kind,
+        event.id,
+        event.title,
+        repr(event.speakers),
+        event.start_utc,
+        event.end_utc,
+        event.timezone,
+        repr(event.location),
+        event.status,
+        repr(event.meeting),
+        event.livestream,
+        event.slides,
+        event.abstract,
+        series.name,
+        reader.timezone,
+        bool(reader.calendar_url),
+        envelope.mail_from,
+        event_url,
+        ics,
+        repr(previous),
+    )
