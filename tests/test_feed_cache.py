@@ -145,7 +145,10 @@ def test_gzip_for_clients_that_ask(client: FlaskClient, make_event: Callable[...
     assert "Content-Encoding" not in client.get("/series/lisbon-ml.ics").headers
 
 
-def _selects(app: Flask, client: FlaskClient, url: str) -> int:
+def _statements(
+    app: Flask, client: FlaskClient, url: str, headers: dict[str, str] | None = None
+) -> tuple[int, list[str]]:
+    """Return the status of a GET and the SQL statements it ran."""
     engine = state(app).engine
     statements: list[str] = []
 
@@ -154,9 +157,15 @@ def _selects(app: Flask, client: FlaskClient, url: str) -> int:
 
     sa_event.listen(engine, "before_cursor_execute", count)
     try:
-        assert client.get(url).status_code == 200
+        status = client.get(url, headers=headers or {}).status_code
     finally:
         sa_event.remove(engine, "before_cursor_execute", count)
+    return status, statements
+
+
+def _selects(app: Flask, client: FlaskClient, url: str) -> int:
+    status, statements = _statements(app, client, url)
+    assert status == 200
     return len(statements)
 
 
@@ -208,18 +217,8 @@ def test_a_304_costs_one_statement(
 ) -> None:
     make_event(id="one")
     etag = client.get("/series/lisbon-ml.ics").headers["ETag"]
-    engine = state(app).engine
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    sa_event.listen(engine, "before_cursor_execute", count)
-    try:
-        answer = client.get("/series/lisbon-ml.ics", headers={"If-None-Match": etag})
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
-    assert answer.status_code == 304
+    status, statements = _statements(app, client, "/series/lisbon-ml.ics", {"If-None-Match": etag})
+    assert status == 304
     assert len(statements) == 1 and "FROM series" in statements[0]
 
 
