@@ -5,12 +5,12 @@ short transaction (PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`; SQLite: one 
 `UPDATE ... RETURNING`, SQLite's single writer), marking them `sending` with its name and a
 lease. Another sender skips rows under a live lease, so two senders never send the same row
 (a sender hands back what it has not sent after half the lease).
-The message is built once (emails about one talk from a template per talk version and
-reader zone, `feeds.email.EventEmails`) and stored with its Message-ID before the first SMTP attempt;
-after the SMTP server accepts it, the row is marked `sent` in its own commit. The only window
-for a duplicate is a crash (or lost database) between the server's acceptance and that
-commit: the lease then expires (`LEASE`) and the row is sent again, byte-identical with the
-same Message-ID, so receiving systems that deduplicate on Message-ID show it once.
+The message is built once (emails about one talk from a template per talk version and reader
+zone, `feeds.email.EventEmails`) and stored with its Message-ID before the first SMTP
+attempt; after the SMTP server accepts it, the row is marked `sent` in its own commit. The
+only window for a duplicate is a crash (or lost database) between the server's acceptance
+and that commit: the lease then expires (`LEASE`) and the row is sent again, byte-identical
+with the same Message-ID, so receiving systems that deduplicate on Message-ID show it once.
 
 Failures: a temporary failure (connection refused or lost, 4xx) puts the row back with
 exponential backoff (1 min, 2, 4, ... capped at 6 h; given up as `failed` after
