@@ -33,8 +33,9 @@ from events.models import Event
 RENDERER_VERSION = "1"
 
 
-# Covers a series feed's stamp (count and newest change of its retained talks) and its
-# talk stamps without reading table rows; created by migration 0004_rendered_pieces.
+# Serves the talk stamps of a new series feed version (one series, retention by status and
+# start, latest starts first); created by migration 0004_rendered_pieces. Since 0005 the
+# feed's stamp itself is read from the series row, not aggregated over this index.
 Index(
     "ix_event_series_feed",
     Event.series_id,
