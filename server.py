@@ -14,19 +14,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from events import exporter, importer, tokens
-from events import pieces as _pieces  # noqa: F401  (registers the tables)
-from events import subscriptions as _subscriptions  # noqa: F401  (registers the tables)
+from events.clock import SYSTEM_CLOCK, Clock
 from events.config import Settings
 from events.db import make_engine, make_sessionmaker, migrate
 from events.errors import EventFeedError
 from events.models import Series
-from events.timezones import utc_now
 from web.context import EXTENSION, AppState, close_db
 
 SAMPLE_DATA = "sample_data/seminars.yaml"
 
 
-def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
+def create_app(
+    config: Mapping[str, Any] | Settings | None = None, *, clock: Clock = SYSTEM_CLOCK
+) -> Flask:
     """Create the application; `config` overrides EVENTFEED_* environment settings."""
     if isinstance(config, Settings):
         settings = config.completed()
@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     engine = make_engine(settings.database_url, pool_pre_ping=True, hide_parameters=True)
-    app.extensions[EXTENSION] = AppState(settings, engine, make_sessionmaker(engine))
+    app.extensions[EXTENSION] = AppState(settings, engine, make_sessionmaker(engine), clock)
     app.teardown_appcontext(close_db)
     _register_blueprints(app)
     return app
@@ -105,7 +105,9 @@ def import_command(
     """Import series and talks from YAML, JSON, CSV or .ics files (all or nothing)."""
     state = _state(ctx)
     migrate(state.engine)
-    report = importer.import_files(state.sessions, files, fmt=fmt, default_series=series_slug)
+    report = importer.import_files(
+        state.sessions, files, fmt=fmt, default_series=series_slug, clock=state.clock
+    )
     click.echo(f"imported {len(files)} file(s): {report.summary()}")
 
 
@@ -155,7 +157,7 @@ def token_create(
                     f"note: series {slug!r} does not exist yet; the token may create it", err=True
                 )
         token, secret = tokens.create_token(
-            session, utc_now(), series=list(series_slugs), admin=admin, label=label
+            session, state.clock.now(), series=list(series_slugs), admin=admin, label=label
         )
         scope = "admin" if token.admin else "series " + ", ".join(token.series)
         click.echo(
@@ -172,7 +174,7 @@ def token_revoke(ctx: click.Context, ident: str) -> None:
     state = _state(ctx)
     migrate(state.engine)
     with state.sessions() as session, session.begin():
-        token = tokens.revoke_token(session, ident, utc_now())
+        token = tokens.revoke_token(session, ident, state.clock.now())
         click.echo(f"revoked token {token.id} ({token.prefix}...)")
 
 
@@ -229,7 +231,7 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     """Load the sample seminar series, then serve them."""
     state = _state(ctx)
     migrate(state.engine)
-    report = importer.import_files(state.sessions, [sample_data_path()])
+    report = importer.import_files(state.sessions, [sample_data_path()], clock=state.clock)
     click.echo(f"sample data: {report.summary()}", err=True)
     if not no_serve:
         _serve(ctx, host, port, False)
@@ -257,12 +259,11 @@ def subscribers_add(
     """Add (or update) a confirmed subscriber of one or more series."""
     from events import subscribers
     from events.db import transaction
-    from events.timezones import utc_now
 
     state = _state(ctx)
     migrate(state.engine)
     with transaction(state.sessions) as session:
-        found = subscribers.add_confirmed(session, email, list(slugs), zone, utc_now())
+        found = subscribers.add_confirmed(session, email, list(slugs), zone, state.clock.now())
         click.echo(f"subscribed {found.email} ({found.timezone}) to {', '.join(slugs)}")
 
 
@@ -273,13 +274,12 @@ def subscribers_import(ctx: click.Context, file: Path) -> None:
     """Add confirmed subscribers from CSV (columns email, series, timezone); all or nothing."""
     from events import subscribers
     from events.db import transaction
-    from events.timezones import utc_now
 
     state = _state(ctx)
     migrate(state.engine)
     text = importer.read_text(str(file), file.read_bytes())
     with transaction(state.sessions) as session:
-        count = subscribers.import_csv(session, str(file), text, utc_now())
+        count = subscribers.import_csv(session, str(file), text, state.clock.now())
     click.echo(f"imported {count} subscriber(s) from {file}")
 
 
@@ -295,7 +295,6 @@ def announce_command(ctx: click.Context, event_id: str, preview: Path | None) ->
     """Queue the announcement of a talk to its series' confirmed subscribers."""
     from events import outbox, sender, store
     from events.db import transaction
-    from events.timezones import utc_now
 
     state = _state(ctx)
     migrate(state.engine)
@@ -309,7 +308,7 @@ def announce_command(ctx: click.Context, event_id: str, preview: Path | None) ->
                 (preview / f"{index:04d}-{safe}.eml").write_bytes(data)
             click.echo(f"wrote {len(written)} .eml file(s) to {preview}; nothing queued")
             return
-        count = outbox.announce(session, event, utc_now())
+        count = outbox.announce(session, event, state.clock.now())
     click.echo(f"queued {count} announcement(s) of {event_id}; `eventfeed send` delivers them")
 
 
@@ -326,7 +325,6 @@ def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> N
     from sqlalchemy.exc import IntegrityError
 
     from events import sender
-    from events.timezones import utc_now
     from feeds.email import EventEmails
 
     state = _state(ctx)
@@ -336,7 +334,7 @@ def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> N
     while True:
         # IntegrityError: another sender queued the same reminders at the same moment.
         with contextlib.suppress(IntegrityError):
-            sender.queue_due(state.sessions, utc_now())
+            sender.queue_due(state.sessions, state.clock.now())
         while True:
             report = sender.send_batch(
                 state.sessions, state.settings, batch=batch, worker=worker, emails=emails

@@ -47,10 +47,11 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from events import queries  # noqa: E402
+from events.clock import SYSTEM_CLOCK  # noqa: E402
 from events.config import Settings  # noqa: E402
 from events.db import make_engine, make_sessionmaker, migrate  # noqa: E402
 from events.models import Event, Series  # noqa: E402
-from events.timezones import utc_now, wall_time_text  # noqa: E402
+from events.times import wall_time_text  # noqa: E402
 from feeds import email as mail  # noqa: E402
 from feeds.ical import CalendarInfo, render_calendar  # noqa: E402
 from feeds.links import Links  # noqa: E402
@@ -203,7 +204,7 @@ class InProcess:
         links = Links(self.settings.base_url)
         with self.sessions() as session:
             series, events = queries.series_feed(
-                session, BIG, now=utc_now(), settings=self.settings
+                session, BIG, now=SYSTEM_CLOCK.now(), settings=self.settings
             )
             info = CalendarInfo(
                 name=series.name,
@@ -418,8 +419,8 @@ def email_rate(engine: Engine, settings: Settings, subscribers: int) -> tuple[fl
     fresh Envelope, the subscriber's links, and `sender.event_message` through the command's
     one `EventEmails`, with the talk's calendar rendered afresh every SEND_BATCH rows.
     """
+    from events.models import Subscriber
     from events.sender import event_message
-    from events.subscriptions import Subscriber
 
     with make_sessionmaker(engine)() as session:
         event = session.get(Event, "talk-5")

@@ -25,7 +25,8 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from events import store, timezones
+from events import store, times
+from events.clock import SYSTEM_CLOCK, Clock
 from events.errors import EventFeedError, ImportFailed, InvalidRecord
 from events.models import Series
 from events.schemas import EVENT_ID_PATTERN, SeriesRecord, validate_event, validate_series
@@ -279,7 +280,7 @@ def _calendar_zone(calendar: Any) -> str | None:
     if not label:
         return None
     try:
-        return timezones.resolve_zone(str(label))
+        return times.resolve_zone(str(label))
     except EventFeedError:
         return None
 
@@ -301,7 +302,7 @@ def _ics_zone(prop: Any, value: datetime, calendar_zone: str | None) -> str:
     if tzid:
         mapped = WINDOWS_TO_OLSON.get(tzid, tzid)
         try:
-            return timezones.resolve_zone(mapped)
+            return times.resolve_zone(mapped)
         except EventFeedError:
             pass
     if key is None and value.utcoffset() != timedelta(0):
@@ -326,7 +327,7 @@ def _ics_time(
         zone_name = _ics_zone(prop, value, calendar_zone)
     except ValueError as exc:
         raise ImportFailed(f"{where}: field '{name}': {exc}") from None
-    return zone_name, timezones.wall_time_text(value.astimezone(UTC), zone_name)
+    return zone_name, times.wall_time_text(value.astimezone(UTC), zone_name)
 
 
 def _ics_event(where: str, uid: str, vevent: Any, calendar_zone: str | None) -> dict[str, Any]:
@@ -431,8 +432,9 @@ def import_files(
     fmt: str | None = None,
     default_series: str | None = None,
     progress: bool | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> ImportReport:
     """Import files in one transaction: everything is written, or nothing."""
     parsed = read_files(list(paths), fmt, default_series)
     with factory() as session, session.begin():
-        return apply(session, parsed, timezones.utc_now(), progress)
+        return apply(session, parsed, clock.now(), progress)

@@ -26,8 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from events.models import Event, Series
-from events.subscriptions import Outbox, Subscriber, Subscription
+from events.models import Event, Outbox, Series, Subscriber, Subscription
 
 if TYPE_CHECKING:
     from events.store import Outcome

@@ -20,57 +20,17 @@ import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from events.config import Settings
 from events.db import Base
-from events.models import Event
+from events.models import Event, RenderedFeed, RenderedPiece
 
 # Bump when a renderer's output changes, so stored pieces are re-rendered.
 RENDERER_VERSION = "1"
-
-
-# Serves the talk stamps of a new series feed version (one series, retention by status and
-# start, latest starts first); created by migration 0004_rendered_pieces. Since 0005 the
-# feed's stamp itself is read from the series row, not aggregated over this index.
-Index(
-    "ix_event_series_feed",
-    Event.series_id,
-    Event.start_utc,
-    Event.status,
-    Event.updated_at,
-)
-
-
-class RenderedPiece(Base):
-    """One talk's rendered piece of a feed (e.g. its VEVENT) and the version it renders."""
-
-    __tablename__ = "rendered_piece"
-
-    event_id: Mapped[str] = mapped_column(
-        ForeignKey("event.id", ondelete="CASCADE"), primary_key=True
-    )
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    audience: Mapped[str] = mapped_column(String(16), primary_key=True)
-    version: Mapped[str] = mapped_column(String(200))
-    body: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class RenderedFeed(Base):
-    """A series feed as last assembled, in one content encoding, and the version it shows."""
-
-    __tablename__ = "rendered_feed"
-
-    series_id: Mapped[int] = mapped_column(
-        ForeignKey("series.id", ondelete="CASCADE"), primary_key=True
-    )
-    format: Mapped[str] = mapped_column(String(16), primary_key=True)
-    encoding: Mapped[str] = mapped_column(String(16), primary_key=True)
-    version: Mapped[str] = mapped_column(String(300))
-    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 def settings_fingerprint(settings: Settings) -> str:

@@ -26,8 +26,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from events.config import Settings
 from events.errors import NotFound
-from events.models import Event, Series
-from events.pieces import RenderedPiece
+from events.models import Event, RenderedPiece, Series
 
 
 @dataclass(frozen=True)

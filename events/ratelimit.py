@@ -5,21 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Integer, String, delete, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from events.db import Base, UTCDateTime
-
-
-class RateWindow(Base):
-    """How many hits one key had in one fixed window."""
-
-    __tablename__ = "rate_window"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    hits: Mapped[int] = mapped_column(Integer, default=0)
+from events.models import RateWindow
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pydantic import (
     field_validator,
 )
 
-from events import timezones
+from events import times
 from events.errors import InvalidRecord, TimeError
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
@@ -133,7 +133,7 @@ class SeriesIn(Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        return timezones.resolve_zone(value)
+        return times.resolve_zone(value)
 
     @field_validator("organisers", mode="before")
     @classmethod
@@ -163,7 +163,7 @@ class EventIn(Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        return None if value is None else timezones.resolve_zone(value)
+        return None if value is None else times.resolve_zone(value)
 
     @field_validator("speakers", mode="before")
     @classmethod
@@ -289,14 +289,14 @@ def validate_event(data: Any, series: SeriesRecord, *, where: str = "") -> Event
     start_utc = end_utc = None
     start_local = end_local = None
     try:
-        start_local = timezones.parse_local_time(parsed.start)
-        start_utc = timezones.to_instant(start_local, zone_name)
+        start_local = times.parse_local_time(parsed.start)
+        start_utc = times.to_instant(start_local, zone_name)
     except TimeError as exc:
         errors.append(("start", str(exc)))
     try:
-        day = start_local or timezones.parse_local_time(parsed.end)
-        end_local = timezones.parse_clock_time(parsed.end, day)
-        end_utc = timezones.to_instant(end_local, zone_name)
+        day = start_local or times.parse_local_time(parsed.end)
+        end_local = times.parse_clock_time(parsed.end, day)
+        end_utc = times.to_instant(end_local, zone_name)
     except TimeError as exc:
         errors.append(("end", str(exc)))
     if start_utc and end_utc and end_utc <= start_utc:
@@ -314,8 +314,8 @@ def validate_event(data: Any, series: SeriesRecord, *, where: str = "") -> Event
         id=parsed.id,
         title=parsed.title,
         timezone=zone_name,
-        start_local=timezones.wall_time_text(start_utc, zone_name),
-        end_local=timezones.wall_time_text(end_utc, zone_name),
+        start_local=times.wall_time_text(start_utc, zone_name),
+        end_local=times.wall_time_text(end_utc, zone_name),
         start_utc=start_utc,
         end_utc=end_utc,
         speakers=[s.model_dump(exclude_none=True) for s in parsed.speakers],

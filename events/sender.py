@@ -41,11 +41,10 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from tqdm import tqdm
 
 from events import outbox, subscribers
+from events.clock import SYSTEM_CLOCK
 from events.config import Settings
 from events.errors import EventFeedError
-from events.models import Event, Series
-from events.subscriptions import Outbox, Subscriber
-from events.timezones import utc_now
+from events.models import Event, Outbox, Series, Subscriber
 from feeds import email as mail
 from feeds import ical
 from feeds.links import Links
@@ -450,7 +449,7 @@ def send_batch(
 
     Pass the same `emails` to successive batches to render each talk's email once for all.
     """
-    now = now or utc_now()
+    now = now or SYSTEM_CLOCK.now()
     worker = worker or worker_name()
     report = SendReport()
     ids = claim(factory, worker, batch, now)

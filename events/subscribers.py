@@ -22,9 +22,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from events import outbox, store, timezones
+from events import outbox, store, times
 from events.errors import EventFeedError, InvalidRecord, NotFound
-from events.subscriptions import Subscriber, Subscription
+from events.models import Subscriber, Subscription
 
 # ASCII addresses only (no SMTPUTF8): local part of RFC 5322 atext and dots, a DNS domain.
 EMAIL_PATTERN = re.compile(
@@ -59,7 +59,7 @@ def normalise_email(value: str) -> str:
 def check_zone(value: str | None) -> str:
     """Return the IANA zone for a name or label (default UTC), or raise InvalidRecord."""
     try:
-        return timezones.resolve_zone(value or "UTC")
+        return times.resolve_zone(value or "UTC")
     except EventFeedError as exc:
         raise InvalidRecord("subscription", [("timezone", str(exc))]) from None
 

@@ -14,35 +14,19 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from events.db import Base, UTCDateTime
 from events.errors import EventFeedError, NotFound
+from events.models import TOKEN_PREFIX_LENGTH as PREFIX_LENGTH
+from events.models import ApiToken
 from events.schemas import SLUG_PATTERN
 
 TOKEN_PREFIX = "eft_"
-PREFIX_LENGTH = 12
 
 
 class TokenError(EventFeedError):
     """A token command was given bad arguments."""
-
-
-class ApiToken(Base):
-    """An editor's API token: its hash, its series (or admin) and its life cycle."""
-
-    __tablename__ = "api_token"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    prefix: Mapped[str] = mapped_column(String(PREFIX_LENGTH), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    label: Mapped[str] = mapped_column(String(200), default="")
-    admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    series: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 @dataclass(frozen=True)

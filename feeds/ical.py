@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from ical.calendar import Calendar as IcalCalendar
 from ical.calendar_stream import IcsCalendarStream
@@ -30,6 +29,7 @@ from ical.timezone import IcsTimezoneInfo, Timezone
 from icalendar import Calendar, vDuration, vText, vUri
 from icalendar import Event as VEvent
 
+from events import times
 from events.access import Audience, MeetingView, visible_meeting
 from events.models import Event
 from feeds import when
@@ -39,7 +39,6 @@ from feeds.text import plain_text
 PRODID = "-//EventFeed//EventFeed Calendar 1.0//EN"
 REFRESH_INTERVAL = timedelta(hours=6)
 CRLF = b"\r\n"
-UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "Etc/Zulu", "Zulu", "UCT", "Universal"})
 STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
 
 
@@ -146,22 +145,10 @@ def description(event: Event, *, links: Links, audience: Audience) -> str:
     return "\n\n".join(parts)
 
 
-def _ical_time(instant: datetime, zone_name: str) -> datetime:
-    """Return the instant in its zone, or in UTC when the zone cannot say it unambiguously."""
-    if zone_name in UTC_ZONES:
-        return instant.astimezone(UTC)
-    local = instant.astimezone(ZoneInfo(zone_name))
-    if local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset():
-        # A wall time that happens twice: RFC 5545 means the first, ical.js reads the
-        # second; only UTC says it the same way to every client.
-        return instant.astimezone(UTC)
-    return local
-
-
 def _zones_of(event: Timed) -> set[str]:
     zones = set()
     for instant in (event.start_utc, event.end_utc):
-        moment = _ical_time(instant, event.timezone)
+        moment = times.unambiguous_or_utc(instant, event.timezone)
         if moment.tzinfo is not UTC:
             zones.add(event.timezone)
     return zones
@@ -171,13 +158,13 @@ def vevent(event: Event, *, links: Links, domain: str, audience: Audience) -> VE
     """Return the VEVENT of one talk as an icalendar component."""
     component = VEvent()
     component.add("uid", uid(event.id, domain))
-    component.add("dtstamp", event.updated_at.astimezone(UTC))
-    component.add("created", event.created_at.astimezone(UTC))
-    component.add("last-modified", event.updated_at.astimezone(UTC))
+    component.add("dtstamp", times.utc(event.updated_at))
+    component.add("created", times.utc(event.created_at))
+    component.add("last-modified", times.utc(event.updated_at))
     component.add("sequence", event.sequence)
     component.add("status", STATUS.get(event.status, "CONFIRMED"))
-    component.add("dtstart", _ical_time(event.start_utc, event.timezone))
-    component.add("dtend", _ical_time(event.end_utc, event.timezone))
+    component.add("dtstart", times.unambiguous_or_utc(event.start_utc, event.timezone))
+    component.add("dtend", times.unambiguous_or_utc(event.end_utc, event.timezone))
     component.add("summary", summary(event))
     component.add("description", vText(description(event, links=links, audience=audience)))
     place = location_text(event)
@@ -201,12 +188,6 @@ def vevent(event: Event, *, links: Links, domain: str, audience: Audience) -> VE
 def render_vevent(event: Event, *, links: Links, domain: str, audience: Audience) -> bytes:
     """Return one VEVENT as bytes (CRLF, folded); identical for an unchanged event."""
     return bytes(vevent(event, links=links, domain=domain, audience=audience).to_ical())
-
-
-def _offset_text(offset: timedelta) -> str:
-    minutes = int(offset.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
 
 
 def _rrule_form(zone_name: str, first_year: int) -> str:
@@ -238,33 +219,12 @@ def _rules_agree(text: str, zone_name: str, first_year: int, last_year: int) -> 
         "BEGIN:VCALENDAR\r\nPRODID:-//check//EN\r\nVERSION:2.0\r\n" + text + "END:VCALENDAR\r\n"
     )
     ics_zone = IcsTimezoneInfo.from_timezone(parsed.timezones[0])
-    tz = ZoneInfo(zone_name)
+    tz = times.zone(zone_name)
     for day in _days(first_year, last_year):
         local = day.astimezone(tz)
         if ics_zone.utcoffset(local.replace(tzinfo=None)) != local.utcoffset():
             return False
     return True
-
-
-def _transitions(zone_name: str, start: datetime, stop: datetime) -> list[datetime]:
-    """Return the instants between start and stop at which the zone's offset changes."""
-    tz = ZoneInfo(zone_name)
-    found = []
-    step = timedelta(days=1)
-    moment = start
-    while moment < stop:
-        following = moment + step
-        if moment.astimezone(tz).utcoffset() != following.astimezone(tz).utcoffset():
-            low, high = moment, following
-            while high - low > timedelta(minutes=1):
-                middle = low + (high - low) / 2
-                if low.astimezone(tz).utcoffset() == middle.astimezone(tz).utcoffset():
-                    low = middle
-                else:
-                    high = middle
-            found.append(high.replace(second=0, microsecond=0))
-        moment = following
-    return found
 
 
 def _listed_form(zone_name: str, first_year: int, last_year: int) -> str:
@@ -273,14 +233,14 @@ def _listed_form(zone_name: str, first_year: int, last_year: int) -> str:
     Used when the zone's current yearly rule does not describe the whole span (a country
     that dropped or changed DST, or a zone whose changes follow no yearly rule).
     """
-    tz = ZoneInfo(zone_name)
+    tz = times.zone(zone_name)
     start = datetime(first_year - 1, 1, 1, tzinfo=UTC)
     stop = datetime(last_year + 1, 12, 31, tzinfo=UTC)
     lines = ["BEGIN:VTIMEZONE", f"TZID:{zone_name}"]
     before = start.astimezone(tz)
     onsets = [(start, before.utcoffset())] + [
         (t, (t - timedelta(minutes=1)).astimezone(tz).utcoffset())
-        for t in _transitions(zone_name, start, stop)
+        for t in times.offset_transitions(zone_name, start, stop)
     ]
     for instant, offset_from in onsets:
         local = instant.astimezone(tz)
@@ -291,8 +251,8 @@ def _listed_form(zone_name: str, first_year: int, last_year: int) -> str:
         lines += [
             f"BEGIN:{kind}",
             f"DTSTART:{wall:%Y%m%dT%H%M%S}",
-            f"TZOFFSETFROM:{_offset_text(offset_from)}",
-            f"TZOFFSETTO:{_offset_text(offset_to)}",
+            f"TZOFFSETFROM:{times.format_offset(offset_from, compact=True)}",
+            f"TZOFFSETTO:{times.format_offset(offset_to, compact=True)}",
             f"TZNAME:{local.tzname()}",
             f"END:{kind}",
         ]
@@ -322,7 +282,7 @@ def vtimezones(zone_names: Iterable[str], years: tuple[int, int]) -> bytes:
     return b"".join(
         vtimezone(name, years[0], years[1])
         for name in sorted(set(zone_names))
-        if name not in UTC_ZONES
+        if name not in times.UTC_ZONES
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from events.timezones import format_offset
+from events.times import format_offset
 
 # How organisers and readers name a zone; otherwise the zone's city ("Lisbon time").
 ZONE_NAMES = {

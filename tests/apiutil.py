@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import tokens
-from events.timezones import utc_now
+from events.clock import SYSTEM_CLOCK
 
 
 def issue_token(
@@ -14,7 +14,7 @@ def issue_token(
     """Create a token through the same code as `eventfeed token create`; return its secret."""
     with sessions() as session, session.begin():
         _, secret = tokens.create_token(
-            session, utc_now(), series=list(series), admin=admin, label=label
+            session, SYSTEM_CLOCK.now(), series=list(series), admin=admin, label=label
         )
     return secret
 

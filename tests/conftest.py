@@ -19,10 +19,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import store
+from events.clock import SYSTEM_CLOCK
 from events.db import Base, make_engine, make_sessionmaker, migrate
 from events.models import Event, Series
 from events.schemas import validate_event, validate_series
-from events.timezones import utc_now
 from server import create_app
 
 TEST_DATABASE_ENV = "EVENTFEED_TEST_DATABASE_URL"
@@ -115,7 +115,7 @@ def make_series(sessions: sessionmaker[Session]) -> Callable[..., Series]:
     def build(**overrides: Any) -> Series:
         record = validate_series({**SERIES_DEFAULTS, **overrides})
         with sessions() as session, session.begin():
-            series, _ = store.upsert_series(session, record, utc_now())
+            series, _ = store.upsert_series(session, record, SYSTEM_CLOCK.now())
         return series
 
     return build
@@ -148,7 +148,7 @@ def make_event(
         with sessions() as session, session.begin():
             stored = store.get_series(session, slug)
             record = validate_event(data, store.series_record(stored))
-            event, _ = store.upsert_event(session, stored, record, utc_now())
+            event, _ = store.upsert_event(session, stored, record, SYSTEM_CLOCK.now())
             session.flush()
             session.refresh(event, ["series"])
         return event

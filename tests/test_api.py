@@ -159,10 +159,10 @@ def test_revoked_token_is_refused(
     client: FlaskClient, talk: dict[str, Any], editor: str, sessions: sessionmaker[Session]
 ) -> None:
     from events import tokens
-    from events.timezones import utc_now
+    from events.clock import SYSTEM_CLOCK
 
     with sessions() as session, session.begin():
-        tokens.revoke_token(session, editor[:10], utc_now())
+        tokens.revoke_token(session, editor[:10], SYSTEM_CLOCK.now())
     answer = client.post(f"{API}/events/talk-1/cancel", headers=bearer(editor))
     assert answer.status_code == 401
 

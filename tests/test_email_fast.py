@@ -20,10 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import outbox, sender, store, subscribers
+from events.clock import SYSTEM_CLOCK
 from events.config import Settings
-from events.models import Event
-from events.subscriptions import Outbox
-from events.timezones import utc_now
+from events.models import Event, Outbox
 from feeds import email as mail
 from feeds.links import Links
 from tests.mailtools import html_part, text_part
@@ -292,7 +291,7 @@ def test_links_that_push_a_line_over_998_octets_fall_back_exactly_at_the_limit(
 def subscribe(sessions: sessionmaker[Session], email: str, zone: str) -> None:
     """Add a confirmed subscriber of the talk's series."""
     with sessions() as session, session.begin():
-        subscribers.add_confirmed(session, email, ["ml-joint"], zone, utc_now())
+        subscribers.add_confirmed(session, email, ["ml-joint"], zone, SYSTEM_CLOCK.now())
 
 
 def slow_twin(row: Outbox, session: Session, settings: Settings) -> bytes:
@@ -322,8 +321,8 @@ def test_sender_stores_the_bytes_subject_and_message_id_of_the_slow_path(
     for n, address in enumerate(addresses):
         subscribe(sessions, address, ZONES[n % len(ZONES)])
     with sessions() as session, session.begin():
-        assert outbox.announce(session, store.get_event(session, talk.id), utc_now()) == 11
-    ids = sender.claim(sessions, "test:1", 100, utc_now())
+        assert outbox.announce(session, store.get_event(session, talk.id), SYSTEM_CLOCK.now()) == 11
+    ids = sender.claim(sessions, "test:1", 100, SYSTEM_CLOCK.now())
     ready = sender._prepare(sessions, ids, "test:1", settings)
     assert len(ready) == 11
     with sessions() as session:
@@ -373,10 +372,10 @@ def test_templates_kept_across_batches_serve_later_batches_exactly(
     for n in range(12):
         subscribe(sessions, f"b{n}@example.org", ZONES[n % 3])
     with sessions() as session, session.begin():
-        assert outbox.announce(session, store.get_event(session, talk.id), utc_now()) == 12
+        assert outbox.announce(session, store.get_event(session, talk.id), SYSTEM_CLOCK.now()) == 12
     emails = mail.EventEmails()
     for _ in range(3):
-        ids = sender.claim(sessions, "test:1", 4, utc_now())
+        ids = sender.claim(sessions, "test:1", 4, SYSTEM_CLOCK.now())
         assert len(sender._prepare(sessions, ids, "test:1", settings, emails)) == 4
         assert len(emails._templates) == 3  # the first batch's templates, reused
         with sessions() as session:

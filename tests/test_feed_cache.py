@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import web.feeds
 from events import queries
-from events.models import Event, Series
-from events.pieces import RenderedPiece
-from events.timezones import utc_now
+from events.clock import SYSTEM_CLOCK
+from events.models import Event, RenderedPiece, Series
 from feeds.ical import CalendarInfo, render_calendar
 from feeds.links import Links
 from feeds.text import plain_text
@@ -30,7 +29,9 @@ def _uncached(app: Flask, sessions: sessionmaker[Session], slug: str) -> bytes:
     settings = state(app).settings
     links = Links(settings.base_url)
     with sessions() as session:
-        series, events = queries.series_feed(session, slug, now=utc_now(), settings=settings)
+        series, events = queries.series_feed(
+            session, slug, now=SYSTEM_CLOCK.now(), settings=settings
+        )
         info = CalendarInfo(
             name=series.name,
             description=plain_text(series.description),

@@ -13,9 +13,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import importer, store
+from events.clock import SYSTEM_CLOCK
 from events.models import Event, Series
 from events.schemas import validate_event
-from events.timezones import utc_now
 from server import sample_data_path
 from tests import zones
 from tests.feed_checks import every_calendar_parses  # noqa: F401
@@ -50,7 +50,7 @@ def _edit(sessions: sessionmaker[Session], event_id: str, **changes: object) -> 
             **changes,
         }
         record = validate_event(data, store.series_record(event.series))
-        stored, outcome = store.upsert_event(session, event.series, record, utc_now())
+        stored, outcome = store.upsert_event(session, event.series, record, SYSTEM_CLOCK.now())
         return stored, outcome.material
 
 
@@ -182,7 +182,7 @@ def test_site_feed_filters_window_visibility_and_retention(
     make_series: Callable[..., Series],
     make_event: Callable[..., Event],
 ) -> None:
-    now = utc_now().astimezone(ZoneInfo("Europe/Lisbon"))
+    now = SYSTEM_CLOCK.now().astimezone(ZoneInfo("Europe/Lisbon"))
 
     def at(days: int) -> str:
         return (now + timedelta(days=days)).strftime("%Y-%m-%d 12:00")

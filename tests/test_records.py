@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import store
+from events.clock import SYSTEM_CLOCK
 from events.errors import InvalidRecord
 from events.models import Event, Series
 from events.schemas import validate_event, validate_series
-from events.timezones import utc_now
 from tests.zones import ALL_CASES, ZoneCase
 
 
@@ -126,7 +126,7 @@ def _update(sessions: sessionmaker[Session], event_id: str, **changes: Any) -> E
             **changes,
         }
         record = validate_event(data, store.series_record(series))
-        updated, _ = store.upsert_event(session, series, record, utc_now())
+        updated, _ = store.upsert_event(session, series, record, SYSTEM_CLOCK.now())
         return updated
 
 

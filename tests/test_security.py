@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import ratelimit, tokens
-from events.timezones import utc_now
+from events.clock import SYSTEM_CLOCK
+from events.models import RateWindow
 from server import cli
 from tests.apiutil import bearer
 from web.security import csrf_exempt, rate_limit
@@ -66,9 +67,9 @@ def test_forms_need_the_csrf_token_of_their_session(form_app: Flask) -> None:
 
 def test_rate_limit_decorator_answers_429_with_retry_after(form_app: Flask) -> None:
     client = form_app.test_client()
-    now = utc_now()
+    now = SYSTEM_CLOCK.now()
     answers = [client.post("/test-limited") for _ in range(3)]
-    if ratelimit.window_of(utc_now(), 3600) != ratelimit.window_of(now, 3600):
+    if ratelimit.window_of(SYSTEM_CLOCK.now(), 3600) != ratelimit.window_of(now, 3600):
         pytest.skip("an hour boundary passed during the test")  # pragma: no cover
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert int(answers[2].headers["Retry-After"]) >= 1
@@ -83,9 +84,7 @@ def test_fixed_windows_are_shared_and_reset(sessions: sessionmaker[Session]) -> 
     assert later.allowed and later.count == 1
     assert ratelimit.hit(sessions, "other", 2, 60, start).allowed
     with sessions() as session:
-        windows = session.scalars(
-            select(ratelimit.RateWindow).where(ratelimit.RateWindow.key == "k")
-        )
+        windows = session.scalars(select(RateWindow).where(RateWindow.key == "k"))
         assert len(list(windows)) == 1  # old windows of a key are cleared
 
 
@@ -113,7 +112,7 @@ def test_token_commands_store_only_hashes(
         assert stored[0].token_hash == tokens.hash_token(secret)
         assert secret not in (stored[0].prefix, stored[0].token_hash, stored[0].label)
         assert stored[0].series == ["lisbon-ml", "ml-joint-seminar"]
-        editor = tokens.authenticate(session, secret, utc_now())
+        editor = tokens.authenticate(session, secret, SYSTEM_CLOCK.now())
     assert editor is not None and editor.may_edit("lisbon-ml") and not editor.may_edit("x")
     admin = run("token", "create", "--admin", "--label", "site script")
     assert admin.exit_code == 0
@@ -123,7 +122,7 @@ def test_token_commands_store_only_hashes(
     revoked = run("token", "revoke", secret[:10])
     assert revoked.exit_code == 0, revoked.output
     with sessions() as session:
-        assert tokens.authenticate(session, secret, utc_now()) is None
+        assert tokens.authenticate(session, secret, SYSTEM_CLOCK.now()) is None
     assert "revoked 20" in run("token", "list").output
     assert run("token", "create").exit_code == 1
     assert run("token", "create", "--admin", "--series", "x").exit_code == 1

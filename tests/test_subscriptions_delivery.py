@@ -19,17 +19,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import importer, outbox, sender, store, subscribers
+from events.clock import SYSTEM_CLOCK
 from events.config import Settings
 from events.errors import InvalidRecord
-from events.models import Event, Series
+from events.models import Event, Outbox, Series, Subscriber
 from events.schemas import validate_event
-from events.subscriptions import Outbox, Subscriber
-from events.timezones import utc_now
 from server import cli, sample_data_path
 from tests.mailtools import SmtpServer, calendar_part, csrf, link, path_of, text_part
 from web.context import state
 
-FUTURE = (utc_now() + timedelta(days=30)).strftime("%Y-%m-%d")
+FUTURE = (SYSTEM_CLOCK.now() + timedelta(days=30)).strftime("%Y-%m-%d")
 
 
 @pytest.fixture
@@ -50,13 +49,13 @@ def mail_settings(app: Flask, smtp: SmtpServer) -> Settings:
 def add(sessions: sessionmaker[Session], email: str, zone: str, slug: str = "lisbon-ml") -> None:
     """Add a confirmed subscriber."""
     with sessions() as session, session.begin():
-        subscribers.add_confirmed(session, email, [slug], zone, utc_now())
+        subscribers.add_confirmed(session, email, [slug], zone, SYSTEM_CLOCK.now())
 
 
 def announce(sessions: sessionmaker[Session], event_id: str) -> int:
     """Queue the announcement of a talk."""
     with sessions() as session, session.begin():
-        return outbox.announce(session, store.get_event(session, event_id), utc_now())
+        return outbox.announce(session, store.get_event(session, event_id), SYSTEM_CLOCK.now())
 
 
 def drain(sessions: sessionmaker[Session], settings: Settings, **kwargs: object) -> None:
@@ -121,7 +120,7 @@ def test_done_when_sample_lisbon_series_with_shanghai_subscriber(
     assert feed.content_type == "text/calendar; charset=utf-8"
     calendar = Calendar.from_ical(feed.data)
     uids = {str(e["UID"]) for e in calendar.walk("VEVENT")}
-    since = utc_now() - timedelta(days=state(app).settings.feed_window_days)
+    since = SYSTEM_CLOCK.now() - timedelta(days=state(app).settings.feed_window_days)
     with sessions() as session:
         expected = session.scalars(
             select(Event.id)
@@ -134,7 +133,7 @@ def test_done_when_sample_lisbon_series_with_shanghai_subscriber(
     with sessions() as session:
         first_future = session.scalars(
             select(Event)
-            .where(Event.start_utc > utc_now(), Event.status != "cancelled")
+            .where(Event.start_utc > SYSTEM_CLOCK.now(), Event.status != "cancelled")
             .join(Event.series)
             .order_by(Event.start_utc)
         ).first()
@@ -185,7 +184,7 @@ def test_double_opt_in_sends_nothing_but_the_confirmation(
     assert answer.status_code == 202
     assert announce(sessions, event.id) == 0  # not confirmed: not an audience yet
     with sessions() as session, session.begin():
-        assert outbox.queue_reminders(session, utc_now() + timedelta(days=30)) == 0
+        assert outbox.queue_reminders(session, SYSTEM_CLOCK.now() + timedelta(days=30)) == 0
     drain(sessions, mail_settings)
     assert [m["Subject"] for m in smtp.inbox.messages] == [
         "Confirm your subscription to Lisbon Machine Learning Seminar"
@@ -273,7 +272,7 @@ def test_server_stopped_mid_batch_every_message_arrives_exactly_once(
         if len(sent_ids) == 4:
             smtp.stop()
 
-    now = utc_now()
+    now = SYSTEM_CLOCK.now()
     first = sender.send_batch(
         sessions, mail_settings, now=now, progress=False, on_sent=stop_after_four
     )
@@ -301,7 +300,7 @@ def test_crashed_sender_rows_are_sent_again_after_the_lease_with_the_same_messag
     event = make_event(start=f"{FUTURE} 12:00", end=f"{FUTURE} 13:00")
     add(sessions, "a@example.org", "UTC")
     announce(sessions, event.id)
-    now = utc_now()
+    now = SYSTEM_CLOCK.now()
     # A sender claims the row, builds it, and "crashes" right after SMTP accepted it.
     [row_id] = sender.claim(sessions, "crashed:1", 10, now)
     prepared = sender._prepare(sessions, [row_id], "crashed:1", mail_settings)
@@ -443,7 +442,7 @@ def test_change_notice_and_cancellation_of_an_announced_talk(
         with sessions() as session, session.begin():
             series = store.get_series(session, "lisbon-ml")
             record = validate_event(data, store.series_record(series))
-            store.upsert_event(session, series, record, utc_now())
+            store.upsert_event(session, series, record, SYSTEM_CLOCK.now())
 
     save(title="Renamed only")  # not material: no email
     save(start="2026-12-10 17:00", end="2026-12-10 18:00")

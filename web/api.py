@@ -37,7 +37,6 @@ from events.schemas import (
     validate_event,
     validate_series,
 )
-from events.timezones import utc_now
 from feeds.links import Links
 from web.api_models import (
     Counts,
@@ -54,7 +53,7 @@ from web.api_models import (
     SpeakerOut,
     openapi_document,
 )
-from web.context import db, settings, state
+from web.context import db, now, settings, state
 from web.security import check_rate, client_address
 
 PREFIX = "/api/v1"
@@ -193,7 +192,7 @@ def current_editor(*, required: bool) -> tokens.Editor | None:
     editor = None
     if scheme.lower() == "bearer" and secret.strip():
         with state().sessions() as session, session.begin():
-            editor = tokens.authenticate(session, secret.strip(), utc_now())
+            editor = tokens.authenticate(session, secret.strip(), now())
     if editor is None:
         check_rate("api-auth-failure", client_address(), FAILED_AUTH_PER_MINUTE, 60)
         raise _unauthorised("invalid or revoked API token")
@@ -540,7 +539,7 @@ def create_series() -> Response:
     session = db()
     if session.scalar(select(Series.id).where(Series.slug == record.slug)) is not None:
         raise ApiError(409, "slug", f"series {record.slug!r} already exists; PATCH it instead")
-    series, _ = store.upsert_series(session, record, utc_now())
+    series, _ = store.upsert_series(session, record, now())
     session.commit()
     response = _answer(series_out(series, editor), 201, series_etag(series))
     response.headers["Location"] = f"{PREFIX}/series/{series.slug}"
@@ -596,11 +595,11 @@ def patch_series(slug: str) -> Response:
     old_docs = [
         (e, {**d, "timezone": e.timezone}) for e, d in zip(series.events, events, strict=True)
     ]
-    now = utc_now()
-    store.upsert_series(session, record, now)
+    moment = now()
+    store.upsert_series(session, record, moment)
     for event, doc in old_docs:
         try:
-            store.upsert_event(session, series, validate_event(doc, record), now)
+            store.upsert_event(session, series, validate_event(doc, record), moment)
         except InvalidRecord as exc:
             session.rollback()
             raise ApiError(
@@ -766,7 +765,7 @@ def create_event(slug: str) -> Response:
         raise _invalid(exc) from None
     if session.get(Event, record.id) is not None:
         raise ApiError(409, "id", f"event {record.id!r} already exists; PATCH it instead")
-    event, _ = store.upsert_event(session, series, record, utc_now())
+    event, _ = store.upsert_event(session, series, record, now())
     session.commit()
     response = _answer(event_out(event, editor), 201, event_etag(event))
     response.headers["Location"] = f"{PREFIX}/events/{event.id}"
@@ -804,7 +803,7 @@ def _update_event(event: Event, patch: dict[str, Any], editor: tokens.Editor) ->
         record = validate_event(merged, store.series_record(series))
     except InvalidRecord as exc:
         raise _invalid(exc) from None
-    store.upsert_event(session, series, record, utc_now())
+    store.upsert_event(session, series, record, now())
     session.commit()
     return _answer(event_out(event, editor), etag=event_etag(event))
 
@@ -935,7 +934,7 @@ def import_file() -> Response:
     check_rate("api-write", f"token-{editor.token_id}", settings().api_writes_per_minute, 60)
     try:
         with state().sessions() as session, session.begin():
-            report = importer.apply(session, parsed, utc_now(), progress=False)
+            report = importer.apply(session, parsed, now(), progress=False)
     except InvalidRecord as exc:
         errors = [(f, f"{exc.where}: {m}") for f, m in exc.errors] or [("body", str(exc))]
         raise ApiError(422, "body", str(exc), errors=errors) from None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from events.clock import Clock
 from events.config import Settings
 
 EXTENSION = "eventfeed"
@@ -20,6 +22,7 @@ class AppState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    clock: Clock
 
 
 def state(app: Flask | None = None) -> AppState:
@@ -31,6 +34,11 @@ def state(app: Flask | None = None) -> AppState:
 def settings() -> Settings:
     """Return the current app's settings."""
     return state().settings
+
+
+def now() -> datetime:
+    """Return the current instant from the app's clock."""
+    return state().clock.now()
 
 
 def db() -> Session:

@@ -30,12 +30,11 @@ from flask import Blueprint, Response, request
 from events import pieces, queries
 from events.errors import NotFound
 from events.models import Event, Series
-from events.timezones import utc_now
 from feeds.ical import CalendarInfo, assemble, piece_zone_years, render_vevent, vtimezones
 from feeds.links import Links
 from feeds.syndication import FeedInfo, render_atom, render_json, render_rss
 from feeds.text import plain_text
-from web.context import db, settings
+from web.context import db, now, settings
 from web.http import (
     cached_response,
     encoded_response,
@@ -125,12 +124,12 @@ def _series_calendar(series: Series, talks: list[queries.TalkStamp], info: Calen
 def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Response:
     """Serve a series feed: 304 from its stamp, else the body stored for this version, else
     `build(now)` once and store it (and its gzip variant, once per version)."""
-    now = utc_now()
+    moment = now()
     try:
         stamp = queries.series_stamp(db(), slug)
     except NotFound as exc:
         return not_found(str(exc))
-    version = stamp.version(fmt, now.date().isoformat(), pieces.settings_fingerprint(settings()))
+    version = stamp.version(fmt, moment.date().isoformat(), pieces.settings_fingerprint(settings()))
     early = precondition(version, stamp.last_modified)
     if early is not None:
         return early
@@ -143,7 +142,7 @@ def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Res
             pieces.stored_feed(db(), stamp.series_id, fmt, "identity", version) if gzipped else None
         )
         if body is None:
-            body = build(now)
+            body = build(moment)
             pieces.store_feed(db(), stamp.series_id, fmt, "identity", version, body)
         gzipped = gzipped and worth_gzip(body)
         payload = body
@@ -160,7 +159,7 @@ def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Res
 
 
 def _site_events(feed_filter: queries.FeedFilter) -> list[Event]:
-    return queries.site_feed(db(), feed_filter, now=utc_now(), settings=settings())
+    return queries.site_feed(db(), feed_filter, now=now(), settings=settings())
 
 
 @bp.get("/series/<slug>.ics")

@@ -22,11 +22,11 @@ from werkzeug.exceptions import HTTPException, NotFound
 from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
 from events.models import Event, Series
-from events.timezones import resolve_zone, utc_now
+from events.times import resolve_zone
 from feeds import when
 from feeds.links import Links, google_calendar_subscribe, webcal
 from feeds.text import markdown_html, plain_text
-from web.context import db, settings
+from web.context import db, now, settings
 
 bp = Blueprint(
     "pages",
@@ -260,7 +260,7 @@ def _public_series() -> list[Series]:
 @bp.get("/")
 def home() -> tuple[str, int]:
     """Show upcoming talks across public series and the list of public series."""
-    now = utc_now()
+    moment = now()
     base = (
         select(Event)
         .join(Event.series)
@@ -269,14 +269,16 @@ def home() -> tuple[str, int]:
     )
     upcoming = list(
         db().scalars(
-            base.where(Event.end_utc >= now).order_by(Event.start_utc).limit(HOME_UPCOMING)
+            base.where(Event.end_utc >= moment).order_by(Event.start_utc).limit(HOME_UPCOMING)
         )
     )
     recent: list[Event] = []
     if len(upcoming) < HOME_RECENT:
         recent = list(
             db().scalars(
-                base.where(Event.end_utc < now).order_by(Event.start_utc.desc()).limit(HOME_RECENT)
+                base.where(Event.end_utc < moment)
+                .order_by(Event.start_utc.desc())
+                .limit(HOME_RECENT)
             )
         )
     all_series = _public_series()
@@ -284,7 +286,7 @@ def home() -> tuple[str, int]:
     nexts: dict[int, Event] = {}
     for event in db().scalars(select(Event).where(Event.series_id.in_(counts))):
         counts[event.series_id] += 1
-        if event.end_utc >= now and (
+        if event.end_utc >= moment and (
             event.series_id not in nexts or event.start_utc < nexts[event.series_id].start_utc
         ):
             nexts[event.series_id] = event
@@ -308,9 +310,9 @@ def series_page(slug: str) -> tuple[str, int]:
     series = db().scalar(select(Series).where(Series.slug == slug))
     if series is None:
         raise NotFound(f"There is no series “{slug}”.")
-    now = utc_now()
-    upcoming = [e for e in series.events if e.end_utc >= now]
-    past = [e for e in reversed(series.events) if e.end_utc < now]
+    moment = now()
+    upcoming = [e for e in series.events if e.end_utc >= moment]
+    past = [e for e in reversed(series.events) if e.end_utc < moment]
     sub = series_feeds(series.slug, series.name)
     return _render(
         "series.html",

@@ -24,8 +24,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import BadRequest, TooManyRequests
 
 from events import ratelimit
-from events.timezones import utc_now
-from web.context import state
+from web.context import now, state
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -141,7 +140,7 @@ def check_rate(scope: str, key: str, limit: int, period: int) -> None:
     """Count one hit of `scope`/`key`; raise 429 Too Many Requests beyond `limit` per period."""
     if limit <= 0:
         return
-    decision = ratelimit.hit(state().sessions, f"{scope}:{key}", limit, period, utc_now())
+    decision = ratelimit.hit(state().sessions, f"{scope}:{key}", limit, period, now())
     if not decision.allowed:
         raise TooManyRequests(
             f"too many requests: at most {limit} per {period} s; retry in {decision.retry_after} s",

@@ -12,12 +12,10 @@ from werkzeug.exceptions import HTTPException
 from events import queries, subscribers
 from events.access import Audience
 from events.errors import InvalidRecord
-from events.models import Event, Series
-from events.subscriptions import Subscriber
-from events.timezones import utc_now
+from events.models import Event, Series, Subscriber
 from feeds import ical, syndication
 from feeds.links import Links, google_calendar_subscribe, webcal
-from web.context import db, settings
+from web.context import db, now, settings
 from web.feeds import FEED_TYPES, ICS_TYPE
 from web.http import cached_response
 from web.security import csrf_exempt, rate_limit
@@ -66,7 +64,7 @@ def _subscribe(
     """Subscribe and commit; a request racing on the same address gets a second try."""
     for attempt in (1, 2):
         try:
-            subscribers.subscribe(db(), email, slugs, zone, choices, utc_now())
+            subscribers.subscribe(db(), email, slugs, zone, choices, now())
             db().commit()
             return
         except IntegrityError:
@@ -139,7 +137,7 @@ def confirm_form(signed: str) -> tuple[str, int]:
 def confirm_post(signed: str) -> tuple[str, int]:
     """Confirm the subscription and show the management page."""
     try:
-        subscriber = subscribers.confirm(db(), signed, utc_now())
+        subscriber = subscribers.confirm(db(), signed, now())
     except subscribers.BadConfirmation as exc:
         db().rollback()
         return _page("subscriptions/message.html", 400, title="Link expired", message=str(exc))
@@ -184,12 +182,12 @@ def manage_post(token: str) -> tuple[str, int]:
     """Save choices, rotate the token or unsubscribe."""
     subscriber = _subscriber(token)
     action = request.form.get("action", "save")
-    now = utc_now()
+    moment = now()
     if action == "rotate":
-        subscribers.rotate_token(subscriber, now)
+        subscribers.rotate_token(subscriber, moment)
         notice = "New private links made; the old ones no longer work."
     elif action == "unsubscribe":
-        subscribers.unsubscribe(db(), subscriber, now)
+        subscribers.unsubscribe(db(), subscriber, moment)
         notice = "You are unsubscribed; no more emails will be sent."
     else:
         try:
@@ -199,7 +197,7 @@ def manage_post(token: str) -> tuple[str, int]:
                 request.form.getlist("series"),
                 request.form.get("timezone", subscriber.timezone),
                 _choices(request.form, checkbox=True),
-                now,
+                moment,
             )
         except InvalidRecord as exc:
             db().rollback()
@@ -221,7 +219,7 @@ def unsubscribe_form(token: str) -> tuple[str, int]:
 def unsubscribe_post(token: str) -> tuple[str, int]:
     """Unsubscribe: RFC 8058 one-click POST from mail clients, or the page's button."""
     subscriber = _subscriber(token)
-    subscribers.unsubscribe(db(), subscriber, utc_now())
+    subscribers.unsubscribe(db(), subscriber, now())
     db().commit()
     return _page(
         "subscriptions/message.html",
@@ -240,7 +238,7 @@ def _confirmed(token: str) -> Subscriber:
 def personal_events(subscriber: Subscriber) -> list[Event]:
     """Return the talks of the subscriber's series in the rolling feed window (capped)."""
     series_ids = [s.series_id for s in subscriber.subscriptions if s.confirmed_at is not None]
-    return queries.window_feed(db(), series_ids, now=utc_now(), settings=settings())
+    return queries.window_feed(db(), series_ids, now=now(), settings=settings())
 
 
 PERSONAL_TITLE = "My seminars"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-# Importing the modules registers their tables.
-from events import models, pieces, ratelimit, subscriptions, tokens  # noqa: F401
+from events import models  # noqa: F401  (every table is declared in events.models)
 from events.db import Base
 
 engine = context.config.attributes["engine"]

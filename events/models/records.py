@@ -48,7 +48,12 @@ class Event(Base):
     """One talk or session slot, with its wall time, zone and derived UTC instants."""
 
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_series_start", "series_id", "start_utc"),)
+    __table_args__ = (
+        Index("ix_event_series_start", "series_id", "start_utc"),
+        # Serves the talk stamps of a new series feed version (one series, retention by
+        # status and start, latest starts first); created by migration 0004_rendered_pieces.
+        Index("ix_event_series_feed", "series_id", "start_utc", "status", "updated_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))

@@ -1,4 +1,4 @@
-"""Subscribers, their per-series subscriptions and the email outbox (typed models)."""
+"""Tables of the mail room: subscribers, their per-series subscriptions, the email outbox."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from events.db import Base, UTCDateTime
-from events.models import Event, Series
+from events.models.records import Event, Series
 
 OUTBOX_KINDS = (
     "confirmation",

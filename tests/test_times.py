@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from events import timezones
+from events import times
 from events.errors import NonexistentLocalTime, TimeError, UnknownTimezone
 from tests.zones import ALL_CASES, ZoneCase
 
@@ -22,31 +22,31 @@ from tests.zones import ALL_CASES, ZoneCase
     ],
 )
 def test_resolve_zone_accepts_iana_names_and_labels(label: str, expected: str) -> None:
-    assert timezones.resolve_zone(label) == expected
+    assert times.resolve_zone(label) == expected
 
 
 def test_unknown_zone_suggests_close_matches() -> None:
     with pytest.raises(UnknownTimezone) as info:
-        timezones.resolve_zone("Europe/Lisbn")
+        times.resolve_zone("Europe/Lisbn")
     assert "Europe/Lisbon" in str(info.value)
 
 
 def test_unknown_city_label_suggests_the_iana_zone() -> None:
     with pytest.raises(UnknownTimezone) as info:
-        timezones.resolve_zone("Paris tim")
+        times.resolve_zone("Paris tim")
     assert "did you mean" in str(info.value)
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
 def test_named_cases_give_their_instants(case: ZoneCase) -> None:
-    start = timezones.to_instant(timezones.parse_local_time(case.start), case.timezone)
-    end = timezones.to_instant(timezones.parse_local_time(case.end), case.timezone)
+    start = times.to_instant(times.parse_local_time(case.start), case.timezone)
+    end = times.to_instant(times.parse_local_time(case.end), case.timezone)
     assert (start, end) == (case.start_utc, case.end_utc)
 
 
 def test_nonexistent_local_time_is_rejected_with_a_clear_message() -> None:
     with pytest.raises(NonexistentLocalTime) as info:
-        timezones.to_instant(timezones.parse_local_time("2026-03-29 01:30"), "Europe/Lisbon")
+        times.to_instant(times.parse_local_time("2026-03-29 01:30"), "Europe/Lisbon")
     message = str(info.value)
     assert "2026-03-29 01:30 does not exist in Europe/Lisbon" in message
     assert "jump forward" in message
@@ -54,12 +54,12 @@ def test_nonexistent_local_time_is_rejected_with_a_clear_message() -> None:
 
 def test_offset_that_the_zone_never_has_is_rejected() -> None:
     with pytest.raises(TimeError, match=r"never has the UTC offset \+05:00"):
-        timezones.to_instant(timezones.parse_local_time("2026-10-25 01:30+05:00"), "Europe/Lisbon")
+        times.to_instant(times.parse_local_time("2026-10-25 01:30+05:00"), "Europe/Lisbon")
 
 
 @pytest.mark.parametrize("text", ["2021-9-25 9:30", "2021-09-25T09:30", "2021-09-25 09:30:00"])
 def test_organiser_formats_are_read(text: str) -> None:
-    parsed = timezones.parse_local_time(text)
+    parsed = times.parse_local_time(text)
     assert (parsed.year, parsed.month, parsed.day, parsed.hour, parsed.minute) == (
         2021,
         9,
@@ -72,15 +72,13 @@ def test_organiser_formats_are_read(text: str) -> None:
 @pytest.mark.parametrize("text", ["next friday", "2021-13-45", "09:30", "2021/09/25 09:30"])
 def test_unreadable_times_are_errors(text: str) -> None:
     with pytest.raises(TimeError):
-        timezones.to_instant(timezones.parse_local_time(text), "UTC")
+        times.to_instant(times.parse_local_time(text), "UTC")
 
 
 def test_wall_time_text_marks_the_second_occurrence_with_its_offset() -> None:
-    first = timezones.to_instant(timezones.parse_local_time("2026-10-25 01:30"), "Europe/Lisbon")
-    second = timezones.to_instant(
-        timezones.parse_local_time("2026-10-25 01:30+00:00"), "Europe/Lisbon"
-    )
-    assert timezones.wall_time_text(first, "Europe/Lisbon") == "2026-10-25 01:30+01:00"
-    assert timezones.wall_time_text(second, "Europe/Lisbon") == "2026-10-25 01:30+00:00"
-    summer = timezones.to_instant(timezones.parse_local_time("2026-07-01 10:00"), "Europe/Lisbon")
-    assert timezones.wall_time_text(summer, "Europe/Lisbon") == "2026-07-01 10:00"
+    first = times.to_instant(times.parse_local_time("2026-10-25 01:30"), "Europe/Lisbon")
+    second = times.to_instant(times.parse_local_time("2026-10-25 01:30+00:00"), "Europe/Lisbon")
+    assert times.wall_time_text(first, "Europe/Lisbon") == "2026-10-25 01:30+01:00"
+    assert times.wall_time_text(second, "Europe/Lisbon") == "2026-10-25 01:30+00:00"
+    summer = times.to_instant(times.parse_local_time("2026-07-01 10:00"), "Europe/Lisbon")
+    assert times.wall_time_text(summer, "Europe/Lisbon") == "2026-07-01 10:00"

@@ -1,4 +1,5 @@
-"""Timezone names and the rules that turn local wall times into instants.
+"""Time rules: zone names, local wall times, instants, offsets. The one place that builds
+`ZoneInfo`, resolves DST gaps and overlaps, converts instants and formats offsets and RFC 3339.
 
 Organisers write zones as IANA names ("Asia/Shanghai") or as labels ("Beijing time").
 Labels are mapped explicitly in `ZONE_LABELS`; anything else unknown is an error that
@@ -12,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -55,6 +56,8 @@ ZONE_LABELS: dict[str, str] = {
     "gmt": "UTC",
     "z": "UTC",
 }
+
+UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "Etc/Zulu", "Zulu", "UCT", "Universal"})
 
 _LOCAL_TIME = re.compile(
     r"^(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})[T ]+(?P<h>\d{1,2}):(?P<mi>\d{2})"
@@ -103,11 +106,16 @@ def _suggestion(text: str) -> str:
 
 
 def zone(name: str) -> ZoneInfo:
-    """Return the ZoneInfo for a resolved IANA name."""
+    """Return the ZoneInfo for an IANA name or a known label."""
+    return _zone_info(resolve_zone(name))
+
+
+@cache
+def _zone_info(iana: str) -> ZoneInfo:
     try:
-        return ZoneInfo(resolve_zone(name))
+        return ZoneInfo(iana)
     except ZoneInfoNotFoundError as exc:  # pragma: no cover - tzdata always has resolved names
-        raise UnknownTimezone(f"unknown timezone {name!r}") from exc
+        raise UnknownTimezone(f"unknown timezone {iana!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -194,7 +202,7 @@ def to_instant(local: LocalTime, zone_name: str) -> datetime:
         if candidate.utcoffset() == local.offset:
             return candidate.astimezone(UTC)
     raise TimeError(
-        f"{local.text()} in {tz.key} never has the UTC offset {_format_offset(local.offset)}"
+        f"{local.text()} in {tz.key} never has the UTC offset {format_offset(local.offset)}"
     )
 
 
@@ -211,21 +219,100 @@ def wall_time_text(instant: datetime, zone_name: str) -> str:
     if is_ambiguous(instant, zone_name):
         offset = local.utcoffset()
         assert offset is not None
-        text += _format_offset(offset)
+        text += format_offset(offset)
     return text
 
 
-def _format_offset(offset: timedelta) -> str:
-    minutes = int(offset.total_seconds() // 60)
+def format_offset(offset: timedelta | None, *, compact: bool = False) -> str:
+    """Return an offset as '+01:00' (or '+0100' with `compact`, the iCalendar form)."""
+    minutes = int((offset or timedelta(0)).total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    separator = "" if compact else ":"
+    return f"{sign}{abs(minutes) // 60:02d}{separator}{abs(minutes) % 60:02d}"
 
 
-def format_offset(offset: timedelta | None) -> str:
-    """Return an offset as '+01:00'."""
-    return _format_offset(offset or timedelta(0))
+def local(instant: datetime, zone_name: str) -> datetime:
+    """Return an instant as an aware datetime in the zone."""
+    return instant.astimezone(zone(zone_name))
 
 
-def utc_now() -> datetime:
-    """Return the current instant, aware, in UTC."""
-    return datetime.now(UTC)
+def utc(instant: datetime) -> datetime:
+    """Return an aware instant in UTC."""
+    return instant.astimezone(UTC)
+
+
+def utc_offset_label(instant: datetime, zone_name: str) -> str:
+    """Return the zone's offset at that instant as 'UTC+08:00'."""
+    return "UTC" + format_offset(local(instant, zone_name).utcoffset())
+
+
+def rfc3339(instant: datetime) -> str:
+    """Return an instant as '2021-11-27T01:30:00Z' (RFC 3339, UTC, whole seconds)."""
+    return utc(instant).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def basic_utc(instant: datetime) -> str:
+    """Return an instant as '20211127T013000Z' (iCalendar and calendar-link form)."""
+    return utc(instant).strftime("%Y%m%dT%H%M%SZ")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Return the aware UTC instant of an ISO 8601 date-time with an offset; raise TimeError."""
+    try:
+        instant = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise TimeError(f"cannot read {text!r} as a date and time with an offset") from None
+    if instant.tzinfo is None:
+        raise TimeError(f"{text!r} has no UTC offset")
+    return utc(instant)
+
+
+def unambiguous_or_utc(instant: datetime, zone_name: str) -> datetime:
+    """Return the instant in its zone, or in UTC when the zone's wall time happens twice.
+
+    RFC 5545 reads an ambiguous wall time as its first occurrence and ical.js as the second;
+    only UTC says it the same way to every client.
+    """
+    if zone_name in UTC_ZONES:
+        return utc(instant)
+    moment = local(instant, zone_name)
+    if moment.replace(fold=0).utcoffset() != moment.replace(fold=1).utcoffset():
+        return utc(instant)
+    return moment
+
+
+def local_midnight(day: date, zone_name: str) -> datetime:
+    """Return 00:00 of a calendar day in the zone (the first such instant), aware."""
+    return datetime(day.year, day.month, day.day, tzinfo=zone(zone_name))
+
+
+def week_start(now: datetime, zone_name: str) -> datetime:
+    """Return Monday 00:00 of the current week in the zone, as an aware datetime."""
+    today = local(now, zone_name).date()
+    return local_midnight(today - timedelta(days=today.weekday()), zone_name)
+
+
+def utc_day_start(instant: datetime) -> datetime:
+    """Return 00:00 UTC of the instant's UTC day."""
+    return datetime.combine(utc(instant).date(), time(0), tzinfo=UTC)
+
+
+def offset_transitions(zone_name: str, start: datetime, stop: datetime) -> list[datetime]:
+    """Return the instants in [start, stop) at which the zone's UTC offset changes."""
+    tz = zone(zone_name)
+    found = []
+    moment = start
+    step = timedelta(days=1)
+    while moment < stop:
+        following = moment + step
+        if moment.astimezone(tz).utcoffset() != following.astimezone(tz).utcoffset():
+            low, high = moment, following
+            while high - low > timedelta(minutes=1):
+                middle = low + (high - low) / 2
+                if low.astimezone(tz).utcoffset() == middle.astimezone(tz).utcoffset():
+                    low = middle
+                else:
+                    high = middle
+            found.append(high.replace(second=0, microsecond=0))
+        moment = following
+    return found

@@ -1,0 +1,34 @@
+"""Shapes of the JSON columns: what a speaker, a location and a meeting hold."""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired, TypedDict
+
+AccessPolicy = Literal["public", "subscribers", "hidden"]
+
+
+class Speaker(TypedDict):
+    """A speaker: a name, optionally an affiliation and a homepage."""
+
+    name: str
+    affiliation: NotRequired[str]
+    homepage: NotRequired[str]
+
+
+class Location(TypedDict, total=False):
+    """Where a talk happens: a room, an address, online (any of them)."""
+
+    room: str
+    address: str
+    online: bool
+
+
+class Meeting(TypedDict, total=False):
+    """An online meeting and who may see its details (`access`)."""
+
+    platform: str
+    url: str
+    id: str
+    passcode: str
+    alternate_id: str
+    access: AccessPolicy
