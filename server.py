@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+import mail  # noqa: F401  (connects the mail room to the records' signals)
 from events import exporter, importer, tokens
 from events.clock import SYSTEM_CLOCK, Clock
 from events.config import Settings
@@ -257,8 +258,8 @@ def subscribers_add(
     ctx: click.Context, email: str, slugs: tuple[str, ...], zone: str | None, confirmed: bool
 ) -> None:
     """Add (or update) a confirmed subscriber of one or more series."""
-    from events import subscribers
     from events.db import transaction
+    from mail import subscribers
 
     state = _state(ctx)
     migrate(state.engine)
@@ -272,8 +273,8 @@ def subscribers_add(
 @click.pass_context
 def subscribers_import(ctx: click.Context, file: Path) -> None:
     """Add confirmed subscribers from CSV (columns email, series, timezone); all or nothing."""
-    from events import subscribers
     from events.db import transaction
+    from mail import subscribers
 
     state = _state(ctx)
     migrate(state.engine)
@@ -293,8 +294,9 @@ def subscribers_import(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def announce_command(ctx: click.Context, event_id: str, preview: Path | None) -> None:
     """Queue the announcement of a talk to its series' confirmed subscribers."""
-    from events import outbox, sender, store
+    from events import store
     from events.db import transaction
+    from mail import outbox, sender
 
     state = _state(ctx)
     migrate(state.engine)
@@ -324,8 +326,8 @@ def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> N
 
     from sqlalchemy.exc import IntegrityError
 
-    from events import sender
     from feeds.email import EventEmails
+    from mail import sender
 
     state = _state(ctx)
     migrate(state.engine)

@@ -420,7 +420,7 @@ def email_rate(engine: Engine, settings: Settings, subscribers: int) -> tuple[fl
     one `EventEmails`, with the talk's calendar rendered afresh every SEND_BATCH rows.
     """
     from events.models import Subscriber
-    from events.sender import event_message
+    from mail.sender import event_message
 
     with make_sessionmaker(engine)() as session:
         event = session.get(Event, "talk-5")

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from events import signals
 from events.errors import InvalidRecord, NotFound
 from events.models import Event, Series
 from events.schemas import EventRecord, SeriesRecord
@@ -115,7 +116,7 @@ def upsert_event(
 def _notify(
     session: Session, series: Series, event: Event, outcome: Outcome, now: datetime
 ) -> None:
-    """Queue the emails a stored change causes, in the same transaction (see events.outbox)."""
-    from events import outbox
-
-    outbox.on_event_saved(session, series, event, outcome, now)
+    """Announce a stored change to the signal's receivers, inside the same transaction."""
+    signals.talk_saved.send(session, series=series, event=event, outcome=outcome, now=now)
+    if event.status == "cancelled" and "status" in outcome.previous:
+        signals.talk_cancelled.send(session, series=series, event=event, outcome=outcome, now=now)

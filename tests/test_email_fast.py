@@ -19,12 +19,13 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import outbox, sender, store, subscribers
+from events import store
 from events.clock import SYSTEM_CLOCK
 from events.config import Settings
 from events.models import Event, Outbox
 from feeds import email as mail
 from feeds.links import Links
+from mail import outbox, sender, subscribers
 from tests.mailtools import html_part, text_part
 from web.context import state
 

@@ -21,8 +21,8 @@ from icalendar import Calendar
 
 from events.config import Settings
 from events.models import Event
-from events.sender import event_calendar
 from feeds import email as mail
+from mail.sender import event_calendar
 from tests.mailtools import calendar_part, html_part, text_part
 from tests.parsers import all_parsers
 

@@ -18,12 +18,13 @@ from icalendar import Calendar
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import importer, outbox, sender, store, subscribers
+from events import importer, store
 from events.clock import SYSTEM_CLOCK
 from events.config import Settings
 from events.errors import InvalidRecord
 from events.models import Event, Outbox, Series, Subscriber
 from events.schemas import validate_event
+from mail import outbox, sender, subscribers
 from server import cli, sample_data_path
 from tests.mailtools import SmtpServer, calendar_part, csrf, link, path_of, text_part
 from web.context import state

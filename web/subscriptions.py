@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from events import queries, subscribers
+from events import queries
 from events.access import Audience
 from events.errors import InvalidRecord
 from events.models import Event, Series, Subscriber
 from feeds import ical, syndication
 from feeds.links import Links, google_calendar_subscribe, webcal
+from mail import subscribers
 from web.context import db, now, settings
 from web.feeds import FEED_TYPES, ICS_TYPE
 from web.http import cached_response

@@ -12,7 +12,7 @@ Each row has a unique `dedupe_key`, so queueing the same email again is a no-op:
 - digest `digest:<subscriber>:<ISO year-week>`: `eventfeed send`, on Mondays in the
   subscriber's zone, when the week has talks.
 
-Messages are built when they are first claimed for sending (events.sender) and stored, so
+Messages are built when they are first claimed for sending (mail.sender) and stored, so
 every retry sends the same bytes with the same Message-ID.
 """
 
@@ -20,16 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from events import times
 from events.models import Event, Outbox, Series, Subscriber, Subscription
-
-if TYPE_CHECKING:
-    from events.store import Outcome
+from events.store import Outcome
 
 MAX_REMINDER_HOURS = 168
 
@@ -109,17 +107,31 @@ def _json_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def on_event_saved(
-    session: Session, series: Series, event: Event, outcome: Outcome, now: datetime
+def on_talk_saved(
+    session: Session, *, series: Series, event: Event, outcome: Outcome, now: datetime
 ) -> int:
-    """Queue what a stored talk causes: auto-announcements, change notices, cancellations."""
+    """Receive `talk_saved`: queue auto-announcements and change notices."""
     if outcome.action == "created":
         if series.auto_announce and event.status != "cancelled" and event.end_utc > now:
             session.flush()
             return announce(session, event, now)
         return 0
-    if not outcome.material:
-        return 0
+    if not outcome.material or (event.status == "cancelled" and "status" in outcome.previous):
+        return 0  # a cancellation: on_talk_cancelled tells the readers
+    return _follow_up(session, series, event, outcome, now)
+
+
+def on_talk_cancelled(
+    session: Session, *, series: Series, event: Event, outcome: Outcome, now: datetime
+) -> int:
+    """Receive `talk_cancelled`: queue cancellation notices (and drop unsent announcements)."""
+    return _follow_up(session, series, event, outcome, now)
+
+
+def _follow_up(
+    session: Session, series: Series, event: Event, outcome: Outcome, now: datetime
+) -> int:
+    """Queue a change or cancellation notice to everyone the talk was announced to."""
     session.flush()
     announced = list(
         session.scalars(
@@ -210,23 +222,16 @@ def queue_reminders(session: Session, now: datetime) -> int:
     return queue(session, rows, now)
 
 
-def week_start(now: datetime, zone_name: str) -> datetime:
-    """Return Monday 00:00 of the current week in the zone, as an aware datetime."""
-    local = now.astimezone(ZoneInfo(zone_name))
-    monday = (local - timedelta(days=local.weekday())).date()
-    return datetime(monday.year, monday.month, monday.day, tzinfo=ZoneInfo(zone_name))
-
-
 def queue_digests(session: Session, now: datetime) -> int:
     """Queue the weekly digest on Mondays (subscriber's zone) when the week has talks."""
     rows: list[Row] = []
     for subscriber in _active(session):
         if not subscriber.digest:
             continue
-        local = now.astimezone(ZoneInfo(subscriber.timezone))
+        local = times.local(now, subscriber.timezone)
         if local.weekday() != 0:
             continue
-        start = week_start(now, subscriber.timezone)
+        start = times.week_start(now, subscriber.timezone)
         end = start + timedelta(days=7)
         found = _subscribed_events(session, [subscriber.id], now, end)
         if not found:

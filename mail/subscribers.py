@@ -22,9 +22,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from events import outbox, store, times
+from events import store, times
 from events.errors import EventFeedError, InvalidRecord, NotFound
 from events.models import Subscriber, Subscription
+from mail import outbox
 
 # ASCII addresses only (no SMTPUTF8): local part of RFC 5322 atext and dots, a DNS domain.
 EMAIL_PATTERN = re.compile(

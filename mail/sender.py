@@ -40,7 +40,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from tqdm import tqdm
 
-from events import outbox, subscribers
 from events.clock import SYSTEM_CLOCK
 from events.config import Settings
 from events.errors import EventFeedError
@@ -48,6 +47,7 @@ from events.models import Event, Outbox, Series, Subscriber
 from feeds import email as mail
 from feeds import ical
 from feeds.links import Links
+from mail import outbox, subscribers
 
 LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 10
