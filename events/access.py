@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from events.models import Meeting
 
 Audience = Literal["public", "subscriber"]
 SECRET_FIELDS = ("url", "id", "passcode", "alternate_id")
@@ -27,7 +29,7 @@ class MeetingView:
     withheld: bool = False
 
 
-def visible_meeting(meeting: dict[str, Any] | None, audience: Audience) -> MeetingView | None:
+def visible_meeting(meeting: Meeting | None, audience: Audience) -> MeetingView | None:
     """Return what `audience` may see of a meeting, or None when nothing at all."""
     if not meeting:
         return None
@@ -45,6 +47,7 @@ def visible_meeting(meeting: dict[str, Any] | None, audience: Audience) -> Meeti
     )
 
 
-def secrets_of(meeting: dict[str, Any] | None) -> list[str]:
+def secrets_of(meeting: Meeting | None) -> list[str]:
     """Return the meeting values that must not appear where the policy forbids them."""
-    return [str(meeting[name]) for name in SECRET_FIELDS if meeting and meeting.get(name)]
+    found = (meeting or {}).get
+    return [str(found(name)) for name in SECRET_FIELDS if found(name)]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from events import store
 from events.models import Event, Series
+from events.schemas import SERIES_FIELDS
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -54,21 +55,8 @@ def event_document(event: Event, series: Series) -> dict[str, Any]:
 
 def series_document(series: Series) -> dict[str, Any]:
     """Return a series with all its events as written in an import file."""
-    head = _drop_empty(
-        {
-            "slug": series.slug,
-            "name": series.name,
-            "description": series.description,
-            "timezone": series.timezone,
-            "homepage": series.homepage,
-            "organisers": series.organisers,
-            "language": series.language,
-            "visibility": series.visibility,
-            "location": series.location,
-            "meeting": series.meeting,
-            "auto_announce": series.auto_announce or None,
-        }
-    )
+    values: dict[str, Any] = {name: getattr(series, name) for name in SERIES_FIELDS}
+    head = _drop_empty({**values, "auto_announce": series.auto_announce or None})
     head["events"] = [event_document(e, series) for e in series.events]
     return head
 

@@ -8,9 +8,9 @@ to store, or raise InvalidRecord naming each bad field.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -25,6 +25,7 @@ from pydantic import (
 
 from events import times
 from events.errors import InvalidRecord, TimeError
+from events.models import Location, Meeting, Speaker
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$"
@@ -110,7 +111,7 @@ def parse_location(value: Any) -> Any:
     return {"room": text} if text else {}
 
 
-Location = Annotated[LocationIn, BeforeValidator(parse_location)]
+LocationField = Annotated[LocationIn, BeforeValidator(parse_location)]
 
 
 class SeriesIn(Strict):
@@ -126,7 +127,7 @@ class SeriesIn(Strict):
         default="en", max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
     )
     visibility: Literal["public", "unlisted"] = "public"
-    location: Location | None = None
+    location: LocationField | None = None
     meeting: MeetingIn | None = None
     auto_announce: bool = False
 
@@ -151,7 +152,7 @@ class EventIn(Strict):
     timezone: ShortLine | None = None
     start: ShortLine
     end: ShortLine
-    location: Location | None = None
+    location: LocationField | None = None
     meeting: MeetingIn | None = None
     livestream: Url | None = None
     recording: Url | None = None
@@ -194,9 +195,13 @@ class SeriesRecord:
     organisers: list[str]
     language: str
     visibility: str
-    location: dict[str, Any] | None
-    meeting: dict[str, Any] | None
+    location: Location | None
+    meeting: Meeting | None
     auto_announce: bool = False
+
+
+# The column names a series record holds, in order: the one list every copy derives from.
+SERIES_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(SeriesRecord))
 
 
 @dataclass(frozen=True)
@@ -210,10 +215,10 @@ class EventRecord:
     end_local: str
     start_utc: datetime
     end_utc: datetime
-    speakers: list[dict[str, Any]] = field(default_factory=list)
+    speakers: list[Speaker] = field(default_factory=list)
     abstract: str = ""
-    location: dict[str, Any] = field(default_factory=dict)
-    meeting: dict[str, Any] | None = None
+    location: Location = field(default_factory=lambda: Location())
+    meeting: Meeting | None = None
     livestream: str | None = None
     recording: str | None = None
     slides: str | None = None
@@ -237,12 +242,14 @@ def _record_name(data: Any, key: str) -> str:
     return "(no id)"
 
 
-def _location(value: LocationIn | None) -> dict[str, Any] | None:
-    return None if value is None else value.model_dump(exclude_none=True, exclude_defaults=True)
+def _location(value: LocationIn | None) -> Location | None:
+    if value is None:
+        return None
+    return cast(Location, value.model_dump(exclude_none=True, exclude_defaults=True))
 
 
-def _meeting(value: MeetingIn | None) -> dict[str, Any] | None:
-    return None if value is None else value.model_dump(exclude_none=True)
+def _meeting(value: MeetingIn | None) -> Meeting | None:
+    return None if value is None else cast(Meeting, value.model_dump(exclude_none=True))
 
 
 def validate_series(data: Any, *, where: str = "") -> SeriesRecord:
@@ -260,19 +267,8 @@ def validate_series(data: Any, *, where: str = "") -> SeriesRecord:
     meeting = _meeting(parsed.meeting)
     if meeting is not None:
         meeting.setdefault("access", "subscribers")
-    return SeriesRecord(
-        slug=parsed.slug,
-        name=parsed.name,
-        description=parsed.description,
-        timezone=parsed.timezone,
-        homepage=parsed.homepage,
-        organisers=parsed.organisers,
-        language=parsed.language,
-        visibility=parsed.visibility,
-        location=_location(parsed.location),
-        meeting=meeting,
-        auto_announce=parsed.auto_announce,
-    )
+    values = {name: getattr(parsed, name) for name in SERIES_FIELDS}
+    return SeriesRecord(**{**values, "location": _location(parsed.location), "meeting": meeting})
 
 
 def validate_event(data: Any, series: SeriesRecord, *, where: str = "") -> EventRecord:
@@ -303,13 +299,13 @@ def validate_event(data: Any, series: SeriesRecord, *, where: str = "") -> Event
         errors.append(("end", f"must be after the start ({parsed.start} → {parsed.end})"))
     if errors or not (start_utc and end_utc and start_local and end_local):
         raise InvalidRecord(label, errors)
-    meeting = dict(series.meeting or {})
+    meeting = Meeting(**(series.meeting or {}))
     meeting.update(_meeting(parsed.meeting) or {})
     if meeting:
         meeting.setdefault("access", "subscribers")
     location = _location(parsed.location)
     if location is None:
-        location = dict(series.location or {})
+        location = Location(**(series.location or {}))
     return EventRecord(
         id=parsed.id,
         title=parsed.title,
@@ -318,7 +314,7 @@ def validate_event(data: Any, series: SeriesRecord, *, where: str = "") -> Event
         end_local=times.wall_time_text(end_utc, zone_name),
         start_utc=start_utc,
         end_utc=end_utc,
-        speakers=[s.model_dump(exclude_none=True) for s in parsed.speakers],
+        speakers=[cast(Speaker, s.model_dump(exclude_none=True)) for s in parsed.speakers],
         abstract=parsed.abstract,
         location=location,
         meeting=meeting or None,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from events import signals
 from events.errors import InvalidRecord, NotFound
 from events.models import Event, Series
-from events.schemas import EventRecord, SeriesRecord
+from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
 
 # A change to any of these raises the event's SEQUENCE (RFC 5545 §3.8.7.4).
 MATERIAL_FIELDS = ("start_utc", "end_utc", "timezone", "location", "status", "meeting")
@@ -45,19 +45,7 @@ def get_event(session: Session, event_id: str) -> Event:
 
 def series_record(series: Series) -> SeriesRecord:
     """Return the stored series as a record (for validating its events)."""
-    return SeriesRecord(
-        slug=series.slug,
-        name=series.name,
-        description=series.description,
-        timezone=series.timezone,
-        homepage=series.homepage,
-        organisers=list(series.organisers),
-        language=series.language,
-        visibility=series.visibility,
-        location=series.location,
-        meeting=series.meeting,
-        auto_announce=series.auto_announce,
-    )
+    return SeriesRecord(**{name: getattr(series, name) for name in SERIES_FIELDS})
 
 
 def _apply(target: Series | Event, values: dict[str, Any]) -> list[str]:

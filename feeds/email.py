@@ -22,8 +22,8 @@ from html import escape
 from typing import Any, Literal
 
 from events.access import visible_meeting
-from events.models import Event, Series
-from feeds import when
+from events.models import Event, Meeting, Series
+from feeds import display
 from feeds.text import markdown_html, plain_text
 
 # policy.SMTP folds long headers into encoded words; 998 keeps List-Unsubscribe URLs intact.
@@ -160,24 +160,7 @@ class _Body:
         return "\n".join(parts) + "\n"
 
 
-def location_text(location: dict[str, Any] | None) -> str:
-    """Return 'Room 2, Address — Online' for a stored location mapping."""
-    location = location or {}
-    place = ", ".join(str(location[k]) for k in ("room", "address") if location.get(k))
-    if location.get("online"):
-        return f"{place} — Online" if place else "Online"
-    return place
-
-
-def speakers_text(speakers: Sequence[dict[str, Any]]) -> str:
-    """Return 'Name (Affiliation), Name' for the speakers of a talk."""
-    return ", ".join(
-        f"{s['name']} ({s['affiliation']})" if s.get("affiliation") else str(s["name"])
-        for s in speakers
-    )
-
-
-def _meeting_rows(body: _Body, meeting: dict[str, Any] | None) -> None:
+def _meeting_rows(body: _Body, meeting: Meeting | None) -> None:
     view = visible_meeting(meeting, "subscriber")
     if view is None:
         return
@@ -196,11 +179,9 @@ def _meeting_rows(body: _Body, meeting: dict[str, Any] | None) -> None:
 def _event_rows(body: _Body, event: Event, reader: Reader, event_url: str) -> None:
     body.row("Title", event.title)
     if event.speakers:
-        body.row("Speakers", speakers_text(event.speakers))
-    body.row(
-        "When", when.dual_span(event.start_utc, event.end_utc, event.timezone, reader.timezone)
-    )
-    place = location_text(event.location)
+        body.row("Speakers", display.speakers_text(event.speakers))
+    body.row("When", display.talk_span(event, reader.timezone))
+    place = display.place_text(event.location)
     if place:
         body.row("Where", place)
     if event.status == "tentative":
@@ -244,11 +225,6 @@ def _message(
     return msg
 
 
-def subject_date(instant: datetime, zone_name: str) -> str:
-    """Return the date (and time) of a talk for a subject line, in the reader's zone."""
-    return f"{when.day(instant, zone_name)} {when.clock(instant, zone_name)}"
-
-
 def event_email(
     kind: EventKind,
     event: Event,
@@ -267,7 +243,7 @@ def event_email(
     """
     subject = (
         f"{KIND_PREFIX[kind]}[{series.name}] {event.title} — "
-        f"{subject_date(event.start_utc, reader.timezone)}"
+        f"{display.talk_moment(event, reader.timezone)}"
     )
     body = _Body(f"{KIND_PREFIX[kind]}{event.title}", [])
     body.p(f"{series.name}: {KIND_INTRO[kind]}")
@@ -285,13 +261,11 @@ def _change_rows(body: _Body, event: Event, reader: Reader, previous: dict[str, 
         start = datetime.fromisoformat(previous.get("start_utc", event.start_utc.isoformat()))
         end = datetime.fromisoformat(previous.get("end_utc", event.end_utc.isoformat()))
         zone = previous.get("timezone", event.timezone)
-        body.row("Was", when.dual_span(start, end, zone, reader.timezone))
-        body.row(
-            "Now", when.dual_span(event.start_utc, event.end_utc, event.timezone, reader.timezone)
-        )
+        body.row("Was", display.dual_span(start, end, *display.talk_zones(zone, reader.timezone)))
+        body.row("Now", display.talk_span(event, reader.timezone))
     if "location" in previous:
-        body.row("Place was", location_text(previous["location"]) or "(none)")
-        body.row("Place now", location_text(event.location) or "(none)")
+        body.row("Place was", display.place_text(previous["location"]) or "(none)")
+        body.row("Place now", display.place_text(event.location) or "(none)")
     if "meeting" in previous:
         body.p("The meeting details have changed; the current ones are below.")
     if previous.get("status") and previous["status"] != event.status:
@@ -307,12 +281,12 @@ def digest_email(
     week_start: datetime,
 ) -> EmailMessage:
     """Return the weekly digest: the reader's talks of the coming week, by day, in their zone."""
-    label = when.day(week_start, reader.timezone)
+    label = display.day(week_start, reader.timezone)
     subject = f"This week's talks: {len(items)} from {label}"
     series_names = sorted({series.name for _, series, _ in items})
     body = _Body(f"Your talks for the week from {label}", [])
     body.p(
-        f"Times are given in the series' zone and in yours ({when.zone_label(reader.timezone)})."
+        f"Times are given in each talk's zone and in yours ({display.zone_label(reader.timezone)})."
     )
     for event, series, url in items:
         body.h(f"{series.name}: {event.title}")
@@ -331,7 +305,7 @@ def confirmation_email(
     body.p(f"Someone (hopefully you) asked to receive emails about {names} at {reader.email}.")
     body.p("Nothing is sent until you confirm. If this was not you, ignore this email.")
     body.link("Confirm", confirm_url)
-    body.row("Your timezone", when.zone_label(reader.timezone) + f" ({reader.timezone})")
+    body.row("Your timezone", display.zone_label(reader.timezone) + f" ({reader.timezone})")
     _footer(body, reader, [])
     return _message(subject, body, reader, envelope, None)
 

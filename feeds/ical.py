@@ -32,7 +32,7 @@ from icalendar import Event as VEvent
 from events import times
 from events.access import Audience, MeetingView, visible_meeting
 from events.models import Event
-from feeds import when
+from feeds import display
 from feeds.links import Links
 from feeds.text import plain_text
 
@@ -74,20 +74,9 @@ def uid(event_id: str, domain: str) -> str:
 
 def summary(event: Event) -> str:
     """Return 'Title — Speaker1, Speaker2' (LaTeX as Unicode; no dash without speakers)."""
-    names = [str(s["name"]) for s in event.speakers if s.get("name")]
+    names = display.speaker_names(event.speakers)
     title = plain_text(event.title)
-    return f"{title} — {', '.join(names)}" if names else title
-
-
-def location_text(event: Event) -> str:
-    """Return 'Room, Address', 'Online' or 'Room — Online' ('' when nothing is known)."""
-    place = ", ".join(
-        str(event.location[key]) for key in ("room", "address") if event.location.get(key)
-    )
-    online = bool(event.location.get("online"))
-    if place and online:
-        return f"{place} — Online"
-    return place or ("Online" if online else "")
+    return f"{title} — {names}" if names else title
 
 
 def meeting_lines(view: MeetingView | None) -> list[str]:
@@ -128,13 +117,10 @@ def description(event: Event, *, links: Links, audience: Audience) -> str:
         parts.append("CANCELLED: this talk will not take place.")
     elif event.status == "tentative":
         parts.append("Tentative: the time or details may still change.")
-    parts.append(when.span(event.start_utc, event.end_utc, event.timezone))
-    speakers = [
-        str(s["name"]) + (f" ({s['affiliation']})" if s.get("affiliation") else "")
-        for s in event.speakers
-    ]
-    if speakers:
-        parts.append(("Speakers: " if len(speakers) > 1 else "Speaker: ") + "; ".join(speakers))
+    parts.append(display.talk_span(event, "UTC"))
+    if event.speakers:
+        label = "Speakers: " if len(event.speakers) > 1 else "Speaker: "
+        parts.append(label + display.speakers_text(event.speakers, "; "))
     if event.abstract.strip():
         parts.append(plain_text(event.abstract).strip())
     meeting = meeting_lines(visible_meeting(event.meeting, audience))
@@ -167,7 +153,7 @@ def vevent(event: Event, *, links: Links, domain: str, audience: Audience) -> VE
     component.add("dtend", times.unambiguous_or_utc(event.end_utc, event.timezone))
     component.add("summary", summary(event))
     component.add("description", vText(description(event, links=links, audience=audience)))
-    place = location_text(event)
+    place = display.place_text(event.location)
     if place:
         component.add("location", place)
     component.add("url", vUri(links.event_page(event.id)), parameters={"VALUE": "URI"})

@@ -22,8 +22,8 @@ from feedgen.feed import FeedGenerator
 
 from events.access import Audience, visible_meeting
 from events.models import Event
-from feeds import when
-from feeds.ical import event_links, location_text, uid
+from feeds import display
+from feeds.ical import event_links, uid
 from feeds.links import Links
 from feeds.text import markdown_html, plain_text, sanitise
 
@@ -51,19 +51,15 @@ def ordered(events: Sequence[Event], limit: int = MAX_ITEMS) -> list[Event]:
     return sorted(events, key=lambda e: (e.created_at, e.id), reverse=True)[:limit]
 
 
-def speaker_names(event: Event) -> str:
-    """Return 'Name1, Name2' ('' without speakers)."""
-    return ", ".join(str(s["name"]) for s in event.speakers if s.get("name"))
-
-
 def item_title(event: Event) -> str:
-    """Return 'Speaker: Title — Sat 27 Nov 2021, 09:30 Beijing time' ('Cancelled: ' first)."""
-    zone_name = event.series.timezone
-    moment = f"{when.day(event.start_utc, zone_name)}, {when.clock(event.start_utc, zone_name)}"
-    names = speaker_names(event)
+    """Return 'Speaker: Title — Sat 27 Nov 2021, 09:30 Beijing time' ('Cancelled: ' first).
+
+    The time is in the talk's own zone (the zone rule of `feeds.display`).
+    """
+    names = display.speaker_names(event.speakers)
     title = plain_text(event.title)
     title = f"{names}: {title}" if names else title
-    text = f"{title} — {moment} {when.zone_label(zone_name)}"
+    text = f"{title} — {display.talk_moment(event, None)}"
     return f"Cancelled: {text}" if event.status == "cancelled" else text
 
 
@@ -94,15 +90,13 @@ def _meeting_html(event: Event, audience: Audience) -> str:
 
 def content_html(event: Event, *, links: Links, audience: Audience) -> str:
     """Return the sanitised HTML body of a talk's item."""
-    zone_name = event.series.timezone
     parts: list[str] = []
     if event.status == "cancelled":
         parts.append("<p><strong>Cancelled:</strong> this talk will not take place.</p>")
     elif event.status == "tentative":
         parts.append("<p><strong>Tentative:</strong> the time or details may still change.</p>")
-    local_span = when.span(event.start_utc, event.end_utc, zone_name)
-    utc_span = when.span(event.start_utc, event.end_utc, "UTC")
-    parts.append(f"<p><strong>When:</strong> {escape(local_span)}<br>{escape(utc_span)}</p>")
+    spans = "<br>".join(escape(text) for text in display.talk_spans(event, "UTC"))
+    parts.append(f"<p><strong>When:</strong> {spans}</p>")
     speakers = []
     for speaker in event.speakers:
         name = escape(str(speaker["name"]))
@@ -114,7 +108,7 @@ def content_html(event: Event, *, links: Links, audience: Audience) -> str:
     if speakers:
         label = "Speakers" if len(speakers) > 1 else "Speaker"
         parts.append(f"<p><strong>{label}:</strong> {'; '.join(speakers)}</p>")
-    place = location_text(event)
+    place = display.place_text(event.location)
     if place:
         parts.append(f"<p><strong>Where:</strong> {escape(place)}</p>")
     if event.abstract.strip():
@@ -133,8 +127,7 @@ def content_html(event: Event, *, links: Links, audience: Audience) -> str:
 
 def summary_text(event: Event) -> str:
     """Return a short plain-text summary: time in the series' zone and the abstract's start."""
-    zone_name = event.series.timezone
-    head = when.span(event.start_utc, event.end_utc, zone_name)
+    head = display.talk_span(event, None)
     if event.status == "cancelled":
         head = f"Cancelled. {head}"
     abstract = " ".join(plain_text(event.abstract).split())

@@ -158,7 +158,8 @@ def test_event_emails_match_snapshots_and_structure(
     assert msg["Date"].datetime == parsedate_to_datetime(ENVELOPE.date)
     assert msg["List-Unsubscribe"] == f"<{READER.unsubscribe_url}>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert "Sat 05 Dec 2026 01:30" in msg["Subject"]  # the date in the reader's zone
+    # The zone rule: the talk's zone leads, the reader's follows.
+    assert msg["Subject"].endswith("Sat 05 Dec 2026, 09:30 Beijing time (01:30 Lisbon time)")
 
 
 def test_chinese_subject_is_encoded_and_long_unsubscribe_url_stays_on_one_line(
@@ -172,7 +173,8 @@ def test_chinese_subject_is_encoded_and_long_unsubscribe_url_stays_on_one_line(
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
     parsed = message_from_bytes(raw, policy=policy.default)
     assert parsed["Subject"] == (
-        "[Lisbon Machine Learning Seminar] 冷冻电镜原理及相关算法 — Sat 05 Dec 2026 09:30"
+        "[Lisbon Machine Learning Seminar] 冷冻电镜原理及相关算法 — "
+        "Sat 05 Dec 2026, 09:30 Beijing time"
     )
 
 

@@ -15,7 +15,7 @@ from werkzeug.exceptions import NotFound
 
 from events import importer
 from events.models import Event, Series
-from feeds import when
+from feeds import display
 from server import sample_data_path
 from tests.conftest import BASE_URL
 from web.pages import TZ_COOKIE
@@ -171,7 +171,7 @@ def test_span_text_matches_the_shared_helper(client: FlaskClient, sample: None) 
     start = dt(2021, 11, 27, 1, 30, tzinfo=UTC)
     end = dt(2021, 11, 27, 3, 30, tzinfo=UTC)
     html = client.get(f"/events/{TALK}?tz=Europe/Lisbon").get_data(as_text=True)
-    expected = when.span(start, end, "Asia/Shanghai") + " (UTC+08:00)"
+    expected = display.span(start, end, "Asia/Shanghai") + " (UTC+08:00)"
     assert parse(html).spans[0] == expected
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from events.access import visible_meeting
-from feeds import links, text, when
+from feeds import display, links, text
 from tests.htmlcheck import active_parts
 from tests.zones import LISBON_FALL_BACK_AMBIGUOUS, SHANGHAI, utc
 
@@ -57,23 +57,23 @@ def test_markdown_html_never_carries_active_content(payload: str) -> None:
 def test_dual_span_matches_the_email_example() -> None:
     start, end = SHANGHAI.start_utc, SHANGHAI.end_utc
     assert (
-        when.dual_span(start, end, "Asia/Shanghai", "Europe/Lisbon")
+        display.dual_span(start, end, "Asia/Shanghai", "Europe/Lisbon")
         == "Sat 27 Nov 2021, 09:30–11:30 Beijing time (01:30–03:30 Lisbon time)"
     )
     assert (
-        when.dual_span(start, end, "Asia/Shanghai", "America/New_York")
+        display.dual_span(start, end, "Asia/Shanghai", "America/New_York")
         == "Sat 27 Nov 2021, 09:30–11:30 Beijing time (Fri 26 Nov 2021, 20:30–22:30 New York time)"
     )
 
 
 def test_span_on_a_dst_day_uses_the_right_offsets() -> None:
     case = LISBON_FALL_BACK_AMBIGUOUS
-    assert when.span(case.start_utc, case.end_utc, "Europe/Lisbon") == (
+    assert display.span(case.start_utc, case.end_utc, "Europe/Lisbon") == (
         "Sun 25 Oct 2026, 01:30–02:30 Lisbon time"
     )
-    assert when.utc_offset(case.start_utc, "Europe/Lisbon") == "UTC+01:00"
-    assert when.utc_offset(case.end_utc, "Europe/Lisbon") == "UTC+00:00"
-    assert when.span(utc(2026, 6, 1, 23), utc(2026, 6, 2, 1), "UTC") == (
+    assert display.utc_offset(case.start_utc, "Europe/Lisbon") == "UTC+01:00"
+    assert display.utc_offset(case.end_utc, "Europe/Lisbon") == "UTC+00:00"
+    assert display.span(utc(2026, 6, 1, 23), utc(2026, 6, 2, 1), "UTC") == (
         "Mon 01 Jun 2026, 23:00 – Tue 02 Jun 2026, 01:00 UTC"
     )
 

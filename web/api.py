@@ -28,9 +28,10 @@ from events import importer, store, tokens
 from events.access import visible_meeting
 from events.errors import EventFeedError, ImportFailed, InvalidRecord
 from events.exporter import event_document, series_document
-from events.models import Event, Series
+from events.models import Event, Meeting, Series
 from events.schemas import (
     EVENT_ID_PATTERN,
+    SERIES_FIELDS,
     SLUG_PATTERN,
     EventIn,
     SeriesIn,
@@ -317,7 +318,7 @@ def _load_event(session: Session, event_id: str) -> Event:
 # --- representations -------------------------------------------------------------------
 
 
-def _meeting_out(meeting: dict[str, Any] | None, editor: bool) -> MeetingOut | None:
+def _meeting_out(meeting: Meeting | None, editor: bool) -> MeetingOut | None:
     if not meeting:
         return None
     if editor:
@@ -342,15 +343,9 @@ def _may_see(editor: tokens.Editor | None, slug: str) -> bool:
 
 def series_out(series: Series, editor: tokens.Editor | None) -> SeriesOut:
     """Return the API representation of a series (meeting details for its editors only)."""
+    shown = [name for name in SERIES_FIELDS if name not in ("location", "meeting", "auto_announce")]
     return SeriesOut(
-        slug=series.slug,
-        name=series.name,
-        description=series.description,
-        timezone=series.timezone,
-        homepage=series.homepage,
-        organisers=list(series.organisers),
-        language=series.language,
-        visibility=series.visibility,  # type: ignore[arg-type]
+        **{name: getattr(series, name) for name in shown},
         location=LocationOut(**series.location) if series.location else None,
         meeting=_meeting_out(series.meeting, _may_see(editor, series.slug)),
         page=Links(settings().base_url).series_page(series.slug),

@@ -27,9 +27,10 @@ from datetime import datetime
 
 from flask import Blueprint, Response, request
 
-from events import pieces, queries
+from events import queries
 from events.errors import NotFound
 from events.models import Event, Series
+from feeds import cache
 from feeds.ical import CalendarInfo, assemble, piece_zone_years, render_vevent, vtimezones
 from feeds.links import Links
 from feeds.syndication import FeedInfo, render_atom, render_json, render_rss
@@ -87,11 +88,11 @@ def _render_public(events: Sequence[Event]) -> dict[str, bytes]:
 
 def _calendar(events: list[Event], info: CalendarInfo) -> bytes:
     """Return a public calendar of loaded talks, assembled from stored VEVENT pieces."""
-    fingerprint = pieces.settings_fingerprint(settings())
+    fingerprint = cache.settings_fingerprint(settings())
     by_id = {e.id: e for e in events}
-    vevents = pieces.pieces(
+    vevents = cache.pieces(
         db(),
-        [(e.id, pieces.event_version(e, fingerprint)) for e in events],
+        [(e.id, cache.event_version(e, fingerprint)) for e in events],
         kind="vevent",
         audience="public",
         render_missing=lambda ids: _render_public([by_id[i] for i in ids]),
@@ -102,10 +103,10 @@ def _calendar(events: list[Event], info: CalendarInfo) -> bytes:
 
 def _series_calendar(series: Series, talks: list[queries.TalkStamp], info: CalendarInfo) -> bytes:
     """Return a series calendar from talk stamps: only stale talks are loaded and rendered."""
-    fingerprint = pieces.settings_fingerprint(settings())
-    # pieces.version_key, with the series part formatted once for all talks
+    fingerprint = cache.settings_fingerprint(settings())
+    # cache.version_key, with the series part formatted once for all talks
     suffix = f"|{series.updated_at.isoformat()}|{fingerprint}"
-    vevents = pieces.pieces(
+    vevents = cache.pieces(
         db(),
         [(t.id, f"{t.sequence}|{t.updated_at.isoformat()}{suffix}") for t in talks],
         kind="vevent",
@@ -129,26 +130,26 @@ def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Res
         stamp = queries.series_stamp(db(), slug)
     except NotFound as exc:
         return not_found(str(exc))
-    version = stamp.version(fmt, moment.date().isoformat(), pieces.settings_fingerprint(settings()))
+    version = stamp.version(fmt, moment.date().isoformat(), cache.settings_fingerprint(settings()))
     early = precondition(version, stamp.last_modified)
     if early is not None:
         return early
     gzipped = wants_gzip()
-    payload = pieces.stored_feed(
+    payload = cache.stored_feed(
         db(), stamp.series_id, fmt, "gzip" if gzipped else "identity", version
     )
     if payload is None:
         body = (
-            pieces.stored_feed(db(), stamp.series_id, fmt, "identity", version) if gzipped else None
+            cache.stored_feed(db(), stamp.series_id, fmt, "identity", version) if gzipped else None
         )
         if body is None:
             body = build(moment)
-            pieces.store_feed(db(), stamp.series_id, fmt, "identity", version, body)
+            cache.store_feed(db(), stamp.series_id, fmt, "identity", version, body)
         gzipped = gzipped and worth_gzip(body)
         payload = body
         if gzipped:
             payload = gzip_bytes(body)
-            pieces.store_feed(db(), stamp.series_id, fmt, "gzip", version, payload)
+            cache.store_feed(db(), stamp.series_id, fmt, "gzip", version, payload)
     return encoded_response(
         payload,
         gzipped=gzipped,

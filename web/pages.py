@@ -23,7 +23,7 @@ from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
 from events.models import Event, Series
 from events.times import resolve_zone
-from feeds import when
+from feeds import display
 from feeds.links import Links, google_calendar_subscribe, webcal
 from feeds.text import markdown_html, plain_text
 from web.context import db, now, settings
@@ -90,20 +90,20 @@ class Subscribe:
 
 def zone_time(start: datetime, end: datetime, zone_name: str) -> ZoneTime:
     """Return a talk's span in a zone; the end date is shown only when it differs."""
-    start_day = when.day(start, zone_name)
-    end_day = when.day(end, zone_name)
-    offset = when.utc_offset(start, zone_name)
-    end_offset = when.utc_offset(end, zone_name)
+    start_day = display.day(start, zone_name)
+    end_day = display.day(end, zone_name)
+    offset = display.utc_offset(start, zone_name)
+    end_offset = display.utc_offset(end, zone_name)
     if end_offset != offset:
         offset = f"{offset} → {end_offset}"
     return ZoneTime(
         zone=zone_name,
-        label=when.zone_label(zone_name),
+        label=display.zone_label(zone_name),
         offset=offset,
         start_day=start_day,
-        start_clock=when.clock(start, zone_name),
+        start_clock=display.clock(start, zone_name),
         end_day=None if end_day == start_day else end_day,
-        end_clock=when.clock(end, zone_name),
+        end_clock=display.clock(end, zone_name),
     )
 
 
@@ -139,12 +139,9 @@ def iso_utc(instant: datetime) -> str:
 
 
 def talk_times(event: Event, viewer_zone: str | None) -> list[ZoneTime]:
-    """Return the spans to show: the event's zone, then the viewer's zone or else UTC."""
-    zones = [event.timezone]
-    for extra in (viewer_zone, "UTC"):
-        if extra and extra not in zones and len(zones) < 2:
-            zones.append(extra)
-    return [zone_time(event.start_utc, event.end_utc, z) for z in zones]
+    """Return the spans to show by the zone rule: the talk's zone, then the viewer's (or UTC)."""
+    zones = display.talk_zones(event.timezone, viewer_zone or "UTC")
+    return [zone_time(event.start_utc, event.end_utc, z) for z in zones if z is not None]
 
 
 def google_calendar_event(event: Event, page_url: str) -> str:
@@ -161,20 +158,9 @@ def google_calendar_event(event: Event, page_url: str) -> str:
         "text": title_text(event.title),
         "dates": f"{start}/{end}",
         "details": details,
-        "location": place_text(event.location) or page_url,
+        "location": display.place_text(event.location) or page_url,
     }
     return "https://calendar.google.com/calendar/render?" + urlencode(query)
-
-
-def place_text(location: dict[str, Any] | None) -> str:
-    """Return a location as one line: 'Room 2, Address — Online'."""
-    if not location:
-        return ""
-    parts = [str(location[k]) for k in ("room", "address") if location.get(k)]
-    text = ", ".join(parts)
-    if location.get("online"):
-        text = f"{text} — Online" if text else "Online"
-    return text
 
 
 def series_feeds(slug: str, name: str) -> Subscribe:
@@ -240,7 +226,7 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
     body = render_template(
         template,
         viewer_zone=zone,
-        viewer_label=when.zone_label(zone) if zone else None,
+        viewer_label=display.zone_label(zone) if zone else None,
         tz_notice=g.get("tz_notice"),
         links=Links(settings().base_url),
         **context,
@@ -248,7 +234,7 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
     return body, status
 
 
-for _helper in (talk_times, iso_utc, rich_text, title_text, place_text, when.zone_label):
+for _helper in (talk_times, iso_utc, rich_text, title_text, display.place_text, display.zone_label):
     bp.add_app_template_global(_helper)
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from events.db import Base, UTCDateTime
+from events.models.fields import Location, Meeting, Speaker
 
 VISIBILITIES = ("public", "unlisted")
 STATUSES = ("confirmed", "tentative", "cancelled")
@@ -29,8 +29,8 @@ class Series(Base):
     organisers: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str] = mapped_column(String(35), default="en")
     visibility: Mapped[str] = mapped_column(String(16), default="public")
-    location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    meeting: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    location: Mapped[Location | None] = mapped_column(JSON)
+    meeting: Mapped[Meeting | None] = mapped_column(JSON)
     auto_announce: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -58,15 +58,15 @@ class Event(Base):
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(500))
-    speakers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    speakers: Mapped[list[Speaker]] = mapped_column(JSON, default=list)
     abstract: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(64))
     start_local: Mapped[str] = mapped_column(String(32))
     end_local: Mapped[str] = mapped_column(String(32))
     start_utc: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     end_utc: Mapped[datetime] = mapped_column(UTCDateTime())
-    location: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    meeting: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    location: Mapped[Location] = mapped_column(JSON, default=dict)
+    meeting: Mapped[Meeting | None] = mapped_column(JSON)
     livestream: Mapped[str | None] = mapped_column(String(2000))
     recording: Mapped[str | None] = mapped_column(String(2000))
     slides: Mapped[str | None] = mapped_column(String(2000))

@@ -1,0 +1,156 @@
+"""Human-readable times, places and people, for every output (pages, feeds, emails).
+
+**The zone rule.** Every human-readable time of a talk leads with the talk's own zone (the
+zone its organiser gave it: where it happens, what its announcement says), then, in
+parentheses, the reader's zone when it is known and different:
+'Sat 27 Nov 2021, 09:30–11:30 Beijing time (01:30–03:30 Lisbon time)'. The reader is the
+viewer of a page (browser zone), the subscriber of an email (their zone); feeds have no
+reader, so their bodies give UTC second and their titles the talk's zone alone.
+`talk_zones` decides it; `talk_span` and `talk_moment` are what outputs call.
+
+Times are converted by `events.times` (zoneinfo), so what is shown always equals the stored
+instant, across DST changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from events import times
+from events.models import Location, Speaker
+
+# How organisers and readers name a zone; otherwise the zone's city ("Lisbon time").
+ZONE_NAMES = {
+    "Asia/Shanghai": "Beijing time",
+    "UTC": "UTC",
+    "Etc/UTC": "UTC",
+}
+
+
+class TimedTalk(Protocol):
+    """What the zone rule needs of a talk: its instants and its own zone."""
+
+    @property
+    def start_utc(self) -> datetime:
+        """The start, aware UTC."""
+
+    @property
+    def end_utc(self) -> datetime:
+        """The end, aware UTC."""
+
+    @property
+    def timezone(self) -> str:
+        """The talk's own IANA zone."""
+
+
+def zone_label(zone_name: str) -> str:
+    """Return a reader's name for a zone: 'Beijing time', 'Lisbon time', 'New York time'."""
+    if zone_name in ZONE_NAMES:
+        return ZONE_NAMES[zone_name]
+    city = zone_name.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{city} time"
+
+
+def utc_offset(instant: datetime, zone_name: str) -> str:
+    """Return the zone's offset at that instant as 'UTC+08:00'."""
+    return times.utc_offset_label(instant, zone_name)
+
+
+def day(instant: datetime, zone_name: str) -> str:
+    """Return the date as 'Sat 27 Nov 2021'."""
+    return times.local(instant, zone_name).strftime("%a %d %b %Y")
+
+
+def clock(instant: datetime, zone_name: str) -> str:
+    """Return the time of day as '09:30'."""
+    return times.local(instant, zone_name).strftime("%H:%M")
+
+
+def span(start: datetime, end: datetime, zone_name: str, *, with_date: bool = True) -> str:
+    """Return 'Sat 27 Nov 2021, 09:30–11:30 Beijing time' (both dates when they differ)."""
+    same_day = day(start, zone_name) == day(end, zone_name)
+    first = (
+        f"{day(start, zone_name)}, {clock(start, zone_name)}"
+        if with_date
+        else clock(start, zone_name)
+    )
+    if same_day:
+        text = f"{first}–{clock(end, zone_name)}"
+    else:
+        text = f"{first} – {day(end, zone_name)}, {clock(end, zone_name)}"
+    return f"{text} {zone_label(zone_name)}"
+
+
+def dual_span(start: datetime, end: datetime, zone_name: str, reader_zone: str | None) -> str:
+    """Return the span in `zone_name`, then in the reader's zone in parentheses."""
+    main = span(start, end, zone_name)
+    if not reader_zone or reader_zone == zone_name:
+        return main
+    same_date = day(start, zone_name) == day(start, reader_zone)
+    return f"{main} ({span(start, end, reader_zone, with_date=not same_date)})"
+
+
+def talk_zones(talk_zone: str, reader_zone: str | None) -> tuple[str, str | None]:
+    """Return (leading zone, second zone or None): the talk's zone, then the reader's."""
+    return talk_zone, (reader_zone if reader_zone and reader_zone != talk_zone else None)
+
+
+def talk_span(talk: TimedTalk, reader_zone: str | None) -> str:
+    """Return a talk's span by the zone rule (the talk's zone, then the reader's)."""
+    lead, second = talk_zones(talk.timezone, reader_zone)
+    return dual_span(talk.start_utc, talk.end_utc, lead, second)
+
+
+def talk_spans(talk: TimedTalk, reader_zone: str | None) -> list[str]:
+    """Return a talk's span by the zone rule as separate lines, one per zone."""
+    return [
+        span(talk.start_utc, talk.end_utc, zone)
+        for zone in talk_zones(talk.timezone, reader_zone)
+        if zone is not None
+    ]
+
+
+def moment(instant: datetime, zone_name: str) -> str:
+    """Return 'Sat 27 Nov 2021, 09:30 Beijing time'."""
+    return f"{day(instant, zone_name)}, {clock(instant, zone_name)} {zone_label(zone_name)}"
+
+
+def talk_moment(talk: TimedTalk, reader_zone: str | None) -> str:
+    """Return a talk's start by the zone rule, for titles and subjects.
+
+    'Sat 27 Nov 2021, 09:30 Beijing time (02:30 Lisbon time)'; the reader's date is added
+    when it differs from the talk's.
+    """
+    lead, second = talk_zones(talk.timezone, reader_zone)
+    text = moment(talk.start_utc, lead)
+    if second is None:
+        return text
+    other = f"{clock(talk.start_utc, second)} {zone_label(second)}"
+    if day(talk.start_utc, second) != day(talk.start_utc, lead):
+        other = f"{day(talk.start_utc, second)}, {other}"
+    return f"{text} ({other})"
+
+
+def place_text(location: Mapping[str, object] | Location | None) -> str:
+    """Return a location as one line: 'Room 2, Address — Online', 'Online' or ''."""
+    if not location:
+        return ""
+    place = ", ".join(str(location[k]) for k in ("room", "address") if location.get(k))
+    if location.get("online"):
+        return f"{place} — Online" if place else "Online"
+    return place
+
+
+def speaker_names(speakers: Sequence[Speaker]) -> str:
+    """Return 'Name1, Name2' ('' without speakers)."""
+    return ", ".join(str(s["name"]) for s in speakers if s.get("name"))
+
+
+def speakers_text(speakers: Sequence[Speaker], separator: str = ", ") -> str:
+    """Return 'Name (Affiliation), Name' for the speakers of a talk."""
+    return separator.join(
+        f"{s['name']} ({s['affiliation']})" if s.get("affiliation") else str(s["name"])
+        for s in speakers
+    )
