@@ -43,9 +43,10 @@ def create_app(
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import api, feeds, health, pages, security, subscriptions
+    from web import api, errors, feeds, health, pages, security, subscriptions
 
     security.init_app(app)
+    errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(pages.bp)

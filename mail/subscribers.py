@@ -20,6 +20,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from events import store, times
@@ -32,6 +33,8 @@ EMAIL_PATTERN = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$"
 )
 CONFIRM_MAX_AGE = 7 * 24 * 3600
+# Subscribe requests per client address and hour (form and API together).
+SUBSCRIBE_LIMIT = 20
 DEFAULT_REMINDER_HOURS = 24
 
 
@@ -165,6 +168,27 @@ def subscribe(
         raise InvalidRecord("subscription", [("series", str(exc))]) from None
     outbox.queue_confirmation(session, subscriber, now)
     return subscriber
+
+
+def subscribe_and_commit(
+    session: Session,
+    email: str,
+    slugs: list[str],
+    zone: str | None,
+    choices: Choices,
+    now: datetime,
+) -> Subscriber:
+    """Subscribe and commit; a request racing on the same address gets a second try."""
+    for attempt in (1, 2):
+        try:
+            subscriber = subscribe(session, email, slugs, zone, choices, now)
+            session.commit()
+            return subscriber
+        except IntegrityError:
+            session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def add_confirmed(

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlencode
 from flask import Blueprint, Response, g, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import NotFound
 
 from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
@@ -40,7 +40,6 @@ TZ_COOKIE = "tz"
 TZ_COOKIE_MAX_AGE = 365 * 24 * 3600
 HOME_UPCOMING = 12
 HOME_RECENT = 8
-MACHINE_SUFFIXES = (".ics", ".rss", ".atom", ".json", ".xml", ".txt")
 FEED_TYPES = (
     ("rss", "application/rss+xml", "RSS"),
     ("atom", "application/atom+xml", "Atom"),
@@ -337,16 +336,7 @@ def event_page(event_id: str) -> tuple[str, int]:
     )
 
 
-@bp.app_errorhandler(404)
-def not_found(error: HTTPException) -> tuple[str, int] | HTTPException | Response:
-    """Answer unknown pages with a friendly HTML 404; API and feed paths keep theirs."""
-    path = request.path
-    if path.startswith("/api/"):
-        from web.api import json_http_error
-
-        return json_http_error(error)
-    if path.endswith(MACHINE_SUFFIXES):
-        return error
-    message = error.description if error.description != NotFound.description else None
+def not_found_page(message: str | None) -> tuple[str, int]:
+    """Return the friendly 404 page, with the site's subscribe box."""
     sub = site_feeds()
     return _render("404.html", status=404, message=message, subscribe=sub, alternates=sub.feeds)

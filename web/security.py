@@ -1,27 +1,26 @@
-"""Security for every response: headers, CSRF protection of forms, rate limits.
+"""Security for every response: headers, CSRF protection of forms (Flask-WTF), rate limits.
 
 - `init_app(app)` (called by `server.create_app`) sets the security headers on every
-  response, checks the CSRF token of every state-changing request, and exposes the Jinja
-  global `csrf_token()`.
+  response and protects every state-changing request with Flask-WTF's `CSRFProtect`
+  (the Jinja global `csrf_token()` comes with it).
 - Forms: put `<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">` in every
-  form (or send the value as an `X-CSRF-Token` header). Requests that carry
-  `Authorization: Bearer ...`, views marked `@csrf_exempt` and blueprints passed to
-  `exempt_blueprint` are not checked.
+  form (or send the value as an `X-CSRFToken` header). Views marked `@csrf_exempt` are not
+  checked; an `Authorization: Bearer` header exempts nothing. The API blueprint checks
+  CSRF itself (`web.api.base`): it skips the check only when a bearer token authenticates
+  the request.
 - `@rate_limit("subscribe", limit=10, period=3600)` limits a view per client address (or
   per `key=`), counted in the database so every worker shares the counts.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Flask, Response, current_app, request, session
-from itsdangerous import BadData, URLSafeTimedSerializer
-from werkzeug.exceptions import BadRequest, TooManyRequests
+from flask import Flask, Response, request
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import TooManyRequests
 
 from events import ratelimit
 from web.context import now, state
@@ -47,30 +46,17 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-CSRF_SESSION_KEY = "_csrf"
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "X-CSRF-Token"
 CSRF_MAX_AGE = 12 * 3600
-EXEMPT_BLUEPRINTS = "eventfeed_csrf_exempt_blueprints"
 
-
-class CSRFError(BadRequest):
-    """A state-changing form request without a valid CSRF token."""
-
-    description = (
-        "The form has expired or was not sent from this site. Reload the page and try again."
-    )
+csrf = CSRFProtect()
 
 
 def init_app(app: Flask) -> None:
-    """Register the security headers, the CSRF check and the `csrf_token()` Jinja global."""
-    app.config.setdefault("CSRF_ENABLED", True)
+    """Register the security headers and CSRF protection (tokens valid 12 hours)."""
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", CSRF_MAX_AGE)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.extensions.setdefault(EXEMPT_BLUEPRINTS, set())
     app.after_request(add_security_headers)
-    app.before_request(check_csrf)
-    app.jinja_env.globals["csrf_token"] = csrf_token
+    csrf.init_app(app)
 
 
 def add_security_headers(response: Response) -> Response:
@@ -80,55 +66,10 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key or "", salt="eventfeed-csrf")
-
-
-def csrf_token() -> str:
-    """Return a signed CSRF token for the current session (created on first use)."""
-    raw = session.get(CSRF_SESSION_KEY)
-    if not isinstance(raw, str):
-        raw = secrets.token_hex(32)
-        session[CSRF_SESSION_KEY] = raw
-    return _serializer().dumps(raw)
-
-
 def csrf_exempt(view: F) -> F:
     """Mark a view as not needing a CSRF token (e.g. RFC 8058 one-click unsubscribe)."""
-    view.csrf_exempt = True  # type: ignore[attr-defined]
+    csrf.exempt(view)
     return view
-
-
-def exempt_blueprint(app: Flask, blueprint: Blueprint) -> None:
-    """Exempt a whole blueprint that never authenticates by cookie (the bearer-token API)."""
-    app.extensions.setdefault(EXEMPT_BLUEPRINTS, set()).add(blueprint.name)
-
-
-def _is_exempt() -> bool:
-    if not current_app.config.get("CSRF_ENABLED", True):
-        return True
-    if request.headers.get("Authorization", "").startswith("Bearer "):
-        return True
-    if request.blueprint in current_app.extensions.get(EXEMPT_BLUEPRINTS, set()):
-        return True
-    view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "csrf_exempt", False))
-
-
-def check_csrf() -> None:
-    """Refuse a state-changing request whose CSRF token is missing or wrong (400)."""
-    if request.method not in UNSAFE_METHODS or request.endpoint is None or _is_exempt():
-        return
-    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
-    expected = session.get(CSRF_SESSION_KEY)
-    if not sent or not isinstance(expected, str):
-        raise CSRFError()
-    try:
-        raw = _serializer().loads(sent, max_age=CSRF_MAX_AGE)
-    except BadData:
-        raise CSRFError() from None
-    if not isinstance(raw, str) or not hmac.compare_digest(raw, expected):
-        raise CSRFError()
 
 
 def client_address() -> str:

@@ -6,8 +6,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
 
 from events import queries
 from events.access import Audience
@@ -16,6 +14,7 @@ from events.models import Event, Series, Subscriber
 from feeds import ical, syndication
 from feeds.links import Links, google_calendar_subscribe, webcal
 from mail import subscribers
+from mail.subscribers import SUBSCRIBE_LIMIT
 from web.context import db, now, settings
 from web.feeds import FEED_TYPES, ICS_TYPE
 from web.http import cached_response
@@ -23,8 +22,6 @@ from web.security import csrf_exempt, rate_limit
 
 bp = Blueprint("subscriptions", __name__, template_folder="templates")
 
-# Subscribe requests per client address and hour (form and JSON together).
-SUBSCRIBE_LIMIT = 20
 
 AUDIENCE: Audience = "subscriber"
 
@@ -33,18 +30,12 @@ def _links() -> Links:
     return Links(settings().base_url)
 
 
-def _choices(form: Any, *, checkbox: bool) -> subscribers.Choices:
-    """Read the choices from a form (checkboxes) or a JSON body (booleans, defaults on)."""
-    if checkbox:
-        return subscribers.check_choices(
-            form.get("announcements") is not None,
-            form.get("digest") is not None,
-            form.get("reminder_hours") or 0,
-        )
+def _choices(form: Any) -> subscribers.Choices:
+    """Read the choices from a form (checkboxes)."""
     return subscribers.check_choices(
-        form.get("announcements", True),
-        form.get("digest", True),
-        form.get("reminder_hours", subscribers.DEFAULT_REMINDER_HOURS),
+        form.get("announcements") is not None,
+        form.get("digest") is not None,
+        form.get("reminder_hours") or 0,
     )
 
 
@@ -57,21 +48,6 @@ def _series(slug: str) -> Series:
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     return render_template(template, **context), status
-
-
-def _subscribe(
-    email: str, slugs: list[str], zone: str | None, choices: subscribers.Choices
-) -> None:
-    """Subscribe and commit; a request racing on the same address gets a second try."""
-    for attempt in (1, 2):
-        try:
-            subscribers.subscribe(db(), email, slugs, zone, choices, now())
-            db().commit()
-            return
-        except IntegrityError:
-            db().rollback()
-            if attempt == 2:
-                raise
 
 
 @bp.get("/series/<slug>/subscribe")
@@ -87,8 +63,10 @@ def subscribe_post(slug: str) -> tuple[str, int]:
     series = _series(slug)
     form = request.form
     try:
-        choices = _choices(form, checkbox=True)
-        _subscribe(form.get("email", ""), [slug], form.get("timezone"), choices)
+        choices = _choices(form)
+        subscribers.subscribe_and_commit(
+            db(), form.get("email", ""), [slug], form.get("timezone"), choices, now()
+        )
     except InvalidRecord as exc:
         db().rollback()
         return _page(
@@ -101,31 +79,6 @@ def subscribe_post(slug: str) -> tuple[str, int]:
             "We sent a confirmation link to that address. Nothing else is sent until you follow it."
         ),
     )
-
-
-@bp.post("/api/v1/subscriptions")
-@csrf_exempt
-@rate_limit("subscribe", SUBSCRIBE_LIMIT, 3600)
-def subscribe_api() -> tuple[dict[str, Any], int]:
-    """JSON: {email, series: [slug], timezone, announcements, digest, reminder_hours} → 202."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return {"errors": [{"field": "body", "message": "expected a JSON object"}]}, 400
-    slugs = data.get("series")
-    if isinstance(slugs, str):
-        slugs = [slugs]
-    try:
-        if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
-            raise InvalidRecord("subscription", [("series", "a list of series slugs")])
-        if not isinstance(data.get("email"), str):
-            raise InvalidRecord("subscription", [("email", "required")])
-        choices = _choices(data, checkbox=False)
-        _subscribe(data["email"], slugs, data.get("timezone"), choices)
-    except InvalidRecord as exc:
-        db().rollback()
-        errors = [{"field": field, "message": message} for field, message in exc.errors]
-        return {"errors": errors}, 422
-    return {"status": "confirmation_sent"}, 202
 
 
 @bp.get("/subscriptions/confirm/<signed>")
@@ -197,7 +150,7 @@ def manage_post(token: str) -> tuple[str, int]:
                 subscriber,
                 request.form.getlist("series"),
                 request.form.get("timezone", subscriber.timezone),
-                _choices(request.form, checkbox=True),
+                _choices(request.form),
                 moment,
             )
         except InvalidRecord as exc:
@@ -288,12 +241,3 @@ def _private(body: bytes, content_type: str, events: list[Event]) -> Response:
     )
     response.headers["X-Robots-Tag"] = "noindex"
     return response
-
-
-@bp.errorhandler(HTTPException)
-def _error(exc: HTTPException) -> tuple[str, int]:
-    return render_template(
-        "subscriptions/message.html",
-        title=exc.name,
-        message=exc.description or "",
-    ), exc.code or 500

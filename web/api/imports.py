@@ -1,0 +1,97 @@
+"""The import route: a YAML, JSON, CSV or .ics file, all or nothing."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from events import importer
+from events.errors import ImportFailed, InvalidRecord
+from events.schemas import (
+    SLUG_PATTERN,
+)
+from web.api.base import (
+    IMPORT_TYPES,
+    ApiError,
+    answer,
+    check_text,
+    current_editor,
+    operation,
+    query_text,
+)
+from web.api.schema import (
+    Counts,
+    ImportResult,
+)
+from web.context import now, settings, state
+from web.security import check_rate
+
+# --- import ----------------------------------------------------------------------------
+
+
+@operation(
+    "POST",
+    "/import",
+    summary="Import a YAML, JSON, CSV or .ics file, all or nothing",
+    ok=(200, ImportResult),
+    auth="required",
+    errors=(400, 403, 415),
+    raw_body=True,
+    body_types=tuple(IMPORT_TYPES),
+    query=[
+        {
+            "name": "format",
+            "in": "query",
+            "description": "yaml, json, csv or ics (default: from Content-Type)",
+            "schema": {"type": "string", "enum": list(importer.FORMATS)},
+        },
+        {
+            "name": "series",
+            "in": "query",
+            "description": "series of talks that name none (CSV, .ics)",
+            "schema": {"type": "string", "pattern": SLUG_PATTERN},
+        },
+    ],
+    description=(
+        "The same formats and rules as `eventfeed import`. Every series the file touches "
+        "must be one the token may change (403 otherwise); the first bad record refuses the "
+        "whole file (422) and nothing is written."
+    ),
+)
+def import_file() -> Response:
+    """Import one file in one transaction."""
+    editor = current_editor(required=True)
+    assert editor is not None
+    check_rate("api-import", f"token-{editor.token_id}", settings().api_imports_per_hour, 3600)
+    fmt = query_text("format") or IMPORT_TYPES.get(request.mimetype)
+    if fmt not in importer.FORMATS:
+        raise ApiError(
+            415,
+            "Content-Type",
+            "send text/yaml, application/json, text/csv or text/calendar (or ?format=)",
+        )
+    default_series = query_text("series")
+    raw = request.get_data(cache=True)
+    try:
+        parsed = importer.parse_bytes("request body", raw, fmt, default_series)
+    except ImportFailed as exc:
+        raise ApiError(400, "body", str(exc)) from None
+    slugs = {d.get("slug") for _, d in parsed.series} | {e.series for e in parsed.events}
+    for slug in sorted(s for s in slugs if isinstance(s, str)):
+        check_text(slug, "series")
+        if not editor.may_edit(slug):
+            raise ApiError(403, "series", f"this token may not change series {slug!r}")
+    check_text([d for _, d in parsed.series] + [e.data for e in parsed.events], "body")
+    check_rate("api-write", f"token-{editor.token_id}", settings().api_writes_per_minute, 60)
+    try:
+        with state().sessions() as session, session.begin():
+            report = importer.apply(session, parsed, now(), progress=False)
+    except InvalidRecord as exc:
+        errors = [(f, f"{exc.where}: {m}") for f, m in exc.errors] or [("body", str(exc))]
+        raise ApiError(422, "body", str(exc), errors=errors) from None
+    return answer(
+        ImportResult(
+            series=Counts(**report.series),
+            events=Counts(**report.events),
+            event_ids=report.event_ids,
+        )
+    )
