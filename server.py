@@ -68,11 +68,14 @@ class _Cli(click.Group):
             raise click.ClickException(f"database error: {reason}") from None
 
 
-def _state(ctx: click.Context) -> AppState:
-    """Return the state of the CLI's application, created once and closed with the command."""
+def _state(ctx: click.Context, **config: Any) -> AppState:
+    """Return the state of the CLI's application, created once and closed with the command.
+
+    `config` overrides settings of the environment (the first call creates the app).
+    """
     obj = ctx.ensure_object(dict)
     if "app" not in obj:
-        obj["app"] = create_app()
+        obj["app"] = create_app(config)
         ctx.find_root().call_on_close(obj["app"].extensions[EXTENSION].engine.dispose)
     found: AppState = obj["app"].extensions[EXTENSION]
     return found
@@ -230,8 +233,8 @@ def sample_data_path() -> Path:
 @click.option("--no-serve", is_flag=True, help="Load the sample data and stop.")
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
-    """Load the sample seminar series, then serve them."""
-    state = _state(ctx)
+    """Load the sample seminar series, then serve them (demo mode)."""
+    state = _state(ctx, mode="demo")
     migrate(state.engine)
     report = importer.import_files(state.sessions, [sample_data_path()], clock=state.clock)
     click.echo(f"sample data: {report.summary()}", err=True)

@@ -2,10 +2,11 @@
 
 | variable | default | meaning |
 |---|---|---|
+| EVENTFEED_MODE | production | production, development or demo (see below) |
 | EVENTFEED_DATABASE_URL | sqlite:///<instance>/eventfeed.sqlite3 | SQLAlchemy URL (PostgreSQL: postgresql+psycopg://...) |
 | EVENTFEED_INSTANCE_PATH | ./instance | folder for the SQLite file and other local state |
 | EVENTFEED_BASE_URL | http://localhost:5000 | absolute links; its host is the domain of event UIDs |
-| EVENTFEED_SECRET_KEY | random per process | signs cookies and forms; set it in production |
+| EVENTFEED_SECRET_KEY | required in production | signs cookies and forms; the same in every worker |
 | EVENTFEED_CANCELLED_RETENTION_DAYS | 30 | days a cancelled talk stays in feeds after its start |
 | EVENTFEED_FEED_WINDOW_DAYS | 90 | how far back site-wide and personal feeds reach |
 | EVENTFEED_FEED_MAX_EVENTS | 1000 | cap on the number of events in one feed |
@@ -14,6 +15,11 @@
 | EVENTFEED_MAX_BODY_BYTES | 5242880 | largest request body accepted (413 above) |
 | EVENTFEED_API_WRITES_PER_MINUTE | 120 | API writes per token per minute (429 above) |
 | EVENTFEED_API_IMPORTS_PER_HOUR | 30 | API imports per token per hour (429 above) |
+
+Modes: `production` refuses to start without EVENTFEED_SECRET_KEY (a random key per
+process would break sessions and forms across workers). `development` and `demo` (set by
+`eventfeed demo`) create a key once and keep it in `<instance>/secret_key`, so every
+process of that instance shares it.
 """
 
 from __future__ import annotations
@@ -21,97 +27,134 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.errors import ConfigError
 
 PREFIX = "EVENTFEED_"
+SECRET_FILE = "secret_key"
+Mode = Literal["production", "development", "demo"]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """The whole configuration of one EventFeed process."""
 
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="forbid")
+
+    mode: Mode = "production"
     database_url: str = ""
     instance_path: str = "instance"
     base_url: str = "http://localhost:5000"
     secret_key: str = ""
-    cancelled_retention_days: int = 30
-    feed_window_days: int = 90
-    feed_max_events: int = 1000
+    cancelled_retention_days: int = Field(default=30, ge=0)
+    feed_window_days: int = Field(default=90, ge=0)
+    feed_max_events: int = Field(default=1000, ge=0)
     smtp_url: str = "smtp://localhost:25"
     mail_from: str = ""
-    max_body_bytes: int = 5 * 1024 * 1024
-    api_writes_per_minute: int = 120
-    api_imports_per_hour: int = 30
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=0)
+    api_writes_per_minute: int = Field(default=120, ge=0)
+    api_imports_per_hour: int = Field(default=30, ge=0)
 
     @property
     def domain(self) -> str:
         """Return the host of the base URL, the domain of event UIDs."""
         return urlsplit(self.base_url).hostname or "localhost"
 
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL, not {value!r}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError(f"must be sqlite:///... or postgresql+psycopg://..., not {value!r}")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
+            raise ValueError(
+                f"must be smtp://, smtp+starttls:// or smtps://HOST[:PORT], not {value!r}"
+            )
+        return value
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read EVENTFEED_* variables, apply overrides, fill defaults and validate."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        for field in fields(cls):
-            raw = env.get(PREFIX + field.name.upper())
-            if raw is None or raw == "":
-                continue
-            if field.type == "int":
-                try:
-                    values[field.name] = int(raw)
-                except ValueError as exc:
-                    raise ConfigError(
-                        f"{PREFIX}{field.name.upper()} must be a whole number, not {raw!r}"
-                    ) from exc
-            else:
-                values[field.name] = raw
-        values.update({k.lower(): v for k, v in overrides.items()})
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        return cls(**values).completed()  # type: ignore[arg-type]
+        for name in cls.model_fields:
+            raw = env.get(PREFIX + name.upper())
+            if raw:
+                values[name] = raw
+        values.update({key.lower(): value for key, value in overrides.items()})
+        try:
+            return cls.model_validate(values).completed()
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc)) from None
 
     def completed(self) -> Settings:
-        """Fill derived defaults and validate every value."""
-        settings = self
-        if not settings.database_url:
-            db_file = Path(settings.instance_path).resolve() / "eventfeed.sqlite3"
-            settings = replace(settings, database_url=f"sqlite:///{db_file}")
-        if not settings.secret_key:
-            settings = replace(settings, secret_key=secrets.token_hex(32))
-        if not settings.mail_from:
-            settings = replace(settings, mail_from=f"EventFeed <noreply@{settings.domain}>")
-        settings.validate()
-        return settings
+        """Fill derived defaults (database, mail sender, secret key outside production)."""
+        updates: dict[str, object] = {}
+        if not self.database_url:
+            db_file = Path(self.instance_path).resolve() / "eventfeed.sqlite3"
+            updates["database_url"] = f"sqlite:///{db_file}"
+        if not self.mail_from:
+            updates["mail_from"] = f"EventFeed <noreply@{self.domain}>"
+        if not self.secret_key:
+            if self.mode == "production":
+                raise ConfigError(
+                    f"{PREFIX}SECRET_KEY is required in production: set it to a long random "
+                    "value shared by every process (or set EVENTFEED_MODE=development)"
+                )
+            updates["secret_key"] = instance_secret(Path(self.instance_path))
+        return self.model_copy(update=updates) if updates else self
 
-    def validate(self) -> None:
-        """Raise ConfigError for the first invalid value."""
-        base = urlsplit(self.base_url)
-        if base.scheme not in ("http", "https") or not base.hostname:
-            raise ConfigError(f"EVENTFEED_BASE_URL must be an http(s) URL, not {self.base_url!r}")
-        if not self.database_url.startswith(("sqlite:", "postgresql")):
-            raise ConfigError(
-                "EVENTFEED_DATABASE_URL must be sqlite:///... or postgresql+psycopg://..., "
-                f"not {self.database_url!r}"
-            )
-        smtp = urlsplit(self.smtp_url)
-        if smtp.scheme not in ("smtp", "smtp+starttls", "smtps") or not smtp.hostname:
-            raise ConfigError(
-                "EVENTFEED_SMTP_URL must be smtp://, smtp+starttls:// or smtps://HOST[:PORT], "
-                f"not {self.smtp_url!r}"
-            )
-        for name in (
-            "cancelled_retention_days",
-            "feed_window_days",
-            "feed_max_events",
-            "max_body_bytes",
-            "api_writes_per_minute",
-            "api_imports_per_hour",
-        ):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{PREFIX}{name.upper()} must not be negative")
+    @property
+    def dev_tools(self) -> bool:
+        """Return whether development helpers (mail viewer, sign-in links) may be shown."""
+        return self.mode in ("development", "demo")
+
+
+def instance_secret(instance: Path) -> str:
+    """Return the secret key kept in the instance folder, creating it once (mode 0600)."""
+    path = instance / SECRET_FILE
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(key)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text(encoding="ascii").strip()
+    return key
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Return the first problem of a validation error as one line naming the variable."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else "setting"
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting: {name}"
+    if error["type"] == "int_parsing":
+        message = f"must be a whole number, not {error['input']!r}"
+    elif error["type"] == "greater_than_equal":
+        message = "must not be negative"
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+    return f"{PREFIX}{name.upper()} {message}"

@@ -45,11 +45,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets foreign keys and a busy timeout."""
+def make_engine(url: str, *, pool_pre_ping: bool = False, hide_parameters: bool = False) -> Engine:
+    """Create an engine; SQLite gets foreign keys and a busy timeout.
+
+    `hide_parameters` keeps SQL parameters (passcodes, addresses) out of logs and errors.
+    """
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, **kwargs)
+    engine = create_engine(url, pool_pre_ping=pool_pre_ping, hide_parameters=hide_parameters)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import yaml
 from sqlalchemy.orm import Session
 
 from events import store
-from events.models import Event, Series
+from events.models import Event, Location, Meeting, Series, Speaker
 from events.schemas import SERIES_FIELDS
 
 
@@ -25,14 +25,51 @@ def _str_block(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _BlockDumper.add_representer(str, _str_block)
 
 
+class EventDocument(TypedDict, total=False):
+    """A talk as written in an import file (fields equal to the series' defaults left out)."""
+
+    id: str
+    title: str
+    speakers: list[Speaker]
+    timezone: str
+    start: str
+    end: str
+    location: Location
+    meeting: Meeting
+    abstract: str
+    livestream: str
+    recording: str
+    slides: str
+    homepage: str
+    status: str
+    tags: list[str]
+
+
+class SeriesDocument(TypedDict, total=False):
+    """A series as written in an import file, with its talks."""
+
+    slug: str
+    name: str
+    description: str
+    timezone: str
+    homepage: str
+    organisers: list[str]
+    language: str
+    visibility: str
+    location: Location
+    meeting: Meeting
+    auto_announce: bool
+    events: list[EventDocument]
+
+
 def _drop_empty(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v not in (None, "", [], {})}
 
 
-def event_document(event: Event, series: Series) -> dict[str, Any]:
+def event_document(event: Event, series: Series) -> EventDocument:
     """Return one event as written in an import file, leaving out the series' defaults."""
     meeting = {k: v for k, v in (event.meeting or {}).items() if (series.meeting or {}).get(k) != v}
-    return _drop_empty(
+    document = _drop_empty(
         {
             "id": event.id,
             "title": event.title,
@@ -51,12 +88,15 @@ def event_document(event: Event, series: Series) -> dict[str, Any]:
             "tags": event.tags,
         }
     )
+    return cast(EventDocument, document)
 
 
-def series_document(series: Series) -> dict[str, Any]:
+def series_document(series: Series) -> SeriesDocument:
     """Return a series with all its events as written in an import file."""
     values: dict[str, Any] = {name: getattr(series, name) for name in SERIES_FIELDS}
-    head = _drop_empty({**values, "auto_announce": series.auto_announce or None})
+    head = cast(
+        SeriesDocument, _drop_empty({**values, "auto_announce": series.auto_announce or None})
+    )
     head["events"] = [event_document(e, series) for e in series.events]
     return head
 

@@ -42,14 +42,14 @@ class EventInput:
 
     where: str
     series: str | None
-    data: dict[str, Any]
+    data: dict[str, object]
 
 
 @dataclass
 class Parsed:
     """The raw records of one or more files, before validation."""
 
-    series: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    series: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     events: list[EventInput] = field(default_factory=list)
 
 
@@ -77,9 +77,9 @@ class ImportReport:
 class _NoAliasLoader(yaml.SafeLoader):
     """Safe YAML without anchors/aliases (no billion-laughs) and without implicit timestamps."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in yaml's stubs
             raise yaml.composer.ComposerError(
                 None, None, "anchors and aliases are not allowed", event.start_mark
             )

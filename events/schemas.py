@@ -98,7 +98,7 @@ class LocationIn(Strict):
     online: bool = False
 
 
-def parse_location(value: Any) -> Any:
+def parse_location(value: object) -> object:
     """Read 'Online', 'Room 1' or 'Room 1 — Online' as a location mapping."""
     if not isinstance(value, str):
         return value
@@ -252,7 +252,7 @@ def _meeting(value: MeetingIn | None) -> Meeting | None:
     return None if value is None else cast(Meeting, value.model_dump(exclude_none=True))
 
 
-def validate_series(data: Any, *, where: str = "") -> SeriesRecord:
+def validate_series(data: object, *, where: str = "") -> SeriesRecord:
     """Validate one series mapping (without its events)."""
     label = f"{where}series {_record_name(data, 'slug')}".strip()
     if not isinstance(data, dict):
@@ -271,7 +271,7 @@ def validate_series(data: Any, *, where: str = "") -> SeriesRecord:
     return SeriesRecord(**{**values, "location": _location(parsed.location), "meeting": meeting})
 
 
-def validate_event(data: Any, series: SeriesRecord, *, where: str = "") -> EventRecord:
+def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> EventRecord:
     """Validate one event mapping against its series' defaults (zone, location, meeting)."""
     label = f"{where}event {_record_name(data, 'id')}".strip()
     if not isinstance(data, dict):

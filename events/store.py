@@ -24,7 +24,7 @@ class Outcome:
 
     action: str
     material: bool = False
-    previous: dict[str, Any] = field(default_factory=dict)
+    previous: dict[str, object] = field(default_factory=dict)
 
 
 def get_series(session: Session, slug: str) -> Series:

@@ -19,10 +19,10 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from html import escape
-from typing import Any, Literal
+from typing import Literal, TypeGuard
 
 from events.access import visible_meeting
-from events.models import Event, Meeting, Series
+from events.models import Event, Meeting, PreviousValues, Series
 from feeds import display
 from feeds.text import markdown_html, plain_text
 
@@ -32,6 +32,13 @@ POLICY = policy.SMTP.clone(max_line_length=MAX_LINE)
 
 EventKind = Literal["announcement", "change", "cancellation", "reminder"]
 EVENT_KINDS: tuple[EventKind, ...] = ("announcement", "change", "cancellation", "reminder")
+
+
+def is_event_kind(kind: str) -> TypeGuard[EventKind]:
+    """Return whether an outbox kind is an email about one talk."""
+    return kind in EVENT_KINDS
+
+
 KIND_PREFIX: dict[str, str] = {
     "announcement": "",
     "change": "Changed: ",
@@ -234,7 +241,7 @@ def event_email(
     *,
     event_url: str,
     ics: str | None,
-    previous: dict[str, Any] | None = None,
+    previous: PreviousValues | None = None,
 ) -> EmailMessage:
     """Return an announcement, change notice, cancellation or reminder for one talk.
 
@@ -256,7 +263,7 @@ def event_email(
     return _message(subject, body, reader, envelope, ics)
 
 
-def _change_rows(body: _Body, event: Event, reader: Reader, previous: dict[str, Any]) -> None:
+def _change_rows(body: _Body, event: Event, reader: Reader, previous: PreviousValues) -> None:
     if "start_utc" in previous or "end_utc" in previous or "timezone" in previous:
         start = datetime.fromisoformat(previous.get("start_utc", event.start_utc.isoformat()))
         end = datetime.fromisoformat(previous.get("end_utc", event.end_utc.isoformat()))
@@ -419,7 +426,7 @@ class EventEmails:
         *,
         event_url: str,
         ics: str | None,
-        previous: dict[str, Any] | None = None,
+        previous: PreviousValues | None = None,
     ) -> tuple[bytes, str]:
         """Return (message bytes, subject) of `event_email` with these arguments."""
         values = self._values(reader, envelope)
@@ -485,7 +492,7 @@ class EventEmails:
         envelope: Envelope,
         event_url: str,
         ics: str | None,
-        previous: dict[str, Any] | None,
+        previous: PreviousValues | None,
     ) -> _Template | None:
         """Render the email for placeholder values; None when they are not all verbatim."""
         tokens = dict(self._tokens)
@@ -560,7 +567,7 @@ def _template_key(
     envelope: Envelope,
     event_url: str,
     ics: str | None,
-    previous: dict[str, Any] | None,
+    previous: PreviousValues | None,
 ) -> tuple[object, ...]:
     """Return everything `event_email` reads except the reader's and envelope's own values."""
     return (

@@ -207,7 +207,7 @@ def _rfc3339(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def json_item(event: Event, *, links: Links, domain: str, audience: Audience) -> dict[str, Any]:
+def json_item(event: Event, *, links: Links, domain: str, audience: Audience) -> dict[str, object]:
     """Return one JSON Feed 1.1 item (with an `_event` extension holding the times)."""
     authors = [
         {"name": a["name"], **({"url": a["uri"]} if "uri" in a else {})} for a in _authors(event)

@@ -31,19 +31,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from icalendar import Event as IcalEvent
 from icalendar import vCalAddress
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from tqdm import tqdm
 
 from events.clock import SYSTEM_CLOCK
 from events.config import Settings
 from events.errors import EventFeedError
-from events.models import Event, Outbox, Series, Subscriber
+from events.models import Event, Outbox, PreviousValues, Series, Subscriber
 from feeds import email as mail
 from feeds import ical
 from feeds.links import Links
@@ -156,10 +155,11 @@ def build(
         start = datetime.fromisoformat(row.payload["week_start"])
         return mail.digest_email(items, reader, envelope, week_start=start)
     event = _event_to_send(row)
-    if event is None:
+    kind = row.kind
+    if event is None or not mail.is_event_kind(kind):
         return None
     return mail.event_email(
-        row.kind,  # type: ignore[arg-type]
+        kind,
         event,
         event.series,
         reader,
@@ -196,7 +196,7 @@ def event_message(
     settings: Settings,
     envelope: mail.Envelope,
     calendars: dict[tuple[str, int], str],
-    previous: dict[str, Any] | None = None,
+    previous: PreviousValues | None = None,
 ) -> tuple[bytes, str]:
     """Return (message bytes, subject) of an email about `event` to `subscriber`."""
     links = Links(settings.base_url)
@@ -263,7 +263,7 @@ def preview(session: Session, event: Event, settings: Settings) -> list[tuple[st
 # -- claiming -------------------------------------------------------------------------------
 
 
-def _due(now: datetime) -> object:
+def _due(now: datetime) -> ColumnElement[bool]:
     return or_(
         (Outbox.status == "queued") & (Outbox.next_attempt_at <= now),
         (Outbox.status == "sending") & (Outbox.locked_at < now - LEASE),
@@ -277,7 +277,7 @@ def claim(factory: sessionmaker[Session], worker: str, batch: int, now: datetime
         if session.get_bind().dialect.name == "postgresql":
             query = (
                 select(Outbox.id)
-                .where(due)  # type: ignore[arg-type]
+                .where(due)
                 .order_by(Outbox.id)
                 .limit(batch)
                 .with_for_update(skip_locked=True)
@@ -290,7 +290,7 @@ def claim(factory: sessionmaker[Session], worker: str, batch: int, now: datetime
                     .values(status="sending", locked_by=worker, locked_at=now)
                 )
         else:
-            chosen = select(Outbox.id).where(due).order_by(Outbox.id).limit(batch)  # type: ignore[arg-type]
+            chosen = select(Outbox.id).where(due).order_by(Outbox.id).limit(batch)
             result = session.execute(
                 update(Outbox)
                 .where(Outbox.id.in_(chosen.scalar_subquery()))

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import store
-from events.clock import SYSTEM_CLOCK
+from events.clock import SYSTEM_CLOCK, Clock
 from events.db import Base, make_engine, make_sessionmaker, migrate
 from events.models import Event, Series
 from events.schemas import validate_event, validate_series
@@ -27,6 +27,7 @@ from server import create_app
 
 TEST_DATABASE_ENV = "EVENTFEED_TEST_DATABASE_URL"
 BASE_URL = "https://events.example.org"
+SECRET_KEY = "test-secret-key"
 
 
 def _reset_schema(engine: Engine) -> None:
@@ -83,14 +84,42 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 
 
 @pytest.fixture
-def app(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+def make_app(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Build applications on the test database with a clock; keyword arguments override settings."""
+    made: list[Flask] = []
+
+    def build(clock: Clock = SYSTEM_CLOCK, **overrides: Any) -> Flask:
+        config = {
+            "database_url": database_url,
+            "base_url": BASE_URL,
+            "instance_path": str(tmp_path),
+            "secret_key": SECRET_KEY,
+            **overrides,
+        }
+        application = create_app(config, clock=clock)
+        application.testing = True
+        made.append(application)
+        return application
+
+    yield build
+    for application in made:
+        application.extensions["eventfeed"].engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
     """An application on the test database."""
-    application = create_app(
-        {"database_url": database_url, "base_url": BASE_URL, "instance_path": str(tmp_path)}
-    )
-    application.testing = True
-    yield application
-    application.extensions["eventfeed"].engine.dispose()
+    return make_app()
+
+
+@pytest.fixture
+def cli_env(database_url: str, engine: Engine, tmp_path: Path) -> dict[str, str]:
+    """Environment variables for running the CLI on the (emptied) test database."""
+    return {
+        "EVENTFEED_DATABASE_URL": database_url,
+        "EVENTFEED_INSTANCE_PATH": str(tmp_path),
+        "EVENTFEED_SECRET_KEY": SECRET_KEY,
+    }
 
 
 @pytest.fixture

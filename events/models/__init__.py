@@ -7,7 +7,14 @@
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
-from events.models.fields import AccessPolicy, Location, Meeting, Speaker
+from events.models.fields import (
+    AccessPolicy,
+    Location,
+    Meeting,
+    OutboxPayload,
+    PreviousValues,
+    Speaker,
+)
 from events.models.mail import OUTBOX_KINDS, OUTBOX_STATUSES, Outbox, Subscriber, Subscription
 from events.models.records import ACCESS_POLICIES, STATUSES, VISIBILITIES, Event, Series
 from events.models.rendered import RenderedFeed, RenderedPiece
@@ -25,6 +32,8 @@ __all__ = [
     "Location",
     "Meeting",
     "Outbox",
+    "OutboxPayload",
+    "PreviousValues",
     "RateWindow",
     "RenderedFeed",
     "RenderedPiece",

@@ -32,3 +32,22 @@ class Meeting(TypedDict, total=False):
     passcode: str
     alternate_id: str
     access: AccessPolicy
+
+
+class PreviousValues(TypedDict, total=False):
+    """What a talk looked like before a material change (instants as ISO 8601 text)."""
+
+    start_utc: str
+    end_utc: str
+    timezone: str
+    location: Location
+    status: str
+    meeting: Meeting | None
+
+
+class OutboxPayload(TypedDict, total=False):
+    """What an outbox row needs beyond its kind and talk: a change's old values, a digest's."""
+
+    previous: PreviousValues
+    week_start: str
+    event_ids: list[str]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from events.db import Base, UTCDateTime
+from events.models.fields import OutboxPayload
 from events.models.records import Event, Series
 
 OUTBOX_KINDS = (
@@ -91,7 +91,7 @@ class Outbox(Base):
     event_id: Mapped[str | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"))
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(String(998))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    payload: Mapped[OutboxPayload] = mapped_column(JSON, default=dict)
     message: Mapped[bytes | None] = mapped_column(LargeBinary)
     message_id: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(16), default="queued")

@@ -334,7 +334,7 @@ def event_out(event: Event, editor: tokens.Editor | None) -> EventOut:
         recording=event.recording,
         slides=event.slides,
         homepage=event.homepage,
-        status=event.status,  # type: ignore[arg-type]
+        status=event.status,  # type: ignore[arg-type]  # validated: one of models.STATUSES
         tags=list(event.tags),
         sequence=event.sequence,
         page=Links(settings().base_url).event_page(event.id),

@@ -219,7 +219,8 @@ def openapi_document(operations: list[Operation], server_url: str) -> dict[str, 
             if model is not None and model not in models:
                 models.append(model)
     keyed = [(m, "validation" if m in (SeriesIn, EventIn) else "serialization") for m in models]
-    _, top = models_json_schema(keyed, ref_template=REF)  # type: ignore[arg-type]
+    # The stub wants a list of (model, mode) literals; `keyed` is exactly that, built at run time.
+    _, top = models_json_schema(keyed, ref_template=REF)  # type: ignore[arg-type]  # see above
     schemas = dict(top.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:

@@ -13,7 +13,7 @@ from events.clock import SYSTEM_CLOCK
 from events.errors import InvalidRecord
 from events.models import Event, Series
 from events.schemas import validate_event, validate_series
-from tests.zones import ALL_CASES, ZoneCase
+from tests.support.zones import ALL_CASES, ZoneCase
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)

@@ -19,9 +19,9 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.apiutil import bearer
-from tests.parsers import Parsed, icalendar_events, strict_ical
-from tests.test_api_fuzz import API, _gap, _transition_near, app, dst_client  # noqa: F401
+from tests.support.apiutil import bearer
+from tests.support.parsers import Parsed, icalendar_events, strict_ical
+from tests.web.test_api_fuzz import API, _gap, _transition_near, app, dst_client  # noqa: F401
 
 EXAMPLES = 100
 # Past years (zones that have since dropped or changed DST), this year's and future rules.

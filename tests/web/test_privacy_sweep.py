@@ -6,7 +6,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.apiutil import bearer, issue_token
+from tests.support.apiutil import bearer, issue_token
 
 SECRETS = ("sweep-passcode-1", "sweep-hidden-2", "https://zoom.example.org/j/sweep", "999 111")
 SERIES = {

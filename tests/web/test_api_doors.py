@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from events.models import Series
 from mail.subscribers import SUBSCRIBE_LIMIT
-from tests.apiutil import bearer, issue_token
+from tests.support.apiutil import bearer, issue_token
 
 
 def test_every_api_route_is_in_the_openapi_document(app: Flask, client: FlaskClient) -> None:

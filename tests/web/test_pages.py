@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import NotFound
 
 from events import importer
+from events.clock import FrozenClock
 from events.models import Event, Series
 from feeds import display
 from server import sample_data_path
@@ -417,3 +418,20 @@ def test_radical_look_alikes_show_as_ideographs(
     html = client.get("/events/zh").get_data(as_text=True)
     assert "结构生物学" in html and "诺贝尔化学奖" in html
     assert "⽣" not in html and "⻉" not in html
+
+
+def test_pages_read_the_time_from_the_apps_clock(
+    make_app: Callable[..., Flask], make_event: Callable[..., Event]
+) -> None:
+    clock = FrozenClock(datetime(2026, 1, 15, 11, 0, tzinfo=UTC))
+    client = make_app(clock=clock).test_client()
+    make_event(id="noon", title="At noon", start="2026-01-15 12:00", end="13:00")
+    assert "Upcoming" in _section(client.get("/series/lisbon-ml").get_data(as_text=True), "noon")
+    clock.advance(timedelta(hours=3))
+    assert "Past" in _section(client.get("/series/lisbon-ml").get_data(as_text=True), "noon")
+
+
+def _section(page: str, event_id: str) -> str:
+    """Return the heading of the section that lists the talk."""
+    before = page[: page.index(f"/events/{event_id}")]
+    return before[before.rindex("<h2") :]

@@ -6,8 +6,8 @@ import pytest
 
 from events.access import visible_meeting
 from feeds import display, links, text
-from tests.htmlcheck import active_parts
-from tests.zones import LISBON_FALL_BACK_AMBIGUOUS, SHANGHAI, utc
+from tests.support.htmlcheck import active_parts
+from tests.support.zones import LISBON_FALL_BACK_AMBIGUOUS, SHANGHAI, utc
 
 MEETING = {
     "platform": "Tencent Meeting",

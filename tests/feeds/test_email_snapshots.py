@@ -23,12 +23,12 @@ from events.config import Settings
 from events.models import Event
 from feeds import email as mail
 from mail.sender import event_calendar
-from tests.mailtools import calendar_part, html_part, text_part
-from tests.parsers import all_parsers
+from tests.support.mailtools import calendar_part, html_part, text_part
+from tests.support.parsers import all_parsers
 
-SNAPSHOTS = Path(__file__).with_name("snapshots")
+SNAPSHOTS = Path(__file__).parents[1] / "snapshots"
 UPDATE = os.environ.get("EVENTFEED_UPDATE_SNAPSHOTS") == "1"
-SETTINGS = Settings(base_url="https://events.example.org").completed()
+SETTINGS = Settings.from_env({}, base_url="https://events.example.org", secret_key="x")
 ENVELOPE = mail.Envelope(
     mail_from="EventFeed <noreply@events.example.org>",
     message_id="<fixed.1@events.example.org>",

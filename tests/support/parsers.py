@@ -16,7 +16,7 @@ import icalendar
 from flask import request
 from ical.calendar_stream import IcsCalendarStream
 
-JS_DIR = Path(__file__).parent / "js"
+JS_DIR = Path(__file__).parents[1] / "js"
 
 
 @dataclass(frozen=True)

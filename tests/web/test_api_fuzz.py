@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from events.models import Event, Series
-from tests.apiutil import bearer, issue_token
+from tests.support.apiutil import bearer, issue_token
 from web.api import OPERATIONS
 
 API = "/api/v1"
@@ -61,22 +62,9 @@ SEED_TALK = {"id": "seed-talk", "title": "Seed", "start": "2026-01-15 12:00", "e
 
 
 @pytest.fixture
-def app(engine: object, database_url: str, tmp_path: Any) -> Any:
+def app(make_app: Callable[..., Flask]) -> Flask:
     """The application without rate limits (0 turns them off), so fuzzing is not throttled."""
-    from server import create_app
-
-    application = create_app(
-        {
-            "database_url": database_url,
-            "instance_path": str(tmp_path),
-            "base_url": "https://events.example.org",
-            "api_writes_per_minute": 0,
-            "api_imports_per_hour": 0,
-        }
-    )
-    application.testing = True
-    yield application
-    application.extensions["eventfeed"].engine.dispose()
+    return make_app(api_writes_per_minute=0, api_imports_per_hour=0)
 
 
 def _seed(client: FlaskClient, token: str) -> None:

@@ -14,7 +14,7 @@ from feeds.syndication import ordered
 
 
 def _settings(**overrides: object) -> Settings:
-    return Settings.from_env({}, database_url="sqlite://", **overrides)
+    return Settings.from_env({}, database_url="sqlite://", secret_key="x", **overrides)
 
 
 def test_series_feed_keeps_the_latest_starts_up_to_the_cap(

@@ -26,12 +26,12 @@ from events.models import Event, Outbox
 from feeds import email as mail
 from feeds.links import Links
 from mail import outbox, sender, subscribers
-from tests.mailtools import html_part, text_part
+from tests.support.mailtools import html_part, text_part
 from web.context import state
 
 ZONES = ["Asia/Shanghai", "Europe/Lisbon", "America/New_York", "UTC", "Australia/Sydney"]
 MAIL_FROM = "EventFeed <noreply@events.example.org>"
-SETTINGS = Settings(base_url="https://events.example.org").completed()
+SETTINGS = Settings.from_env({}, base_url="https://events.example.org", secret_key="x")
 PREVIOUS = {
     "start_utc": "2026-12-04T01:30:00+00:00",
     "end_utc": "2026-12-04T03:30:00+00:00",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from events.config import Settings
@@ -13,7 +16,8 @@ from events.errors import ConfigError
 
 
 def test_defaults_and_derived_values(tmp_path: object) -> None:
-    settings = Settings.from_env({"EVENTFEED_INSTANCE_PATH": str(tmp_path)})
+    env = {"EVENTFEED_INSTANCE_PATH": str(tmp_path), "EVENTFEED_MODE": "development"}
+    settings = Settings.from_env(env)
     assert settings.base_url == "http://localhost:5000"
     assert settings.domain == "localhost"
     assert settings.database_url == f"sqlite:///{tmp_path}/eventfeed.sqlite3"
@@ -33,12 +37,24 @@ def test_defaults_and_derived_values(tmp_path: object) -> None:
 )
 def test_invalid_settings_fail_fast(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        Settings.from_env(env)
+        Settings.from_env({**env, "EVENTFEED_SECRET_KEY": "x"})
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="EVENTFEED_SECRET_KEY is required in production"):
+        Settings.from_env({"EVENTFEED_INSTANCE_PATH": str(tmp_path)})
+
+
+def test_development_keeps_one_secret_key_per_instance(tmp_path: Path) -> None:
+    env = {"EVENTFEED_INSTANCE_PATH": str(tmp_path), "EVENTFEED_MODE": "development"}
+    first, second = Settings.from_env(env), Settings.from_env(env)
+    assert first.secret_key == second.secret_key and len(first.secret_key) == 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
 def test_settings_are_immutable() -> None:
-    settings = Settings.from_env({})
-    with pytest.raises(AttributeError):
+    settings = Settings.from_env({}, secret_key="x")
+    with pytest.raises(ValidationError):
         settings.base_url = "https://x.example"  # type: ignore[misc]
 
 

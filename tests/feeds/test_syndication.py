@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from events import importer
 from events.models import Event, Series
 from server import sample_data_path
-from tests.feed_checks import every_calendar_parses  # noqa: F401
-from tests.htmlcheck import active_parts
-from tests.test_feeds_http import SECRET, _edit
+from tests.support.feed_checks import every_calendar_parses  # noqa: F401
+from tests.support.htmlcheck import active_parts
+from tests.web.test_feeds_http import SECRET, _edit
 
 FORMATS = ["rss", "atom"]
 ALL_URLS = [

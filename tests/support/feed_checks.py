@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from events.models import Event
-from tests.parsers import CalendarChecker
+from tests.support.parsers import CalendarChecker
 
 
 @pytest.fixture(autouse=True)

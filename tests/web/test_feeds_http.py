@@ -17,9 +17,9 @@ from events.clock import SYSTEM_CLOCK
 from events.models import Event, Series
 from events.schemas import validate_event
 from server import sample_data_path
-from tests import zones
-from tests.feed_checks import every_calendar_parses  # noqa: F401
-from tests.parsers import all_parsers, icaljs
+from tests.support import zones
+from tests.support.feed_checks import every_calendar_parses  # noqa: F401
+from tests.support.parsers import all_parsers, icaljs
 
 FEEDS = ["rss", "atom", "json"]
 SECRET = {

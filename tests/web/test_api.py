@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from events.models import Event, Series
-from tests.apiutil import bearer, issue_token
+from tests.support.apiutil import bearer, issue_token
 
 API = "/api/v1"
 SERIES: dict[str, Any] = {
@@ -288,19 +289,14 @@ def test_malformed_json_wrong_type_and_shape(
 
 
 def test_body_above_the_limit_gets_413(
-    engine: object, database_url: str, tmp_path: Any, sessions: sessionmaker[Session]
+    make_app: Callable[..., Flask], sessions: sessionmaker[Session]
 ) -> None:
-    from server import create_app
-
-    app = create_app(
-        {"database_url": database_url, "instance_path": str(tmp_path), "max_body_bytes": 1000}
-    )
+    app = make_app(max_body_bytes=1000)
     token = issue_token(sessions, admin=True)
     big = {**SERIES, "description": "x" * 2000}
     answer = app.test_client().post(f"{API}/series", json=big, headers=bearer(token))
     assert answer.status_code == 413
     assert "1,000-byte" in fields(answer)["body"]
-    app.extensions["eventfeed"].engine.dispose()
 
 
 def test_unknown_ids_and_methods_answer_json(client: FlaskClient, admin: str) -> None:
@@ -507,13 +503,9 @@ def test_an_event_id_of_another_series_cannot_be_taken_over_by_import(
 
 
 def test_write_rate_limit_per_token(
-    engine: object, database_url: str, tmp_path: Any, sessions: sessionmaker[Session]
+    make_app: Callable[..., Flask], sessions: sessionmaker[Session]
 ) -> None:
-    from server import create_app
-
-    app = create_app(
-        {"database_url": database_url, "instance_path": str(tmp_path), "api_writes_per_minute": 3}
-    )
+    app = make_app(api_writes_per_minute=3)
     token = issue_token(sessions, admin=True)
     other = issue_token(sessions, admin=True)
     client = app.test_client()
@@ -529,7 +521,6 @@ def test_write_rate_limit_per_token(
     assert "too many requests" in fields(refused)["request"]
     fresh = client.post(f"{API}/series", json={**SERIES, "slug": "t9"}, headers=bearer(other))
     assert fresh.status_code == 201  # counted per token
-    app.extensions["eventfeed"].engine.dispose()
 
 
 def test_guessing_tokens_is_rate_limited_per_address(client: FlaskClient) -> None:

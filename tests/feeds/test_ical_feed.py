@@ -11,9 +11,9 @@ import pytest
 from events.models import Event
 from feeds.ical import CalendarInfo, render_calendar, render_vevent
 from feeds.links import Links
-from tests import zones
 from tests.conftest import BASE_URL
-from tests.parsers import all_parsers, icaljs
+from tests.support import zones
+from tests.support.parsers import all_parsers, icaljs
 
 LINKS = Links(BASE_URL)
 DOMAIN = "events.example.org"

@@ -6,7 +6,7 @@ import pytest
 
 from events import times
 from events.errors import NonexistentLocalTime, TimeError, UnknownTimezone
-from tests.zones import ALL_CASES, ZoneCase
+from tests.support.zones import ALL_CASES, ZoneCase
 
 
 @pytest.mark.parametrize(

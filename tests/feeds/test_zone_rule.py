@@ -18,7 +18,7 @@ from icalendar import Calendar
 
 from events.models import Event
 from feeds import email as mail
-from tests.mailtools import text_part
+from tests.support.mailtools import text_part
 
 BEIJING = "Sat 05 Dec 2026, 09:30–10:30 Beijing time"
 BEIJING_START = "Sat 05 Dec 2026, 09:30 Beijing time"

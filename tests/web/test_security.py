@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -17,7 +16,7 @@ from events import ratelimit, tokens
 from events.clock import SYSTEM_CLOCK
 from events.models import RateWindow
 from server import cli
-from tests.apiutil import bearer
+from tests.support.apiutil import bearer
 from web.security import csrf_exempt, rate_limit
 
 
@@ -90,9 +89,9 @@ def test_fixed_windows_are_shared_and_reset(sessions: sessionmaker[Session]) -> 
 
 
 @pytest.fixture
-def run(database_url: str, engine: object, tmp_path: Path) -> Callable[..., Result]:
+def run(cli_env: dict[str, str]) -> Callable[..., Result]:
     """Invoke the CLI on the test database."""
-    env = {"EVENTFEED_DATABASE_URL": database_url, "EVENTFEED_INSTANCE_PATH": str(tmp_path)}
+    env = cli_env
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,7 +25,7 @@ from events.models import Event, Outbox, Series, Subscriber
 from events.schemas import validate_event
 from mail import outbox, sender, subscribers
 from server import cli, sample_data_path
-from tests.mailtools import SmtpServer, calendar_part, csrf, link, path_of, text_part
+from tests.support.mailtools import SmtpServer, calendar_part, csrf, link, path_of, text_part
 from web.context import state
 
 FUTURE = (SYSTEM_CLOCK.now() + timedelta(days=30)).strftime("%Y-%m-%d")
@@ -44,7 +43,7 @@ def smtp() -> Iterator[SmtpServer]:
 @pytest.fixture
 def mail_settings(app: Flask, smtp: SmtpServer) -> Settings:
     """The app's settings pointed at the test SMTP server."""
-    return replace(state(app).settings, smtp_url=smtp.url)
+    return state(app).settings.model_copy(update={"smtp_url": smtp.url})
 
 
 def add(sessions: sessionmaker[Session], email: str, zone: str, slug: str = "lisbon-ml") -> None:
@@ -508,8 +507,7 @@ def test_reminders_and_digests_are_queued_once(
 
 
 def test_cli_add_import_preview_and_send(
-    database_url: str,
-    engine: Engine,
+    cli_env: dict[str, str],
     tmp_path: Path,
     make_event: Callable[..., Event],
     smtp: SmtpServer,
@@ -518,8 +516,7 @@ def test_cli_add_import_preview_and_send(
         title="冷冻电镜原理及相关算法", start=f"{FUTURE} 12:00", end=f"{FUTURE} 13:00"
     )
     env = {
-        "EVENTFEED_DATABASE_URL": database_url,
-        "EVENTFEED_INSTANCE_PATH": str(tmp_path),
+        **cli_env,
         "EVENTFEED_SMTP_URL": smtp.url,
         "EVENTFEED_BASE_URL": "https://events.example.org",
     }
@@ -564,7 +561,7 @@ def test_smtp_login_from_the_url(
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
-    from tests.mailtools import Inbox, free_port
+    from tests.support.mailtools import Inbox, free_port
 
     seen: list[tuple[bytes, bytes]] = []
 
@@ -590,9 +587,8 @@ def test_smtp_login_from_the_url(
         add(sessions, "a@example.org", "UTC")
         announce(sessions, event.id)
         base = state(app).settings
-        right = replace(
-            base, smtp_url=f"smtp://mailer%40example.org:p%40ss%20word@127.0.0.1:{port}"
-        )
+        url = f"smtp://mailer%40example.org:p%40ss%20word@127.0.0.1:{port}"
+        right = base.model_copy(update={"smtp_url": url})
         drain(sessions, right)
         assert len(inbox.messages) == 1
         assert seen[-1] == (b"mailer@example.org", b"p@ss word")

@@ -19,9 +19,9 @@ WriteFile = Callable[[str, "str | bytes"], Path]
 
 
 @pytest.fixture
-def run(database_url: str, engine: object, tmp_path: Path) -> Callable[..., Result]:
+def run(cli_env: dict[str, str]) -> Callable[..., Result]:
     """Invoke the CLI on the test database."""
-    env = {"EVENTFEED_DATABASE_URL": database_url, "EVENTFEED_INSTANCE_PATH": str(tmp_path)}
+    env = cli_env
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
@@ -80,25 +80,21 @@ def test_errors_are_one_line_and_exit_1(
 
 
 def test_console_script_reports_a_bad_record_without_traceback(
-    database_url: str, engine: object, write_file: WriteFile, tmp_path: Path
+    cli_env: dict[str, str], write_file: WriteFile
 ) -> None:
     bad = write_file(
         "bad.yaml",
         "series: [{slug: s, name: S, timezone: Lisbon time, events: ["
         "{id: gap, title: Gap, start: '2026-03-29 01:30', end: '02:30'}]}]",
     )
-    env = {
-        **os.environ,
-        "EVENTFEED_DATABASE_URL": database_url,
-        "EVENTFEED_INSTANCE_PATH": str(tmp_path),
-    }
+    env = {**os.environ, **cli_env}
     proc = subprocess.run(
         [sys.executable, "-c", "import server; server.main()", "import", str(bad)],
         capture_output=True,
         text=True,
         env=env,
         check=False,
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
@@ -110,7 +106,11 @@ def test_bad_configuration_is_refused_at_start(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,
         ["init-db"],
-        env={"EVENTFEED_BASE_URL": "ftp://nowhere", "EVENTFEED_INSTANCE_PATH": str(tmp_path)},
+        env={
+            "EVENTFEED_BASE_URL": "ftp://nowhere",
+            "EVENTFEED_INSTANCE_PATH": str(tmp_path),
+            "EVENTFEED_SECRET_KEY": "x",
+        },
     )
     assert result.exit_code == 1
     assert "EVENTFEED_BASE_URL must be an http(s) URL" in result.output

@@ -16,7 +16,7 @@ from events.errors import EventFeedError, ImportFailed, InvalidRecord
 from events.models import Event, Series
 from server import sample_data_path
 
-DATA = Path(__file__).with_name("data")
+DATA = Path(__file__).parents[1] / "data"
 WriteFile = Callable[[str, "str | bytes"], Path]
 
 

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: parsers, mail tools, HTML checks, zones, API tokens."""
