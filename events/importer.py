@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -327,7 +327,7 @@ def _ics_time(
         zone_name = _ics_zone(prop, value, calendar_zone)
     except ValueError as exc:
         raise ImportFailed(f"{where}: field '{name}': {exc}") from None
-    return zone_name, times.wall_time_text(value.astimezone(UTC), zone_name)
+    return zone_name, times.wall_time_text(times.utc(value), zone_name)
 
 
 def _ics_event(where: str, uid: str, vevent: Any, calendar_zone: str | None) -> dict[str, Any]:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, contains_eager
 
+from events import times
 from events.config import Settings
 from events.errors import NotFound
 from events.models import Event, RenderedPiece, Series
@@ -62,8 +63,7 @@ def retention_cutoff(now: datetime, settings: Settings) -> datetime:
     Whole UTC days, so a feed's content changes at most once a day by the clock alone and a
     version key made of the data and the date is exact.
     """
-    day = (now.astimezone(UTC) - timedelta(days=settings.cancelled_retention_days)).date()
-    return datetime.combine(day, time(0), tzinfo=UTC)
+    return times.utc_day_start(now - timedelta(days=settings.cancelled_retention_days))
 
 
 def retained(now: datetime, settings: Settings) -> ColumnElement[bool]:

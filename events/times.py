@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import pytz
@@ -56,6 +57,23 @@ ZONE_LABELS: dict[str, str] = {
     "gmt": "UTC",
     "z": "UTC",
 }
+
+
+class Timed(Protocol):
+    """Anything with a start, an end (aware UTC instants) and its own IANA zone: a talk."""
+
+    @property
+    def start_utc(self) -> datetime:
+        """Return the start instant."""
+
+    @property
+    def end_utc(self) -> datetime:
+        """Return the end instant."""
+
+    @property
+    def timezone(self) -> str:
+        """Return the IANA zone name."""
+
 
 UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "Etc/Zulu", "Zulu", "UCT", "Universal"})
 
@@ -264,7 +282,10 @@ def parse_rfc3339(text: str) -> datetime:
         raise TimeError(f"cannot read {text!r} as a date and time with an offset") from None
     if instant.tzinfo is None:
         raise TimeError(f"{text!r} has no UTC offset")
-    return utc(instant)
+    try:
+        return utc(instant)
+    except OverflowError:
+        raise TimeError(f"{text!r} is out of the supported range") from None
 
 
 def unambiguous_or_utc(instant: datetime, zone_name: str) -> datetime:
@@ -294,7 +315,12 @@ def week_start(now: datetime, zone_name: str) -> datetime:
 
 def utc_day_start(instant: datetime) -> datetime:
     """Return 00:00 UTC of the instant's UTC day."""
-    return datetime.combine(utc(instant).date(), time(0), tzinfo=UTC)
+    return utc_midnight(utc(instant).date())
+
+
+def utc_midnight(day: date) -> datetime:
+    """Return 00:00 UTC of a calendar day."""
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def offset_transitions(zone_name: str, start: datetime, stop: datetime) -> list[datetime]:

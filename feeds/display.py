@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
 
 from events import times
 from events.models import Location, Speaker
@@ -27,22 +26,6 @@ ZONE_NAMES = {
     "UTC": "UTC",
     "Etc/UTC": "UTC",
 }
-
-
-class TimedTalk(Protocol):
-    """What the zone rule needs of a talk: its instants and its own zone."""
-
-    @property
-    def start_utc(self) -> datetime:
-        """The start, aware UTC."""
-
-    @property
-    def end_utc(self) -> datetime:
-        """The end, aware UTC."""
-
-    @property
-    def timezone(self) -> str:
-        """The talk's own IANA zone."""
 
 
 def zone_label(zone_name: str) -> str:
@@ -97,13 +80,13 @@ def talk_zones(talk_zone: str, reader_zone: str | None) -> tuple[str, str | None
     return talk_zone, (reader_zone if reader_zone and reader_zone != talk_zone else None)
 
 
-def talk_span(talk: TimedTalk, reader_zone: str | None) -> str:
+def talk_span(talk: times.Timed, reader_zone: str | None) -> str:
     """Return a talk's span by the zone rule (the talk's zone, then the reader's)."""
     lead, second = talk_zones(talk.timezone, reader_zone)
     return dual_span(talk.start_utc, talk.end_utc, lead, second)
 
 
-def talk_spans(talk: TimedTalk, reader_zone: str | None) -> list[str]:
+def talk_spans(talk: times.Timed, reader_zone: str | None) -> list[str]:
     """Return a talk's span by the zone rule as separate lines, one per zone."""
     return [
         span(talk.start_utc, talk.end_utc, zone)
@@ -117,7 +100,7 @@ def moment(instant: datetime, zone_name: str) -> str:
     return f"{day(instant, zone_name)}, {clock(instant, zone_name)} {zone_label(zone_name)}"
 
 
-def talk_moment(talk: TimedTalk, reader_zone: str | None) -> str:
+def talk_moment(talk: times.Timed, reader_zone: str | None) -> str:
     """Return a talk's start by the zone rule, for titles and subjects.
 
     'Sat 27 Nov 2021, 09:30 Beijing time (02:30 Lisbon time)'; the reader's date is added

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 from ical.calendar import Calendar as IcalCalendar
 from ical.calendar_stream import IcsCalendarStream
@@ -40,22 +40,6 @@ PRODID = "-//EventFeed//EventFeed Calendar 1.0//EN"
 REFRESH_INTERVAL = timedelta(hours=6)
 CRLF = b"\r\n"
 STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
-
-
-class Timed(Protocol):
-    """What the VTIMEZONE choice reads of a talk: its instants and its zone."""
-
-    @property
-    def start_utc(self) -> datetime:
-        """Return the start instant."""
-
-    @property
-    def end_utc(self) -> datetime:
-        """Return the end instant."""
-
-    @property
-    def timezone(self) -> str:
-        """Return the IANA zone name."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +115,7 @@ def description(event: Event, *, links: Links, audience: Audience) -> str:
     return "\n\n".join(parts)
 
 
-def _zones_of(event: Timed) -> set[str]:
+def _zones_of(event: times.Timed) -> set[str]:
     zones = set()
     for instant in (event.start_utc, event.end_utc):
         moment = times.unambiguous_or_utc(instant, event.timezone)
@@ -301,7 +285,7 @@ def assemble(info: CalendarInfo, timezones: bytes, vevents: Sequence[bytes]) -> 
     return calendar_header(info) + timezones + b"".join(vevents) + b"END:VCALENDAR" + CRLF
 
 
-def zone_years(events: Sequence[Timed]) -> tuple[set[str], tuple[int, int]]:
+def zone_years(events: Sequence[times.Timed]) -> tuple[set[str], tuple[int, int]]:
     """Return the zones the events' times use and the (first, last) year they span."""
     zones: set[str] = set()
     for event in events:
@@ -313,7 +297,7 @@ def zone_years(events: Sequence[Timed]) -> tuple[set[str], tuple[int, int]]:
 
 
 def piece_zone_years(
-    talks: Sequence[Timed], vevents: Sequence[bytes]
+    talks: Sequence[times.Timed], vevents: Sequence[bytes]
 ) -> tuple[set[str], tuple[int, int]]:
     """Return what `zone_years` returns, reading the zones off rendered VEVENTs (faster).
 

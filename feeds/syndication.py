@@ -20,6 +20,7 @@ from typing import Any
 
 from feedgen.feed import FeedGenerator
 
+from events import times
 from events.access import Audience, visible_meeting
 from events.models import Event
 from feeds import display
@@ -151,7 +152,7 @@ def _updated(info: FeedInfo, items: Sequence[Event]) -> datetime:
     stamps = [e.updated_at for e in items]
     if info.updated is not None:
         stamps.append(info.updated)
-    return max(stamps).astimezone(UTC) if stamps else EPOCH
+    return times.utc(max(stamps)) if stamps else EPOCH
 
 
 def _generator(
@@ -175,8 +176,8 @@ def _generator(
         entry.guid(uid(event.id, domain), permalink=False)
         entry.title(item_title(event))
         entry.link(href=links.event_page(event.id), rel="alternate")
-        entry.published(event.created_at.astimezone(UTC))
-        entry.updated(event.updated_at.astimezone(UTC))
+        entry.published(times.utc(event.created_at))
+        entry.updated(times.utc(event.updated_at))
         entry.author(_authors(event))
         if event.tags:
             entry.category([{"term": tag, "label": tag} for tag in event.tags])
@@ -204,7 +205,7 @@ def render_atom(
 
 
 def _rfc3339(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return times.rfc3339(instant)
 
 
 def json_item(event: Event, *, links: Links, domain: str, audience: Audience) -> dict[str, object]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
@@ -23,7 +24,7 @@ from events.clock import SYSTEM_CLOCK, Clock
 from events.db import Base, make_engine, make_sessionmaker, migrate
 from events.models import Event, Series
 from events.schemas import validate_event, validate_series
-from server import create_app
+from server import cli, create_app
 
 TEST_DATABASE_ENV = "EVENTFEED_TEST_DATABASE_URL"
 BASE_URL = "https://events.example.org"
@@ -120,6 +121,16 @@ def cli_env(database_url: str, engine: Engine, tmp_path: Path) -> dict[str, str]
         "EVENTFEED_INSTANCE_PATH": str(tmp_path),
         "EVENTFEED_SECRET_KEY": SECRET_KEY,
     }
+
+
+@pytest.fixture
+def run(cli_env: dict[str, str]) -> Callable[..., Result]:
+    """Invoke the `eventfeed` CLI on the test database (exceptions propagate)."""
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), env=cli_env, catch_exceptions=False)
+
+    return invoke
 
 
 @pytest.fixture

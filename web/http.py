@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Response, request
+
+from events import times
 
 GZIP_MIN_BYTES = 512
 DEFAULT_MAX_AGE = 300
@@ -54,7 +56,7 @@ def _not_modified(base_etag: str, last_modified: datetime | None) -> bool:
         return any(request.if_none_match.contains(tag) for tag in (base_etag, base_etag + "-gzip"))
     since = request.if_modified_since
     if since is not None and last_modified is not None:
-        return last_modified.astimezone(UTC).replace(microsecond=0) <= since.astimezone(UTC)
+        return times.utc(last_modified).replace(microsecond=0) <= times.utc(since)
     return False
 
 
@@ -70,7 +72,7 @@ def _validators(
 ) -> Response:
     response.set_etag(base_etag + "-gzip" if gzipped else base_etag)
     if last_modified is not None:
-        response.last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
+        response.last_modified = times.utc(last_modified).replace(microsecond=0)
     return response
 
 

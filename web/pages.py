@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import NotFound
 
+from events import times
 from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
 from events.models import Event, Series
@@ -134,7 +135,7 @@ def rich_text(markdown: str) -> str:
 
 def iso_utc(instant: datetime) -> str:
     """Return an instant as '2021-11-27T01:30:00Z' for <time datetime>."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return times.rfc3339(instant)
 
 
 def talk_times(event: Event, viewer_zone: str | None) -> list[ZoneTime]:
@@ -145,9 +146,7 @@ def talk_times(event: Event, viewer_zone: str | None) -> list[ZoneTime]:
 
 def google_calendar_event(event: Event, page_url: str) -> str:
     """Return Google Calendar's 'add this event' link, with the times in UTC."""
-    stamp = "%Y%m%dT%H%M%SZ"
-    start = event.start_utc.astimezone(UTC).strftime(stamp)
-    end = event.end_utc.astimezone(UTC).strftime(stamp)
+    start, end = times.basic_utc(event.start_utc), times.basic_utc(event.end_utc)
     speakers = ", ".join(s["name"] for s in event.speakers)
     details = "\n\n".join(
         part for part in (speakers, plain_text(event.abstract)[:1200], page_url) if part

@@ -18,17 +18,6 @@ from server import cli
 WriteFile = Callable[[str, "str | bytes"], Path]
 
 
-@pytest.fixture
-def run(cli_env: dict[str, str]) -> Callable[..., Result]:
-    """Invoke the CLI on the test database."""
-    env = cli_env
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-    return invoke
-
-
 def test_init_db_import_export(run: Callable[..., Result], write_file: WriteFile) -> None:
     assert run("init-db").exit_code == 0
     doc = {

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from flask import Flask, render_template_string
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from events import ratelimit, tokens
 from events.clock import SYSTEM_CLOCK
 from events.models import RateWindow
-from server import cli
 from tests.support.apiutil import bearer
 from web.security import csrf_exempt, rate_limit
 
@@ -86,17 +85,6 @@ def test_fixed_windows_are_shared_and_reset(sessions: sessionmaker[Session]) -> 
     with sessions() as session:
         windows = session.scalars(select(RateWindow).where(RateWindow.key == "k"))
         assert len(list(windows)) == 1  # old windows of a key are cleared
-
-
-@pytest.fixture
-def run(cli_env: dict[str, str]) -> Callable[..., Result]:
-    """Invoke the CLI on the test database."""
-    env = cli_env
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-    return invoke
 
 
 def test_token_commands_store_only_hashes(

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, g, request
@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from sqlalchemy import literal, or_
 from sqlalchemy.orm import Session
 
-from events import store, tokens
+from events import store, times, tokens
 from events.access import visible_meeting
-from events.errors import EventFeedError, InvalidRecord
+from events.errors import EventFeedError, InvalidRecord, TimeError
 from events.models import Event, Meeting, Series
 from events.schemas import (
     EVENT_ID_PATTERN,
@@ -238,20 +238,16 @@ def query_instant(name: str) -> datetime | None:
     if value is None:
         return None
     text = value.strip()
+    if len(text) == 10:
+        try:
+            return times.utc_midnight(date.fromisoformat(text))
+        except ValueError:
+            raise ApiError(422, name, "must be an ISO date (2026-01-15)") from None
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0), UTC)
-        instant = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        raise ApiError(
-            422, name, "must be an ISO date (2026-01-15) or instant (2026-01-15T12:00:00Z)"
-        ) from None
-    if instant.tzinfo is None:
-        raise ApiError(422, name, "an instant needs an offset or Z (e.g. 2026-01-15T12:00:00Z)")
-    try:
-        return instant.astimezone(UTC)
-    except OverflowError:
-        raise ApiError(422, name, "is out of range") from None
+        return times.parse_rfc3339(text)
+    except TimeError as exc:
+        hint = "an ISO date (2026-01-15) or instant with an offset (2026-01-15T12:00:00Z)"
+        raise ApiError(422, name, f"{exc}; give {hint}") from None
 
 
 def check_id(value: str, pattern: str, kind: str) -> None:
@@ -368,6 +364,13 @@ def answer(model: BaseModel, status: int = 200, etag: str | None = None) -> Resp
     response = Response(model.model_dump_json(), status, mimetype="application/json")
     if etag:
         response.headers["ETag"] = etag
+    return response
+
+
+def created(model: BaseModel, etag: str, location: str) -> Response:
+    """Return a 201 answer with the new record, its ETag and its Location."""
+    response = answer(model, 201, etag)
+    response.headers["Location"] = f"{PREFIX}{location}"
     return response
 
 

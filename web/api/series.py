@@ -20,10 +20,10 @@ from web.api.base import (
     MAX_LIMIT,
     MAX_OFFSET,
     PAGING,
-    PREFIX,
     ApiError,
     answer,
     check_if_match,
+    created,
     current_editor,
     invalid,
     json_body,
@@ -96,9 +96,7 @@ def create_series() -> Response:
         raise ApiError(409, "slug", f"series {record.slug!r} already exists; PATCH it instead")
     series, _ = store.upsert_series(session, record, now())
     session.commit()
-    response = answer(series_out(series, editor), 201, series_etag(series))
-    response.headers["Location"] = f"{PREFIX}/series/{series.slug}"
-    return response
+    return created(series_out(series, editor), series_etag(series), f"/series/{series.slug}")
 
 
 @operation(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Response
@@ -13,7 +13,7 @@ from sqlalchemy import Select, and_, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from events import store, tokens
+from events import store, times, tokens
 from events.errors import InvalidRecord
 from events.exporter import event_document
 from events.models import Event, Series
@@ -27,11 +27,11 @@ from web.api.base import (
     MAX_LIMIT,
     MAX_OFFSET,
     PAGING,
-    PREFIX,
     ApiError,
     answer,
     check_if_match,
     check_text,
+    created,
     current_editor,
     event_etag,
     event_out,
@@ -66,11 +66,10 @@ def _decode_cursor(text: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         start, event_id = json.loads(raw)
-        instant = datetime.fromisoformat(start)
-        if not isinstance(event_id, str) or instant.tzinfo is None:
+        if not isinstance(event_id, str) or not isinstance(start, str):
             raise ValueError(text)
         check_text(event_id, "cursor")
-        return instant.astimezone(UTC), event_id
+        return times.parse_rfc3339(start), event_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise ApiError(422, "cursor", "not a cursor given by this API") from None
 
@@ -189,9 +188,7 @@ def create_event(slug: str) -> Response:
         raise ApiError(409, "id", f"event {record.id!r} already exists; PATCH it instead")
     event, _ = store.upsert_event(session, series, record, now())
     session.commit()
-    response = answer(event_out(event, editor), 201, event_etag(event))
-    response.headers["Location"] = f"{PREFIX}/events/{event.id}"
-    return response
+    return created(event_out(event, editor), event_etag(event), f"/events/{event.id}")
 
 
 @operation(
