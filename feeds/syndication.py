@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
+from typing import Any, Protocol
 
 from feedgen.feed import FeedGenerator
 
@@ -184,6 +184,22 @@ def _generator(
         entry.summary(summary_text(event))
         entry.content(content_html(event, links=links, audience=audience), type="html")
     return fg
+
+
+class ReaderRenderer(Protocol):
+    """The shape of the reader-feed renderers (RSS, Atom, JSON Feed)."""
+
+    def __call__(
+        self,
+        events: Sequence[Event],
+        *,
+        info: FeedInfo,
+        links: Links,
+        domain: str,
+        audience: Audience,
+    ) -> bytes:
+        """Return the feed's bytes."""
+        ...
 
 
 def render_rss(

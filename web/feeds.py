@@ -31,9 +31,10 @@ from events import queries
 from events.errors import NotFound
 from events.models import Event, Series
 from feeds import cache
+from feeds.formats import FORMATS, ICS, READER_RENDERERS
 from feeds.ical import CalendarInfo, assemble, piece_zone_years, render_vevent, vtimezones
 from feeds.links import Links
-from feeds.syndication import FeedInfo, render_atom, render_json, render_rss
+from feeds.syndication import FeedInfo
 from feeds.text import plain_text
 from web.context import db, now, settings
 from web.http import (
@@ -48,13 +49,8 @@ from web.http import (
 
 bp = Blueprint("feeds", __name__)
 
-ICS_TYPE = "text/calendar; charset=utf-8"
-FEED_TYPES = {
-    "rss": "application/rss+xml; charset=utf-8",
-    "atom": "application/atom+xml; charset=utf-8",
-    "json": "application/feed+json; charset=utf-8",
-}
-RENDERERS = {"rss": render_rss, "atom": render_atom, "json": render_json}
+ICS_TYPE = ICS.content_type
+RENDERERS = READER_RENDERERS
 SITE_TITLE = "EventFeed: all public seminars"
 
 
@@ -153,7 +149,7 @@ def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Res
     return encoded_response(
         payload,
         gzipped=gzipped,
-        content_type=ICS_TYPE if fmt == "ics" else FEED_TYPES[fmt],
+        content_type=FORMATS[fmt].content_type,
         last_modified=stamp.last_modified,
         version=version,
     )
@@ -256,5 +252,5 @@ def site_feed(fmt: str) -> Response:
         events, info=info, links=links, domain=settings().domain, audience="public"
     )
     return cached_response(
-        body, content_type=FEED_TYPES[fmt], last_modified=queries.last_modified(events)
+        body, content_type=FORMATS[fmt].content_type, last_modified=queries.last_modified(events)
     )

@@ -25,6 +25,7 @@ from events.errors import UnknownTimezone
 from events.models import Event, Series
 from events.times import resolve_zone
 from feeds import display
+from feeds.formats import FORMATS
 from feeds.links import Links, google_calendar_subscribe, webcal
 from feeds.text import markdown_html, plain_text
 from web.context import db, now, settings
@@ -41,12 +42,6 @@ TZ_COOKIE = "tz"
 TZ_COOKIE_MAX_AGE = 365 * 24 * 3600
 HOME_UPCOMING = 12
 HOME_RECENT = 8
-FEED_TYPES = (
-    ("rss", "application/rss+xml", "RSS"),
-    ("atom", "application/atom+xml", "Atom"),
-    ("json", "application/feed+json", "JSON Feed"),
-    ("ics", "text/calendar", "iCalendar"),
-)
 
 
 @dataclass(frozen=True)
@@ -166,7 +161,7 @@ def series_feeds(slug: str, name: str) -> Subscribe:
     links = Links(settings().base_url)
     ics = links.series_feed(slug, "ics")
     feeds = [
-        Feed(links.series_feed(slug, ext), mime, label, name) for ext, mime, label in FEED_TYPES
+        Feed(links.series_feed(slug, f.ext), f.media_type, f.label, name) for f in FORMATS.values()
     ]
     return Subscribe(name, ics, webcal(ics), google_calendar_subscribe(ics), feeds)
 
@@ -176,7 +171,7 @@ def site_feeds() -> Subscribe:
     links = Links(settings().base_url)
     ics = links.site_feed("ics")
     title = "All public series"
-    feeds = [Feed(links.site_feed(ext), mime, label, title) for ext, mime, label in FEED_TYPES]
+    feeds = [Feed(links.site_feed(f.ext), f.media_type, f.label, title) for f in FORMATS.values()]
     return Subscribe(title, ics, webcal(ics), google_calendar_subscribe(ics), feeds)
 
 

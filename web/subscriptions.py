@@ -12,11 +12,11 @@ from events.access import Audience
 from events.errors import InvalidRecord
 from events.models import Event, Series, Subscriber
 from feeds import ical, syndication
+from feeds.formats import ICS, RSS
 from feeds.links import Links, google_calendar_subscribe, webcal
 from mail import subscribers
 from mail.subscribers import SUBSCRIBE_LIMIT
 from web.context import db, now, settings
-from web.feeds import FEED_TYPES, ICS_TYPE
 from web.http import cached_response
 from web.security import csrf_exempt, rate_limit
 
@@ -211,7 +211,7 @@ def personal_ics(token: str) -> Response:
     body = ical.render_calendar(
         events, info=info, links=links, domain=settings().domain, audience=AUDIENCE
     )
-    return _private(body, ICS_TYPE, events)
+    return _private(body, ICS.content_type, events)
 
 
 @bp.get("/s/<token>.rss")
@@ -229,7 +229,7 @@ def personal_rss(token: str) -> Response:
     body = syndication.render_rss(
         events, info=info, links=links, domain=settings().domain, audience=AUDIENCE
     )
-    return _private(body, FEED_TYPES["rss"], events)
+    return _private(body, RSS.content_type, events)
 
 
 def _private(body: bytes, content_type: str, events: list[Event]) -> Response:

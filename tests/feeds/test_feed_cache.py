@@ -113,7 +113,7 @@ def test_conditional_get_answers_304_without_rendering(
     def fail(*_args: object, **_kwargs: object) -> bytes:
         raise AssertionError("a renderer ran for a 304")
 
-    for name in ["render_vevent", "assemble", "vtimezones", "render_rss"]:
+    for name in ["render_vevent", "assemble", "vtimezones"]:
         monkeypatch.setattr(web.feeds, name, fail)
     monkeypatch.setattr(web.feeds, "RENDERERS", {"rss": fail, "atom": fail, "json": fail})
     monkeypatch.setattr(queries, "series_feed", fail)
