@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 from collections.abc import Mapping
 from importlib import resources
@@ -357,7 +358,8 @@ def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> N
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `eventfeed` console script."""
+    """Entry point of the `eventfeed` console script (a crash prints its stack: faulthandler)."""
+    faulthandler.enable()
     cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="eventfeed")
 
 

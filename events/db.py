@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, InstanceState, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
@@ -21,6 +22,21 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 class Base(DeclarativeBase):
     """Declarative base of every EventFeed table."""
+
+
+if sys.version_info < (3, 12):
+    # CPython 3.11 can run the garbage collector inside the allocation that turns an
+    # object's inline attribute values into a real __dict__. When that collection frees the
+    # talk of the very InstanceState being written (Session.close() setting
+    # state._strong_obj while the talk sits in cyclic garbage), SQLAlchemy's weakref
+    # callback InstanceState._cleanup writes to the same state: 3.11 then builds two dicts
+    # on one values array and frees it twice (heap corruption, SIGSEGV in the workers).
+    # A state whose __dict__ exists from its start, while its object is surely alive, never
+    # takes that path. 3.12 runs the collector only between bytecodes (gh-97922).
+    @event.listens_for(Base, "init", propagate=True, raw=True)
+    @event.listens_for(Base, "load", propagate=True, raw=True)
+    def _state_dict_now(state: InstanceState[Any], *_: Any) -> None:
+        vars(state)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
