@@ -110,13 +110,20 @@ def _manage_page(subscriber: Subscriber, notice: str = "", status: int = 200) ->
     links = _links()
     ics = links.personal_feed(subscriber.token, "ics")
     all_series = db().scalars(select(Series).order_by(Series.name)).all()
-    followed = {s.series_id for s in subscriber.subscriptions}
+    # A series someone asked for with this address stays unticked until it is confirmed, so
+    # saving this page does not confirm it either.
+    confirmed = subscriber.confirmed_at is not None
+    followed = {
+        s.series_id for s in subscriber.subscriptions if s.confirmed_at is not None or not confirmed
+    }
+    pending = {s.series_id for s in subscriber.subscriptions} - followed
     return _page(
         "subscriptions/manage.html",
         status,
         subscriber=subscriber,
         all_series=all_series,
         followed=followed,
+        pending=pending,
         notice=notice,
         feed_ics=ics,
         feed_webcal=webcal(ics),
