@@ -104,7 +104,7 @@ def reader_for(subscriber: Subscriber, links: Links) -> mail.Reader:
 def event_calendar(event: Event, series: Series, settings: Settings) -> str:
     """Return the talk's calendar (METHOD:PUBLISH) as the feeds render it, for subscribers."""
     links = Links(settings.base_url)
-    info = ical.CalendarInfo(name=series.name, url=links.series_page(series.slug))
+    info = ical.CalendarInfo(name=series.name, url=links.series_page(series.slug), method="PUBLISH")
     data = ical.render_calendar(
         [event], info=info, links=links, domain=settings.domain, audience="subscriber"
     )
