@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import select
 
-from events import queries
+from events import queries, times
 from events.access import Audience
 from events.errors import InvalidRecord
 from events.models import Event, Series, Subscriber
@@ -47,7 +47,9 @@ def _series(slug: str) -> Series:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
-    return render_template(template, **context), status
+    # The zone field's suggestions (<datalist id="zones">) on the subscribe and manage forms.
+    suggestions = times.zone_suggestions()
+    return render_template(template, zone_suggestions=suggestions, **context), status
 
 
 @bp.get("/series/<slug>/subscribe")
