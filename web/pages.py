@@ -229,14 +229,7 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
     return body, status
 
 
-for _helper in (
-    talk_times,
-    iso_utc,
-    rich_text,
-    title_text,
-    display.place_text,
-    display.zone_label,
-):
+for _helper in (talk_times, iso_utc, rich_text, title_text, display.place_text, display.zone_label):
     bp.add_app_template_global(_helper)
 
 
