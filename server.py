@@ -35,7 +35,15 @@ def create_app(
     else:
         settings = Settings.from_env(**dict(config or {}))
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        # The session cookie (it holds the CSRF secret): never sent by cross-site requests
+        # but top-level links, never read by scripts, only over TLS when the site is https.
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+    )
     engine = make_engine(settings.database_url, pool_pre_ping=True, hide_parameters=True)
     app.extensions[EXTENSION] = AppState(settings, engine, make_sessionmaker(engine), clock)
     app.teardown_appcontext(close_db)

@@ -94,6 +94,25 @@ def _lower_names() -> dict[str, str]:
     return {name.lower(): name for name in _iana_names()}
 
 
+SUGGESTED_AREAS = (
+    "Africa/",
+    "America/",
+    "Antarctica/",
+    "Asia/",
+    "Atlantic/",
+    "Australia/",
+    "Europe/",
+    "Indian/",
+    "Pacific/",
+)
+
+
+@cache
+def zone_suggestions() -> tuple[str, ...]:
+    """Return the zone names a form suggests: UTC and the common Area/City IANA names."""
+    return ("UTC", *sorted(n for n in pytz.common_timezones if n.startswith(SUGGESTED_AREAS)))
+
+
 def _normalise(label: str) -> str:
     return " ".join(label.replace("_", " ").split()).lower()
 

@@ -30,7 +30,7 @@ from events.db import Base
 from events.models import Event, RenderedFeed, RenderedPiece
 
 # Bump when a renderer's output changes, so stored pieces are re-rendered.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 
 
 def settings_fingerprint(settings: Settings) -> str:

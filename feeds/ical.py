@@ -44,11 +44,18 @@ STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANC
 
 @dataclass(frozen=True)
 class CalendarInfo:
-    """What the calendar header says: its name, description (plain text) and page URL."""
+    """What the calendar header says: its name, description (plain text) and page URL.
+
+    `method` is the iTIP METHOD (RFC 5546), for a calendar sent as a scheduling message (an
+    email's attachment, which also carries ORGANIZER); subscription feeds and downloads are
+    no iTIP messages and carry none (RFC 5546 requires ORGANIZER with METHOD:PUBLISH, and
+    libical's iTIP check fails such a feed).
+    """
 
     name: str
     description: str = ""
     url: str | None = None
+    method: str | None = None
 
 
 def uid(event_id: str, domain: str) -> str:
@@ -57,10 +64,15 @@ def uid(event_id: str, domain: str) -> str:
 
 
 def summary(event: Event) -> str:
-    """Return 'Title — Speaker1, Speaker2' (LaTeX as Unicode; no dash without speakers)."""
+    """Return 'Title — Speaker1, Speaker2' (LaTeX as Unicode; no dash without speakers).
+
+    A cancelled talk's starts with 'Cancelled: ', for clients that ignore STATUS (calcurse
+    shows it as a normal appointment; Google deletes it).
+    """
     names = display.speaker_names(event.speakers)
     title = plain_text(event.title)
-    return f"{title} — {names}" if names else title
+    text = f"{title} — {names}" if names else title
+    return f"Cancelled: {text}" if event.status == "cancelled" else text
 
 
 def meeting_lines(view: MeetingView | None) -> list[str]:
@@ -262,7 +274,8 @@ def calendar_header(info: CalendarInfo) -> bytes:
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
+    if info.method:
+        cal.add("method", info.method)
     cal.add("name", vText(info.name))
     # VALUE=TEXT makes parsers that treat X- properties as opaque (ical.js, icalendar)
     # unescape commas, semicolons and newlines too.

@@ -1,18 +1,29 @@
 """RSS 2.0 and Atom (through feedgen) and JSON Feed 1.1 (by hand, per its spec).
 
-Each talk is one item that announces it. The item id is the talk's calendar UID, so it never
-changes when the talk is edited; `published` is when the talk was first announced and
-`updated` its last change. Items come newest announcement first, at most `MAX_ITEMS`.
+Each talk is one item that announces it. The item id (`item_id`: Atom `<id>`, RSS `<guid>`,
+JSON Feed `id`) is a `tag:` URI (RFC 4151) made of the site's domain and the talk's id, the
+same in every feed and never changed by an edit; `published` is when the talk was first
+announced and `updated` its last change. Items come newest announcement first, at most `MAX_ITEMS`.
 Titles read "Speaker: Title — Sat 27 Nov 2021, 09:30 Beijing time" (series' zone), with
 "Cancelled: " in front of a cancelled talk. The HTML content gives the time in the series'
 zone and in UTC, the speakers, the place, the abstract (Markdown, LaTeX as MathML), the
 meeting details the access policy allows and the links; it is sanitised as a whole.
+
+Plain text stays text: RSS has no way to say whether `<title>` and `<description>` hold text
+or HTML, and readers (feedparser among them) render them as HTML, so RSS carries them
+HTML-escaped once more (`Hostile <i>t</i>` is written `Hostile &amp;lt;i&amp;gt;...`, which a
+reader shows as the literal text). Atom titles and summaries are declared text, and JSON
+Feed's `title` and `summary` are text by definition, so they carry the text itself. HTML,
+sanitised, goes only where it is declared: RSS `content:encoded`, Atom `<content
+type="html">`, JSON Feed `content_html`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -24,7 +35,7 @@ from events import times
 from events.access import Audience, visible_meeting
 from events.models import Event
 from feeds import display
-from feeds.ical import event_links, uid
+from feeds.ical import event_links
 from feeds.links import Links
 from feeds.text import markdown_html, plain_text, sanitise
 
@@ -33,6 +44,9 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 GENERATOR = "EventFeed"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 SUMMARY_CHARS = 300
+# The date in item ids' `tag:` authority (RFC 4151): fixed, so ids never change.
+TAG_DATE = "2026"
+_DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,23 @@ class FeedInfo:
     self_url: str
     language: str = "en"
     updated: datetime | None = None
+
+
+def item_id(event_id: str, domain: str) -> str:
+    """Return a talk's item id in every reader feed: 'tag:<domain>,2026:event/<id>'.
+
+    An absolute IRI, so feed readers (and the W3C validator) take it as it is rather than
+    resolving it against each feed's URL. A domain that is no DNS name (an IPv6 literal)
+    gets a name-based `urn:uuid:` instead.
+    """
+    if _DNS_NAME.match(domain):
+        return f"tag:{domain},{TAG_DATE}:event/{event_id}"
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'eventfeed:{domain}:{event_id}')}"
+
+
+def rss_text(text: str) -> str:
+    """Return plain text as RSS `<title>`/`<description>` must carry it: HTML-escaped."""
+    return escape(text, quote=False)
 
 
 def ordered(events: Sequence[Event], limit: int = MAX_ITEMS) -> list[Event]:
@@ -156,13 +187,20 @@ def _updated(info: FeedInfo, items: Sequence[Event]) -> datetime:
 
 
 def _generator(
-    events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
+    events: Sequence[Event],
+    *,
+    info: FeedInfo,
+    links: Links,
+    domain: str,
+    audience: Audience,
+    text: Callable[[str], str],
 ) -> FeedGenerator:
+    """Return the feed; `text` writes plain text as the format needs it (see the docstring)."""
     items = ordered(events)
     fg = FeedGenerator()
     fg.id(info.self_url)
-    fg.title(info.title)
-    fg.subtitle(info.description or info.title)
+    fg.title(text(info.title))
+    fg.subtitle(text(info.description or info.title))
     fg.language(info.language)
     fg.generator(GENERATOR)
     # RSS takes the last link: self first, then the page (alternate).
@@ -172,16 +210,16 @@ def _generator(
     fg.updated(_updated(info, items))
     for event in reversed(items):  # feedgen prepends: add oldest first
         entry = fg.add_entry()
-        entry.id(uid(event.id, domain))
-        entry.guid(uid(event.id, domain), permalink=False)
-        entry.title(item_title(event))
+        entry.id(item_id(event.id, domain))
+        entry.guid(item_id(event.id, domain), permalink=False)
+        entry.title(text(item_title(event)))
         entry.link(href=links.event_page(event.id), rel="alternate")
         entry.published(times.utc(event.created_at))
         entry.updated(times.utc(event.updated_at))
         entry.author(_authors(event))
         if event.tags:
             entry.category([{"term": tag, "label": tag} for tag in event.tags])
-        entry.summary(summary_text(event))
+        entry.summary(text(summary_text(event)))
         entry.content(content_html(event, links=links, audience=audience), type="html")
     return fg
 
@@ -206,7 +244,7 @@ def render_rss(
     events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
 ) -> bytes:
     """Return an RSS 2.0 feed of the talks."""
-    fg = _generator(events, info=info, links=links, domain=domain, audience=audience)
+    fg = _generator(events, info=info, links=links, domain=domain, audience=audience, text=rss_text)
     rss: bytes = fg.rss_str(pretty=True)
     return rss
 
@@ -215,7 +253,7 @@ def render_atom(
     events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
 ) -> bytes:
     """Return an Atom 1.0 feed of the talks."""
-    fg = _generator(events, info=info, links=links, domain=domain, audience=audience)
+    fg = _generator(events, info=info, links=links, domain=domain, audience=audience, text=str)
     atom: bytes = fg.atom_str(pretty=True)
     return atom
 
@@ -230,7 +268,7 @@ def json_item(event: Event, *, links: Links, domain: str, audience: Audience) ->
         {"name": a["name"], **({"url": a["uri"]} if "uri" in a else {})} for a in _authors(event)
     ]
     item: dict[str, Any] = {
-        "id": uid(event.id, domain),
+        "id": item_id(event.id, domain),
         "url": links.event_page(event.id),
         "title": item_title(event),
         "content_html": content_html(event, links=links, audience=audience),

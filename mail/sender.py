@@ -104,7 +104,7 @@ def reader_for(subscriber: Subscriber, links: Links) -> mail.Reader:
 def event_calendar(event: Event, series: Series, settings: Settings) -> str:
     """Return the talk's calendar (METHOD:PUBLISH) as the feeds render it, for subscribers."""
     links = Links(settings.base_url)
-    info = ical.CalendarInfo(name=series.name, url=links.series_page(series.slug))
+    info = ical.CalendarInfo(name=series.name, url=links.series_page(series.slug), method="PUBLISH")
     data = ical.render_calendar(
         [event], info=info, links=links, domain=settings.domain, audience="subscriber"
     )
@@ -136,7 +136,10 @@ def build(
     if row.kind == "confirmation":
         names = [s.series.name for s in subscriber.subscriptions if s.confirmed_at is None]
         names = names or [s.series.name for s in subscriber.subscriptions]
-        if not names or subscriber.unsubscribed_at is not None:
+        # Asked for after leaving: send it (it resumes nothing until followed); left after
+        # asking: drop it.
+        left = subscriber.unsubscribed_at
+        if not names or (left is not None and left >= row.created_at):
             return None
         confirm_url = links.confirm(subscribers.confirmation_token(subscriber))
         return mail.confirmation_email(names, reader, envelope, confirm_url=confirm_url)

@@ -14,7 +14,7 @@ import io
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -25,13 +25,16 @@ from sqlalchemy.orm import Session
 
 from events import store, times
 from events.errors import EventFeedError, InvalidRecord, NotFound
-from events.models import Subscriber, Subscription
+from events.models import Outbox, Subscriber, Subscription
 from mail import outbox
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 # Subscribe requests per client address and hour (form and API together).
 SUBSCRIBE_LIMIT = 20
 DEFAULT_REMINDER_HOURS = 24
+# Confirmation emails per address, however often the form is posted with it.
+CONFIRMATION_INTERVAL = timedelta(hours=1)
+CONFIRMATIONS_PER_DAY = 3
 
 
 class BadConfirmation(EventFeedError):
@@ -149,25 +152,39 @@ def subscribe(
 ) -> Subscriber:
     """Record a (pending) subscription and queue its confirmation email.
 
-    A new address gets the zone and choices given; an existing one keeps its own (they are
-    changed on the management page) and must confirm the added series again.
+    Anyone can type any address, so a request for an existing address changes nothing that
+    address has: confirmed subscriptions stay confirmed, an unsubscribed address stays
+    unsubscribed, its zone, choices and personal feed stay as they are. The request only adds
+    the series not followed yet, unconfirmed, and all of it takes effect when the owner
+    follows the confirmation link. A new address gets the zone and choices given. At most one
+    confirmation email goes to an address per `CONFIRMATION_INTERVAL`, and at most
+    `CONFIRMATIONS_PER_DAY` in 24 hours, however often the form is posted.
     """
     if not slugs:
         raise InvalidRecord("subscription", [("series", "choose at least one series")])
     address = normalise_email(email)
-    subscriber, created = _ensure(session, address, check_zone(zone), choices, now)
-    if not created and subscriber.unsubscribed_at is not None:
-        subscriber.unsubscribed_at = None
-        subscriber.confirmed_at = None
-        for subscription in subscriber.subscriptions:
-            subscription.confirmed_at = None
-        subscriber.updated_at = now
+    subscriber, _ = _ensure(session, address, check_zone(zone), choices, now)
     try:
         _add_series(session, subscriber, slugs, now, confirmed=False)
     except NotFound as exc:
         raise InvalidRecord("subscription", [("series", str(exc))]) from None
-    outbox.queue_confirmation(session, subscriber, now)
+    if _may_send_confirmation(session, subscriber, now):
+        outbox.queue_confirmation(session, subscriber, now)
     return subscriber
+
+
+def _may_send_confirmation(session: Session, subscriber: Subscriber, now: datetime) -> bool:
+    """Return whether a confirmation email may be queued now (per-address limits)."""
+    recent = session.scalars(
+        select(Outbox.created_at).where(
+            Outbox.subscriber_id == subscriber.id,
+            Outbox.kind == "confirmation",
+            Outbox.created_at > now - timedelta(days=1),
+        )
+    ).all()
+    if len(recent) >= CONFIRMATIONS_PER_DAY:
+        return False
+    return all(sent <= now - CONFIRMATION_INTERVAL for sent in recent)
 
 
 def subscribe_and_commit(

@@ -25,8 +25,10 @@ from events.db import Base, make_engine, make_sessionmaker, migrate
 from events.models import Event, Series
 from events.schemas import validate_event, validate_series
 from server import cli, create_app
+from tests.support import vnu
 
 TEST_DATABASE_ENV = "EVENTFEED_TEST_DATABASE_URL"
+HTML_CHECKER_KEY = pytest.StashKey["vnu.NuChecker | None"]()
 BASE_URL = "https://events.example.org"
 SECRET_KEY = "test-secret-key"
 
@@ -209,3 +211,36 @@ def write_file(tmp_path: Path) -> Callable[[str, str | bytes], Path]:
         return path
 
     return write
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the Nu HTML checker now when a collected test needs it (its JVM takes seconds)."""
+    wanted = not session.config.option.collectonly and any(
+        "html_checker" in getattr(item, "fixturenames", ()) for item in session.items
+    )
+    checker = vnu.NuChecker() if wanted and vnu.missing() is None else None
+    session.config.stash[HTML_CHECKER_KEY] = checker
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the Nu HTML checker."""
+    checker = config.stash.get(HTML_CHECKER_KEY, None)
+    if checker is not None:
+        checker.close()
+
+
+@pytest.fixture(scope="session")
+def html_checker(request: pytest.FixtureRequest) -> vnu.NuChecker:
+    """The Nu HTML checker (W3C's validator) as a local service: `assert_valid(html, where)`.
+
+    Skips when Java or the jar is missing (`bash scripts/test` installs both).
+    """
+    reason = vnu.missing()
+    if reason is not None:
+        pytest.skip(reason)
+    checker = request.config.stash.get(HTML_CHECKER_KEY, None)
+    if checker is None:  # collected without the hook (e.g. a plugin re-ran collection)
+        checker = vnu.NuChecker()
+        request.config.stash[HTML_CHECKER_KEY] = checker
+    checker.wait_ready()
+    return checker

@@ -5,7 +5,8 @@
 - a strong ETag from a hash of the body (or of a caller's version key), `-gzip` appended for
   the compressed variant so each representation has its own tag;
 - `Last-Modified` (the newest change of what the document shows);
-- 304 Not Modified when `If-None-Match` matches either variant, or, without
+- 304 Not Modified when `If-None-Match` matches either variant (weak comparison, so
+  `W/"<etag>"` matches too), or, without
   `If-None-Match`, when `If-Modified-Since` is not older than `Last-Modified` (RFC 9110);
 - `Cache-Control: public, max-age=300` by default and `Vary: Accept-Encoding`;
 - gzip when the client accepts it and the body is worth compressing;
@@ -52,8 +53,11 @@ def gzip_bytes(body: bytes) -> bytes:
 
 def _not_modified(base_etag: str, last_modified: datetime | None) -> bool:
     if request.if_none_match:
-        # Either variant matches: the content is the same whatever the encoding.
-        return any(request.if_none_match.contains(tag) for tag in (base_etag, base_etag + "-gzip"))
+        # Weak comparison (RFC 9110 §13.1.2): W/"x" matches "x", as caches and proxies that
+        # weaken a tag (after recompressing, say) send it back. Either variant matches: the
+        # content is the same whatever the encoding.
+        tags = request.if_none_match
+        return any(tags.contains_weak(tag) for tag in (base_etag, base_etag + "-gzip"))
     since = request.if_modified_since
     if since is not None and last_modified is not None:
         return times.utc(last_modified).replace(microsecond=0) <= times.utc(since)

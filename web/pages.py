@@ -16,10 +16,10 @@ from urllib.parse import unquote, urlencode
 
 from flask import Blueprint, Response, g, render_template, request
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import load_only, selectinload
 from werkzeug.exceptions import NotFound
 
-from events import times
+from events import listings, times
 from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
 from events.models import Event, Series
@@ -42,6 +42,8 @@ TZ_COOKIE = "tz"
 TZ_COOKIE_MAX_AGE = 365 * 24 * 3600
 HOME_UPCOMING = 12
 HOME_RECENT = 8
+SERIES_PAGE = 20
+MAX_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -232,51 +234,53 @@ for _helper in (talk_times, iso_utc, rich_text, title_text, display.place_text, 
 
 
 def _public_series() -> list[Series]:
-    query = select(Series).where(Series.visibility == "public").order_by(Series.name)
-    return list(db().scalars(query))
+    """Return the public series with the columns a list shows (no JSON columns to decode)."""
+    shown = (Series.id, Series.slug, Series.name, Series.language, Series.visibility)
+    query = select(Series).options(load_only(*shown))
+    return list(db().scalars(query.where(Series.visibility == "public").order_by(Series.name)))
+
+
+def page_number(name: str) -> int:
+    """Return the page number in `?name=N` (default 1); anything but a positive integer is 404."""
+    value = request.args.get(name, "1")
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+        raise NotFound("There is no such page.")
+    return int(value)
+
+
+@bp.app_template_global()
+def paged_url(**pages: int) -> str:
+    """Return this page's URL with the given page numbers (page 1 leaves the parameter out)."""
+    args = {k: v for k, v in request.args.items() if k not in pages and k != "tz"}
+    args.update({k: str(v) for k, v in pages.items() if v > 1})
+    return request.path + (f"?{urlencode(args)}" if args else "")
+
+
+def _found(page: listings.Page) -> listings.Page:
+    """Return the page, or raise 404 for an empty page after the first."""
+    if page.number > 1 and not page.events:
+        raise NotFound("There is no such page.")
+    return page
 
 
 @bp.get("/")
 def home() -> tuple[str, int]:
-    """Show upcoming talks across public series and the list of public series."""
+    """Show upcoming talks across public series (a page at a time) and the public series."""
     moment = now()
-    base = (
-        select(Event)
-        .join(Event.series)
-        .where(Series.visibility == "public")
-        .options(selectinload(Event.series))
-    )
-    upcoming = list(
-        db().scalars(
-            base.where(Event.end_utc >= moment).order_by(Event.start_utc).limit(HOME_UPCOMING)
-        )
-    )
+    number = page_number("page")
+    upcoming = _found(listings.upcoming(db(), moment, number=number, size=HOME_UPCOMING))
     recent: list[Event] = []
-    if len(upcoming) < HOME_RECENT:
-        recent = list(
-            db().scalars(
-                base.where(Event.end_utc < moment)
-                .order_by(Event.start_utc.desc())
-                .limit(HOME_RECENT)
-            )
-        )
+    if upcoming.number == 1 and len(upcoming.events) < HOME_RECENT:
+        recent = listings.past(db(), moment, size=HOME_RECENT).events
     all_series = _public_series()
-    counts = {s.id: 0 for s in all_series}
-    nexts: dict[int, Event] = {}
-    for event in db().scalars(select(Event).where(Event.series_id.in_(counts))):
-        counts[event.series_id] += 1
-        if event.end_utc >= moment and (
-            event.series_id not in nexts or event.start_utc < nexts[event.series_id].start_utc
-        ):
-            nexts[event.series_id] = event
+    outlooks = listings.outlooks(db(), [s.id for s in all_series], moment)
     sub = site_feeds()
     return _render(
         "home.html",
         upcoming=upcoming,
         recent=recent,
         all_series=all_series,
-        counts=counts,
-        nexts=nexts,
+        outlooks=outlooks,
         subscribe=sub,
         alternates=sub.feeds,
         page_url=Links(settings().base_url).home(),
@@ -285,13 +289,19 @@ def home() -> tuple[str, int]:
 
 @bp.get("/series/<slug>")
 def series_page(slug: str) -> tuple[str, int]:
-    """Show a series: description, organisers, upcoming and past talks, subscribe box."""
+    """Show a series: description, organisers, upcoming and past talks (paged), subscribe box."""
     series = db().scalar(select(Series).where(Series.slug == slug))
     if series is None:
         raise NotFound(f"There is no series “{slug}”.")
     moment = now()
-    upcoming = [e for e in series.events if e.end_utc >= moment]
-    past = [e for e in reversed(series.events) if e.end_utc < moment]
+    upcoming = listings.upcoming(
+        db(), moment, number=page_number("upcoming"), size=SERIES_PAGE, series_id=series.id
+    )
+    past = listings.past(
+        db(), moment, number=page_number("past"), size=SERIES_PAGE, series_id=series.id
+    )
+    _found(upcoming)
+    _found(past)
     sub = series_feeds(series.slug, series.name)
     return _render(
         "series.html",

@@ -54,7 +54,6 @@ csrf = CSRFProtect()
 def init_app(app: Flask) -> None:
     """Register the security headers and CSRF protection (tokens valid 12 hours)."""
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", CSRF_MAX_AGE)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.after_request(add_security_headers)
     csrf.init_app(app)
 

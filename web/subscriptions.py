@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import select
 
-from events import queries
+from events import queries, times
 from events.access import Audience
 from events.errors import InvalidRecord
 from events.models import Event, Series, Subscriber
@@ -47,7 +47,9 @@ def _series(slug: str) -> Series:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
-    return render_template(template, **context), status
+    # The zone field's suggestions (<datalist id="zones">) on the subscribe and manage forms.
+    suggestions = times.zone_suggestions()
+    return render_template(template, zone_suggestions=suggestions, **context), status
 
 
 @bp.get("/series/<slug>/subscribe")
@@ -110,13 +112,20 @@ def _manage_page(subscriber: Subscriber, notice: str = "", status: int = 200) ->
     links = _links()
     ics = links.personal_feed(subscriber.token, "ics")
     all_series = db().scalars(select(Series).order_by(Series.name)).all()
-    followed = {s.series_id for s in subscriber.subscriptions}
+    # A series someone asked for with this address stays unticked until it is confirmed, so
+    # saving this page does not confirm it either.
+    confirmed = subscriber.confirmed_at is not None
+    followed = {
+        s.series_id for s in subscriber.subscriptions if s.confirmed_at is not None or not confirmed
+    }
+    pending = {s.series_id for s in subscriber.subscriptions} - followed
     return _page(
         "subscriptions/manage.html",
         status,
         subscriber=subscriber,
         all_series=all_series,
         followed=followed,
+        pending=pending,
         notice=notice,
         feed_ics=ics,
         feed_webcal=webcal(ics),

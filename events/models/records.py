@@ -64,7 +64,8 @@ class Event(Base):
     start_local: Mapped[str] = mapped_column(String(32))
     end_local: Mapped[str] = mapped_column(String(32))
     start_utc: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    end_utc: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Pages read the upcoming window (end_utc >= now) through this index (migration 0006b).
+    end_utc: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     location: Mapped[Location] = mapped_column(JSON, default=dict)
     meeting: Mapped[Meeting | None] = mapped_column(JSON)
     livestream: Mapped[str | None] = mapped_column(String(2000))

@@ -65,7 +65,6 @@ def test_calendar_header_and_event_properties(make_event: Callable[..., Event]) 
     text = ics.decode()
     for line in (
         "VERSION:2.0",
-        "METHOD:PUBLISH",
         "REFRESH-INTERVAL;VALUE=DURATION:PT6H",
         "X-PUBLISHED-TTL:PT6H",
         "URL;VALUE=URI:https://events.example.org/series/lisbon-ml",

@@ -60,11 +60,11 @@ def test_sample_lisbon_series_reads_well_in_a_feed_reader(client: FlaskClient) -
             assert ": " in entry.title  # "Speaker: Title"
             body = entry.content[0].value
             assert "Lisbon time" in body and " UTC" in body
-            assert entry.id.endswith("@events.example.org")
+            assert entry.id.startswith("tag:events.example.org,2026:event/")
         announced = [e.published_parsed for e in feed.entries]
         assert announced == sorted(announced, reverse=True)
     json_feed = json.loads(client.get("/series/lisbon-ml-seminars.json").data)
-    items = {item["id"].split("@")[0]: item for item in json_feed["items"]}
+    items = {item["id"].rsplit("/", 1)[1]: item for item in json_feed["items"]}
     math = [item for item in items.values() if "<math" in item["content_html"]]
     assert math and all("$n" not in item["content_html"] for item in math)
     titles = [item["title"] for item in items.values() if "Laplacian" in item["title"]]
@@ -113,12 +113,12 @@ def test_item_ids_stay_and_cancelled_talks_are_marked(
         after = _parse(client, f"/series/lisbon-ml.{fmt}")
         assert {e.id for e in after.entries} == {e.id for e in before[fmt].entries}
         by_id = {e.id: e for e in after.entries}
-        moved = by_id["a@events.example.org"]
+        moved = by_id["tag:events.example.org,2026:event/a"]
         assert "New title" in moved.title and "Tue 02 Mar 2027, 15:00" in moved.title
-        old = {e.id: e for e in before[fmt].entries}["a@events.example.org"]
+        old = {e.id: e for e in before[fmt].entries}["tag:events.example.org,2026:event/a"]
         if fmt == "atom":
             assert moved.updated_parsed >= old.updated_parsed
-        cancelled = by_id["b@events.example.org"]
+        cancelled = by_id["tag:events.example.org,2026:event/b"]
         assert cancelled.title.startswith("Cancelled: ")
         assert "Cancelled:" in cancelled.content[0].value
     after_json = json.loads(client.get("/series/lisbon-ml.json").data)

@@ -223,7 +223,7 @@ def test_site_feed_filters_window_visibility_and_retention(
     for fmt in FEEDS:
         text = client.get(f"/feed.{fmt}").get_data(as_text=True)
         assert "hidden-1" not in text and "Unlisted Seminar" not in text
-        assert "gone@" not in text and "called-off@" in text
+        assert ":event/gone" not in text and ":event/called-off" in text
 
 
 def test_feed_cost_a_fixed_number_of_queries(

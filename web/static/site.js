@@ -1,4 +1,5 @@
-/* EventFeed: detect the viewer's timezone once, and copy feed addresses. No dependencies. */
+/* EventFeed: detect the viewer's timezone once, copy feed addresses, and fill in the zone of a
+   subscribe form. No dependencies; the only script of the site (the CSP allows no inline one). */
 (function () {
   "use strict";
   var COOKIE = "tz";
@@ -12,13 +13,20 @@
     return null;
   }
 
+  function browserZone() {
+    var zone;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return null; }
+    return zone && /^[A-Za-z0-9_+\-\/]+$/.test(zone) ? zone : null;
+  }
+
   function detectZone() {
     // The server renders times; the browser only tells it which zone to use, then reloads once.
+    // Only pages that show times in the viewer's zone say which one they used.
+    if (!document.body.hasAttribute("data-viewer-zone")) return;
     var params = new URLSearchParams(window.location.search);
     if (params.has("tz") || getCookie(COOKIE)) return;
-    var zone;
-    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
-    if (!zone || !/^[A-Za-z0-9_+\-\/]+$/.test(zone)) return;
+    var zone = browserZone();
+    if (!zone) return;
     document.cookie = COOKIE + "=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
     var guard = "eventfeed-tz-reloaded";
     try {
@@ -62,10 +70,24 @@
     });
   }
 
+  function fillZones() {
+    // A subscribe form's zone field starts as the browser's zone (the reader may change it).
+    var fields = document.querySelectorAll("input[data-fill-zone]");
+    Array.prototype.forEach.call(fields, function (field) {
+      var zone = browserZone();
+      if (!field.value && zone) field.value = zone;
+    });
+  }
+
+  function ready() {
+    setupCopy();
+    fillZones();
+  }
+
   detectZone();
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", setupCopy);
+    document.addEventListener("DOMContentLoaded", ready);
   } else {
-    setupCopy();
+    ready();
   }
 })();
