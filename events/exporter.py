@@ -8,8 +8,8 @@ from typing import Any, TypedDict, cast
 import yaml
 from sqlalchemy.orm import Session
 
-from events import store
-from events.models import Event, Location, Meeting, Series, Speaker
+from events import schedules, store
+from events.models import Event, Location, Meeting, Schedule, Series, Speaker
 from events.schemas import SERIES_FIELDS
 
 
@@ -43,6 +43,9 @@ class EventDocument(TypedDict, total=False):
     homepage: str
     status: str
     tags: list[str]
+    kind: str
+    parent: str
+    posters: list[str]
 
 
 class SeriesDocument(TypedDict, total=False):
@@ -59,6 +62,7 @@ class SeriesDocument(TypedDict, total=False):
     location: Location
     meeting: Meeting
     auto_announce: bool
+    schedule: dict[str, Any]
     events: list[EventDocument]
 
 
@@ -86,24 +90,37 @@ def event_document(event: Event, series: Series) -> EventDocument:
             "homepage": event.homepage,
             "status": event.status,
             "tags": event.tags,
+            "kind": event.kind if event.kind != "talk" else None,
+            "parent": event.parent_id,
+            "posters": event.posters,
         }
     )
     return cast(EventDocument, document)
 
 
-def series_document(series: Series) -> SeriesDocument:
+def series_document(series: Series, session: Session | None = None) -> SeriesDocument:
     """Return a series with all its events as written in an import file."""
     values: dict[str, Any] = {name: getattr(series, name) for name in SERIES_FIELDS}
     head = cast(
         SeriesDocument, _drop_empty({**values, "auto_announce": series.auto_announce or None})
     )
-    head["events"] = [event_document(e, series) for e in series.events]
+    schedule = session.get(Schedule, series.id) if session is not None else None
+    if schedule is not None:
+        head["schedule"] = schedules.document(schedule)
+    # TBA slots come back from the schedule; a block precedes its items.
+    shown = sorted(
+        (e for e in series.events if e.kind != "tba"),
+        key=lambda e: (e.start_utc, e.parent_id is not None, e.id),
+    )
+    head["events"] = [event_document(e, series) for e in shown]
     return head
 
 
 def export_series(session: Session, slugs: list[str], fmt: str = "yaml") -> str:
     """Return the import document for the given series as YAML or JSON text."""
-    document = {"series": [series_document(store.get_series(session, slug)) for slug in slugs]}
+    document = {
+        "series": [series_document(store.get_series(session, slug), session) for slug in slugs]
+    }
     if fmt == "json":
         return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     return yaml.dump(document, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=100)

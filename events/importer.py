@@ -15,17 +15,18 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import icalendar
 import yaml
+from dateutil.rrule import rruleset, rrulestr
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from events import store, times
+from events import schedules, store, times
 from events.clock import SYSTEM_CLOCK, Clock
 from events.errors import EventFeedError, ImportFailed, InvalidRecord
 from events.models import Series
@@ -33,6 +34,8 @@ from events.schemas import EVENT_ID_PATTERN, SeriesRecord, validate_event, valid
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_RECORDS = 100_000
+# Occurrences one recurring .ics event may expand to.
+MAX_OCCURRENCES = 1000
 FORMATS = ("yaml", "json", "csv", "ics")
 
 
@@ -51,6 +54,8 @@ class Parsed:
 
     series: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     events: list[EventInput] = field(default_factory=list)
+    # (where, series slug, raw `schedule` block) of series that carry one
+    schedules: list[tuple[str, str, object]] = field(default_factory=list)
 
 
 @dataclass
@@ -119,13 +124,22 @@ def read_text(name: str, raw: bytes) -> str:
         ) from None
 
 
-def parse_bytes(name: str, raw: bytes, fmt: str, default_series: str | None = None) -> Parsed:
-    """Parse one file's bytes into raw records; raise ImportFailed on malformed input."""
+def parse_bytes(
+    name: str,
+    raw: bytes,
+    fmt: str,
+    default_series: str | None = None,
+    now: datetime | None = None,
+) -> Parsed:
+    """Parse one file's bytes into raw records; raise ImportFailed on malformed input.
+
+    `now` bounds the expansion of open-ended .ics recurrences (a year ahead of it).
+    """
     parsers: dict[str, Callable[[str, bytes, str | None], Parsed]] = {
         "yaml": _parse_yaml,
         "json": _parse_json,
         "csv": _parse_csv,
-        "ics": _parse_ics,
+        "ics": lambda n, r, d: _parse_ics(n, r, d, now),
     }
     try:
         parsed = parsers[fmt](name, raw, default_series)
@@ -168,23 +182,71 @@ def _parse_document(name: str, doc: Any, default_series: str | None) -> Parsed:
         where = f"{name}: series #{i + 1}"
         if not isinstance(item, dict):
             raise ImportFailed(f"{where}: must be a mapping of fields")
+        item = dict(item)
+        schedule = item.pop("schedule", None)
         parsed.series.append((f"{name}: ", item))
         slug = item.get("slug") if isinstance(item.get("slug"), str) else None
+        if schedule is not None and slug is not None:
+            parsed.schedules.append((f"{name}: series {slug!r}", slug, schedule))
         for j, ev in enumerate(_as_list(f"{where}", item.get("events"), "events")):
-            parsed.events.append(
-                EventInput(
-                    f"{name}: series {slug!r} event #{j + 1}",
-                    slug,
-                    _mapping(f"{where} event #{j + 1}", ev),
-                )
+            _flatten(
+                f"{name}: series {slug!r} event #{j + 1}",
+                slug,
+                _mapping(f"{where} event #{j + 1}", ev),
+                parsed.events,
             )
     for j, ev in enumerate(_as_list(name, doc.get("events"), "events")):
         data = _mapping(f"{name}: event #{j + 1}", ev)
         slug = data.pop("series", default_series)
-        parsed.events.append(
-            EventInput(f"{name}: event #{j + 1}", slug if isinstance(slug, str) else None, data)
+        _flatten(
+            f"{name}: event #{j + 1}", slug if isinstance(slug, str) else None, data, parsed.events
         )
     return parsed
+
+
+def _flatten(where: str, slug: str | None, data: dict[str, Any], out: list[EventInput]) -> None:
+    """Add an event; a session's `talks` (a workshop's `items`) follow it, each with `parent`.
+
+    An item's `start`/`end` may be clock times ("10:30") on the block's day; an item with a
+    `duration` (minutes) and no start follows the previous one (the first starts the block).
+    """
+    children = data.pop("items", None)
+    talks = data.pop("talks", None)
+    if children is None:
+        children = talks
+    out.append(EventInput(where, slug, data))
+    if children is None:
+        return
+    data.setdefault("kind", "session")
+    parent_id = data.get("id")
+    try:
+        cursor = times.parse_local_time(str(data.get("start", "")))
+    except EventFeedError:
+        raise ImportFailed(f"{where}: field 'start': a block with items needs its start") from None
+    for k, raw in enumerate(_as_list(where, children, "items")):
+        item = _mapping(f"{where} item #{k + 1}", raw)
+        label = f"{where} item #{k + 1}"
+        item["parent"] = parent_id
+        item.setdefault("id", f"{parent_id}-{k + 1:02d}")
+        if "timezone" in data:
+            item.setdefault("timezone", data["timezone"])
+        duration = item.pop("duration", None)
+        try:
+            start = times.parse_clock_time(str(item.get("start", cursor.text())), cursor)
+            item["start"] = start.text()
+            if "end" in item:
+                end = times.parse_clock_time(str(item["end"]), start)
+            elif isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
+                end = times.add_minutes(start, duration)
+            else:
+                raise ImportFailed(f"{label}: field 'end' is missing (or give 'duration' minutes)")
+        except EventFeedError as exc:
+            if isinstance(exc, ImportFailed):
+                raise
+            raise ImportFailed(f"{label}: {exc}") from None
+        item["end"] = end.text()
+        cursor = end
+        out.append(EventInput(f"{label} (event {item['id']!r})", slug, item))
 
 
 def _as_list(where: str, value: Any, key: str) -> list[Any]:
@@ -228,8 +290,11 @@ def _parse_csv(name: str, raw: bytes, default_series: str | None) -> Parsed:
             data["speakers"] = [
                 _csv_speaker(s) for s in data["speakers"].split(CSV_LIST_SEPARATOR) if s.strip()
             ]
-        if "tags" in data:
-            data["tags"] = [t.strip() for t in data["tags"].split(CSV_LIST_SEPARATOR) if t.strip()]
+        for listed in ("tags", "posters"):
+            if listed in data:
+                data[listed] = [
+                    t.strip() for t in data[listed].split(CSV_LIST_SEPARATOR) if t.strip()
+                ]
         parsed.events.append(
             EventInput(f"{name}: row {line} (event {data.get('id', '?')!r})", slug, data)
         )
@@ -249,7 +314,9 @@ def _csv_speaker(text: str) -> dict[str, str]:
 ICS_STATUS = {"CONFIRMED": "confirmed", "TENTATIVE": "tentative", "CANCELLED": "cancelled"}
 
 
-def _parse_ics(name: str, raw: bytes, default_series: str | None) -> Parsed:
+def _parse_ics(
+    name: str, raw: bytes, default_series: str | None, now: datetime | None = None
+) -> Parsed:
     read_text(name, raw)
     try:
         calendars = icalendar.Calendar.from_ical(raw, multiple=True)
@@ -258,21 +325,120 @@ def _parse_ics(name: str, raw: bytes, default_series: str | None) -> Parsed:
     if not calendars:
         raise ImportFailed(f"{name}: no VCALENDAR found")
     parsed = Parsed()
+    today = (now or datetime.now(UTC)).date()
     for calendar in calendars:
         calendar_zone = _calendar_zone(calendar)
+        by_uid: dict[str, list[tuple[str, Any]]] = {}
         for k, vevent in enumerate(calendar.walk("VEVENT")):
             where = f"{name}: VEVENT #{k + 1}"
             uid = str(vevent.get("UID", "")).strip()
             if not uid:
                 raise ImportFailed(f"{where}: field 'UID' is missing")
-            parsed.events.append(
-                EventInput(
-                    f"{where} (UID {uid!r})",
-                    default_series,
-                    _ics_event(where, uid, vevent, calendar_zone),
-                )
-            )
+            by_uid.setdefault(uid, []).append((where, vevent))
+        for uid, components in by_uid.items():
+            for where, data in expand_recurrence(uid, components, calendar_zone, today):
+                parsed.events.append(EventInput(f"{where} (UID {uid!r})", default_series, data))
     return parsed
+
+
+def _instants(prop: Any) -> list[datetime]:
+    """Return the date-times of an RDATE/EXDATE property (one or several lines)."""
+    found: list[datetime] = []
+    for line in prop if isinstance(prop, list) else [prop]:
+        for value in getattr(line, "dts", []):
+            if isinstance(value.dt, datetime) and value.dt.tzinfo is not None:
+                found.append(times.utc(value.dt))
+    return found
+
+
+def expand_recurrence(
+    uid: str, components: list[tuple[str, Any]], calendar_zone: str | None, today: date
+) -> list[tuple[str, dict[str, Any]]]:
+    """Return the talks of one UID: its occurrences when it recurs, else the event itself.
+
+    RRULE and RDATE occurrences are expanded by dateutil in the wall time of DTSTART's zone
+    (a weekly 09:30 stays 09:30 across DST); EXDATE removes occurrences; a VEVENT with a
+    RECURRENCE-ID replaces the occurrence it names (a moved or cancelled session, Indico's
+    way). Each occurrence is a talk with id '<id>-<YYYYMMDD>' (with '-HHMM' when a day has
+    several). An open-ended rule is expanded until a year ahead of `today`; more than
+    MAX_OCCURRENCES occurrences is an error.
+    """
+    masters = [(w, c) for w, c in components if "RECURRENCE-ID" not in c]
+    overrides = [(w, c) for w, c in components if "RECURRENCE-ID" in c]
+    if len(masters) > 1:
+        raise ImportFailed(f"{masters[1][0]}: UID {uid!r} appears twice")
+    if not masters:
+        raise ImportFailed(f"{overrides[0][0]}: RECURRENCE-ID without its recurring event")
+    where, master = masters[0]
+    base = _ics_event(where, uid, master, calendar_zone)
+    if "RRULE" not in master and "RDATE" not in master:
+        if overrides:
+            raise ImportFailed(f"{overrides[0][0]}: RECURRENCE-ID of an event that does not recur")
+        return [(where, base)]
+    zone_name = str(base["timezone"])
+    first = times.to_instant(times.parse_local_time(str(base["start"])), zone_name)
+    last = times.to_instant(
+        times.parse_clock_time(str(base["end"]), times.parse_local_time(str(base["start"]))),
+        zone_name,
+    )
+    length = last - first
+    dtstart = times.local(first, zone_name)
+    ruleset = rruleset()
+    bounded = True
+    rules = master.get("RRULE")
+    for rule in rules if isinstance(rules, list) else ([rules] if rules is not None else []):
+        text = rule.to_ical().decode()
+        bounded = bounded and ("UNTIL=" in text or "COUNT=" in text)
+        try:
+            ruleset.rrule(rrulestr(text, dtstart=dtstart))  # type: ignore[arg-type]  # str form gives one rrule
+        except (ValueError, TypeError) as exc:
+            raise ImportFailed(f"{where}: field 'RRULE': {exc}") from None
+    rdates = _instants(master.get("RDATE", []))
+    for moment in rdates:
+        ruleset.rdate(times.local(moment, zone_name))
+    excluded = set(_instants(master.get("EXDATE", [])))
+    horizon = datetime.combine(
+        max(today, dtstart.date()) + timedelta(days=365), datetime.min.time(), UTC
+    )
+    starts: list[datetime] = []
+    for moment in ruleset:
+        if not bounded and moment > horizon:
+            break
+        wall = times.LocalTime(
+            moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second
+        )
+        try:
+            instant = times.to_instant(wall, zone_name)
+        except EventFeedError as exc:
+            raise ImportFailed(f"{where}: field 'RRULE': {exc}") from None
+        if instant not in excluded:
+            starts.append(instant)
+        if len(starts) > MAX_OCCURRENCES:
+            raise ImportFailed(f"{where}: field 'RRULE': more than {MAX_OCCURRENCES:,} occurrences")
+    days = [times.local_date(t, zone_name) for t in starts]
+    several = len(set(days)) < len(days)
+    replaced: dict[datetime, tuple[str, Any]] = {}
+    for o_where, component in overrides:
+        value = component.decoded("RECURRENCE-ID")
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ImportFailed(f"{o_where}: field 'RECURRENCE-ID' must be a date-time with a zone")
+        replaced[times.utc(value)] = (o_where, component)
+    found: list[tuple[str, dict[str, Any]]] = []
+    for instant in sorted(set(starts) | set(replaced)):
+        local = times.local(instant, zone_name)
+        suffix = f"{local:%Y%m%d}" + (f"-{local:%H%M}" if several else "")
+        occurrence_id = f"{base['id']}-{suffix}"[:100]
+        if instant in replaced:
+            o_where, component = replaced[instant]
+            data = _ics_event(o_where, uid, component, calendar_zone)
+            found.append((o_where, {**data, "id": occurrence_id}))
+            continue
+        data = dict(base)
+        data["id"] = occurrence_id
+        data["start"] = times.wall_time_text(instant, zone_name)
+        data["end"] = times.wall_time_text(instant + length, zone_name)
+        found.append((f"{where} occurrence {local:%Y-%m-%d}", data))
+    return found
 
 
 def _calendar_zone(calendar: Any) -> str | None:
@@ -363,7 +529,10 @@ def _ics_event(where: str, uid: str, vevent: Any, calendar_zone: str | None) -> 
 
 
 def read_files(
-    paths: Iterable[Path], fmt: str | None = None, default_series: str | None = None
+    paths: Iterable[Path],
+    fmt: str | None = None,
+    default_series: str | None = None,
+    now: datetime | None = None,
 ) -> Parsed:
     """Read and parse every file; raise ImportFailed before anything is written."""
     combined = Parsed()
@@ -377,9 +546,10 @@ def read_files(
             raw = path.read_bytes()
         except OSError as exc:
             raise ImportFailed(f"{path}: cannot read: {exc.strerror or exc}") from None
-        parsed = parse_bytes(str(path), raw, detect_format(path, fmt), default_series)
+        parsed = parse_bytes(str(path), raw, detect_format(path, fmt), default_series, now)
         combined.series.extend(parsed.series)
         combined.events.extend(parsed.events)
+        combined.schedules.extend(parsed.schedules)
     return combined
 
 
@@ -394,6 +564,10 @@ def apply(
         series, outcome = store.upsert_series(session, record, now)
         report.series[outcome.action] += 1
         known[record.slug] = (series, record)
+    for where, slug, block in parsed.schedules:
+        series = known[slug][0]
+        spec = schedules.parse(block, series.timezone, where=where, today=now.date())
+        schedules.store(session, series, spec, now)
     seen: dict[str, str] = {}
     show = sys.stderr.isatty() if progress is None else progress
     for item in tqdm(
@@ -422,6 +596,9 @@ def apply(
         _, outcome = store.upsert_event(session, series, event_record, now)
         report.events[outcome.action] += 1
         report.event_ids.append(event_record.id)
+    session.flush()
+    for series, _ in known.values():
+        schedules.sync_slots(session, series, now)
     return report
 
 
@@ -435,6 +612,7 @@ def import_files(
     clock: Clock = SYSTEM_CLOCK,
 ) -> ImportReport:
     """Import files in one transaction: everything is written, or nothing."""
-    parsed = read_files(list(paths), fmt, default_series)
+    moment = clock.now()
+    parsed = read_files(list(paths), fmt, default_series, moment)
     with factory() as session, session.begin():
-        return apply(session, parsed, clock.now(), progress)
+        return apply(session, parsed, moment, progress)

@@ -25,10 +25,12 @@ from pydantic import (
 
 from events import times
 from events.errors import InvalidRecord, TimeError
-from events.models import Location, Meeting, Speaker
+from events.models import EVENT_KINDS, Location, Meeting, Speaker
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$"
+# Every kind an import or the API may give (`tba` rows come from schedules only).
+INPUT_KINDS = tuple(k for k in EVENT_KINDS if k != "tba")
 LOCATION_SEPARATORS = re.compile(r"\s+(?:—|–|-|/|\+|&|and)\s+online$", re.IGNORECASE)
 
 
@@ -160,6 +162,17 @@ class EventIn(Strict):
     homepage: Url | None = None
     status: Literal["confirmed", "tentative", "cancelled"] = "confirmed"
     tags: list[Tag] = Field(default_factory=list, max_length=50)
+    # Schedules: what the entry is, the session or workshop holding it, spotlight posters.
+    kind: Literal[INPUT_KINDS] = "talk"  # type: ignore[valid-type]  # a tuple of literals
+    parent: str | None = Field(default=None, pattern=EVENT_ID_PATTERN)
+    posters: list[Line] = Field(default_factory=list, max_length=200)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return "-".join(value.strip().lower().replace("_", " ").split())
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -225,6 +238,9 @@ class EventRecord:
     homepage: str | None = None
     status: str = "confirmed"
     tags: list[str] = field(default_factory=list)
+    kind: str = "talk"
+    parent_id: str | None = None
+    posters: list[str] = field(default_factory=list)
 
 
 def _errors(exc: ValidationError) -> list[tuple[str, str]]:
@@ -324,4 +340,7 @@ def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> Ev
         homepage=parsed.homepage,
         status=parsed.status,
         tags=parsed.tags,
+        kind=parsed.kind,
+        parent_id=parsed.parent,
+        posters=parsed.posters,
     )

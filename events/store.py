@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from events import signals
+from events import signals, times
 from events.errors import InvalidRecord, NotFound
-from events.models import Event, Series
+from events.models import CONTAINER_KINDS, TALK_KINDS, Event, Series
 from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
 
 # A change to any of these raises the event's SEQUENCE (RFC 5545 §3.8.7.4).
@@ -76,6 +76,7 @@ def upsert_event(
     """Create the event or update it in place, raising SEQUENCE only on material changes."""
     values = asdict(record)
     event = session.get(Event, record.id)
+    _check_block(session, series, record, event)
     if event is None:
         event = Event(**values, series=series, sequence=0, created_at=now, updated_at=now)
         session.add(event)
@@ -101,10 +102,53 @@ def upsert_event(
     return event, outcome
 
 
+def _span(start: datetime, end: datetime, zone_name: str) -> str:
+    return f"{times.wall_time_text(start, zone_name)}–{times.wall_time_text(end, zone_name)[-5:]}"
+
+
+def _check_block(
+    session: Session, series: Series, record: EventRecord, event: Event | None
+) -> None:
+    """Keep every item inside its session's (or workshop's) block, and blocks around items."""
+    label = f"event {record.id!r}"
+    if event is not None and event.kind == "tba" and record.kind != "tba":
+        raise InvalidRecord(
+            label, [("id", "is a TBA slot of the schedule; give the talk its own id")]
+        )
+    if record.parent_id is not None:
+        if record.kind in CONTAINER_KINDS:
+            raise InvalidRecord(label, [("parent", f"a {record.kind} cannot sit inside another")])
+        parent = session.get(Event, record.parent_id)
+        if parent is None or parent.series_id != series.id:
+            message = f"no session or workshop {record.parent_id!r} in this series"
+            raise InvalidRecord(label, [("parent", message)])
+        if parent.kind not in CONTAINER_KINDS:
+            raise InvalidRecord(
+                label, [("parent", f"{parent.id!r} is a {parent.kind}, not a session")]
+            )
+        if record.start_utc < parent.start_utc or record.end_utc > parent.end_utc:
+            block = _span(parent.start_utc, parent.end_utc, parent.timezone)
+            talk = _span(record.start_utc, record.end_utc, record.timezone)
+            message = f"{talk} is outside its {parent.kind}'s block {block}"
+            raise InvalidRecord(label, [("start", message)])
+    if event is not None and record.kind in CONTAINER_KINDS:
+        for item in session.scalars(select(Event).where(Event.parent_id == event.id)):
+            if item.start_utc < record.start_utc or item.end_utc > record.end_utc:
+                span = _span(item.start_utc, item.end_utc, item.timezone)
+                message = f"{item.id!r} ({span}) would fall outside the block"
+                raise InvalidRecord(label, [("end", message)])
+
+
 def _notify(
     session: Session, series: Series, event: Event, outcome: Outcome, now: datetime
 ) -> None:
-    """Announce a stored change to the signal's receivers, inside the same transaction."""
+    """Announce a stored change to the signal's receivers, inside the same transaction.
+
+    Only talks are announced: sessions, workshops and their breaks, lunches and other
+    non-talk items are shown but never announced (their talks are, one by one).
+    """
+    if event.kind not in TALK_KINDS:
+        return
     signals.talk_saved.send(session, series=series, event=event, outcome=outcome, now=now)
     if event.status == "cancelled" and "status" in outcome.previous:
         signals.talk_cancelled.send(session, series=series, event=event, outcome=outcome, now=now)

@@ -361,3 +361,20 @@ def offset_transitions(zone_name: str, start: datetime, stop: datetime) -> list[
             found.append(high.replace(second=0, microsecond=0))
         moment = following
     return found
+
+
+def add_minutes(local: LocalTime, minutes: int) -> LocalTime:
+    """Return the wall-clock reading `minutes` later on the clock face (no zone involved)."""
+    face = datetime(local.year, local.month, local.day, local.hour, local.minute, tzinfo=UTC)
+    later = face + timedelta(minutes=minutes)
+    return LocalTime(later.year, later.month, later.day, later.hour, later.minute)
+
+
+def local_time_of(day: date, clock: time) -> LocalTime:
+    """Return the wall-clock reading of a clock time on a calendar day."""
+    return LocalTime(day.year, day.month, day.day, clock.hour, clock.minute, clock.second)
+
+
+def local_date(instant: datetime, zone_name: str) -> date:
+    """Return the calendar day of an instant in a zone."""
+    return local(instant, zone_name).date()

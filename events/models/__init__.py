@@ -3,7 +3,8 @@
 - `records`: series and their talks;
 - `mail`: subscribers, subscriptions and the email outbox;
 - `access`: editors' API tokens and rate-limit counters;
-- `rendered`: the rendered-feed cache (pieces per talk, whole feeds).
+- `rendered`: the rendered-feed cache (pieces per talk, whole feeds);
+- `schedules`: series' recurrence schedules and the kinds of event rows.
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
@@ -18,8 +19,24 @@ from events.models.fields import (
 from events.models.mail import OUTBOX_KINDS, OUTBOX_STATUSES, Outbox, Subscriber, Subscription
 from events.models.records import ACCESS_POLICIES, STATUSES, VISIBILITIES, Event, Series
 from events.models.rendered import RenderedFeed, RenderedPiece
+from events.models.schedules import (
+    BREAK_KINDS,
+    CONTAINER_KINDS,
+    EVENT_KINDS,
+    TALK_KINDS,
+    Move,
+    Schedule,
+    Skip,
+)
 
 __all__ = [
+    "BREAK_KINDS",
+    "CONTAINER_KINDS",
+    "EVENT_KINDS",
+    "TALK_KINDS",
+    "Move",
+    "Schedule",
+    "Skip",
     "ACCESS_POLICIES",
     "OUTBOX_KINDS",
     "OUTBOX_STATUSES",

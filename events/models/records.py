@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from events.db import Base, UTCDateTime
@@ -75,7 +75,30 @@ class Event(Base):
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # Schedules (migration 0010): what the row is (events.models.schedules.EVENT_KINDS), the
+    # session or workshop holding it, the schedule date it stands for, the id its calendar
+    # UID is made from (a talk that filled a TBA slot keeps the slot's UID) and, for poster
+    # spotlights, the posters.
+    kind: Mapped[str] = mapped_column(String(24), default="talk", server_default="talk")
+    # No database foreign key (SQLite cannot add one without copying the table and losing
+    # its triggers): the store checks the parent, and deleting a block deletes its items
+    # through `items`.
+    parent_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    slot: Mapped[str | None] = mapped_column(String(10))
+    calendar_id: Mapped[str | None] = mapped_column(String(100))
+    posters: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     series: Mapped[Series] = relationship(back_populates="events")
+    items: Mapped[list[Event]] = relationship(
+        primaryjoin="Event.id == foreign(Event.parent_id)",
+        remote_side="Event.parent_id",
+        order_by="Event.start_utc",
+        cascade="save-update, merge, delete",
+    )
+
+    @property
+    def uid_key(self) -> str:
+        """Return the id the calendar UID is made from (kept when a talk fills a slot)."""
+        return self.calendar_id or self.id

@@ -72,7 +72,7 @@ def import_file() -> Response:
     default_series = query_text("series")
     raw = request.get_data(cache=True)
     try:
-        parsed = importer.parse_bytes("request body", raw, fmt, default_series)
+        parsed = importer.parse_bytes("request body", raw, fmt, default_series, now())
     except ImportFailed as exc:
         raise ApiError(400, "body", str(exc)) from None
     slugs = {d.get("slug") for _, d in parsed.series} | {e.series for e in parsed.events}
