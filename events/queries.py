@@ -20,14 +20,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, cast, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, contains_eager
 
 from events import times
 from events.config import Settings
 from events.errors import NotFound
-from events.models import Event, RenderedPiece, Series
+from events.models import (
+    BREAK_KINDS,
+    CONTAINER_KINDS,
+    TALK_KINDS,
+    Event,
+    RenderedPiece,
+    Schedule,
+    Series,
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,42 @@ class FeedFilter:
         if self.tags:
             found["tag"] = ",".join(self.tags)
         return found
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Which rows a feed carries (schedules).
+
+    Calendars: one entry per talk (sessions and workshops left out, their items in) or, with
+    `group`, one per session (its items left out); breaks and lunches only with `breaks`;
+    TBA slots when the series' schedule says so (the default). Reader feeds (RSS, Atom, JSON
+    Feed, `reader`): talks only, never slots, blocks, breaks or lunch.
+    """
+
+    group: bool = False
+    breaks: bool = False
+    reader: bool = False
+
+    @property
+    def key(self) -> str:
+        """Return a short key of the shape for stored feeds ('' for the default)."""
+        return ("-s" if self.group else "") + ("-b" if self.breaks else "")
+
+    def condition(self) -> ColumnElement[bool]:
+        """Return the condition on a talk row."""
+        if self.reader:
+            return Event.kind.in_(TALK_KINDS)
+        slots_shown = exists().where(
+            Schedule.series_id == Event.series_id, Schedule.tba_in_feeds == true()
+        )
+        parts = [or_(Event.kind != "tba", slots_shown)]
+        if self.group:
+            parts.append(Event.parent_id.is_(None))
+        else:
+            parts.append(Event.kind.not_in(CONTAINER_KINDS))
+        if not self.breaks:
+            parts.append(Event.kind.not_in(BREAK_KINDS))
+        return and_(*parts)
 
 
 def retention_cutoff(now: datetime, settings: Settings) -> datetime:
@@ -93,7 +148,7 @@ def _capped(session: Session, query: Select[Event], settings: Settings) -> list[
 
 
 def series_feed(
-    session: Session, slug: str, *, now: datetime, settings: Settings
+    session: Session, slug: str, *, now: datetime, settings: Settings, shape: Shape = Shape()
 ) -> tuple[Series, list[Event]]:
     """Return a series (public or unlisted) and the talks of its feeds; raise NotFound."""
     series = session.scalar(select(Series).where(Series.slug == slug))
@@ -103,7 +158,7 @@ def series_feed(
         select(Event)
         .join(Event.series)
         .options(contains_eager(Event.series))
-        .where(Event.series_id == series.id, retained(now, settings))
+        .where(Event.series_id == series.id, retained(now, settings), shape.condition())
     )
     return series, _capped(session, query, settings)
 
@@ -130,6 +185,7 @@ def series_feed_stamps(
     settings: Settings,
     kind: str = "vevent",
     audience: str = "public",
+    shape: Shape = Shape(),
 ) -> tuple[Series, list[TalkStamp]]:
     """Return a series and the stamps of its feed's talks (same talks as series_feed).
 
@@ -159,7 +215,7 @@ def series_feed_stamps(
                 RenderedPiece.audience == audience,
             ),
         )
-        .where(Event.series_id == series.id, retained(now, settings))
+        .where(Event.series_id == series.id, retained(now, settings), shape.condition())
         .order_by(Event.start_utc.desc(), Event.id)
         .limit(settings.feed_max_events)
     ).all()
@@ -194,7 +250,12 @@ def event_with_series(session: Session, event_id: str) -> Event:
 
 
 def site_feed(
-    session: Session, feed_filter: FeedFilter, *, now: datetime, settings: Settings
+    session: Session,
+    feed_filter: FeedFilter,
+    *,
+    now: datetime,
+    settings: Settings,
+    shape: Shape = Shape(),
 ) -> list[Event]:
     """Return the talks of the site-wide feeds: public series, rolling window, filters.
 
@@ -205,6 +266,7 @@ def site_feed(
         Series.visibility == "public",
         in_window(now, settings),
         retained(now, settings),
+        shape.condition(),
     ]
     if feed_filter.series:
         known = session.scalars(
@@ -228,7 +290,12 @@ def site_feed(
 
 
 def window_feed(
-    session: Session, series_ids: Sequence[int], *, now: datetime, settings: Settings
+    session: Session,
+    series_ids: Sequence[int],
+    *,
+    now: datetime,
+    settings: Settings,
+    shape: Shape = Shape(),
 ) -> list[Event]:
     """Return the talks of several series (any visibility) in the rolling window, capped.
 
@@ -244,6 +311,7 @@ def window_feed(
             Event.series_id.in_(list(series_ids)),
             in_window(now, settings),
             retained(now, settings),
+            shape.condition(),
         )
     )
     return _capped(session, query, settings)

@@ -322,6 +322,12 @@ def document(schedule: Schedule) -> dict[str, Any]:
     return block
 
 
+def _new_feed_version(series: Series, now: datetime) -> None:
+    """Feeds depend on the schedule (TBA slots shown or not): give the series a new version."""
+    series.updated_at = now
+    series.feed_revision += 1
+
+
 def store(session: Session, series: Series, spec: Spec, now: datetime) -> Schedule:
     """Create or replace the schedule of a series."""
     row = session.get(Schedule, series.id)
@@ -338,10 +344,12 @@ def store(session: Session, series: Series, spec: Spec, now: datetime) -> Schedu
     if row is None:
         row = Schedule(series_id=series.id, updated_at=now, **values)
         session.add(row)
+        _new_feed_version(series, now)
     elif any(getattr(row, k) != v for k, v in values.items()):
         for name, value in values.items():
             setattr(row, name, value)
         row.updated_at = now
+        _new_feed_version(series, now)
     session.flush()
     return row
 

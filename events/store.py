@@ -81,6 +81,7 @@ def upsert_event(
         event = Event(**values, series=series, sequence=0, created_at=now, updated_at=now)
         session.add(event)
         outcome = Outcome("created")
+        _touch_parent(session, event, now)
         _notify(session, series, event, outcome, now)
         return event, outcome
     if event.series_id != series.id:
@@ -96,10 +97,19 @@ def upsert_event(
     if material:
         event.sequence += 1
     event.updated_at = now
+    _touch_parent(session, event, now)
     previous = {name: before[name] for name in changed if name in MATERIAL_FIELDS}
     outcome = Outcome("updated", material, previous)
     _notify(session, series, event, outcome, now)
     return event, outcome
+
+
+def _touch_parent(session: Session, event: Event, now: datetime) -> None:
+    """A session's calendar entry lists its talks: an item's change is the block's change."""
+    if event.parent_id is not None:
+        parent = session.get(Event, event.parent_id)
+        if parent is not None and parent.updated_at != now:
+            parent.updated_at = now
 
 
 def _span(start: datetime, end: datetime, zone_name: str) -> str:

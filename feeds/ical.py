@@ -31,7 +31,7 @@ from icalendar import Event as VEvent
 
 from events import times
 from events.access import Audience, MeetingView, visible_meeting
-from events.models import Event
+from events.models import CONTAINER_KINDS, Event
 from feeds import display
 from feeds.links import Links
 from feeds.text import plain_text
@@ -69,10 +69,30 @@ def summary(event: Event) -> str:
     A cancelled talk's starts with 'Cancelled: ', for clients that ignore STATUS (calcurse
     shows it as a normal appointment; Google deletes it).
     """
-    names = display.speaker_names(event.speakers)
-    title = plain_text(event.title)
-    text = f"{title} — {names}" if names else title
+    if event.kind == "tba":
+        name = plain_text(event.series.name)
+        text = f"{name} — {plain_text(event.title)}" if event.status == "cancelled" else None
+        text = text or f"{name} — speaker TBA"
+    else:
+        speakers = list(event.speakers)
+        if event.kind in CONTAINER_KINDS:
+            speakers += [s for item in event.items for s in item.speakers]
+        names = display.speaker_names(speakers)
+        title = plain_text(event.title)
+        text = f"{title} — {names}" if names else title
     return f"Cancelled: {text}" if event.status == "cancelled" else text
+
+
+def programme(event: Event) -> str:
+    """Return a session's or workshop's items as plain-text lines in its own zone."""
+    lines = []
+    for item in event.items:
+        start = display.clock(item.start_utc, event.timezone)
+        end = display.clock(item.end_utc, event.timezone)
+        names = display.speaker_names(item.speakers)
+        title = plain_text(item.title) + (f" — {names}" if names else "")
+        lines.append(f"{start}–{end} {title}")
+    return "\n".join(lines)
 
 
 def meeting_lines(view: MeetingView | None) -> list[str]:
@@ -114,6 +134,10 @@ def description(event: Event, *, links: Links, audience: Audience) -> str:
     elif event.status == "tentative":
         parts.append("Tentative: the time or details may still change.")
     parts.append(display.talk_span(event, "UTC"))
+    if event.kind == "tba" and event.status != "cancelled":
+        parts.append("Speaker to be announced: this slot of the series' schedule has no talk yet.")
+    if event.kind in CONTAINER_KINDS and event.items:
+        parts.append(programme(event))
     if event.speakers:
         label = "Speakers: " if len(event.speakers) > 1 else "Speaker: "
         parts.append(label + display.speakers_text(event.speakers, "; "))
@@ -139,7 +163,7 @@ def _zones_of(event: times.Timed) -> set[str]:
 def vevent(event: Event, *, links: Links, domain: str, audience: Audience) -> VEvent:
     """Return the VEVENT of one talk as an icalendar component."""
     component = VEvent()
-    component.add("uid", uid(event.id, domain))
+    component.add("uid", uid(event.uid_key, domain))
     component.add("dtstamp", times.utc(event.updated_at))
     component.add("created", times.utc(event.created_at))
     component.add("last-modified", times.utc(event.updated_at))

@@ -62,6 +62,16 @@ def _site_filter() -> queries.FeedFilter:
     return queries.FeedFilter.parse(request.args.get("series"), request.args.get("tag"))
 
 
+def _shape() -> queries.Shape:
+    """Return the calendar shape asked for: `?group=session`, `?breaks=1`."""
+    group = request.args.get("group", "").strip().lower() == "session"
+    breaks = request.args.get("breaks", "").strip().lower() in ("1", "true", "yes", "on")
+    return queries.Shape(group=group, breaks=breaks)
+
+
+READER = queries.Shape(reader=True)
+
+
 def _site_title(feed_filter: queries.FeedFilter) -> str:
     parts = []
     if feed_filter.series:
@@ -120,7 +130,10 @@ def _series_calendar(series: Series, talks: list[queries.TalkStamp], info: Calen
 
 def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Response:
     """Serve a series feed: 304 from its stamp, else the body stored for this version, else
-    `build(now)` once and store it (and its gzip variant, once per version)."""
+    `build(now)` once and store it (and its gzip variant, once per version).
+
+    `fmt` is the format's extension, with the calendar shape's key ('ics-s' for
+    `?group=session`): each shape is stored on its own."""
     moment = now()
     try:
         stamp = queries.series_stamp(db(), slug)
@@ -149,22 +162,26 @@ def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Res
     return encoded_response(
         payload,
         gzipped=gzipped,
-        content_type=FORMATS[fmt].content_type,
+        content_type=FORMATS[fmt.split("-")[0]].content_type,
         last_modified=stamp.last_modified,
         version=version,
     )
 
 
-def _site_events(feed_filter: queries.FeedFilter) -> list[Event]:
-    return queries.site_feed(db(), feed_filter, now=now(), settings=settings())
+def _site_events(feed_filter: queries.FeedFilter, shape: queries.Shape = READER) -> list[Event]:
+    return queries.site_feed(db(), feed_filter, now=now(), settings=settings(), shape=shape)
 
 
 @bp.get("/series/<slug>.ics")
 def series_calendar(slug: str) -> Response:
     """Serve one series as an iCalendar feed (stored per version, assembled from pieces)."""
 
+    shape = _shape()
+
     def build(now: datetime) -> bytes:
-        series, talks = queries.series_feed_stamps(db(), slug, now=now, settings=settings())
+        series, talks = queries.series_feed_stamps(
+            db(), slug, now=now, settings=settings(), shape=shape
+        )
         info = CalendarInfo(
             name=series.name,
             description=plain_text(series.description),
@@ -172,7 +189,7 @@ def series_calendar(slug: str) -> Response:
         )
         return _series_calendar(series, talks, info)
 
-    return _series_feed(slug, "ics", build)
+    return _series_feed(slug, "ics" + shape.key, build)
 
 
 @bp.get("/events/<event_id>.ics")
@@ -198,7 +215,7 @@ def site_calendar() -> Response:
     """Serve the public series (rolling window, ?series= and ?tag= filters) as iCalendar."""
     feed_filter = _site_filter()
     try:
-        events = _site_events(feed_filter)
+        events = _site_events(feed_filter, _shape())
     except NotFound as exc:
         return not_found(str(exc))
     links = _links()
@@ -216,7 +233,7 @@ def series_feed(slug: str, fmt: str) -> Response:
     """Serve one series as RSS 2.0, Atom or JSON Feed (stored per version)."""
 
     def build(now: datetime) -> bytes:
-        series, events = queries.series_feed(db(), slug, now=now, settings=settings())
+        series, events = queries.series_feed(db(), slug, now=now, settings=settings(), shape=READER)
         links = _links()
         info = FeedInfo(
             title=series.name,
