@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faulthandler
+import json
 import sys
 from collections.abc import Mapping
 from importlib import resources
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import mail  # noqa: F401  (connects the mail room to the records' signals)
+from events import demo as demo_data
 from events import exporter, importer, tokens
 from events.clock import SYSTEM_CLOCK, Clock
 from events.config import Settings
@@ -242,10 +244,14 @@ def sample_data_path() -> Path:
 @click.option("--no-serve", is_flag=True, help="Load the sample data and stop.")
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
-    """Load the sample seminar series, then serve them (demo mode)."""
+    """Load the sample seminar series re-dated around today, then serve them (demo mode)."""
     state = _state(ctx, mode="demo")
     migrate(state.engine)
-    report = importer.import_files(state.sessions, [sample_data_path()], clock=state.clock)
+    moment = state.clock.now()
+    living = json.dumps(demo_data.document(sample_data_path(), moment)).encode()
+    parsed = importer.parse_bytes("sample data", living, "json", now=moment)
+    with state.sessions() as session, session.begin():
+        report = importer.apply(session, parsed, moment, progress=False)
     click.echo(f"sample data: {report.summary()}", err=True)
     if not no_serve:
         _serve(ctx, host, port, False)

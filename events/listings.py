@@ -21,9 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from events.models import Event, Series
+from events.models import TALK_KINDS, Event, Series
+
+# Schedules: lists show top-level entries (a session or workshop, not its items, which the
+# page shows inside it); site-wide lists and archives leave TBA slots out.
+TOP = Event.parent_id.is_(None)
+NOT_SLOT = Event.kind != "tba"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ def _upcoming_ids(now: datetime) -> Select[str]:
 
 
 def _page(session: Session, query: Select[Event], number: int, size: int) -> Page:
+    # a session's or workshop's items come in one more query for the whole page
+    query = query.options(selectinload(Event.items))
     rows = list(session.scalars(query.offset((number - 1) * size).limit(size + 1)))
     return Page(rows[:size], number, len(rows) > size)
 
@@ -65,19 +72,32 @@ def upcoming(
     session: Session, now: datetime, *, number: int = 1, size: int, series_id: int | None = None
 ) -> Page:
     """Return a page of talks not ended yet, soonest first: public series, or one series."""
-    query = select(Event)
+    query = select(Event).where(TOP)
     if series_id is None:
-        query = query.where(Event.id.in_(_upcoming_ids(now)), _public())
+        query = query.where(Event.id.in_(_upcoming_ids(now)), _public(), NOT_SLOT)
     else:
         query = query.where(Event.series_id == series_id, Event.end_utc >= now)
     return _page(session, query.order_by(Event.start_utc, Event.id), number, size)
 
 
 def past(
-    session: Session, now: datetime, *, number: int = 1, size: int, series_id: int | None = None
+    session: Session,
+    now: datetime,
+    *,
+    number: int = 1,
+    size: int,
+    series_id: int | None = None,
+    recorded: bool = False,
 ) -> Page:
-    """Return a page of ended talks, latest first: public series, or one series."""
-    query = select(Event).where(Event.end_utc < now)
+    """Return a page of ended talks, latest first: public series, or one series.
+
+    With `recorded`, only talks with a recording (items of sessions included, blocks not).
+    """
+    query = select(Event).where(Event.end_utc < now, NOT_SLOT)
+    if recorded:
+        query = query.where(Event.recording.is_not(None), Event.kind.in_(TALK_KINDS))
+    else:
+        query = query.where(TOP)
     if series_id is None:
         # Latest starts first, no tie-break column, so the start index gives the order.
         query = query.where(_public()).order_by(Event.start_utc.desc())
@@ -104,7 +124,7 @@ def outlooks(session: Session, series_ids: Sequence[int], now: datetime) -> dict
             .over(partition_by=Event.series_id, order_by=(Event.start_utc, Event.id))
             .label("rank"),
         )
-        .where(Event.id.in_(_upcoming_ids(now)), Event.status != "cancelled")
+        .where(Event.id.in_(_upcoming_ids(now)), Event.status != "cancelled", TOP, NOT_SLOT)
         .subquery()
     )
     firsts = select(Event, ranked.c.ahead).join(ranked, ranked.c.id == Event.id)
@@ -114,3 +134,22 @@ def outlooks(session: Session, series_ids: Sequence[int], now: datetime) -> dict
         for event, ahead in rows
         if event.series_id in wanted
     }
+
+
+def next_entry(session: Session, series_id: int, now: datetime) -> Event | None:
+    """Return the series' next talk or session not over yet and not cancelled (slots aside)."""
+    query = select(Event).where(
+        Event.series_id == series_id, Event.end_utc >= now, Event.status != "cancelled", TOP
+    )
+    return session.scalar(query.where(NOT_SLOT).order_by(Event.start_utc, Event.id).limit(1))
+
+
+def next_slot(session: Session, series_id: int, now: datetime) -> Event | None:
+    """Return the series' next open TBA slot (not skipped), if its schedule has one."""
+    query = select(Event).where(
+        Event.series_id == series_id,
+        Event.end_utc >= now,
+        Event.kind == "tba",
+        Event.status != "cancelled",
+    )
+    return session.scalar(query.order_by(Event.start_utc).limit(1))

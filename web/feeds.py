@@ -5,6 +5,7 @@
 | `/series/<slug>.ics` | one series (public or unlisted), its whole history, capped |
 | `/series/<slug>.rss`, `.atom`, `.json` | the same talks as feed items |
 | `/events/<id>.ics` | one talk, as a download |
+| `/series/<slug>/next.ics` | the series' next talk (a session: its talks), as a download |
 | `/calendar.ics?series=a,b&tag=x` | public series, rolling window, optional filters |
 | `/feed.rss`, `/feed.atom`, `/feed.json` (same filters) | the same talks as feed items |
 
@@ -26,10 +27,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from flask import Blueprint, Response, request
+from sqlalchemy import select
 
-from events import queries
+from events import listings, queries
 from events.errors import NotFound
-from events.models import Event, Series
+from events.models import BREAK_KINDS, CONTAINER_KINDS, Event, Series
 from feeds import cache
 from feeds.formats import FORMATS, ICS, READER_RENDERERS
 from feeds.ical import CalendarInfo, assemble, piece_zone_years, render_vevent, vtimezones
@@ -207,6 +209,32 @@ def event_calendar(event_id: str) -> Response:
         content_type=ICS_TYPE,
         last_modified=queries.last_modified([event]),
         filename=f"{event.id}.ics",
+    )
+
+
+@bp.get("/series/<slug>/next.ics")
+def next_calendar(slug: str) -> Response:
+    """Serve the series' next talk (a session: its talks) as an .ics download; 404 if none."""
+    series = db().scalar(select(Series).where(Series.slug == slug))
+    if series is None:
+        return not_found(f"no series with slug {slug!r}")
+    found = listings.next_entry(db(), series.id, now())
+    if found is None:
+        return not_found(f"no talk of series {slug!r} is scheduled yet")
+    event = queries.event_with_series(db(), found.id)
+    entries = [event]
+    if event.kind in CONTAINER_KINDS:
+        entries = [
+            queries.event_with_series(db(), item.id)
+            for item in event.items
+            if item.kind not in BREAK_KINDS
+        ] or entries
+    info = CalendarInfo(name=f"{series.name}: next talk", url=_links().event_page(event.id))
+    return cached_response(
+        _calendar(entries, info),
+        content_type=ICS_TYPE,
+        last_modified=queries.last_modified(entries),
+        filename=f"{series.slug}-next.ics",
     )
 
 

@@ -14,15 +14,16 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-from flask import Blueprint, Response, g, render_template, request
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import load_only, selectinload
 from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from events import listings, times
 from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
-from events.models import Event, Series
+from events.models import CONTAINER_KINDS, Event, Series
 from events.times import resolve_zone
 from feeds import display
 from feeds.formats import FORMATS
@@ -229,7 +230,15 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
     return body, status
 
 
-for _helper in (talk_times, iso_utc, rich_text, title_text, display.place_text, display.zone_label):
+for _helper in (
+    talk_times,
+    iso_utc,
+    rich_text,
+    title_text,
+    display.place_text,
+    display.zone_label,
+    display.clock,
+):
     bp.add_app_template_global(_helper)
 
 
@@ -297,8 +306,14 @@ def series_page(slug: str) -> tuple[str, int]:
     upcoming = listings.upcoming(
         db(), moment, number=page_number("upcoming"), size=SERIES_PAGE, series_id=series.id
     )
+    recorded = request.args.get("recorded") == "1"
     past = listings.past(
-        db(), moment, number=page_number("past"), size=SERIES_PAGE, series_id=series.id
+        db(),
+        moment,
+        number=page_number("past"),
+        size=SERIES_PAGE,
+        series_id=series.id,
+        recorded=recorded,
     )
     _found(upcoming)
     _found(past)
@@ -308,6 +323,7 @@ def series_page(slug: str) -> tuple[str, int]:
         series=series,
         upcoming=upcoming,
         past=past,
+        recorded=recorded,
         subscribe=sub,
         alternates=sub.feeds + site_feeds().feeds,
         page_url=Links(settings().base_url).series_page(series.slug),
@@ -327,9 +343,16 @@ def event_page(event_id: str) -> tuple[str, int]:
     page_url = links.event_page(event.id)
     meeting: MeetingView | None = visible_meeting(event.meeting, "public")
     sub = series_feeds(event.series.slug, event.series.name)
+    zone = viewer_zone()
+    mine = request.args.get("in") == "mine" and zone is not None
+    shown_zone = zone if mine and zone else event.timezone
     return _render(
         "event.html",
         event=event,
+        parent=db().get(Event, event.parent_id) if event.parent_id else None,
+        timetable=timetable(event, shown_zone) if event.kind in CONTAINER_KINDS else [],
+        shown_zone=shown_zone,
+        in_mine=mine,
         series=event.series,
         meeting=meeting,
         ics_url=links.event_ics(event.id),
@@ -338,6 +361,67 @@ def event_page(event_id: str) -> tuple[str, int]:
         alternates=sub.feeds,
         page_url=page_url,
     )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a timetable: the item, its span in the zone shown, and a day heading."""
+
+    item: Event
+    span: ZoneTime
+    day: str | None
+
+
+KIND_LABELS = {
+    "talk": "Talk",
+    "invited-talk": "Invited talk",
+    "contributed-talk": "Contributed talk",
+    "poster-spotlights": "Poster spotlights",
+    "poster-session": "Poster session",
+    "break": "Break",
+    "lunch": "Lunch",
+    "opening": "Opening",
+    "closing": "Closing",
+    "discussion": "Discussion",
+    "session": "Session",
+    "workshop": "Workshop",
+    "conference-day": "Conference day",
+    "tba": "TBA",
+}
+
+
+@bp.app_template_global()
+def kind_label(kind: str) -> str:
+    """Return the label of an entry's kind ('Invited talk')."""
+    return KIND_LABELS.get(kind, kind.replace("-", " ").capitalize())
+
+
+def timetable(event: Event, zone_name: str) -> list[Row]:
+    """Return a block's items in a zone, with the day written when it changes."""
+    rows = []
+    day = display.day(event.start_utc, zone_name)
+    for item in event.items:
+        span = zone_time(item.start_utc, item.end_utc, zone_name)
+        rows.append(Row(item, span, span.start_day if span.start_day != day else None))
+        day = span.start_day
+    return rows
+
+
+@bp.get("/series/<slug>/next")
+def next_talk(slug: str) -> WerkzeugResponse | tuple[str, int]:
+    """Go to the series' next talk (or session); say so when none is scheduled."""
+    series = db().scalar(select(Series).where(Series.slug == slug))
+    if series is None:
+        raise NotFound(f"There is no series “{slug}”.")
+    found = listings.next_entry(db(), series.id, now())
+    if found is not None:
+        return redirect(url_for("pages.event_page", event_id=found.id), code=303)
+    slot = listings.next_slot(db(), series.id, now())
+    message = f"No talk of {series.name} is scheduled yet."
+    if slot is not None:
+        when = display.day(slot.start_utc, series.timezone)
+        message += f" The next slot, {when}, has its speaker still to be announced."
+    return not_found_page(message)
 
 
 def not_found_page(message: str | None) -> tuple[str, int]:

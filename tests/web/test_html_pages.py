@@ -10,6 +10,7 @@ the test fails for a GET route of the page blueprints that the sweep does not re
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from events import importer
+from events import importer, schedules
 from events.models import Event
 from mail import subscribers
 from server import sample_data_path
@@ -46,6 +47,17 @@ class Page:
 
 def _future(days: int) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d 12:00")
+
+
+def schedule_days(block: dict[str, object], now: datetime) -> list[str]:
+    """Return the dates a schedule block yields (to pick a skip date)."""
+    spec = schedules.parse(
+        {k: v for k, v in block.items() if k != "skip"},
+        "Europe/Lisbon",
+        where="t",
+        today=now.date(),
+    )
+    return [o.key for o in schedules.occurrences(spec, "Europe/Lisbon", today=now.date())]
 
 
 @pytest.fixture
@@ -98,6 +110,57 @@ def swept_pages(
         end=_future(5).replace("12:00", "13:00"),
     )
     now = datetime.now(UTC)
+    # Schedules (issue 18): TBA slots, a skipped slot, a session and a workshop timetable.
+    soon = (now + timedelta(days=10)).date().isoformat()
+    block = {
+        "kind": "session",
+        "id": "sched-session",
+        "title": "Two talks",
+        "start": f"{soon} 09:30",
+    }
+    items = [
+        {"title": "First", "speakers": ["A"], "duration": 60},
+        {"title": "Break", "kind": "break", "duration": 30},
+    ]
+    scheduled = {
+        "slug": "sched",
+        "name": "Scheduled series",
+        "timezone": "Europe/Lisbon",
+        "schedule": {
+            "every": "week",
+            "on": "monday",
+            "start": "18:00",
+            "duration": 60,
+            "from": now.date().isoformat(),
+            "count": 3,
+            "skip": [{"date": "x", "reason": "holiday"}],
+        },
+        "events": [
+            {**block, "end": f"{soon} 11:30", "talks": items},
+            {
+                **block,
+                "kind": "workshop",
+                "id": "sched-ws",
+                "start": f"{soon} 14:00",
+                "end": f"{soon} 16:00",
+                "items": [
+                    {
+                        "title": "Spotlights",
+                        "kind": "poster spotlights",
+                        "posters": ["P1"],
+                        "duration": 30,
+                    }
+                ],
+            },
+        ],
+    }
+    rule_days = [d for d in schedule_days(scheduled["schedule"], now)]
+    scheduled["schedule"]["skip"] = [{"date": rule_days[-1], "reason": "holiday"}]
+    parsed = importer.parse_bytes(
+        "sched", json.dumps({"series": [scheduled]}).encode(), "json", now=now
+    )
+    with sessions() as session, session.begin():
+        importer.apply(session, parsed, now, progress=False)
     with sessions() as session, session.begin():
         confirmed = subscribers.add_confirmed(
             session, "reader@example.org", [SERIES], "Asia/Tokyo", now
@@ -127,6 +190,12 @@ def swept_pages(
         f"/series/{SERIES}?upcoming=2",
         "/series/ml-joint-seminar",
         "/series/physics-deep-learning-workshop",
+        "/series/sched",
+        "/series/sched/next",
+        "/series/ml-joint-seminar/next",
+        "/series/sched?recorded=1",
+        "/events/sched-ws?in=mine",
+        "/events/sched-ws?in=mine&tz=Asia/Tokyo",
         *(f"/events/{talk}" for talk in talks),
         "/no-such-page",
         "/series/no-such-series",
