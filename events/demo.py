@@ -13,7 +13,8 @@ demo shows them as organisers would plan them now:
   poster spotlights, breaks, lunch, poster session; each item's kind from its tags) on a
   Saturday about five weeks ahead, in its own zone.
 
-Event ids that start with the original date get the new one.
+Event ids that start with the original date get the new one; talks moved ahead of today lose
+their recording links.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def _beijing(series: dict[str, Any], today: date) -> None:
         talks = []
         for talk in by_start[start]:
             item = _redate(talk, day)
+            if day >= today:
+                item.pop("recording", None)  # a talk ahead has no recording yet
             item.pop("start", None)
             item.pop("end", None)
             item["duration"] = 60
@@ -105,6 +108,9 @@ def _lisbon(series: dict[str, Any], today: date) -> None:
     split = _day(events[len(events) // 3]["start"])
     weeks = (today - split).days // 7 + 1
     shifted = [_redate(e, _day(e["start"]) + timedelta(weeks=weeks)) for e in events]
+    for event in shifted:
+        if _day(event["start"]) >= today:
+            event.pop("recording", None)
     # Every fifth Friday ahead is left open: a slot the schedule shows as TBA.
     kept = [
         e
@@ -137,6 +143,7 @@ def _workshop(series: dict[str, Any], today: date) -> None:
     items = []
     for event in events:
         item = _redate(event, day)
+        item.pop("recording", None)
         item["kind"] = _kind(event)
         if item["kind"] == "poster-spotlights":
             lines = str(item.get("abstract", "")).splitlines()
