@@ -397,9 +397,10 @@ def kind_label(kind: str) -> str:
 
 
 def timetable(event: Event, zone_name: str) -> list[Row]:
-    """Return a block's items in a zone, with the day written when it changes."""
+    """Return a block's items in a zone, with the day written when it changes (or when, in
+    the viewer's zone, it is not the block's own day)."""
     rows = []
-    day = display.day(event.start_utc, zone_name)
+    day = display.day(event.start_utc, event.timezone)
     for item in event.items:
         span = zone_time(item.start_utc, item.end_utc, zone_name)
         rows.append(Row(item, span, span.start_day if span.start_day != day else None))
