@@ -52,7 +52,7 @@ def create_app(
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import api, errors, feeds, health, pages, security, subscriptions
+    from web import api, errors, feeds, health, organise, pages, security, subscriptions
 
     security.init_app(app)
     errors.register(app)
@@ -60,6 +60,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(feeds.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(subscriptions.bp)
+    app.register_blueprint(organise.bp)
     api.register(app)
 
 

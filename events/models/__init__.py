@@ -3,10 +3,19 @@
 - `records`: series and their talks;
 - `mail`: subscribers, subscriptions and the email outbox;
 - `access`: editors' API tokens and rate-limit counters;
-- `rendered`: the rendered-feed cache (pieces per talk, whole feeds).
+- `rendered`: the rendered-feed cache (pieces per talk, whole feeds);
+- `accounts`: organisers, their roles, sign-in links, talk drafts (the workspace).
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
+from events.models.accounts import (
+    ROLES,
+    Organiser,
+    SeriesRole,
+    SignInToken,
+    TalkDraft,
+    TalkEdit,
+)
 from events.models.fields import (
     AccessPolicy,
     Location,
@@ -23,6 +32,7 @@ __all__ = [
     "ACCESS_POLICIES",
     "OUTBOX_KINDS",
     "OUTBOX_STATUSES",
+    "ROLES",
     "STATUSES",
     "TOKEN_PREFIX_LENGTH",
     "VISIBILITIES",
@@ -31,6 +41,7 @@ __all__ = [
     "Event",
     "Location",
     "Meeting",
+    "Organiser",
     "Outbox",
     "OutboxPayload",
     "PreviousValues",
@@ -38,7 +49,11 @@ __all__ = [
     "RenderedFeed",
     "RenderedPiece",
     "Series",
+    "SeriesRole",
+    "SignInToken",
     "Speaker",
     "Subscriber",
     "Subscription",
+    "TalkDraft",
+    "TalkEdit",
 ]
