@@ -553,3 +553,36 @@ def test_pages_are_valid_html(
     for where, answer in pages.items():
         assert "<script>" not in answer.get_data(as_text=True)
         html_checker.assert_valid(answer.get_data(as_text=True), where)
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def test_cli_adds_an_admin_and_refuses_a_bad_address(
+    run: Callable[..., Any], cli_env: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    from click.testing import CliRunner
+
+    from server import cli
+
+    done = run("organiser", "add", "Boss@Example.org", "--admin")
+    assert done.exit_code == 0 and "admin Boss@example.org" in done.output
+    with sessions() as session:
+        found = accounts.by_email(session, "Boss@example.org")
+        assert found is not None and found.admin
+    bad = CliRunner().invoke(cli, ["organiser", "add", "nobody"], env=cli_env)
+    assert bad.exit_code == 1 and bad.output.startswith("Error: ") and bad.output.count("\n") == 1
+
+
+def test_demo_prints_a_one_click_sign_in_link_for_the_demo_organiser(
+    run: Callable[..., Any], make_app: Callable[..., Flask]
+) -> None:
+    done = run("demo", "--no-serve")
+    found = re.search(r"(/login/[A-Za-z0-9_-]+)", done.output)
+    assert found, done.output
+    client = make_app().test_client()
+    shown = client.get(found.group(1))
+    assert "Sign in as demo@example.org?" in shown.get_data(as_text=True)
+    assert post(client, found.group(1), {}).status_code == 302
+    home = client.get("/organise").get_data(as_text=True)
+    assert "Lisbon" in home and "owner" in home
