@@ -217,17 +217,20 @@ def test_create_series_then_a_beijing_talk_draft_stays_private_until_published(
     talk_url = saved.headers["Location"]
     talk_id = talk_url.rsplit("/", 1)[1]
     public = web.test_client()
-    for url in (
-        "/series/lisbon-number-theory",
-        "/series/lisbon-number-theory.ics",
-        "/series/lisbon-number-theory.rss",
-        "/",
-        "/feeds/all.ics",
-        f"/events/{talk_id}",
-        f"/api/v1/events/{talk_id}",
-        "/api/v1/events",
+    for url, code in (
+        ("/series/lisbon-number-theory", 200),
+        ("/series/lisbon-number-theory.ics", 200),
+        ("/series/lisbon-number-theory.rss", 200),
+        ("/", 200),
+        ("/calendar.ics", 200),
+        ("/feed.atom", 200),
+        (f"/events/{talk_id}", 404),
+        (f"/events/{talk_id}.ics", 404),
+        (f"/api/v1/events/{talk_id}", 404),
+        ("/api/v1/events", 200),
     ):
         answer = public.get(url)
+        assert answer.status_code == code, url
         assert "Modular forms" not in answer.get_data(as_text=True), url
     home = client.get("/organise").get_data(as_text=True)
     assert "Lisbon Number Theory" in home and "<dt>Drafts</dt><dd>1</dd>" in home
