@@ -589,3 +589,16 @@ def test_demo_prints_a_one_click_sign_in_link_for_the_demo_organiser(
     assert post(client, found.group(1), {}).status_code == 302
     home = client.get("/organise").get_data(as_text=True)
     assert "Lisbon" in home and "owner" in home
+
+
+def test_abstract_preview_renders_as_the_public_page_without_saving(
+    web: Flask, sessions: sessionmaker[Session]
+) -> None:
+    client = signed_in(web, organiser(sessions, "ana@example.org"))
+    make_series_via_form(client)
+    new = "/organise/series/lisbon-number-theory/talks/new"
+    shown = post(client, new, {**talk_fields(abstract="**Bold** and $x^2$"), "action": "preview"})
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "<strong>Bold</strong>" in html and "<math" in html
+    with sessions() as session:
+        assert session.scalars(select(TalkDraft)).all() == []

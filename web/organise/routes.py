@@ -38,6 +38,7 @@ from web.organise.forms import (
     when_text,
 )
 from web.organise.signin import current_organiser, may_email, send_link, signed_in
+from web.pages import rich_text
 
 
 def me() -> Organiser:
@@ -276,6 +277,7 @@ def _talk_page(
 ) -> tuple[str, int]:
     form.number_speakers()
     context.setdefault("unplaced", [])
+    context.setdefault("preview", None)
     return page(
         "organise/talk_form.html",
         status,
@@ -283,6 +285,7 @@ def _talk_page(
         series=series,
         talk=talk,
         is_draft=talk is None or isinstance(talk, TalkDraft),
+        heading=talk_title(talk) if talk is not None else "New talk",
         **context,
     )
 
@@ -320,6 +323,8 @@ def _save(form: TalkForm, series: Series, talk: Event | TalkDraft | None) -> Any
     if action == "add_speaker":
         form.speakers.append_entry()
         return _talk_page(form, series, talk)
+    if action == "preview":  # rendered exactly as the public talk page renders it
+        return _talk_page(form, series, talk, preview=rich_text(form.abstract.data or ""))
     talk_id = talk.id if talk is not None else accounts.new_talk_id(series, form.date.data or "")
     data = talk_data(form, talk_id, series)
     if data is None:

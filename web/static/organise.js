@@ -83,6 +83,17 @@
     hint.hidden = false;
   }
 
+  function setupSlug() {
+    // A new series' slug field suggests one made from the name (the server makes the same).
+    var name = document.getElementById("name"), slug = document.getElementById("slug");
+    if (!name || !slug || slug.readOnly) return;
+    function suggest() {
+      slug.placeholder = name.value.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 100);
+    }
+    name.addEventListener("input", suggest);
+    suggest();
+  }
+
   function focusErrors() {
     var summary = document.getElementById("error-summary");
     if (summary) summary.focus();
@@ -91,6 +102,7 @@
   function ready() {
     Array.prototype.forEach.call(document.querySelectorAll("form[data-series-zone]"), setupPreview);
     setupZoneSuggest();
+    setupSlug();
     focusErrors();
   }
 
