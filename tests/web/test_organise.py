@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from events import accounts
 from events.clock import FrozenClock
 from events.models import Event, Organiser, Outbox, TalkDraft
+from mail import subscribers
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LINK = re.compile(r"https://events\.example\.org(/login/[A-Za-z0-9_-]+)")
@@ -258,7 +259,13 @@ def test_saving_a_published_talk_changes_pages_and_feeds_on_the_next_request(
     talk_url = made.headers["Location"]
     talk_id = talk_url.rsplit("/", 1)[1]
     public = web.test_client()
+    with sessions() as session, session.begin():
+        reader = subscribers.add_confirmed(
+            session, "reader@example.org", ["lisbon-number-theory"], "UTC", NOW
+        )
+        personal = [f"/s/{reader.token}.ics", f"/s/{reader.token}.rss"]
     feeds = [
+        *personal,
         "/series/lisbon-number-theory.ics",
         "/series/lisbon-number-theory.atom",
         "/series/lisbon-number-theory.json",
