@@ -609,3 +609,11 @@ def test_abstract_preview_renders_as_the_public_page_without_saving(
     assert shown.status_code == 200 and "<strong>Bold</strong>" in html and "<math" in html
     with sessions() as session:
         assert session.scalars(select(TalkDraft)).all() == []
+
+
+def test_series_description_preview(web: Flask, sessions: sessionmaker[Session]) -> None:
+    client = signed_in(web, organiser(sessions, "ana@example.org"))
+    shown = make_series_via_form(client, description="*Numbers* and $\\zeta(s)$", action="preview")
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "<em>Numbers</em>" in html and "<math" in html
+    assert client.get("/organise").get_data(as_text=True).count("Lisbon Number Theory") == 0

@@ -133,6 +133,8 @@ def new_series() -> Any:
     unplaced: list[str] = []
     if request.method == "GET":
         form.timezone.data = request.args.get("tz", "")
+    elif form.validate_on_submit() and request.form.get("action") == "preview":
+        return _series_preview(form, None)
     elif form.validate_on_submit():
         data = series_data(form)
         try:
@@ -147,6 +149,12 @@ def new_series() -> Any:
             return redirect(url_for("organise.series", slug=series.slug))
     status = 422 if request.method == "POST" else 200
     return page("organise/series_form.html", status, form=form, series=None, unplaced=unplaced)
+
+
+def _series_preview(form: SeriesForm, series: Series | None) -> tuple[str, int]:
+    """The series form again, with its description rendered as the public page renders it."""
+    preview = rich_text(form.description.data or "")
+    return page("organise/series_form.html", form=form, series=series, unplaced=[], preview=preview)
 
 
 @bp.get("/organise/series/<slug>")
@@ -185,6 +193,9 @@ def series_settings(slug: str) -> Any:
     unplaced: list[str] = []
     if request.method == "GET":
         fill_series(form, found)
+    elif form.validate_on_submit() and request.form.get("action") == "preview":
+        form.slug.data = found.slug
+        return _series_preview(form, found)
     elif form.validate_on_submit():
         data = {**series_data(form, slug=found.slug), "organisers": list(found.organisers)}
         try:
