@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -276,9 +276,25 @@ def create_series(
 
 
 def update_series(session: Session, series: Series, record: SeriesRecord, now: datetime) -> Series:
-    """Save a series' settings (its slug stays: feed and page addresses depend on it)."""
-    stored, _ = store.upsert_series(session, replace(record, slug=series.slug), now)
+    """Save a series' settings; its slug may change only until its first talk is published
+    (from then on page and feed addresses, and subscribers' calendars, depend on it)."""
+    if record.slug != series.slug:
+        if has_published_talks(session, series):
+            raise InvalidRecord(
+                "", [("slug", "fixed once a talk is published: page and feed addresses use it")]
+            )
+        if session.scalar(select(Series.id).where(Series.slug == record.slug)) is not None:
+            raise InvalidRecord("", [("slug", f"{record.slug!r} is taken; choose another")])
+        series.slug = record.slug
+        session.flush()
+    stored, _ = store.upsert_series(session, record, now)
     return stored
+
+
+def has_published_talks(session: Session, series: Series) -> bool:
+    """Return whether the series has a published talk (drafts do not count)."""
+    found = session.scalar(select(Event.id).where(Event.series_id == series.id).limit(1))
+    return found is not None
 
 
 # -- talks ------------------------------------------------------------------------------------

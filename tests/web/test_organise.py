@@ -617,3 +617,27 @@ def test_series_description_preview(web: Flask, sessions: sessionmaker[Session])
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200 and "<em>Numbers</em>" in html and "<math" in html
     assert client.get("/organise").get_data(as_text=True).count("Lisbon Number Theory") == 0
+
+
+def test_the_slug_changes_until_the_first_talk_is_published(
+    web: Flask, sessions: sessionmaker[Session]
+) -> None:
+    client = signed_in(web, organiser(sessions, "ana@example.org"))
+    make_series_via_form(client)
+    settings = "/organise/series/lisbon-number-theory/settings"
+    fields = {
+        "name": "Lisbon Number Theory",
+        "slug": "lisbon-nt",
+        "timezone": "Europe/Lisbon",
+        "language": "en",
+        "visibility": "public",
+        "attendance": "in_person",
+        "meeting_access": "subscribers",
+    }
+    renamed = post(client, settings, fields)
+    assert renamed.headers["Location"].endswith("/organise/series/lisbon-nt"), renamed.status_code
+    post(client, "/organise/series/lisbon-nt/talks/new", {**talk_fields(), "action": "publish"})
+    refused = post(client, "/organise/series/lisbon-nt/settings", {**fields, "slug": "other"})
+    assert refused.status_code == 422
+    assert "fixed once a talk is published" in refused.get_data(as_text=True)
+    assert web.test_client().get("/series/lisbon-nt.ics").status_code == 200

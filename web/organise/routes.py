@@ -154,7 +154,15 @@ def new_series() -> Any:
 def _series_preview(form: SeriesForm, series: Series | None) -> tuple[str, int]:
     """The series form again, with its description rendered as the public page renders it."""
     preview = rich_text(form.description.data or "")
-    return page("organise/series_form.html", form=form, series=series, unplaced=[], preview=preview)
+    locked = series is not None and accounts.has_published_talks(db(), series)
+    return page(
+        "organise/series_form.html",
+        form=form,
+        series=series,
+        unplaced=[],
+        preview=preview,
+        slug_locked=locked,
+    )
 
 
 @bp.get("/organise/series/<slug>")
@@ -194,10 +202,9 @@ def series_settings(slug: str) -> Any:
     if request.method == "GET":
         fill_series(form, found)
     elif form.validate_on_submit() and request.form.get("action") == "preview":
-        form.slug.data = found.slug
         return _series_preview(form, found)
     elif form.validate_on_submit():
-        data = {**series_data(form, slug=found.slug), "organisers": list(found.organisers)}
+        data = {**series_data(form), "organisers": list(found.organisers)}
         try:
             accounts.update_series(db(), found, validate_series(data), now())
         except InvalidRecord as exc:
@@ -207,9 +214,19 @@ def series_settings(slug: str) -> Any:
             db().commit()
             flash("Settings saved.")
             return redirect(url_for("organise.series", slug=found.slug))
+        db().refresh(found)
     status = 422 if request.method == "POST" else 200
-    form.slug.data = found.slug
-    return page("organise/series_form.html", status, form=form, series=found, unplaced=unplaced)
+    locked = accounts.has_published_talks(db(), found)
+    if locked:
+        form.slug.data = found.slug
+    return page(
+        "organise/series_form.html",
+        status,
+        form=form,
+        series=found,
+        unplaced=unplaced,
+        slug_locked=locked,
+    )
 
 
 # -- people -----------------------------------------------------------------------------------
