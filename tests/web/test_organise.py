@@ -471,6 +471,9 @@ ROUTES = [
     ("POST", "/organise/talks/{talk}/duplicate", "member"),
     ("POST", "/organise/series/{slug}/settings", "owner"),
     ("POST", "/organise/series/{slug}/people", "owner"),
+    ("POST", "/organise/talks/{talk}", "member"),
+    ("POST", "/organise/talks/{talk}/publish", "member"),
+    ("POST", "/organise/series/{slug}/talks/new", "member"),
 ]
 
 
@@ -641,3 +644,26 @@ def test_the_slug_changes_until_the_first_talk_is_published(
     assert refused.status_code == 422
     assert "fixed once a talk is published" in refused.get_data(as_text=True)
     assert web.test_client().get("/series/lisbon-nt.ics").status_code == 200
+
+
+def test_several_speakers(web: Flask, sessions: sessionmaker[Session]) -> None:
+    client = signed_in(web, organiser(sessions, "ana@example.org"))
+    make_series_via_form(client)
+    new = "/organise/series/lisbon-number-theory/talks/new"
+    more = post(client, new, {**talk_fields(), "action": "add_speaker"})
+    html = more.get_data(as_text=True)
+    assert more.status_code == 200 and 'for="speakers-1-name">Speaker 2 name</label>' in html
+    saved = post(
+        client,
+        new,
+        {
+            **talk_fields(),
+            "speakers-1-name": "Li Na",
+            "speakers-1-affiliation": "",
+            "action": "save",
+        },
+    )
+    assert saved.status_code == 302
+    with sessions() as session:
+        (draft,) = session.scalars(select(TalkDraft)).all()
+        assert [s["name"] for s in draft.data["speakers"]] == ["Wang Yu", "Li Na"]
