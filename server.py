@@ -54,7 +54,7 @@ def create_app(
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import api, errors, feeds, health, pages, security, subscriptions
+    from web import api, errors, feeds, health, organise, pages, security, subscriptions
 
     security.init_app(app)
     errors.register(app)
@@ -62,6 +62,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(feeds.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(subscriptions.bp)
+    app.register_blueprint(organise.bp)
     api.register(app)
 
 
@@ -253,8 +254,63 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     with state.sessions() as session, session.begin():
         report = importer.apply(session, parsed, moment, progress=False)
     click.echo(f"sample data: {report.summary()}", err=True)
+    link = _demo_signin(state)
+    click.echo(f"organise the sample series (demo organiser {DEMO_ORGANISER}), one click: {link}")
     if not no_serve:
         _serve(ctx, host, port, False)
+
+
+DEMO_ORGANISER = "demo@example.org"
+
+
+def _demo_signin(state: AppState) -> str:
+    """Make the demo organiser (owner of every series) and return a fresh sign-in link."""
+    from events import accounts
+    from events.db import transaction
+    from events.models import SeriesRole
+
+    with transaction(state.sessions) as session:
+        now = state.clock.now()
+        organiser = accounts.add_organiser(session, DEMO_ORGANISER, now, name="Demo organiser")
+        for series in session.scalars(select(Series)):
+            if session.get(SeriesRole, (series.id, organiser.id)) is None:
+                accounts.set_role(session, series, DEMO_ORGANISER, accounts.OWNER, now)
+        made = accounts.create_signin(
+            session, DEMO_ORGANISER, now, browser_nonce=None, signup="open"
+        )
+        assert made is not None
+    return f"{state.settings.base_url.rstrip('/')}/login/{made[1]}"
+
+
+@cli.group("organiser")
+def organiser_group() -> None:
+    """Manage organiser accounts of the workspace (/organise)."""
+
+
+@organiser_group.command("add")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="A site admin: reaches and manages every series.")
+@click.option(
+    "--series", "slugs", multiple=True, help="Make them owner of this series (repeatable)."
+)
+@click.pass_context
+def organiser_add(ctx: click.Context, email: str, admin: bool, slugs: tuple[str, ...]) -> None:
+    """Add an organiser (or make one admin); they sign in at /login with their address."""
+    from events import accounts, store
+    from events.db import transaction
+
+    state = _state(ctx)
+    migrate(state.engine)
+    with transaction(state.sessions) as session:
+        now = state.clock.now()
+        found = accounts.add_organiser(session, email, now, admin=admin)
+        for slug in slugs:
+            accounts.set_role(session, store.get_series(session, slug), found.email, "owner", now)
+        kind = "admin" if found.admin else "organiser"
+        owns = f", owner of {', '.join(slugs)}" if slugs else ""
+        click.echo(
+            f"{kind} {found.email}{owns}: sign in at {state.settings.base_url.rstrip('/')}/login"
+        )
 
 
 @cli.group("subscribers")

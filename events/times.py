@@ -378,3 +378,53 @@ def local_time_of(day: date, clock: time) -> LocalTime:
 def local_date(instant: datetime, zone_name: str) -> date:
     """Return the calendar day of an instant in a zone."""
     return local(instant, zone_name).date()
+
+
+def wall_suggestions(local: LocalTime, zone_name: str) -> list[str]:
+    """Return the valid wall times ('HH:MM') nearest to one a DST gap skips, in time order:
+    the reading shifted back by the gap, the moment the clocks jump to, and shifted forward.
+    """
+    tz = zone(zone_name)
+    wall = datetime(local.year, local.month, local.day, local.hour, local.minute, tzinfo=tz)
+    ends = sorted(wall.replace(fold=fold).astimezone(UTC) for fold in (0, 1))
+    before = ends[0].astimezone(tz).utcoffset()
+    jump = ends[0]
+    while jump < ends[1] and jump.astimezone(tz).utcoffset() == before:
+        jump += timedelta(minutes=1)
+    walls = [instant.astimezone(tz) for instant in (ends[0], jump, ends[1])]
+    return list(dict.fromkeys(f"{w:%H:%M}" for w in walls))
+
+
+def ambiguous_offsets(local: LocalTime, zone_name: str) -> tuple[timedelta, timedelta] | None:
+    """Return (earlier, later) UTC offsets of a wall time that happens twice, else None."""
+    tz = zone(zone_name)
+    try:
+        wall = datetime(local.year, local.month, local.day, local.hour, local.minute, tzinfo=tz)
+    except ValueError:
+        return None
+    first, second = wall.utcoffset(), wall.replace(fold=1).utcoffset()
+    if first is None or second is None or first == second:
+        return None
+    # The first occurrence has the larger offset (summer time), so it is the earlier instant.
+    return first, second
+
+
+@cache
+def zone_choices() -> tuple[tuple[str, str], ...]:
+    """Return (IANA name, friendly label) pairs for zone pickers, friendliest first.
+
+    Labels: the known ones of `ZONE_LABELS` ("Beijing time"), else "City, Country" from
+    pytz's country lists; zones of `zone_suggestions` without a country keep their name.
+    """
+    friendly: dict[str, str] = {}
+    for label, name in ZONE_LABELS.items():
+        if name != "UTC" and name not in friendly and label.endswith(" time"):
+            friendly[name] = label[:1].upper() + label[1:]
+    for code, names in pytz.country_timezones.items():
+        country = pytz.country_names.get(code, code)
+        for name in names:
+            city = name.rsplit("/", 1)[-1].replace("_", " ")
+            friendly.setdefault(name, f"{city}, {country}")
+    labelled = [(name, friendly[name]) for name in zone_suggestions() if name in friendly]
+    rest = [(name, name) for name in zone_suggestions() if name not in friendly]
+    return (("UTC", "UTC"), *sorted(labelled, key=lambda p: p[1]), *rest[1:])

@@ -317,6 +317,35 @@ def confirmation_email(
     return _message(subject, body, reader, envelope, None)
 
 
+def signin_email(
+    address: str, envelope: Envelope, *, signin_url: str, minutes: int, invited_to: str = ""
+) -> EmailMessage:
+    """Return the one-time sign-in (or invitation) email of the organiser workspace."""
+    if invited_to:
+        subject = f"You are invited to organise {invited_to} on EventFeed"
+        body = _Body(f"Organise {invited_to}", [])
+        body.p(f"You were invited to organise {invited_to}. Sign in to start:")
+    else:
+        subject = "Your EventFeed sign-in link"
+        body = _Body("Sign in to EventFeed", [])
+        body.p(f"Someone (hopefully you) asked to sign in to EventFeed as {address}.")
+    body.link("Sign in", signin_url)
+    body.p(
+        f"The link works once, for {minutes} minutes. If you did not ask for it, ignore this "
+        "email: nobody can sign in without it."
+    )
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = envelope.mail_from
+    msg["To"] = address
+    msg["Subject"] = subject
+    msg["Date"] = envelope.date
+    msg["Message-ID"] = envelope.message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(body.text())
+    msg.add_alternative(body.html(), subtype="html")
+    return msg
+
+
 def to_bytes(msg: EmailMessage) -> bytes:
     """Serialise a message for SMTP (CRLF line ends, 998-octet header lines)."""
     return msg.as_bytes(policy=POLICY)

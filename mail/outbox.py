@@ -10,7 +10,9 @@ Each row has a unique `dedupe_key`, so queueing the same email again is a no-op:
 - reminder `reminder:<subscriber>:<event>:<start epoch>`: `eventfeed send`, once a talk is
   within the subscriber's reminder hours;
 - digest `digest:<subscriber>:<ISO year-week>`: `eventfeed send`, on Mondays in the
-  subscriber's zone, when the week has talks.
+  subscriber's zone, when the week has talks;
+- signin `signin:<sign-in link id>`: the organiser workspace's one-time sign-in link (no
+  subscriber; the message is built when queued, see `queue_signin`).
 
 Messages are built when they are first claimed for sending (mail.sender) and stored, so
 every retry sends the same bytes with the same Message-ID.
@@ -25,9 +27,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from events import times
+from events import accounts, times
+from events.config import Settings
 from events.models import Event, Outbox, Series, Subscriber, Subscription
 from events.store import Outcome
+from feeds import email as mail_email
 
 MAX_REMINDER_HOURS = 168
 
@@ -91,6 +95,42 @@ def queue_confirmation(session: Session, subscriber: Subscriber, now: datetime) 
     """Queue the double opt-in email (at most one per subscriber per hour)."""
     key = f"confirmation:{subscriber.id}:{now.strftime('%Y%m%d%H')}"
     return queue(session, [("confirmation", key, subscriber, None, {})], now)
+
+
+def queue_signin(
+    session: Session,
+    link_id: int,
+    address: str,
+    signin_url: str,
+    settings: Settings,
+    now: datetime,
+    *,
+    invited_to: str = "",
+) -> None:
+    """Queue an organiser's sign-in (or invitation) email, built now: it has no subscriber."""
+    envelope = mail_email.Envelope.new(settings.mail_from, settings.domain)
+    minutes = int(accounts.SIGNIN_LIFETIME.total_seconds() // 60)
+    msg = mail_email.signin_email(
+        address, envelope, signin_url=signin_url, minutes=minutes, invited_to=invited_to
+    )
+    session.add(
+        Outbox(
+            kind="signin",
+            dedupe_key=f"signin:{link_id}",
+            subscriber_id=None,
+            event_id=None,
+            recipient=address,
+            subject=str(msg["Subject"]),
+            payload={},
+            message=mail_email.to_bytes(msg),
+            message_id=envelope.message_id,
+            status="queued",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    session.flush()
 
 
 def announce(session: Session, event: Event, now: datetime) -> int:

@@ -370,7 +370,10 @@ def _prepare(
         for row in rows:
             if row.status != "sending" or row.locked_by != worker:
                 continue
-            if row.kind != "confirmation" and (row.subscriber is None or not row.subscriber.active):
+            # A sign-in email goes to an organiser, not a subscriber (built when queued).
+            if row.kind not in ("confirmation", "signin") and (
+                row.subscriber is None or not row.subscriber.active
+            ):
                 row.status, row.last_error, row.locked_by = (
                     "skipped",
                     "not subscribed any more",

@@ -5,9 +5,18 @@
 - `access`: editors' API tokens and rate-limit counters;
 - `rendered`: the rendered-feed cache (pieces per talk, whole feeds);
 - `schedules`: series' recurrence schedules and the kinds of event rows.
+- `accounts`: organisers, their roles, sign-in links, talk drafts (the workspace).
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
+from events.models.accounts import (
+    ROLES,
+    Organiser,
+    SeriesRole,
+    SignInToken,
+    TalkDraft,
+    TalkEdit,
+)
 from events.models.fields import (
     AccessPolicy,
     Location,
@@ -40,6 +49,7 @@ __all__ = [
     "ACCESS_POLICIES",
     "OUTBOX_KINDS",
     "OUTBOX_STATUSES",
+    "ROLES",
     "STATUSES",
     "TOKEN_PREFIX_LENGTH",
     "VISIBILITIES",
@@ -48,6 +58,7 @@ __all__ = [
     "Event",
     "Location",
     "Meeting",
+    "Organiser",
     "Outbox",
     "OutboxPayload",
     "PreviousValues",
@@ -55,7 +66,11 @@ __all__ = [
     "RenderedFeed",
     "RenderedPiece",
     "Series",
+    "SeriesRole",
+    "SignInToken",
     "Speaker",
     "Subscriber",
     "Subscription",
+    "TalkDraft",
+    "TalkEdit",
 ]

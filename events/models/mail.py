@@ -27,6 +27,7 @@ OUTBOX_KINDS = (
     "cancellation",
     "reminder",
     "digest",
+    "signin",
 )
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -24,6 +23,9 @@ from events.schemas import (
     SERIES_FIELDS,
     SLUG_PATTERN,
 )
+from events.versions import digest as digest
+from events.versions import event_etag as event_etag
+from events.versions import series_etag as series_etag
 from feeds.links import Links
 from web.api.schema import (
     EventOut,
@@ -337,27 +339,6 @@ def event_out(event: Event, editor: tokens.Editor | None) -> EventOut:
         created=event.created_at,
         updated=event.updated_at,
     )
-
-
-def digest(values: dict[str, Any]) -> str:
-    text = json.dumps(values, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def event_etag(event: Event) -> str:
-    """Return the ETag of a talk: it changes with every stored change."""
-    columns = {c.key: getattr(event, c.key) for c in Event.__table__.columns}
-    return f'"e{event.sequence}-{digest(columns)}"'
-
-
-def series_etag(series: Series) -> str:
-    """Return the ETag of a series (its own fields; the triggers' feed stamp is not one)."""
-    columns = {
-        c.key: getattr(series, c.key)
-        for c in Series.__table__.columns
-        if c.key not in ("feed_revision", "talks_changed_at")
-    }
-    return f'"s-{digest(columns)}"'
 
 
 def answer(model: BaseModel, status: int = 200, etag: str | None = None) -> Response:

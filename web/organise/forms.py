@@ -1,0 +1,536 @@
+"""The workspace's forms (Flask-WTF: fields, labels, CSRF) and their mapping to records.
+
+Forms only collect text. Validation is `events.schemas` — the same path as the API and the
+importer: a form becomes an input mapping (`talk_data`, `series_data`), the schema checks
+it, and each (field, message) error it names is put back on the form field it came from
+(`apply_errors`). The form adds only what a form needs: a DST gap answered with the
+nearest valid times, and a time that happens twice asking which occurrence is meant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from wtforms import (
+    BooleanField,
+    Field,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # wtforms 3.3, newer than its stubs
+from wtforms.widgets import DateInput, EmailInput, NumberInput, TimeInput, URLInput
+
+from events import times
+from events.errors import NonexistentLocalTime, TimeError
+from events.models import Event, Series, TalkDraft
+
+if TYPE_CHECKING:  # flask_wtf has no type hints: its FlaskForm is a wtforms.Form with these
+
+    class FlaskForm(Form):
+        """Flask-WTF's form: CSRF token field, validated on POST."""
+
+        csrf_token: Field
+
+        def validate_on_submit(self, extra_validators: Any = None) -> bool:
+            """Return whether the request is a submission whose fields validate."""
+            ...
+
+else:
+    from flask_wtf import FlaskForm
+
+ACCESS_CHOICES = [
+    SelectChoice("subscribers", "Subscribers only (in their emails and personal feeds)"),
+    SelectChoice("public", "Everyone (shown on public pages and feeds)"),
+    SelectChoice("hidden", "Nobody (kept here only)"),
+]
+ATTENDANCE_CHOICES = [
+    SelectChoice("in_person", "In person"),
+    SelectChoice("online", "Online"),
+    SelectChoice("hybrid", "Hybrid"),
+]
+
+
+class SignInForm(FlaskForm):
+    """Ask for a sign-in link."""
+
+    email = StringField("Email", widget=EmailInput(), render_kw={"autocomplete": "email"})
+
+
+class ConfirmForm(FlaskForm):
+    """A button: confirm, publish, delete, duplicate, sign out (CSRF only)."""
+
+
+class CancelForm(FlaskForm):
+    """Cancel a talk, with an optional reason."""
+
+    reason = StringField("Reason (optional, shown with the talk)")
+    version = HiddenField()
+
+
+class InviteForm(FlaskForm):
+    """Give someone a role in a series (an invitation is a sign-in link)."""
+
+    email = StringField("Email address of the organiser", widget=EmailInput())
+    role = SelectField(
+        "Role",
+        choices=[
+            SelectChoice("editor", "Editor (talks)"),
+            SelectChoice("owner", "Owner (talks, settings, people)"),
+        ],
+    )
+
+
+class _Place:
+    """Attendance, room and meeting fields shared by the series defaults and the talk form."""
+
+    attendance = SelectField("Attendance", choices=ATTENDANCE_CHOICES, default="in_person")
+    room = StringField("Location", description="Room and building, or an address")
+    meeting_url = StringField("Meeting link", widget=URLInput())
+    meeting_id = StringField("Meeting ID")
+    meeting_passcode = StringField("Passcode")
+    meeting_access = SelectField(
+        "Who sees the meeting details", choices=ACCESS_CHOICES, default="subscribers"
+    )
+
+
+class SeriesForm(FlaskForm, _Place):
+    """A series' settings and the defaults of its new talks."""
+
+    name = StringField("Series name")
+    slug = StringField(
+        "Slug",
+        description="The series' address: lower-case letters, digits and dashes. "
+        "Left empty, it is made from the name.",
+    )
+    timezone = StringField(
+        "Timezone",
+        description="An IANA zone such as Europe/Lisbon, or a label such as “Beijing time”.",
+        render_kw={"list": "zone-list", "autocomplete": "off"},
+    )
+    language = StringField("Language", default="en", description="A language tag: en, pt, zh…")
+    visibility = SelectField(
+        "Visibility",
+        choices=[
+            SelectChoice("public", "Public (listed on the home page and site-wide feeds)"),
+            SelectChoice("unlisted", "Unlisted (reachable by its address only)"),
+        ],
+    )
+    homepage = StringField("Series homepage", widget=URLInput())
+    description = TextAreaField("Description", description="Markdown, with $LaTeX$ maths.")
+    auto_announce = BooleanField("Email subscribers when a talk is published")
+
+
+class SpeakerForm(Form):
+    """One speaker."""
+
+    name = StringField("Speaker name")
+    affiliation = StringField("Affiliation")
+    homepage = StringField("Homepage", widget=URLInput())
+
+
+class TalkForm(FlaskForm, _Place):
+    """A talk: who, what, when (wall time in a zone), where, links."""
+
+    version = HiddenField()
+    title = StringField("Title")
+    speakers = FieldList(FormField(SpeakerForm), min_entries=1, max_entries=20)
+    abstract = TextAreaField("Abstract", description="Markdown, with $LaTeX$ maths.")
+    date = StringField("Date", widget=DateInput())
+    start_time = StringField("Start time", widget=TimeInput())
+    end_time = StringField("End time", widget=TimeInput())
+    duration = StringField(
+        "Or duration in minutes",
+        widget=NumberInput(min=1, max=1440),
+        description="Used when no end time is given.",
+    )
+    timezone = StringField(
+        "Timezone",
+        description="The zone the speaker's wall time is in (defaults to the series' zone).",
+        render_kw={"list": "zone-list", "autocomplete": "off"},
+    )
+    occurrence = RadioField(
+        "Which one?",
+        choices=[
+            SelectChoice("earlier", "The first (earlier) one"),
+            SelectChoice("later", "The second (later) one"),
+        ],
+        validate_choice=False,
+    )
+    tentative = BooleanField("Tentative (not confirmed yet)")
+    slides = StringField("Slides", widget=URLInput())
+    recording = StringField("Recording (video or replay)", widget=URLInput())
+    livestream = StringField("Livestream", widget=URLInput())
+    tags = StringField("Tags", description="Comma-separated.")
+    # Set when the chosen time happens twice: the form then asks which occurrence.
+    show_occurrence = False
+
+    def number_speakers(self) -> None:
+        """Label the speakers after the first: 'Speaker 2 name', ..."""
+        for index, entry in enumerate(self.speakers.entries):
+            if index:
+                entry.form.name.label.text = f"Speaker {index + 1} name"
+                entry.form.affiliation.label.text = f"Speaker {index + 1} affiliation"
+                entry.form.homepage.label.text = f"Speaker {index + 1} homepage"
+
+
+def _text(field: Field) -> str:
+    return str(field.data or "").strip()
+
+
+def _optional(field: Field) -> str | None:
+    return _text(field) or None
+
+
+def place_data(form: SeriesForm | TalkForm) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Return the location and meeting mappings of the attendance and meeting fields."""
+    location: dict[str, Any] = {}
+    if _text(form.room):
+        location["room"] = _text(form.room)
+    if form.attendance.data in ("online", "hybrid"):
+        location["online"] = True
+    meeting = {
+        key: _text(field)
+        for key, field in (
+            ("url", form.meeting_url),
+            ("id", form.meeting_id),
+            ("passcode", form.meeting_passcode),
+        )
+        if _text(field)
+    }
+    if meeting:
+        meeting["access"] = form.meeting_access.data or "subscribers"
+    return location, meeting or None
+
+
+def fill_place(
+    form: SeriesForm | TalkForm, location: dict[str, Any] | None, meeting: dict[str, Any] | None
+) -> None:
+    """Show stored location and meeting values in the form."""
+    location = location or {}
+    online = bool(location.get("online"))
+    room = location.get("room") or location.get("address") or ""
+    form.attendance.data = ("hybrid" if room else "online") if online else "in_person"
+    form.room.data = room
+    meeting = meeting or {}
+    form.meeting_url.data = meeting.get("url", "")
+    form.meeting_id.data = meeting.get("id", "")
+    form.meeting_passcode.data = meeting.get("passcode", "")
+    form.meeting_access.data = meeting.get("access", "subscribers")
+
+
+def slugify(name: str) -> str:
+    """Return a slug suggested by a series name."""
+    out = "".join(c.lower() if c.isascii() and c.isalnum() else "-" for c in name)
+    return "-".join(part for part in out.split("-") if part)[:100]
+
+
+def series_data(form: SeriesForm, *, slug: str | None = None) -> dict[str, Any]:
+    """Return the series form as a series input mapping (for `validate_series`)."""
+    location, meeting = place_data(form)
+    return {
+        "slug": slug or _text(form.slug) or slugify(_text(form.name)),
+        "name": _text(form.name),
+        "description": form.description.data or "",
+        "timezone": _text(form.timezone),
+        "homepage": _optional(form.homepage),
+        "language": _text(form.language) or "en",
+        "visibility": form.visibility.data or "public",
+        "location": location or None,
+        "meeting": meeting,
+        "auto_announce": bool(form.auto_announce.data),
+    }
+
+
+def fill_series(form: SeriesForm, series: Series) -> None:
+    """Show a stored series in the form."""
+    form.name.data = series.name
+    form.slug.data = series.slug
+    form.timezone.data = series.timezone
+    form.language.data = series.language
+    form.visibility.data = series.visibility
+    form.homepage.data = series.homepage or ""
+    form.description.data = series.description
+    form.auto_announce.data = series.auto_announce
+    fill_place(form, dict(series.location or {}), dict(series.meeting or {}))
+
+
+SERIES_FIELDS = {
+    "slug": "slug",
+    "name": "name",
+    "description": "description",
+    "timezone": "timezone",
+    "homepage": "homepage",
+    "language": "language",
+    "visibility": "visibility",
+    "location": "room",
+    "meeting.url": "meeting_url",
+    "meeting.id": "meeting_id",
+    "meeting.passcode": "meeting_passcode",
+    "meeting": "meeting_url",
+}
+TALK_FIELDS = {
+    "title": "title",
+    "abstract": "abstract",
+    "timezone": "timezone",
+    "start": "start_time",
+    "end": "end_time",
+    "location": "room",
+    "meeting.url": "meeting_url",
+    "meeting.id": "meeting_id",
+    "meeting.passcode": "meeting_passcode",
+    "meeting": "meeting_url",
+    "slides": "slides",
+    "recording": "recording",
+    "livestream": "livestream",
+    "tags": "tags",
+    "speakers": "speakers-0-name",
+}
+
+
+def _field_named(form: FlaskForm, name: str) -> Field | None:
+    if name.startswith("speakers-"):
+        _, index, part = name.split("-", 2)
+        if not isinstance(form, TalkForm):
+            return None
+        entries = form.speakers.entries
+        if index.isdigit() and int(index) < len(entries):
+            found: Field | None = getattr(entries[int(index)].form, part, None)
+            return found
+        return None
+    return getattr(form, name, None)
+
+
+def apply_errors(
+    form: FlaskForm, errors: list[tuple[str, str]], mapping: dict[str, str]
+) -> list[str]:
+    """Put schema errors on their form fields; return the ones no field takes."""
+    unplaced: list[str] = []
+    for where, message in errors:
+        parts = where.split(".")
+        name: str | None = None
+        if parts[0] == "speakers" and len(parts) >= 3 and parts[1].isdigit():
+            name = f"speakers-{parts[1]}-{parts[2]}"
+        else:
+            for depth in (2, 1):
+                name = mapping.get(".".join(parts[:depth]))
+                if name:
+                    break
+        field = _field_named(form, name) if name else None
+        if field is None:
+            unplaced.append(f"{where}: {message}")
+        elif message not in field.errors:
+            field.errors = [*field.errors, message]
+    return unplaced
+
+
+def _when(form: TalkForm, zone: str) -> tuple[str | None, str | None]:
+    """Return the start and end texts for the schema, with an offset when one was chosen.
+
+    Puts a field error (and returns None) for a missing date or time, a time skipped by a
+    DST change (with the nearest valid times) or a time that happens twice and no choice.
+    """
+    day, start, end = _text(form.date), _text(form.start_time), _text(form.end_time)
+    if not day:
+        form.date.errors = ["Enter the date of the talk."]
+    if not start:
+        form.start_time.errors = ["Enter the start time."]
+    if not end and not _text(form.duration):
+        form.end_time.errors = ["Enter the end time, or a duration in minutes."]
+    if not (day and start and (end or _text(form.duration))):
+        return None, None
+    try:
+        zone = times.resolve_zone(zone)
+    except TimeError:
+        return f"{day} {start}", f"{day} {end}" if end else None  # the schema names the zone
+    start_text = _wall(form, form.start_time, f"{day} {start}", zone)
+    if start_text is None:
+        return None, None
+    if not end:
+        try:
+            minutes = int(_text(form.duration))
+            if not 1 <= minutes <= 1440:
+                raise ValueError
+        except ValueError:
+            form.duration.errors = ["Enter a whole number of minutes, from 1 to 1440."]
+            return start_text, None
+        instant = times.to_instant(times.parse_local_time(start_text), zone)
+        return start_text, times.wall_time_text(instant + timedelta(minutes=minutes), zone)
+    return start_text, _wall(form, form.end_time, f"{day} {end}", zone)
+
+
+def _wall(form: TalkForm, field: Field, text: str, zone: str) -> str | None:
+    try:
+        local = times.parse_local_time(text)
+        times.to_instant(local, zone)
+    except NonexistentLocalTime:
+        nearest = ", ".join(times.wall_suggestions(local, zone))
+        field.errors = [
+            f"{local.hour:02d}:{local.minute:02d} does not exist on {text[:10]} in {zone}: "
+            f"the clocks jump forward over it (daylight saving time starts). "
+            f"Nearest valid times: {nearest}."
+        ]
+        return None
+    except TimeError:
+        return text  # the schema reports it
+    offsets = times.ambiguous_offsets(local, zone)
+    if offsets is None:
+        return text
+    choice = form.occurrence.data
+    if choice not in ("earlier", "later"):
+        earlier, later = (times.format_offset(o) for o in offsets)
+        field.errors = [
+            f"{local.hour:02d}:{local.minute:02d} happens twice on {text[:10]} in {zone} "
+            f"(the clocks go back): choose below whether you mean the first (UTC{earlier}) "
+            f"or the second (UTC{later})."
+        ]
+        form.occurrence.flags.required = True
+        form.show_occurrence = True  # a template flag
+        return None
+    form.show_occurrence = True  # a template flag
+    offset = offsets[0] if choice == "earlier" else offsets[1]
+    return text + times.format_offset(offset)
+
+
+def talk_data(form: TalkForm, talk_id: str, series: Series) -> dict[str, Any] | None:
+    """Return the talk form as an event input mapping, or None after a date/time error."""
+    zone = _text(form.timezone) or series.timezone
+    start, end = _when(form, zone)
+    location, meeting = place_data(form)
+    speakers = []
+    for entry in form.speakers.entries:
+        sub = entry.form
+        if _text(sub.name) or _text(sub.affiliation) or _text(sub.homepage):
+            speakers.append(
+                {
+                    key: value
+                    for key, value in (
+                        ("name", _text(sub.name)),
+                        ("affiliation", _optional(sub.affiliation)),
+                        ("homepage", _optional(sub.homepage)),
+                    )
+                    if value is not None
+                }
+            )
+    data: dict[str, Any] = {
+        "id": talk_id,
+        "title": _text(form.title),
+        "speakers": speakers,
+        "abstract": form.abstract.data or "",
+        "timezone": zone,
+        "start": start or "",
+        "end": end or "",
+        "location": location,
+        "meeting": meeting,
+        "slides": _optional(form.slides),
+        "recording": _optional(form.recording),
+        "livestream": _optional(form.livestream),
+        "status": "tentative" if form.tentative.data else "confirmed",
+        "tags": _text(form.tags),
+    }
+    return data if start and end else None
+
+
+def split_wall(text: str) -> tuple[str, str, str | None]:
+    """Return (date, HH:MM, offset or None) of a stored wall time text."""
+    local = times.parse_local_time(text)
+    offset = times.format_offset(local.offset) if local.offset is not None else None
+    return (
+        f"{local.year:04d}-{local.month:02d}-{local.day:02d}",
+        f"{local.hour:02d}:{local.minute:02d}",
+        offset,
+    )
+
+
+def fill_talk(form: TalkForm, data: dict[str, Any], series: Series) -> None:
+    """Show a talk input mapping (stored draft or published talk) in the form."""
+    form.title.data = data.get("title", "")
+    speakers = data.get("speakers") or [{}]
+    while len(form.speakers.entries) < len(speakers):
+        form.speakers.append_entry()
+    for entry, speaker in zip(form.speakers.entries, speakers, strict=False):
+        entry.form.name.data = speaker.get("name", "")
+        entry.form.affiliation.data = speaker.get("affiliation", "")
+        entry.form.homepage.data = speaker.get("homepage", "")
+    form.abstract.data = data.get("abstract", "")
+    zone = data.get("timezone") or series.timezone
+    form.timezone.data = zone
+    if data.get("start"):
+        day, start, offset = split_wall(str(data["start"]))
+        form.date.data, form.start_time.data = day, start
+        local = times.parse_local_time(str(data["start"]))
+        offsets = times.ambiguous_offsets(local, zone)
+        if offsets is not None:
+            chosen = local.offset if local.offset is not None else offsets[0]
+            form.occurrence.data = "earlier" if chosen == offsets[0] else "later"
+            form.show_occurrence = True  # a template flag
+        del offset
+    if data.get("end"):
+        form.end_time.data = split_wall(str(data["end"]))[1]
+    fill_place(form, data.get("location"), data.get("meeting"))
+    for key in ("slides", "recording", "livestream"):
+        getattr(form, key).data = data.get(key) or ""
+    form.tentative.data = data.get("status") == "tentative"
+    tags = data.get("tags") or []
+    form.tags.data = ", ".join(tags) if isinstance(tags, list) else str(tags)
+
+
+def defaults_for(form: TalkForm, series: Series) -> None:
+    """Fill a new talk's form with the series' defaults."""
+    form.timezone.data = series.timezone
+    fill_place(form, dict(series.location or {}), dict(series.meeting or {}))
+
+
+def compare(mine: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Return (field, mine, theirs) for each field two talk versions disagree on."""
+    labels = {
+        "title": "Title",
+        "speakers": "Speakers",
+        "abstract": "Abstract",
+        "timezone": "Timezone",
+        "start": "Start",
+        "end": "End",
+        "location": "Location",
+        "meeting": "Meeting",
+        "slides": "Slides",
+        "recording": "Recording",
+        "livestream": "Livestream",
+        "status": "Status",
+        "tags": "Tags",
+    }
+
+    def shown(key: str, value: Any) -> str:
+        if key == "speakers":
+            return "; ".join(", ".join(str(v) for v in s.values() if v) for s in (value or []))
+        if key == "tags" and isinstance(value, list):
+            return ", ".join(value)
+        if isinstance(value, dict):
+            return ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, ""))
+        return "" if value is None else str(value)
+
+    rows = []
+    for key, label in labels.items():
+        a, b = shown(key, mine.get(key)), shown(key, theirs.get(key))
+        if key in ("start", "end"):
+            a, b = a.replace("T", " "), b.replace("T", " ")
+        if a != b:
+            rows.append((label, a, b))
+    return rows
+
+
+def talk_title(talk: Event | TalkDraft) -> str:
+    """Return a talk's title (a draft keeps it in its input)."""
+    return str(talk.data.get("title", "")) if isinstance(talk, TalkDraft) else talk.title
+
+
+def when_text(talk: Event | TalkDraft, zone: str) -> str:
+    """Return the talk's start in a zone, for lists."""
+    start: datetime = talk.start_utc
+    local = times.local(start, zone)
+    return f"{local:%a %d %b %Y, %H:%M} {times.utc_offset_label(start, zone)}"

@@ -1,0 +1,111 @@
+/* EventFeed workspace: while a talk's date, time and zone are typed, show its start in the
+   series' zone, the talk's zone and the browser's zone; suggest the browser's zone for a new
+   series. Only enhances: the server checks and converts every time itself. */
+(function () {
+  "use strict";
+
+  function browserZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch (e) { return null; }
+  }
+
+  // Offset (minutes east of UTC) of a zone at a UTC instant, from Intl's wall-clock parts.
+  function offsetAt(zone, ms) {
+    var f = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    var p = {};
+    f.formatToParts(new Date(ms)).forEach(function (x) { p[x.type] = x.value; });
+    var wall = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second);
+    return Math.round((wall - ms) / 60000);
+  }
+
+  // The UTC instant of a wall time in a zone (first occurrence; null inside a DST gap).
+  function instantOf(day, time, zone) {
+    var d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day), t = /^(\d{1,2}):(\d{2})/.exec(time);
+    if (!d || !t) return null;
+    var wall = Date.UTC(+d[1], +d[2] - 1, +d[3], +t[1], +t[2]);
+    var candidates = [];
+    [offsetAt(zone, wall - 86400000), offsetAt(zone, wall + 86400000)].forEach(function (off) {
+      var ms = wall - off * 60000;
+      if (offsetAt(zone, ms) === off && candidates.indexOf(ms) < 0) candidates.push(ms);
+    });
+    candidates.sort();
+    return candidates.length ? candidates[0] : null;
+  }
+
+  function show(ms, zone) {
+    var text = new Intl.DateTimeFormat("en-GB", { timeZone: zone, weekday: "short", day: "numeric",
+      month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" }).format(new Date(ms));
+    return text + " — " + zone;
+  }
+
+  function knownZone(zone) {
+    try { new Intl.DateTimeFormat("en", { timeZone: zone }); return true; } catch (e) { return false; }
+  }
+
+  function setupPreview(form) {
+    var box = form.querySelector("[data-when-preview]");
+    if (!box) return;
+    var list = box.querySelector("ul");
+    var fields = ["date", "start_time", "timezone"].map(function (id) { return form.querySelector("#" + id); });
+    function update() {
+      var zone = fields[2].value.trim() || form.getAttribute("data-series-zone");
+      var option = document.querySelector('#zone-list option[label="' + zone.replace(/"/g, "") + '"]');
+      if (option) zone = option.value;
+      list.textContent = "";
+      if (!knownZone(zone)) { box.hidden = true; return; }
+      var ms = instantOf(fields[0].value, fields[1].value, zone);
+      if (ms === null) { box.hidden = true; return; }
+      var zones = [["Series", form.getAttribute("data-series-zone")], ["Talk", zone], ["Your browser", browserZone()]];
+      zones.forEach(function (pair) {
+        if (!pair[1] || !knownZone(pair[1])) return;
+        var li = document.createElement("li");
+        li.textContent = pair[0] + ": " + show(ms, pair[1]);
+        list.appendChild(li);
+      });
+      box.hidden = false;
+    }
+    fields.forEach(function (f) { if (f) { f.addEventListener("input", update); f.addEventListener("change", update); } });
+    if (fields.every(Boolean)) update();
+  }
+
+  function setupZoneSuggest() {
+    var hint = document.querySelector("[data-zone-suggest]");
+    var zone = browserZone();
+    if (!hint || !zone) return;
+    var field = document.getElementById(hint.getAttribute("data-zone-suggest"));
+    if (!field) return;
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "small";
+    button.textContent = "Use your browser’s zone: " + zone;
+    button.addEventListener("click", function () { field.value = zone; field.focus(); });
+    hint.appendChild(button);
+    hint.hidden = false;
+  }
+
+  function setupSlug() {
+    // A new series' slug field suggests one made from the name (the server makes the same).
+    var name = document.getElementById("name"), slug = document.getElementById("slug");
+    if (!name || !slug || slug.readOnly) return;
+    function suggest() {
+      slug.placeholder = name.value.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 100);
+    }
+    name.addEventListener("input", suggest);
+    suggest();
+  }
+
+  function focusErrors() {
+    var summary = document.getElementById("error-summary");
+    if (summary) summary.focus();
+  }
+
+  function ready() {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-series-zone]"), setupPreview);
+    setupZoneSuggest();
+    setupSlug();
+    focusErrors();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
+})();
