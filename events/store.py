@@ -9,13 +9,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from events import signals
+from events import search, signals
 from events.errors import InvalidRecord, NotFound
 from events.models import Event, Series
 from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
 
 # A change to any of these raises the event's SEQUENCE (RFC 5545 §3.8.7.4).
 MATERIAL_FIELDS = ("start_utc", "end_utc", "timezone", "location", "status", "meeting")
+# A change to any of these rewrites the search index rows of the series' talks.
+SEARCHED_SERIES_FIELDS = frozenset({"name", "description", "visibility"})
 
 
 @dataclass
@@ -64,8 +66,11 @@ def upsert_series(session: Session, record: SeriesRecord, now: datetime) -> tupl
         session.add(series)
         session.flush()
         return series, Outcome("created")
-    if _apply(series, values):
+    changed = _apply(series, values)
+    if changed:
         series.updated_at = now
+        if SEARCHED_SERIES_FIELDS.intersection(changed):
+            search.index_series(session, series)
         return series, Outcome("updated")
     return series, Outcome("unchanged")
 
@@ -80,6 +85,7 @@ def upsert_event(
         event = Event(**values, series=series, sequence=0, created_at=now, updated_at=now)
         session.add(event)
         outcome = Outcome("created")
+        search.index_event(session, series, event)
         _notify(session, series, event, outcome, now)
         return event, outcome
     if event.series_id != series.id:
@@ -97,6 +103,7 @@ def upsert_event(
     event.updated_at = now
     previous = {name: before[name] for name in changed if name in MATERIAL_FIELDS}
     outcome = Outcome("updated", material, previous)
+    search.index_event(session, series, event)
     _notify(session, series, event, outcome, now)
     return event, outcome
 

@@ -3,7 +3,8 @@
 - `records`: series and their talks;
 - `mail`: subscribers, subscriptions and the email outbox;
 - `access`: editors' API tokens and rate-limit counters;
-- `rendered`: the rendered-feed cache (pieces per talk, whole feeds).
+- `rendered`: the rendered-feed cache (pieces per talk, whole feeds);
+- `search`: the search index (one folded text per public talk).
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
@@ -18,6 +19,7 @@ from events.models.fields import (
 from events.models.mail import OUTBOX_KINDS, OUTBOX_STATUSES, Outbox, Subscriber, Subscription
 from events.models.records import ACCESS_POLICIES, STATUSES, VISIBILITIES, Event, Series
 from events.models.rendered import RenderedFeed, RenderedPiece
+from events.models.search import SearchDoc
 
 __all__ = [
     "ACCESS_POLICIES",
@@ -37,6 +39,7 @@ __all__ = [
     "RateWindow",
     "RenderedFeed",
     "RenderedPiece",
+    "SearchDoc",
     "Series",
     "Speaker",
     "Subscriber",
