@@ -154,6 +154,11 @@ class Results:
     has_next: bool
     terms: list[str]
 
+    @property
+    def has_previous(self) -> bool:
+        """Return whether a page comes before this one."""
+        return self.number > 1
+
 
 def _like(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import load_only, selectinload
 from werkzeug.exceptions import NotFound
 
-from events import listings, times
+from events import listings, search, times
 from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
 from events.models import Event, Series
@@ -337,6 +337,34 @@ def event_page(event_id: str) -> tuple[str, int]:
         subscribe=sub,
         alternates=sub.feeds,
         page_url=page_url,
+    )
+
+
+SEARCH_PAGE = 20
+
+
+def search_terms() -> tuple[str, bool]:
+    """Return the query (`?q=`, trimmed to 200 characters) and whether past talks are asked."""
+    query = " ".join(request.args.get("q", "").split())[: search.MAX_QUERY]
+    return query, request.args.get("past", "") not in ("", "0")
+
+
+@bp.get("/search")
+def search_page() -> tuple[str, int]:
+    """Show talks matching `?q=`: upcoming first, or past ones with `?past=1` (paged)."""
+    query, past = search_terms()
+    number = page_number("page")
+    results = search.search(db(), query, now(), past=past, number=number, size=SEARCH_PAGE)
+    if number > 1 and not results.events:
+        raise NotFound("There is no such page.")
+    sub = site_feeds()
+    return _render(
+        "search.html",
+        search_query=query,
+        past=past,
+        results=results,
+        subscribe=sub,
+        alternates=sub.feeds,
     )
 
 

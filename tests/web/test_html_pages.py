@@ -138,6 +138,11 @@ def swept_pages(
         f"/manage/{newcomer}",
         "/manage/not-a-token",
         f"/unsubscribe/{reader}",
+        "/search",
+        "/search?q=机器学习",
+        "/search?q=Laplacian&past=1",
+        "/search?q=nothing+matches+this",
+        "/search?q=seminar&past=1",
     ):
         keep(f"GET {path}", client.get(path))
     form = f"/series/{SERIES}/subscribe"

@@ -109,6 +109,18 @@ class EventList(Out):
     next_cursor: str | None
 
 
+class SearchResults(Out):
+    """One page of talks matching a search, best first (upcoming ones, or past ones)."""
+
+    query: str
+    terms: list[str] = Field(description="the folded terms every talk contains")
+    past: bool
+    items: list[EventOut]
+    page: int
+    limit: int
+    has_next: bool
+
+
 class SeriesList(Out):
     """One page of series."""
 
