@@ -52,12 +52,13 @@ def create_app(
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import api, errors, feeds, health, pages, security, subscriptions
+    from web import api, discovery, errors, feeds, health, pages, security, subscriptions
 
     security.init_app(app)
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(discovery.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(subscriptions.bp)
     api.register(app)

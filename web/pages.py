@@ -8,7 +8,6 @@ stays the one source of truth and pages work without JavaScript.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,10 +23,10 @@ from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
 from events.models import Event, Series
 from events.times import resolve_zone
-from feeds import display
+from feeds import display, structured
 from feeds.formats import FORMATS
 from feeds.links import Links, google_calendar_subscribe, webcal
-from feeds.text import markdown_html, plain_text
+from feeds.text import markdown_html, plain_text, readable
 from web.context import db, now, settings
 
 bp = Blueprint(
@@ -104,22 +103,6 @@ def zone_time(start: datetime, end: datetime, zone_name: str) -> ZoneTime:
     )
 
 
-# CJK Radicals Supplement characters without an NFKC mapping, as their unified ideographs
-# (Unicode's EquivalentUnifiedIdeograph.txt); PDF copies of Chinese text are full of them.
-RADICALS = str.maketrans(
-    "⺁⺇⺌⺍⺕⺝⺩⺮⺶⺼⻄⻅⻆⻈⻉⻋⻓⻔⻘⻙⻚⻛⻜⻝⻢⻥⻦⻨⻩⻬⻮⻰⻳",
-    "厂几小小彐月王竹羊月西见角讠贝车长门青韦页风飞食马鱼鸟麦黄齐齿龙龟",
-)
-
-
-def readable(text: str) -> str:
-    """Return text with CJK/Kangxi radical look-alikes (PDF copy artefacts) as ideographs."""
-    text = text.translate(RADICALS)
-    return "".join(
-        unicodedata.normalize("NFKC", ch) if "\u2e80" <= ch <= "\u2fdf" else ch for ch in text
-    )
-
-
 def title_text(text: str) -> str:
     """Return a title for display: radicals fixed and inline LaTeX as Unicode ('∞-Laplacian')."""
     return plain_text(readable(text))
@@ -156,6 +139,30 @@ def google_calendar_event(event: Event, page_url: str) -> str:
         "location": display.place_text(event.location) or page_url,
     }
     return "https://calendar.google.com/calendar/render?" + urlencode(query)
+
+
+OUTLOOK_HOSTS = {"office": "outlook.office.com", "live": "outlook.live.com"}
+
+
+def outlook_event(event: Event, page_url: str, service: str) -> str:
+    """Return Outlook on the web's 'add this event' link: 'office' (Microsoft 365) or 'live'.
+
+    startdt/enddt are UTC instants with a Z; Outlook shows them in the user's own zone.
+    """
+    speakers = ", ".join(s["name"] for s in event.speakers)
+    body = "\n\n".join(
+        part for part in (speakers, plain_text(event.abstract)[:1200], page_url) if part
+    )
+    query = {
+        "path": "/calendar/action/compose",
+        "rru": "addevent",
+        "subject": title_text(event.title),
+        "startdt": times.rfc3339(event.start_utc),
+        "enddt": times.rfc3339(event.end_utc),
+        "body": body,
+        "location": display.place_text(event.location) or page_url,
+    }
+    return f"https://{OUTLOOK_HOSTS[service]}/calendar/0/deeplink/compose?" + urlencode(query)
 
 
 def series_feeds(slug: str, name: str) -> Subscribe:
@@ -334,6 +341,12 @@ def event_page(event_id: str) -> tuple[str, int]:
         meeting=meeting,
         ics_url=links.event_ics(event.id),
         google_url=google_calendar_event(event, page_url),
+        outlook_url=outlook_event(event, page_url, "office"),
+        outlook_live_url=outlook_event(event, page_url, "live"),
+        jsonld=structured.event_jsonld(
+            event, event.series, page_url, links.series_page(event.series.slug)
+        ),
+        share_description=structured.summary(event),
         subscribe=sub,
         alternates=sub.feeds,
         page_url=page_url,
