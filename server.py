@@ -52,13 +52,14 @@ def create_app(
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import api, discovery, errors, feeds, health, pages, security, subscriptions
+    from web import api, discovery, embed, errors, feeds, health, pages, security, subscriptions
 
     security.init_app(app)
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(discovery.bp)
+    app.register_blueprint(embed.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(subscriptions.bp)
     api.register(app)

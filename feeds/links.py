@@ -28,6 +28,14 @@ class Links:
         """Return a talk page."""
         return self._url(f"/events/{quote(event_id)}")
 
+    def series_embed(self, slug: str) -> str:
+        """Return a series' embeddable schedule (for an iframe)."""
+        return self._url(f"/embed/series/{quote(slug)}")
+
+    def asset(self, name: str) -> str:
+        """Return a static file of the site (under /assets/)."""
+        return self._url(f"/assets/{quote(name)}")
+
     def series_feed(self, slug: str, ext: str) -> str:
         """Return a series feed: ext is ics, rss, atom or json."""
         return self._url(f"/series/{quote(slug)}.{ext}")

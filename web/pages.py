@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -165,6 +166,18 @@ def outlook_event(event: Event, page_url: str, service: str) -> str:
     return f"https://{OUTLOOK_HOSTS[service]}/calendar/0/deeplink/compose?" + urlencode(query)
 
 
+def embed_snippet(series: Series) -> str:
+    """Return the HTML an organiser pastes to embed a series' schedule (web.embed)."""
+    links = Links(settings().base_url)
+    title = escape(f"{series.name}: upcoming talks")
+    return (
+        f'<iframe src="{escape(links.series_embed(series.slug))}" title="{title}" '
+        'data-eventfeed-embed loading="lazy" style="width: 100%; height: 420px; border: 0">'
+        "</iframe>\n"
+        f'<script src="{escape(links.asset("embed-host.js"))}" async></script>'
+    )
+
+
 def series_feeds(slug: str, name: str) -> Subscribe:
     """Return the subscribe box of a series."""
     links = Links(settings().base_url)
@@ -312,6 +325,7 @@ def series_page(slug: str) -> tuple[str, int]:
     sub = series_feeds(series.slug, series.name)
     return _render(
         "series.html",
+        embed_snippet=embed_snippet(series),
         series=series,
         upcoming=upcoming,
         past=past,

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import TooManyRequests
 
@@ -69,10 +69,17 @@ def init_app(app: Flask) -> None:
 
 
 def add_security_headers(response: Response) -> Response:
-    """Set the security headers a view has not set itself."""
+    """Set the security headers a view has not set itself (a frameable view: no DENY)."""
     for name, value in SECURITY_HEADERS.items():
+        if name == "X-Frame-Options" and g.get("frameable"):
+            continue
         response.headers.setdefault(name, value)
     return response
+
+
+def frameable_policy(ancestors: str = "*") -> str:
+    """Return the site's CSP with `frame-ancestors` opened to `ancestors` (embeds only)."""
+    return CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
 
 
 def add_cors(response: Response) -> Response:

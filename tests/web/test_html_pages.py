@@ -32,7 +32,7 @@ from tests.support.vnu import NuChecker
 
 SERIES = "lisbon-ml-seminars"
 # Blueprints whose GET routes answer HTML pages (the others answer feeds, JSON or files).
-PAGE_BLUEPRINTS = ("pages", "subscriptions")
+PAGE_BLUEPRINTS = ("pages", "subscriptions", "embed")
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,9 @@ def swept_pages(
         "/manage/not-a-token",
         f"/unsubscribe/{reader}",
         "/search",
+        f"/embed/series/{SERIES}",
+        f"/embed/series/{SERIES}?tz=Asia/Tokyo&theme=dark&accent=c0ffee&limit=2",
+        "/embed/series/ml-joint-seminar?theme=light",
         "/search?q=机器学习",
         "/search?q=Laplacian&past=1",
         "/search?q=nothing+matches+this",
