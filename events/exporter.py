@@ -43,6 +43,7 @@ class EventDocument(TypedDict, total=False):
     homepage: str
     status: str
     tags: list[str]
+    topics: list[str]
 
 
 class SeriesDocument(TypedDict, total=False):
@@ -59,6 +60,7 @@ class SeriesDocument(TypedDict, total=False):
     location: Location
     meeting: Meeting
     auto_announce: bool
+    topics: list[str]
     events: list[EventDocument]
 
 
@@ -86,6 +88,7 @@ def event_document(event: Event, series: Series) -> EventDocument:
             "homepage": event.homepage,
             "status": event.status,
             "tags": event.tags,
+            "topics": event.topics,
         }
     )
     return cast(EventDocument, document)

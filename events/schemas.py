@@ -114,6 +114,18 @@ def parse_location(value: object) -> object:
 LocationField = Annotated[LocationIn, BeforeValidator(parse_location)]
 
 
+def split_topics(value: Any) -> Any:
+    """Read topics given as one string: 'Mathematics › Analysis of PDEs; deep learning'.
+
+    Semicolons separate topics (a topic name may hold a comma); repeats are dropped.
+    """
+    if isinstance(value, str):
+        value = [t.strip() for t in value.split(";")]
+    if isinstance(value, list):
+        return list(dict.fromkeys(t.strip() if isinstance(t, str) else t for t in value if t))
+    return value
+
+
 class SeriesIn(Strict):
     """A series as written in an import file or sent to the API (events apart)."""
 
@@ -130,6 +142,12 @@ class SeriesIn(Strict):
     location: LocationField | None = None
     meeting: MeetingIn | None = None
     auto_announce: bool = False
+    topics: list[Line] = Field(default_factory=list, max_length=30)
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _topics(cls, value: Any) -> Any:
+        return split_topics(value)
 
     @field_validator("timezone")
     @classmethod
@@ -160,6 +178,12 @@ class EventIn(Strict):
     homepage: Url | None = None
     status: Literal["confirmed", "tentative", "cancelled"] = "confirmed"
     tags: list[Tag] = Field(default_factory=list, max_length=50)
+    topics: list[Line] = Field(default_factory=list, max_length=30)
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _topics(cls, value: Any) -> Any:
+        return split_topics(value)
 
     @field_validator("timezone")
     @classmethod
@@ -198,6 +222,7 @@ class SeriesRecord:
     location: Location | None
     meeting: Meeting | None
     auto_announce: bool = False
+    topics: list[str] = field(default_factory=list)
 
 
 # The column names a series record holds, in order: the one list every copy derives from.
@@ -225,6 +250,7 @@ class EventRecord:
     homepage: str | None = None
     status: str = "confirmed"
     tags: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
 
 
 def _errors(exc: ValidationError) -> list[tuple[str, str]]:
@@ -324,4 +350,5 @@ def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> Ev
         homepage=parsed.homepage,
         status=parsed.status,
         tags=parsed.tags,
+        topics=parsed.topics,
     )

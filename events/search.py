@@ -68,6 +68,7 @@ def texts(
     tags: Iterable[str],
     series_name: str,
     series_description: str,
+    topics: Iterable[str] = (),
 ) -> dict[str, str]:
     """Return the folded index texts of a talk (plain values: migrations use it too)."""
     people = fold(
@@ -80,7 +81,8 @@ def texts(
     )
     folded_title = fold(title)
     series_text = fold(f"{series_name} {series_description}")
-    parts = (folded_title, people, fold(" ".join(tags)), fold(abstract), series_text)
+    keywords = fold(" ".join([*tags, *topics]))
+    parts = (folded_title, people, keywords, fold(abstract), series_text)
     return {
         "title": folded_title,
         "people": people,
@@ -101,6 +103,7 @@ def _values(series: Series, event: Event) -> dict[str, object]:
             tags=event.tags,
             series_name=series.name,
             series_description=series.description,
+            topics=[*event.topics, *series.topics],
         ),
     }
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from events import search, signals
+from events import search, signals, topics
 from events.errors import InvalidRecord, NotFound
 from events.models import Event, Series
 from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
@@ -17,7 +17,7 @@ from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
 # A change to any of these raises the event's SEQUENCE (RFC 5545 §3.8.7.4).
 MATERIAL_FIELDS = ("start_utc", "end_utc", "timezone", "location", "status", "meeting")
 # A change to any of these rewrites the search index rows of the series' talks.
-SEARCHED_SERIES_FIELDS = frozenset({"name", "description", "visibility"})
+SEARCHED_SERIES_FIELDS = frozenset({"name", "description", "visibility", "topics"})
 
 
 @dataclass
@@ -65,10 +65,14 @@ def upsert_series(session: Session, record: SeriesRecord, now: datetime) -> tupl
         series = Series(**values, created_at=now, updated_at=now)
         session.add(series)
         session.flush()
+        if series.topics:
+            topics.link_series(session, series)
         return series, Outcome("created")
     changed = _apply(series, values)
     if changed:
         series.updated_at = now
+        if "topics" in changed:
+            topics.link_series(session, series)
         if SEARCHED_SERIES_FIELDS.intersection(changed):
             search.index_series(session, series)
         return series, Outcome("updated")
@@ -85,6 +89,7 @@ def upsert_event(
         event = Event(**values, series=series, sequence=0, created_at=now, updated_at=now)
         session.add(event)
         outcome = Outcome("created")
+        topics.link_event(session, event, new=True)
         search.index_event(session, series, event)
         _notify(session, series, event, outcome, now)
         return event, outcome
@@ -103,6 +108,8 @@ def upsert_event(
     event.updated_at = now
     previous = {name: before[name] for name in changed if name in MATERIAL_FIELDS}
     outcome = Outcome("updated", material, previous)
+    if "topics" in changed:
+        topics.link_event(session, event)
     search.index_event(session, series, event)
     _notify(session, series, event, outcome, now)
     return event, outcome

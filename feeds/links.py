@@ -28,6 +28,18 @@ class Links:
         """Return a talk page."""
         return self._url(f"/events/{quote(event_id)}")
 
+    def topic_page(self, slug: str) -> str:
+        """Return a topic's page."""
+        return self._url(f"/topics/{quote(slug)}")
+
+    def topic_feed(self, slug: str, ext: str) -> str:
+        """Return a topic's feed: ext is ics, rss, atom or json."""
+        return self._url(f"/topics/{quote(slug)}.{ext}")
+
+    def topic_embed(self, slug: str) -> str:
+        """Return a topic's embeddable schedule."""
+        return self._url(f"/embed/topics/{quote(slug)}")
+
     def series_embed(self, slug: str) -> str:
         """Return a series' embeddable schedule (for an iframe)."""
         return self._url(f"/embed/series/{quote(slug)}")

@@ -1,4 +1,5 @@
-"""Embeddable schedules: `/embed/series/<slug>`, a compact page meant for another site's iframe.
+"""Embeddable schedules: `/embed/series/<slug>` and `/embed/topics/<slug>`, compact pages
+meant for another site's iframe.
 
 - Times in the viewer's zone: `?tz=Area/City`; without it a small script in the frame
   (`embed.js`) asks the browser for its zone and reloads once with `?tz=` (nothing stored).
@@ -21,7 +22,8 @@ from flask import Blueprint, Response, g, render_template, request
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
-from events import listings
+from events import listings, topics
+from events.errors import NotFound as NoRecord
 from events.errors import UnknownTimezone
 from events.models import Event, Series
 from events.times import resolve_zone
@@ -70,21 +72,43 @@ def series_embed(slug: str) -> Response:
     series = db().scalar(select(Series).where(Series.slug == slug))
     if series is None:
         raise NotFound(f"There is no series “{slug}”.")
-    zone, theme, accent, limit = _options()
+    limit = _options()[3]
     upcoming = listings.upcoming(db(), now(), size=limit, series_id=series.id)
     links = Links(settings().base_url)
+    return _embed(series.name, series.language, upcoming, links.series_page(series.slug))
+
+
+@bp.get("/embed/topics/<slug>")
+def topic_embed(slug: str) -> Response:
+    """Show a topic's next talks across public series, compactly, for an iframe."""
+    try:
+        named = topics.get_topic(db(), slug)
+    except NoRecord:
+        raise NotFound(f"There is no topic “{slug}”.") from None
+    limit = _options()[3]
+    upcoming = topics.upcoming(db(), named.topic, now(), number=1, size=limit)
+    links = Links(settings().base_url)
+    return _embed(named.path, "en", upcoming, links.topic_page(slug), show_series=True)
+
+
+def _embed(
+    title: str, language: str, upcoming: listings.Page, page_url: str, *, show_series: bool = False
+) -> Response:
+    zone, theme, accent, _ = _options()
     body = render_template(
         "embed.html",
-        series=series,
+        title=title,
+        language=language,
         events=upcoming.events,
         more=upcoming.has_next,
+        show_series=show_series,
         when=_when,
         zone=zone,
         zone_text=display.zone_label(zone) if zone else None,
         theme=theme,
         accent=accent,
-        page_url=links.series_page(series.slug),
-        links=links,
+        page_url=page_url,
+        links=Links(settings().base_url),
         alternates=[],
     )
     g.frameable = True

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import load_only, selectinload
 from werkzeug.exceptions import NotFound
 
-from events import listings, search, times
+from events import listings, search, times, topics
 from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
 from events.models import Event, Series
@@ -164,6 +164,22 @@ def outlook_event(event: Event, page_url: str, service: str) -> str:
         "location": display.place_text(event.location) or page_url,
     }
     return f"https://{OUTLOOK_HOSTS[service]}/calendar/0/deeplink/compose?" + urlencode(query)
+
+
+@dataclass(frozen=True)
+class TopicChip:
+    """A topic shown on a page: a taxonomy topic (with its page) or a free keyword."""
+
+    label: str
+    slug: str | None
+
+
+def topic_chips(names: list[str]) -> list[TopicChip]:
+    """Return the chips of a `topics` list: taxonomy topics link to their page."""
+    if not names:
+        return []
+    found, keywords = topics.resolve(db(), names)
+    return [TopicChip(t.name, t.slug) for t in found] + [TopicChip(k, None) for k in keywords]
 
 
 def embed_snippet(series: Series) -> str:
@@ -326,6 +342,7 @@ def series_page(slug: str) -> tuple[str, int]:
     return _render(
         "series.html",
         embed_snippet=embed_snippet(series),
+        topic_chips=topic_chips(series.topics),
         series=series,
         upcoming=upcoming,
         past=past,
@@ -361,6 +378,7 @@ def event_page(event_id: str) -> tuple[str, int]:
             event, event.series, page_url, links.series_page(event.series.slug)
         ),
         share_description=structured.summary(event),
+        topic_chips=topic_chips([*event.topics, *event.series.topics]),
         subscribe=sub,
         alternates=sub.feeds,
         page_url=page_url,

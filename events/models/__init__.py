@@ -4,7 +4,8 @@
 - `mail`: subscribers, subscriptions and the email outbox;
 - `access`: editors' API tokens and rate-limit counters;
 - `rendered`: the rendered-feed cache (pieces per talk, whole feeds);
-- `search`: the search index (one folded text per public talk).
+- `search`: the search index (one folded text per public talk);
+- `topics`: the topic taxonomy and the links of series and talks to it.
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
@@ -20,6 +21,7 @@ from events.models.mail import OUTBOX_KINDS, OUTBOX_STATUSES, Outbox, Subscriber
 from events.models.records import ACCESS_POLICIES, STATUSES, VISIBILITIES, Event, Series
 from events.models.rendered import RenderedFeed, RenderedPiece
 from events.models.search import SearchDoc
+from events.models.topics import Topic, TopicLink
 
 __all__ = [
     "ACCESS_POLICIES",
@@ -44,4 +46,6 @@ __all__ = [
     "Speaker",
     "Subscriber",
     "Subscription",
+    "Topic",
+    "TopicLink",
 ]

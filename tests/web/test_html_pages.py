@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from events import importer
+from events import importer, topics
 from events.models import Event
 from mail import subscribers
 from server import sample_data_path
@@ -32,7 +32,7 @@ from tests.support.vnu import NuChecker
 
 SERIES = "lisbon-ml-seminars"
 # Blueprints whose GET routes answer HTML pages (the others answer feeds, JSON or files).
-PAGE_BLUEPRINTS = ("pages", "subscriptions", "embed")
+PAGE_BLUEPRINTS = ("pages", "subscriptions", "embed", "topics")
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ def swept_pages(
         slides="https://slides.example/1.pdf",
         homepage="https://talk.example/1",
         tags=["pde", "analysis"],
+        topics=["Mathematics › Analysis of PDEs", "viscosity solutions"],
     )
     make_event(
         series=SERIES,
@@ -98,6 +99,10 @@ def swept_pages(
         end=_future(5).replace("12:00", "13:00"),
     )
     now = datetime.now(UTC)
+    with sessions() as session, session.begin():
+        topics.add_topic(session, "math", "Mathematics")
+        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        topics.add_topic(session, "empty", "Empty topic", description="Nothing here yet.")
     with sessions() as session, session.begin():
         confirmed = subscribers.add_confirmed(
             session, "reader@example.org", [SERIES], "Asia/Tokyo", now
@@ -139,6 +144,12 @@ def swept_pages(
         "/manage/not-a-token",
         f"/unsubscribe/{reader}",
         "/search",
+        "/topics",
+        "/topics/math",
+        "/topics/math-ap?tz=Asia/Tokyo",
+        "/topics/empty",
+        "/topics/no-such-topic",
+        "/embed/topics/math",
         f"/embed/series/{SERIES}",
         f"/embed/series/{SERIES}?tz=Asia/Tokyo&theme=dark&accent=c0ffee&limit=2",
         "/embed/series/ml-joint-seminar?theme=light",

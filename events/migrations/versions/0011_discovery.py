@@ -1,4 +1,4 @@
-"""Discovery: the search index (search_doc; FTS5 trigram on SQLite, pg_trgm GIN on PostgreSQL)
+"""Discovery: search index (FTS5 trigram / pg_trgm GIN), topic taxonomy and topic links
 
 Revision ID: 0011_discovery
 Revises: 0006b_hardening_web
@@ -32,6 +32,7 @@ SQLITE_FTS = [
 
 def upgrade() -> None:
     """Apply this migration."""
+    _topics()
     op.create_table(
         "search_doc",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -64,6 +65,40 @@ def upgrade() -> None:
             "CREATE INDEX ix_search_doc_body_trgm ON search_doc USING gin (body gin_trgm_ops)"
         )
     _index_existing(bind)
+
+
+def _topics() -> None:
+    """The taxonomy, its links, and the records' `topics` field (as imported)."""
+    # Plain ADD COLUMN (no batch copy on SQLite, which would drop the 0005 triggers).
+    for table in ("series", "event"):
+        op.add_column(
+            table, sa.Column("topics", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
+        )
+    op.create_table(
+        "topic",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("slug", sa.String(100), nullable=False, unique=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("parent_id", sa.Integer(), sa.ForeignKey("topic.id", ondelete="CASCADE")),
+    )
+    op.create_index("ix_topic_parent_id", "topic", ["parent_id"])
+    op.create_table(
+        "topic_link",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "topic_id",
+            sa.Integer(),
+            sa.ForeignKey("topic.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("series_id", sa.Integer(), sa.ForeignKey("series.id", ondelete="CASCADE")),
+        sa.Column("event_id", sa.String(100), sa.ForeignKey("event.id", ondelete="CASCADE")),
+    )
+    op.create_index("ix_topic_link_series_id", "topic_link", ["series_id"])
+    op.create_index("ix_topic_link_event_id", "topic_link", ["event_id"])
+    op.create_index("ix_topic_link_topic_series", "topic_link", ["topic_id", "series_id"])
+    op.create_index("ix_topic_link_topic_event", "topic_link", ["topic_id", "event_id"])
 
 
 def _index_existing(bind: sa.Connection) -> None:
@@ -132,3 +167,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE IF EXISTS search_fts")
     op.drop_table("search_doc")
+    op.drop_table("topic_link")
+    op.drop_table("topic")
+    for table in ("event", "series"):
+        op.drop_column(table, "topics")
