@@ -9,7 +9,7 @@ stays the one source of truth and pages work without JavaScript.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import load_only, selectinload
 from werkzeug.exceptions import NotFound
 
-from events import listings, search, times, topics
+from events import filters, listings, search, times, topics
 from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
 from events.models import Event, Series
@@ -299,14 +299,38 @@ def _found(page: listings.Page) -> listings.Page:
     return page
 
 
+def _day_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, "").strip())
+    except ValueError:
+        return None
+
+
+def talk_filter() -> filters.TalkFilter:
+    """Return the home page's filters from the query (invalid values are ignored)."""
+    mode = request.args.get("mode", "")
+    language = request.args.get("lang", "").strip()
+    return filters.TalkFilter(
+        topic=request.args.get("topic", "").strip() or None,
+        start=_day_arg("from"),
+        end=_day_arg("to"),
+        mode=mode if mode in filters.MODES else None,
+        language=language[:35] or None,
+    )
+
+
 @bp.get("/")
 def home() -> tuple[str, int]:
-    """Show upcoming talks across public series (a page at a time) and the public series."""
+    """Show upcoming talks across public series (a page at a time, filtered) and the series."""
     moment = now()
     number = page_number("page")
-    upcoming = _found(listings.upcoming(db(), moment, number=number, size=HOME_UPCOMING))
+    wanted = talk_filter()
+    where = filters.conditions(db(), wanted, viewer_zone() or "UTC")
+    upcoming = _found(
+        listings.upcoming(db(), moment, number=number, size=HOME_UPCOMING, where=where)
+    )
     recent: list[Event] = []
-    if upcoming.number == 1 and len(upcoming.events) < HOME_RECENT:
+    if not wanted.active and upcoming.number == 1 and len(upcoming.events) < HOME_RECENT:
         recent = listings.past(db(), moment, size=HOME_RECENT).events
     all_series = _public_series()
     outlooks = listings.outlooks(db(), [s.id for s in all_series], moment)
@@ -320,6 +344,9 @@ def home() -> tuple[str, int]:
         subscribe=sub,
         alternates=sub.feeds,
         page_url=Links(settings().base_url).home(),
+        wanted=wanted,
+        taxonomy=topics.taxonomy(db()),
+        languages=filters.languages(db()),
     )
 
 
