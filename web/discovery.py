@@ -1,7 +1,8 @@
 """Discovery for crawlers: /robots.txt and /sitemap.xml.
 
-The sitemap lists the home page, every public series and the talks of public series (the
-latest first, at most 50,000 URLs: the sitemap protocol's limit for one file). Unlisted
+The sitemap lists the home page, every public series, the topics and the talks of public
+series (the latest first, at most 50,000 URLs: the sitemap protocol's limit for one file).
+Unlisted
 series and their talks, personal feeds, management pages and search results stay out;
 robots.txt keeps crawlers off personal and action URLs and points at the sitemap.
 """
@@ -14,7 +15,7 @@ from flask import Blueprint, Response
 from sqlalchemy import select
 
 from events import times
-from events.models import Event, Series
+from events.models import Event, Series, Topic
 from feeds.links import Links
 from web.context import db, settings
 
@@ -41,6 +42,10 @@ def sitemap() -> Response:
     public = select(Series.slug, Series.updated_at).where(Series.visibility == "public")
     for slug, updated in session.execute(public.order_by(Series.slug)):
         entries.append((links.series_page(slug), times.rfc3339(updated)))
+    topic_slugs = session.scalars(select(Topic.slug).order_by(Topic.slug)).all()
+    if topic_slugs:
+        entries.append((links.home() + "topics", None))
+        entries.extend((links.topic_page(slug), None) for slug in topic_slugs)
     talks = (
         select(Event.id, Event.updated_at)
         .join(Series, Series.id == Event.series_id)

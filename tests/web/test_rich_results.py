@@ -12,7 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import extruct
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
 
+from events import topics
 from events.models import Event, Series
 
 BASE = "https://events.example.org"
@@ -160,6 +162,15 @@ def test_sitemap_lists_public_pages_only(client: FlaskClient, talks: None) -> No
     assert set(urls[2:]) == {BASE + f"/events/{t}" for t in ("hybrid", "open", "room")}
     assert all(u and "quiet" not in u for u in urls)
     assert root.find("s:url[2]/s:lastmod", ns) is not None
+
+
+def test_sitemap_lists_topics(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    with sessions() as session, session.begin():
+        topics.add_topic(session, "math", "Mathematics")
+    root = ET.fromstring(client.get("/sitemap.xml").data)
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    urls = [loc.text for loc in root.findall("s:url/s:loc", ns)]
+    assert urls == [BASE + "/", BASE + "/topics", BASE + "/topics/math"]
 
 
 def test_robots_txt(client: FlaskClient) -> None:
