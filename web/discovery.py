@@ -2,9 +2,8 @@
 
 The sitemap lists the home page, every public series, the topics and the talks of public
 series (the latest first, at most 50,000 URLs: the sitemap protocol's limit for one file).
-Unlisted
-series and their talks, personal feeds, management pages and search results stay out;
-robots.txt keeps crawlers off personal and action URLs and points at the sitemap.
+Unlisted series and their talks, personal feeds, management pages and search results stay
+out; robots.txt keeps crawlers off personal and action URLs and points at the sitemap.
 """
 
 from __future__ import annotations
