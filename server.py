@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import mail  # noqa: F401  (connects the mail room to the records' signals)
 from events import demo as demo_data
-from events import exporter, importer, tokens
+from events import exporter, importer, tokens, topics
 from events.clock import SYSTEM_CLOCK, Clock
 from events.config import Settings
 from events.db import make_engine, make_sessionmaker, migrate
@@ -54,15 +54,30 @@ def create_app(
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import api, errors, feeds, health, organise, pages, security, subscriptions
+    from web import (
+        api,
+        discovery,
+        embed,
+        errors,
+        feeds,
+        health,
+        organise,
+        pages,
+        security,
+        subscriptions,
+        topics,
+    )
 
     security.init_app(app)
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(discovery.bp)
+    app.register_blueprint(embed.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(subscriptions.bp)
     app.register_blueprint(organise.bp)
+    app.register_blueprint(topics.bp)
     api.register(app)
 
 
@@ -149,6 +164,54 @@ def export_command(
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+
+
+@cli.group("topics")
+def topics_group() -> None:
+    """Edit the site's topic taxonomy (nested one level: 'Mathematics › Analysis of PDEs')."""
+
+
+@topics_group.command("add")
+@click.argument("slug")
+@click.argument("name")
+@click.option("--parent", default=None, help="Slug of the top-level topic it belongs to.")
+@click.option("--description", default="", help="A sentence shown on the topic's page.")
+@click.pass_context
+def topics_add(
+    ctx: click.Context, slug: str, name: str, parent: str | None, description: str
+) -> None:
+    """Create a topic, or rename or move an existing one; series and talks are relinked."""
+    state = _state(ctx)
+    migrate(state.engine)
+    with state.sessions() as session, session.begin():
+        topic = topics.add_topic(session, slug, name, parent=parent, description=description)
+        click.echo(f"topic {topic.slug}: {topics.get_topic(session, topic.slug).path}")
+
+
+@topics_group.command("remove")
+@click.argument("slug")
+@click.pass_context
+def topics_remove(ctx: click.Context, slug: str) -> None:
+    """Delete a topic and its subtopics (records keep the names, now free keywords)."""
+    state = _state(ctx)
+    migrate(state.engine)
+    with state.sessions() as session, session.begin():
+        topics.remove_topic(session, slug)
+        click.echo(f"removed topic {slug}")
+
+
+@topics_group.command("list")
+@click.pass_context
+def topics_list(ctx: click.Context) -> None:
+    """List the taxonomy: slug and full name, parents first."""
+    state = _state(ctx)
+    migrate(state.engine)
+    with state.sessions() as session:
+        found = topics.taxonomy(session)
+        if not found:
+            click.echo("no topics")
+        for named in found:
+            click.echo(f"{named.topic.slug}\t{named.path}")
 
 
 @cli.group("token")

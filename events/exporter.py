@@ -46,6 +46,7 @@ class EventDocument(TypedDict, total=False):
     kind: str
     parent: str
     posters: list[str]
+    topics: list[str]
 
 
 class SeriesDocument(TypedDict, total=False):
@@ -63,6 +64,7 @@ class SeriesDocument(TypedDict, total=False):
     meeting: Meeting
     auto_announce: bool
     schedule: dict[str, Any]
+    topics: list[str]
     events: list[EventDocument]
 
 
@@ -93,6 +95,7 @@ def event_document(event: Event, series: Series) -> EventDocument:
             "kind": event.kind if event.kind != "talk" else None,
             "parent": event.parent_id,
             "posters": event.posters,
+            "topics": event.topics,
         }
     )
     return cast(EventDocument, document)

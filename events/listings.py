@@ -69,10 +69,19 @@ def _page(session: Session, query: Select[Event], number: int, size: int) -> Pag
 
 
 def upcoming(
-    session: Session, now: datetime, *, number: int = 1, size: int, series_id: int | None = None
+    session: Session,
+    now: datetime,
+    *,
+    number: int = 1,
+    size: int,
+    series_id: int | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Page:
-    """Return a page of talks not ended yet, soonest first: public series, or one series."""
-    query = select(Event).where(TOP)
+    """Return a page of talks not ended yet, soonest first: public series, or one series.
+
+    `where`: further conditions on the talk (events.filters).
+    """
+    query = select(Event).where(TOP, *where)
     if series_id is None:
         query = query.where(Event.id.in_(_upcoming_ids(now)), _public(), NOT_SLOT)
     else:

@@ -116,6 +116,18 @@ def parse_location(value: object) -> object:
 LocationField = Annotated[LocationIn, BeforeValidator(parse_location)]
 
 
+def split_topics(value: Any) -> Any:
+    """Read topics given as one string: 'Mathematics › Analysis of PDEs; deep learning'.
+
+    Semicolons separate topics (a topic name may hold a comma); repeats are dropped.
+    """
+    if isinstance(value, str):
+        value = [t.strip() for t in value.split(";")]
+    if isinstance(value, list):
+        return list(dict.fromkeys(t.strip() if isinstance(t, str) else t for t in value if t))
+    return value
+
+
 class SeriesIn(Strict):
     """A series as written in an import file or sent to the API (events apart)."""
 
@@ -132,6 +144,12 @@ class SeriesIn(Strict):
     location: LocationField | None = None
     meeting: MeetingIn | None = None
     auto_announce: bool = False
+    topics: list[Line] = Field(default_factory=list, max_length=30)
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _topics(cls, value: Any) -> Any:
+        return split_topics(value)
 
     @field_validator("timezone")
     @classmethod
@@ -174,6 +192,13 @@ class EventIn(Strict):
             return "-".join(value.strip().lower().replace("_", " ").split())
         return value
 
+    topics: list[Line] = Field(default_factory=list, max_length=30)
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _topics(cls, value: Any) -> Any:
+        return split_topics(value)
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
@@ -211,6 +236,7 @@ class SeriesRecord:
     location: Location | None
     meeting: Meeting | None
     auto_announce: bool = False
+    topics: list[str] = field(default_factory=list)
 
 
 # The column names a series record holds, in order: the one list every copy derives from.
@@ -241,6 +267,7 @@ class EventRecord:
     kind: str = "talk"
     parent_id: str | None = None
     posters: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
 
 
 def _errors(exc: ValidationError) -> list[tuple[str, str]]:
@@ -343,4 +370,5 @@ def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> Ev
         kind=parsed.kind,
         parent_id=parsed.parent,
         posters=parsed.posters,
+        topics=parsed.topics,
     )

@@ -9,13 +9,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from events import signals, times
+from events import search, signals, times, topics
 from events.errors import InvalidRecord, NotFound
 from events.models import CONTAINER_KINDS, TALK_KINDS, Event, Series
 from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
 
 # A change to any of these raises the event's SEQUENCE (RFC 5545 §3.8.7.4).
 MATERIAL_FIELDS = ("start_utc", "end_utc", "timezone", "location", "status", "meeting")
+# A change to any of these rewrites the search index rows of the series' talks.
+SEARCHED_SERIES_FIELDS = frozenset({"name", "description", "visibility", "topics"})
 
 
 @dataclass
@@ -63,9 +65,16 @@ def upsert_series(session: Session, record: SeriesRecord, now: datetime) -> tupl
         series = Series(**values, created_at=now, updated_at=now)
         session.add(series)
         session.flush()
+        if series.topics:
+            topics.link_series(session, series)
         return series, Outcome("created")
-    if _apply(series, values):
+    changed = _apply(series, values)
+    if changed:
         series.updated_at = now
+        if "topics" in changed:
+            topics.link_series(session, series)
+        if SEARCHED_SERIES_FIELDS.intersection(changed):
+            search.index_series(session, series)
         return series, Outcome("updated")
     return series, Outcome("unchanged")
 
@@ -82,6 +91,8 @@ def upsert_event(
         session.add(event)
         outcome = Outcome("created")
         _touch_parent(session, event, now)
+        topics.link_event(session, event, new=True)
+        search.index_event(session, series, event)
         _notify(session, series, event, outcome, now)
         return event, outcome
     if event.series_id != series.id:
@@ -100,6 +111,9 @@ def upsert_event(
     _touch_parent(session, event, now)
     previous = {name: before[name] for name in changed if name in MATERIAL_FIELDS}
     outcome = Outcome("updated", material, previous)
+    if "topics" in changed:
+        topics.link_event(session, event)
+    search.index_event(session, series, event)
     _notify(session, series, event, outcome, now)
     return event, outcome
 

@@ -288,6 +288,11 @@ def rfc3339(instant: datetime) -> str:
     return utc(instant).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def rfc3339_local(instant: datetime, zone_name: str) -> str:
+    """Return an instant as wall time with its offset: '2021-11-27T09:30:00+08:00'."""
+    return local(instant, zone_name).isoformat(timespec="seconds")
+
+
 def basic_utc(instant: datetime) -> str:
     """Return an instant as '20211127T013000Z' (iCalendar and calendar-link form)."""
     return utc(instant).strftime("%Y%m%dT%H%M%SZ")

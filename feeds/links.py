@@ -28,6 +28,26 @@ class Links:
         """Return a talk page."""
         return self._url(f"/events/{quote(event_id)}")
 
+    def topic_page(self, slug: str) -> str:
+        """Return a topic's page."""
+        return self._url(f"/topics/{quote(slug)}")
+
+    def topic_feed(self, slug: str, ext: str) -> str:
+        """Return a topic's feed: ext is ics, rss, atom or json."""
+        return self._url(f"/topics/{quote(slug)}.{ext}")
+
+    def topic_embed(self, slug: str) -> str:
+        """Return a topic's embeddable schedule."""
+        return self._url(f"/embed/topics/{quote(slug)}")
+
+    def series_embed(self, slug: str) -> str:
+        """Return a series' embeddable schedule (for an iframe)."""
+        return self._url(f"/embed/series/{quote(slug)}")
+
+    def asset(self, name: str) -> str:
+        """Return a static file of the site (under /assets/)."""
+        return self._url(f"/assets/{quote(name)}")
+
     def series_feed(self, slug: str, ext: str) -> str:
         """Return a series feed: ext is ics, rss, atom or json."""
         return self._url(f"/series/{quote(slug)}.{ext}")

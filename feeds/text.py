@@ -9,6 +9,7 @@ latex2mathml, so no script or CDN is needed; nh3 then sanitises the result.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache, lru_cache
 
 import nh3
@@ -155,3 +156,19 @@ def sanitise(html: str) -> str:
 def markdown_html(markdown: str) -> str:
     """Return Markdown with LaTeX as sanitised HTML with MathML."""
     return sanitise(_markdown().render(markdown))
+
+
+# CJK Radicals Supplement characters without an NFKC mapping, as their unified ideographs
+# (Unicode's EquivalentUnifiedIdeograph.txt); PDF copies of Chinese text are full of them.
+RADICALS = str.maketrans(
+    "⺁⺇⺌⺍⺕⺝⺩⺮⺶⺼⻄⻅⻆⻈⻉⻋⻓⻔⻘⻙⻚⻛⻜⻝⻢⻥⻦⻨⻩⻬⻮⻰⻳",
+    "厂几小小彐月王竹羊月西见角讠贝车长门青韦页风飞食马鱼鸟麦黄齐齿龙龟",
+)
+
+
+def readable(text: str) -> str:
+    """Return text with CJK/Kangxi radical look-alikes (PDF copy artefacts) as ideographs."""
+    text = text.translate(RADICALS)
+    return "".join(
+        unicodedata.normalize("NFKC", ch) if "\u2e80" <= ch <= "\u2fdf" else ch for ch in text
+    )

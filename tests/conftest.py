@@ -41,6 +41,7 @@ def _reset_schema(engine: Engine) -> None:
         else:
             Base.metadata.drop_all(conn)
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            conn.execute(text("DROP TABLE IF EXISTS search_fts"))
 
 
 @pytest.fixture(scope="session")

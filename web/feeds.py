@@ -7,6 +7,7 @@
 | `/events/<id>.ics` | one talk, as a download |
 | `/series/<slug>/next.ics` | the series' next talk (a session: its talks), as a download |
 | `/calendar.ics?series=a,b&tag=x` | public series, rolling window, optional filters |
+| `/topics/<slug>.ics`, `.rss`, `.atom`, `.json` | a topic's talks, all public series |
 | `/feed.rss`, `/feed.atom`, `/feed.json` (same filters) | the same talks as feed items |
 
 Every answer carries an ETag and Last-Modified and honours conditional requests (web.http).
@@ -24,12 +25,12 @@ after the stamp was read.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 
-from events import listings, queries
+from events import listings, queries, topics
 from events.errors import NotFound
 from events.models import BREAK_KINDS, CONTAINER_KINDS, Event, Series
 from feeds import cache
@@ -254,6 +255,53 @@ def site_calendar() -> Response:
     )
     body = _calendar(events, info)
     return cached_response(body, content_type=ICS_TYPE, last_modified=queries.last_modified(events))
+
+
+def _topic_events(slug: str) -> tuple[topics.Named, list[Event]]:
+    named = topics.get_topic(db(), slug)
+    config = settings()
+    since = now() - timedelta(days=config.feed_window_days)
+    events = topics.feed_events(db(), named.topic, since=since, cap=config.feed_max_events)
+    return named, events
+
+
+@bp.get("/topics/<slug>.ics")
+def topic_calendar(slug: str) -> Response:
+    """Serve a topic's talks across public series (rolling window) as iCalendar."""
+    try:
+        named, events = _topic_events(slug)
+    except NotFound as exc:
+        return not_found(str(exc))
+    links = _links()
+    info = CalendarInfo(
+        name=f"{named.path} · EventFeed",
+        description=named.topic.description or f"Talks on {named.path}, across seminar series.",
+        url=links.topic_page(slug),
+    )
+    body = _calendar(events, info)
+    return cached_response(body, content_type=ICS_TYPE, last_modified=queries.last_modified(events))
+
+
+@bp.get("/topics/<slug>.<any(rss, atom, json):fmt>")
+def topic_feed(slug: str, fmt: str) -> Response:
+    """Serve a topic's talks across public series as RSS, Atom or JSON Feed."""
+    try:
+        named, events = _topic_events(slug)
+    except NotFound as exc:
+        return not_found(str(exc))
+    links = _links()
+    info = FeedInfo(
+        title=f"{named.path} · EventFeed",
+        description=named.topic.description or f"Talks on {named.path}, across seminar series.",
+        page_url=links.topic_page(slug),
+        self_url=links.topic_feed(slug, fmt),
+    )
+    body = RENDERERS[fmt](
+        events, info=info, links=links, domain=settings().domain, audience="public"
+    )
+    return cached_response(
+        body, content_type=FORMATS[fmt].content_type, last_modified=queries.last_modified(events)
+    )
 
 
 @bp.get("/series/<slug>.<any(rss, atom, json):fmt>")

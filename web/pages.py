@@ -8,9 +8,9 @@ stays the one source of truth and pages work without JavaScript.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from html import escape
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -20,15 +20,15 @@ from sqlalchemy.orm import load_only, selectinload
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from events import listings, times
+from events import filters, listings, search, times, topics
 from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
 from events.models import CONTAINER_KINDS, Event, Series
 from events.times import resolve_zone
-from feeds import display
+from feeds import display, structured
 from feeds.formats import FORMATS
 from feeds.links import Links, google_calendar_subscribe, webcal
-from feeds.text import markdown_html, plain_text
+from feeds.text import markdown_html, plain_text, readable
 from web.context import db, now, settings
 
 bp = Blueprint(
@@ -105,22 +105,6 @@ def zone_time(start: datetime, end: datetime, zone_name: str) -> ZoneTime:
     )
 
 
-# CJK Radicals Supplement characters without an NFKC mapping, as their unified ideographs
-# (Unicode's EquivalentUnifiedIdeograph.txt); PDF copies of Chinese text are full of them.
-RADICALS = str.maketrans(
-    "⺁⺇⺌⺍⺕⺝⺩⺮⺶⺼⻄⻅⻆⻈⻉⻋⻓⻔⻘⻙⻚⻛⻜⻝⻢⻥⻦⻨⻩⻬⻮⻰⻳",
-    "厂几小小彐月王竹羊月西见角讠贝车长门青韦页风飞食马鱼鸟麦黄齐齿龙龟",
-)
-
-
-def readable(text: str) -> str:
-    """Return text with CJK/Kangxi radical look-alikes (PDF copy artefacts) as ideographs."""
-    text = text.translate(RADICALS)
-    return "".join(
-        unicodedata.normalize("NFKC", ch) if "\u2e80" <= ch <= "\u2fdf" else ch for ch in text
-    )
-
-
 def title_text(text: str) -> str:
     """Return a title for display: radicals fixed and inline LaTeX as Unicode ('∞-Laplacian')."""
     return plain_text(readable(text))
@@ -157,6 +141,58 @@ def google_calendar_event(event: Event, page_url: str) -> str:
         "location": display.place_text(event.location) or page_url,
     }
     return "https://calendar.google.com/calendar/render?" + urlencode(query)
+
+
+OUTLOOK_HOSTS = {"office": "outlook.office.com", "live": "outlook.live.com"}
+
+
+def outlook_event(event: Event, page_url: str, service: str) -> str:
+    """Return Outlook on the web's 'add this event' link: 'office' (Microsoft 365) or 'live'.
+
+    startdt/enddt are UTC instants with a Z; Outlook shows them in the user's own zone.
+    """
+    speakers = ", ".join(s["name"] for s in event.speakers)
+    body = "\n\n".join(
+        part for part in (speakers, plain_text(event.abstract)[:1200], page_url) if part
+    )
+    query = {
+        "path": "/calendar/action/compose",
+        "rru": "addevent",
+        "subject": title_text(event.title),
+        "startdt": times.rfc3339(event.start_utc),
+        "enddt": times.rfc3339(event.end_utc),
+        "body": body,
+        "location": display.place_text(event.location) or page_url,
+    }
+    return f"https://{OUTLOOK_HOSTS[service]}/calendar/0/deeplink/compose?" + urlencode(query)
+
+
+@dataclass(frozen=True)
+class TopicChip:
+    """A topic shown on a page: a taxonomy topic (with its page) or a free keyword."""
+
+    label: str
+    slug: str | None
+
+
+def topic_chips(names: list[str]) -> list[TopicChip]:
+    """Return the chips of a `topics` list: taxonomy topics link to their page."""
+    if not names:
+        return []
+    found, keywords = topics.resolve(db(), names)
+    return [TopicChip(t.name, t.slug) for t in found] + [TopicChip(k, None) for k in keywords]
+
+
+def embed_snippet(series: Series) -> str:
+    """Return the HTML an organiser pastes to embed a series' schedule (web.embed)."""
+    links = Links(settings().base_url)
+    title = escape(f"{series.name}: upcoming talks")
+    return (
+        f'<iframe src="{escape(links.series_embed(series.slug))}" title="{title}" '
+        'data-eventfeed-embed loading="lazy" style="width: 100%; height: 420px; border: 0">'
+        "</iframe>\n"
+        f'<script src="{escape(links.asset("embed-host.js"))}" async></script>'
+    )
 
 
 def series_feeds(slug: str, name: str) -> Subscribe:
@@ -272,14 +308,38 @@ def _found(page: listings.Page) -> listings.Page:
     return page
 
 
+def _day_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, "").strip())
+    except ValueError:
+        return None
+
+
+def talk_filter() -> filters.TalkFilter:
+    """Return the home page's filters from the query (invalid values are ignored)."""
+    mode = request.args.get("mode", "")
+    language = request.args.get("lang", "").strip()
+    return filters.TalkFilter(
+        topic=request.args.get("topic", "").strip() or None,
+        start=_day_arg("from"),
+        end=_day_arg("to"),
+        mode=mode if mode in filters.MODES else None,
+        language=language[:35] or None,
+    )
+
+
 @bp.get("/")
 def home() -> tuple[str, int]:
-    """Show upcoming talks across public series (a page at a time) and the public series."""
+    """Show upcoming talks across public series (a page at a time, filtered) and the series."""
     moment = now()
     number = page_number("page")
-    upcoming = _found(listings.upcoming(db(), moment, number=number, size=HOME_UPCOMING))
+    wanted = talk_filter()
+    where = filters.conditions(db(), wanted, viewer_zone() or "UTC")
+    upcoming = _found(
+        listings.upcoming(db(), moment, number=number, size=HOME_UPCOMING, where=where)
+    )
     recent: list[Event] = []
-    if upcoming.number == 1 and len(upcoming.events) < HOME_RECENT:
+    if not wanted.active and upcoming.number == 1 and len(upcoming.events) < HOME_RECENT:
         recent = listings.past(db(), moment, size=HOME_RECENT).events
     all_series = _public_series()
     outlooks = listings.outlooks(db(), [s.id for s in all_series], moment)
@@ -293,6 +353,9 @@ def home() -> tuple[str, int]:
         subscribe=sub,
         alternates=sub.feeds,
         page_url=Links(settings().base_url).home(),
+        wanted=wanted,
+        taxonomy=topics.taxonomy(db()),
+        languages=filters.languages(db()),
     )
 
 
@@ -320,6 +383,8 @@ def series_page(slug: str) -> tuple[str, int]:
     sub = series_feeds(series.slug, series.name)
     return _render(
         "series.html",
+        embed_snippet=embed_snippet(series),
+        topic_chips=topic_chips(series.topics),
         series=series,
         upcoming=upcoming,
         past=past,
@@ -357,6 +422,13 @@ def event_page(event_id: str) -> tuple[str, int]:
         meeting=meeting,
         ics_url=links.event_ics(event.id),
         google_url=google_calendar_event(event, page_url),
+        outlook_url=outlook_event(event, page_url, "office"),
+        outlook_live_url=outlook_event(event, page_url, "live"),
+        jsonld=structured.event_jsonld(
+            event, event.series, page_url, links.series_page(event.series.slug)
+        ),
+        share_description=structured.summary(event),
+        topic_chips=topic_chips([*event.topics, *event.series.topics]),
         subscribe=sub,
         alternates=sub.feeds,
         page_url=page_url,
@@ -423,6 +495,34 @@ def next_talk(slug: str) -> WerkzeugResponse | tuple[str, int]:
         when = display.day(slot.start_utc, series.timezone)
         message += f" The next slot, {when}, has its speaker still to be announced."
     return not_found_page(message)
+
+
+SEARCH_PAGE = 20
+
+
+def search_terms() -> tuple[str, bool]:
+    """Return the query (`?q=`, trimmed to 200 characters) and whether past talks are asked."""
+    query = " ".join(request.args.get("q", "").split())[: search.MAX_QUERY]
+    return query, request.args.get("past", "") not in ("", "0")
+
+
+@bp.get("/search")
+def search_page() -> tuple[str, int]:
+    """Show talks matching `?q=`: upcoming first, or past ones with `?past=1` (paged)."""
+    query, past = search_terms()
+    number = page_number("page")
+    results = search.search(db(), query, now(), past=past, number=number, size=SEARCH_PAGE)
+    if number > 1 and not results.events:
+        raise NotFound("There is no such page.")
+    sub = site_feeds()
+    return _render(
+        "search.html",
+        search_query=query,
+        past=past,
+        results=results,
+        subscribe=sub,
+        alternates=sub.feeds,
+    )
 
 
 def not_found_page(message: str | None) -> tuple[str, int]:

@@ -8,6 +8,11 @@
   checked; an `Authorization: Bearer` header exempts nothing. The API blueprint checks
   CSRF itself (`web.api.base`): it skips the check only when a bearer token authenticates
   the request.
+- CORS: public feeds (the `feeds` blueprint: series, site and single-talk calendars and
+  reader feeds) and the API's GETs answered without a token carry
+  `Access-Control-Allow-Origin: *`, so other sites can build their own views. Never
+  personal (token) feeds, pages, writes, or an answer to a request with credentials
+  (`Authorization`); preflights are not answered, so no other site can send a token or write.
 - `@rate_limit("subscribe", limit=10, period=3600)` limits a view per client address (or
   per `key=`), counted in the database so every worker shares the counts.
 """
@@ -18,7 +23,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import TooManyRequests
 
@@ -51,17 +56,41 @@ CSRF_MAX_AGE = 12 * 3600
 csrf = CSRFProtect()
 
 
+CORS_BLUEPRINTS = frozenset({"feeds", "api"})
+CORS_EXPOSED = "ETag, Last-Modified"
+
+
 def init_app(app: Flask) -> None:
     """Register the security headers and CSRF protection (tokens valid 12 hours)."""
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", CSRF_MAX_AGE)
     app.after_request(add_security_headers)
+    app.after_request(add_cors)
     csrf.init_app(app)
 
 
 def add_security_headers(response: Response) -> Response:
-    """Set the security headers a view has not set itself."""
+    """Set the security headers a view has not set itself (a frameable view: no DENY)."""
     for name, value in SECURITY_HEADERS.items():
+        if name == "X-Frame-Options" and g.get("frameable"):
+            continue
         response.headers.setdefault(name, value)
+    return response
+
+
+def frameable_policy(ancestors: str = "*") -> str:
+    """Return the site's CSP with `frame-ancestors` opened to `ancestors` (embeds only)."""
+    return CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+
+
+def add_cors(response: Response) -> Response:
+    """Let any site read public feeds and the API's anonymous GETs (see the module notes)."""
+    if (
+        request.method in ("GET", "HEAD")
+        and request.blueprint in CORS_BLUEPRINTS
+        and "Authorization" not in request.headers
+    ):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
     return response
 
 

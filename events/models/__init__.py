@@ -6,6 +6,8 @@
 - `rendered`: the rendered-feed cache (pieces per talk, whole feeds);
 - `schedules`: series' recurrence schedules and the kinds of event rows.
 - `accounts`: organisers, their roles, sign-in links, talk drafts (the workspace).
+- `search`: the search index (one folded text per public talk);
+- `topics`: the topic taxonomy and the links of series and talks to it.
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
@@ -37,6 +39,8 @@ from events.models.schedules import (
     Schedule,
     Skip,
 )
+from events.models.search import SearchDoc
+from events.models.topics import Topic, TopicLink
 
 __all__ = [
     "BREAK_KINDS",
@@ -65,6 +69,7 @@ __all__ = [
     "RateWindow",
     "RenderedFeed",
     "RenderedPiece",
+    "SearchDoc",
     "Series",
     "SeriesRole",
     "SignInToken",
@@ -73,4 +78,6 @@ __all__ = [
     "Subscription",
     "TalkDraft",
     "TalkEdit",
+    "Topic",
+    "TopicLink",
 ]

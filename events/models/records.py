@@ -32,6 +32,9 @@ class Series(Base):
     location: Mapped[Location | None] = mapped_column(JSON)
     meeting: Mapped[Meeting | None] = mapped_column(JSON)
     auto_announce: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Taxonomy topics (by slug, name or 'Parent › Child') and free keywords, as imported;
+    # events.topics links the known ones (migration 0011_discovery).
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Kept by database triggers (migration 0005) on every insert, update or delete of a
@@ -74,6 +77,7 @@ class Event(Base):
     homepage: Mapped[str | None] = mapped_column(String(2000))
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     # Schedules (migration 0010): what the row is (events.models.schedules.EVENT_KINDS), the
     # session or workshop holding it, the schedule date it stands for, the id its calendar

@@ -115,7 +115,7 @@ def test_copy_button_copies_the_feed_address(browser: Any, live_url: str, sample
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_url)
     page = context.new_page()
     page.goto(f"{live_url}/series/{SEMINAR}")
-    page.get_by_role("button", name="Copy").click()
+    page.get_by_role("button", name="Copy", exact=True).click()
     page.wait_for_selector("text=Address copied to the clipboard.")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == Links(BASE_URL).series_feed(SEMINAR, "ics")

@@ -334,6 +334,7 @@ def event_out(event: Event, editor: tokens.Editor | None) -> EventOut:
         homepage=event.homepage,
         status=event.status,  # type: ignore[arg-type]  # validated: one of models.STATUSES
         tags=list(event.tags),
+        topics=list(event.topics),
         sequence=event.sequence,
         page=Links(settings().base_url).event_page(event.id),
         created=event.created_at,

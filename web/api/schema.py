@@ -67,6 +67,10 @@ class SeriesOut(Out):
     visibility: Literal["public", "unlisted"]
     location: LocationOut | None
     meeting: MeetingOut | None
+    topics: list[str] = Field(
+        default_factory=list,
+        description="taxonomy topics (slug, name or 'Parent › Child') and free keywords",
+    )
     page: str
     created: datetime
     updated: datetime
@@ -93,6 +97,10 @@ class EventOut(Out):
     homepage: str | None
     status: Literal["confirmed", "tentative", "cancelled"]
     tags: list[str]
+    topics: list[str] = Field(
+        default_factory=list,
+        description="taxonomy topics (slug, name or 'Parent › Child') and free keywords",
+    )
     sequence: int = Field(description="iCalendar SEQUENCE: rises on changes of time, place, status")
     page: str
     created: datetime
@@ -107,6 +115,18 @@ class EventList(Out):
     limit: int
     offset: int | None
     next_cursor: str | None
+
+
+class SearchResults(Out):
+    """One page of talks matching a search, best first (upcoming ones, or past ones)."""
+
+    query: str
+    terms: list[str] = Field(description="the folded terms every talk contains")
+    past: bool
+    items: list[EventOut]
+    page: int
+    limit: int
+    has_next: bool
 
 
 class SeriesList(Out):
