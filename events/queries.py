@@ -16,18 +16,19 @@ Every query loads the series with the talks, so a feed costs a fixed number of q
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, cast, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, contains_eager
 
 from events import times
 from events.config import Settings
 from events.errors import NotFound
-from events.models import Event, RenderedPiece, Series
+from events.models import Event, RenderedPiece, Series, Subscription
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,18 @@ def retained(now: datetime, settings: Settings) -> ColumnElement[bool]:
     return or_(Event.status != "cancelled", Event.start_utc >= retention_cutoff(now, settings))
 
 
+def window_start(now: datetime, settings: Settings) -> datetime:
+    """Return the start of the rolling window: midnight UTC, feed_window_days ago.
+
+    Whole UTC days (like `retention_cutoff`), so the clock changes a site-wide or personal
+    feed at most once a day and a version key of the data and the date is exact.
+    """
+    return times.utc_day_start(now - timedelta(days=settings.feed_window_days))
+
+
 def in_window(now: datetime, settings: Settings) -> ColumnElement[bool]:
-    """Return the rolling-window condition: ended at most feed_window_days ago."""
-    return Event.end_utc >= now - timedelta(days=settings.feed_window_days)
+    """Return the rolling-window condition: ended on or after `window_start`."""
+    return Event.end_utc >= window_start(now, settings)
 
 
 def has_any_tag(session: Session, tags: Sequence[str]) -> ColumnElement[bool]:
@@ -293,3 +303,59 @@ def series_stamp(session: Session, slug: str) -> FeedStamp:
     if row is None:
         raise NotFound(f"no series with slug {slug!r}")
     return FeedStamp(*row)
+
+
+_STAMP_COLUMNS = (Series.id, Series.updated_at, Series.talks_changed_at, Series.feed_revision)
+
+
+@dataclass(frozen=True)
+class SeriesStamps:
+    """The stamps of every series a site-wide or personal feed shows (one query, no talk)."""
+
+    rows: tuple[FeedStamp, ...]
+
+    @classmethod
+    def of(cls, rows: Sequence[Row[int, datetime, datetime | None, int]]) -> SeriesStamps:
+        """Build from rows of (id, updated_at, talks_changed_at, feed_revision)."""
+        stamps = (FeedStamp(row[0], row[1], row[2], row[3]) for row in rows)
+        return cls(tuple(sorted(stamps, key=lambda s: s.series_id)))
+
+    @property
+    def last_modified(self) -> datetime | None:
+        """Return the latest change of any of the series or their talks."""
+        return max((s.last_modified for s in self.rows), default=None)
+
+    def version(self, *parts: str) -> str:
+        """Return a short version key: a hash of every stamp (the set of series too) and parts.
+
+        Any talk insert, update or delete moves its series' stamp (triggers, migration 0005),
+        a series edit its `updated_at`, and a series leaving the set changes the set.
+        """
+        digest = hashlib.sha256()
+        for stamp in self.rows:
+            digest.update(f"{stamp.series_id}:{stamp.version()}\n".encode())
+        digest.update("\0".join(parts).encode())
+        return digest.hexdigest()[:40]
+
+
+def site_stamps(session: Session, feed_filter: FeedFilter) -> SeriesStamps:
+    """Return the stamps of the public series a site-wide feed shows; raise NotFound like
+    `site_feed` when `?series=` names no public series."""
+    query = select(*_STAMP_COLUMNS).where(Series.visibility == "public")
+    if feed_filter.series:
+        query = query.where(Series.slug.in_(feed_filter.series))
+    stamps = SeriesStamps.of(session.execute(query).all())
+    if feed_filter.series and not stamps.rows:
+        names = ", ".join(repr(s) for s in feed_filter.series)
+        raise NotFound(f"no public series named {names}")
+    return stamps
+
+
+def followed_stamps(session: Session, subscriber_id: int) -> SeriesStamps:
+    """Return the stamps of the series a subscriber follows (confirmed subscriptions)."""
+    query = (
+        select(*_STAMP_COLUMNS)
+        .join(Subscription, Subscription.series_id == Series.id)
+        .where(Subscription.subscriber_id == subscriber_id, Subscription.confirmed_at.is_not(None))
+    )
+    return SeriesStamps.of(session.execute(query).all())

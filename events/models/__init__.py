@@ -3,10 +3,12 @@
 - `records`: series and their talks;
 - `mail`: subscribers, subscriptions and the email outbox;
 - `access`: editors' API tokens and rate-limit counters;
-- `rendered`: the rendered-feed cache (pieces per talk, whole feeds).
+- `rendered`: the rendered-feed cache (pieces per talk, whole feeds);
+- `documents`: stored site-wide and personal feeds.
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
+from events.models.documents import RenderedDocument
 from events.models.fields import (
     AccessPolicy,
     Location,
@@ -35,6 +37,7 @@ __all__ = [
     "OutboxPayload",
     "PreviousValues",
     "RateWindow",
+    "RenderedDocument",
     "RenderedFeed",
     "RenderedPiece",
     "Series",
