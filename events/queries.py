@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, cast, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, contains_eager
 
 from events import times
 from events.config import Settings
 from events.errors import NotFound
-from events.models import Event, RenderedPiece, Series, Subscription
+from events.models import Event, RenderedPiece, Series, Subscriber, Subscription
 
 
 @dataclass(frozen=True)
@@ -305,57 +305,102 @@ def series_stamp(session: Session, slug: str) -> FeedStamp:
     return FeedStamp(*row)
 
 
-_STAMP_COLUMNS = (Series.id, Series.updated_at, Series.talks_changed_at, Series.feed_revision)
-
-
 @dataclass(frozen=True)
 class SeriesStamps:
-    """The stamps of every series a site-wide or personal feed shows (one query, no talk)."""
+    """What a feed over several series (site-wide, personal) changes with: one query.
 
-    rows: tuple[FeedStamp, ...]
+    `summary` is an exact digest of the series set and their stamps: how many series, the
+    sums of their ids and squared ids (the set), the sum of their `feed_revision`s (which
+    database triggers bump on every talk insert, update and delete, migration 0005), and
+    the newest series edit and talk change. Any change of any talk of those series or of any
+    of those series, and any series joining or leaving the set, changes it.
+    """
 
-    @classmethod
-    def of(cls, rows: Sequence[Row[int, datetime, datetime | None, int]]) -> SeriesStamps:
-        """Build from rows of (id, updated_at, talks_changed_at, feed_revision)."""
-        stamps = (FeedStamp(row[0], row[1], row[2], row[3]) for row in rows)
-        return cls(tuple(sorted(stamps, key=lambda s: s.series_id)))
+    summary: tuple[object, ...]
+    changed: datetime | None
+    series_ids: tuple[int, ...] = ()
 
     @property
     def last_modified(self) -> datetime | None:
         """Return the latest change of any of the series or their talks."""
-        return max((s.last_modified for s in self.rows), default=None)
+        return self.changed
 
     def version(self, *parts: str) -> str:
-        """Return a short version key: a hash of every stamp (the set of series too) and parts.
+        """Return a short version key of the summary and the caller's parts."""
+        text = "\0".join([repr(self.summary), *parts])
+        return hashlib.sha256(text.encode()).hexdigest()[:40]
 
-        Any talk insert, update or delete moves its series' stamp (triggers, migration 0005),
-        a series edit its `updated_at`, and a series leaving the set changes the set.
-        """
-        digest = hashlib.sha256()
-        for stamp in self.rows:
-            digest.update(f"{stamp.series_id}:{stamp.version()}\n".encode())
-        digest.update("\0".join(parts).encode())
-        return digest.hexdigest()[:40]
+
+_SUMMARY = (
+    func.count(Series.id),
+    func.coalesce(func.sum(Series.id), 0),
+    func.coalesce(func.sum(Series.id * Series.id), 0),
+    func.coalesce(func.sum(Series.feed_revision), 0),
+    func.max(Series.updated_at),
+    func.max(Series.talks_changed_at),
+)
+_PUBLIC_SUMMARY = select(*_SUMMARY).where(Series.visibility == "public")
+_FILTERED_SUMMARY = select(*_SUMMARY).where(
+    Series.visibility == "public", Series.slug.in_(bindparam("slugs", expanding=True))
+)
+
+
+def _stamps(row: Sequence[object], series_ids: tuple[int, ...] = ()) -> SeriesStamps:
+    count, ids, squares, revisions, updated, talks = row
+    assert updated is None or isinstance(updated, datetime)
+    assert talks is None or isinstance(talks, datetime)
+    changed = max((t for t in (updated, talks) if t is not None), default=None)
+    summary = (count, ids, squares, revisions, str(updated), str(talks))
+    return SeriesStamps(summary, changed, series_ids)
 
 
 def site_stamps(session: Session, feed_filter: FeedFilter) -> SeriesStamps:
     """Return the stamps of the public series a site-wide feed shows; raise NotFound like
     `site_feed` when `?series=` names no public series."""
-    query = select(*_STAMP_COLUMNS).where(Series.visibility == "public")
+    connection = session.connection()
     if feed_filter.series:
-        query = query.where(Series.slug.in_(feed_filter.series))
-    stamps = SeriesStamps.of(session.execute(query).all())
-    if feed_filter.series and not stamps.rows:
+        row = connection.execute(_FILTERED_SUMMARY, {"slugs": list(feed_filter.series)}).one()
+    else:
+        row = connection.execute(_PUBLIC_SUMMARY).one()
+    if feed_filter.series and row[0] == 0:
         names = ", ".join(repr(s) for s in feed_filter.series)
         raise NotFound(f"no public series named {names}")
-    return stamps
+    return _stamps(tuple(row))
 
 
-def followed_stamps(session: Session, subscriber_id: int) -> SeriesStamps:
-    """Return the stamps of the series a subscriber follows (confirmed subscriptions)."""
-    query = (
-        select(*_STAMP_COLUMNS)
-        .join(Subscription, Subscription.series_id == Series.id)
-        .where(Subscription.subscriber_id == subscriber_id, Subscription.confirmed_at.is_not(None))
+_FOLLOWED = (
+    select(
+        Subscriber.id,
+        Subscriber.updated_at,
+        Series.id,
+        Series.updated_at,
+        Series.talks_changed_at,
+        Series.feed_revision,
     )
-    return SeriesStamps.of(session.execute(query).all())
+    .select_from(Subscriber)
+    .outerjoin(
+        Subscription,
+        and_(Subscription.subscriber_id == Subscriber.id, Subscription.confirmed_at.is_not(None)),
+    )
+    .outerjoin(Series, Series.id == Subscription.series_id)
+    .where(Subscriber.token == bindparam("token"), Subscriber.confirmed_at.is_not(None))
+)
+
+
+def personal_stamps(session: Session, token: str) -> tuple[int, SeriesStamps] | None:
+    """Return (subscriber id, stamps of the followed series) for a confirmed subscriber's
+    current token, in one query; None for an unknown, rotated or unconfirmed token."""
+    if not token or len(token) > 64:
+        return None
+    rows = session.connection().execute(_FOLLOWED, {"token": token}).all()
+    if not rows:
+        return None
+    followed = sorted((r for r in rows if r[2] is not None), key=lambda r: r[2])
+    ids = tuple(r[2] for r in followed)
+    updated = max((r[3] for r in followed), default=None)
+    talks = max((r[4] for r in followed if r[4] is not None), default=None)
+    row = (len(ids), sum(ids), sum(i * i for i in ids), sum(r[5] for r in followed))
+    base = _stamps((*row, updated, talks), ids)
+    # the subscriber's own edits (zone, choices) too: the manage page changes them
+    stamps = SeriesStamps((*base.summary, str(rows[0][1])), base.changed, ids)
+    return rows[0][0], stamps

@@ -194,13 +194,6 @@ def unsubscribe_post(token: str) -> tuple[str, int]:
     )
 
 
-def _confirmed(token: str) -> Subscriber:
-    subscriber = _subscriber(token)
-    if subscriber.confirmed_at is None:
-        abort(404, "Unknown or rotated link.")
-    return subscriber
-
-
 def personal_events(series_ids: list[int], moment: datetime) -> list[Event]:
     """Return the talks of the subscriber's series in the rolling feed window (capped)."""
     return queries.window_feed(db(), series_ids, now=moment, settings=settings())
@@ -217,14 +210,16 @@ def _personal(token: str, fmt: str, build: Callable[[list[Event]], bytes]) -> Re
     Its key is the subscriber's id; the version holds a hash of the token (it is in the
     body's links), so a rotated token never serves the old one's body.
     """
-    subscriber = _confirmed(token)
+    found = queries.personal_stamps(db(), token)
+    if found is None:
+        abort(404, "Unknown or rotated link.")
+    subscriber_id, stamps = found
     moment = now()
-    stamps = queries.followed_stamps(db(), subscriber.id)
     token_hash = hashlib.sha256(token.encode()).hexdigest()[:16]
     version = stamps_version(stamps, moment, "personal", fmt, token_hash)
-    series_ids = [s.series_id for s in stamps.rows]
+    series_ids = list(stamps.series_ids)
     response = stored_document(
-        f"personal/{subscriber.id}/{fmt}",
+        f"personal/{subscriber_id}/{fmt}",
         version,
         stamps,
         FORMATS[fmt].content_type,
