@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, contains_eager
 from events import times
 from events.config import Settings
 from events.errors import NotFound
-from events.models import Event, RenderedPiece, Series, Subscriber, Subscription
+from events.models import Event, RenderedFeed, RenderedPiece, Series, Subscriber, Subscription
 
 
 @dataclass(frozen=True)
@@ -290,6 +290,42 @@ class FeedStamp:
 _STAMP = select(Series.id, Series.updated_at, Series.talks_changed_at, Series.feed_revision).where(
     Series.slug == bindparam("slug")
 )
+
+
+_STAMP_AND_FEED = (
+    select(
+        Series.id,
+        Series.updated_at,
+        Series.talks_changed_at,
+        Series.feed_revision,
+        RenderedFeed.version,
+        RenderedFeed.body,
+    )
+    .outerjoin(
+        RenderedFeed,
+        and_(
+            RenderedFeed.series_id == Series.id,
+            RenderedFeed.format == bindparam("format"),
+            RenderedFeed.encoding == bindparam("encoding"),
+        ),
+    )
+    .where(Series.slug == bindparam("slug"))
+)
+
+
+def series_stamp_and_feed(
+    session: Session, slug: str, fmt: str, encoding: str
+) -> tuple[FeedStamp, str | None, bytes | None]:
+    """Return a series feed's stamp and the body stored for it (any version), in one query.
+
+    For unconditional requests, which almost always get that body: the caller compares the
+    stored version with the one the stamp gives. Raise NotFound.
+    """
+    params = {"slug": slug, "format": fmt, "encoding": encoding}
+    row = session.connection().execute(_STAMP_AND_FEED, params).first()
+    if row is None:
+        raise NotFound(f"no series with slug {slug!r}")
+    return FeedStamp(row[0], row[1], row[2], row[3]), row[4], row[5]
 
 
 def series_stamp(session: Session, slug: str) -> FeedStamp:

@@ -38,7 +38,7 @@ from feeds.links import Links
 from feeds.syndication import FeedInfo
 from feeds.text import plain_text
 from web.context import db, now, settings
-from web.http import cached_response, not_found, stored_answer
+from web.http import cached_response, not_found, stored_answer, wants_gzip
 
 bp = Blueprint("feeds", __name__)
 
@@ -115,17 +115,34 @@ def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Res
     """Serve a series feed: 304 from its stamp, else the body stored for this version, else
     `build(now)` once and store it (and its gzip variant, once per version)."""
     moment = now()
+    session = db()
+    fingerprint = cache.settings_fingerprint(settings())
+    prefetched: dict[str, bytes] = {}
     try:
-        stamp = queries.series_stamp(db(), slug)
+        if request.if_none_match or request.if_modified_since:
+            stamp = queries.series_stamp(session, slug)  # most likely a 304: no body read
+        else:
+            encoding = "gzip" if wants_gzip() else "identity"
+            stamp, stored_version, body = queries.series_stamp_and_feed(
+                session, slug, fmt, encoding
+            )
+            version = stamp.version(fmt, moment.date().isoformat(), fingerprint)
+            if body is not None and stored_version == version:
+                prefetched[encoding] = body
     except NotFound as exc:
         return not_found(str(exc))
-    version = stamp.version(fmt, moment.date().isoformat(), cache.settings_fingerprint(settings()))
-    session = db()
+    version = stamp.version(fmt, moment.date().isoformat(), fingerprint)
+
+    def load(encoding: str) -> bytes | None:
+        if encoding in prefetched:
+            return prefetched[encoding]
+        return cache.stored_feed(session, stamp.series_id, fmt, encoding, version)
+
     return stored_answer(
         version=version,
         last_modified=stamp.last_modified,
         content_type=FORMATS[fmt].content_type,
-        load=lambda encoding: cache.stored_feed(session, stamp.series_id, fmt, encoding, version),
+        load=load,
         save=lambda encoding, body: cache.store_feed(
             session, stamp.series_id, fmt, encoding, version, body
         ),
