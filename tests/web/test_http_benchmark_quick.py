@@ -19,7 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 )
 def test_http_benchmark_quick_mode_measures_routes_and_both_floors(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "http.py"), "--quick", "--out", str(tmp_path)],
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "http_routes.py"),
+            "--quick",
+            "--out",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=180,

@@ -1,8 +1,11 @@
 """HTTP benchmark of every public GET (issue 21), and the worker soak test (issue 14 item 3a).
 
+(Not `benchmarks/http.py`: run as a script, a module of that name in this folder would
+shadow the standard library's `http` package for every benchmark script here.)
+
     .venv/bin/pip install -e '.[bench]' && apt-get install wrk nginx
-    .venv/bin/python benchmarks/http.py [--pg URL] [--quick] [--seconds 3]
-    .venv/bin/python benchmarks/http.py --soak [--pg URL] [--seconds 60]
+    .venv/bin/python benchmarks/http_routes.py [--pg URL] [--quick] [--seconds 3]
+    .venv/bin/python benchmarks/http_routes.py --soak [--pg URL] [--seconds 60]
 
 Builds a throwaway SQLite database (and PostgreSQL with `--pg`; that database's `public`
 schema is dropped) with 1,000 talks (one series of 1,000 among 200 series), measures, then
@@ -24,29 +27,23 @@ Progress goes to stderr on a terminal only; results go to stdout and benchmarks/
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path, where this module would
-# shadow the standard library's `http` package: drop it before anything imports that.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
 import argparse
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-ROOT = HERE.parent
+ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
