@@ -14,6 +14,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import mail  # noqa: F401  (connects the mail room to the records' signals)
 from events import demo as demo_data
@@ -50,6 +51,12 @@ def create_app(
     app.extensions[EXTENSION] = AppState(settings, engine, make_sessionmaker(engine), clock)
     app.teardown_appcontext(close_db)
     _register_blueprints(app)
+    if settings.proxy_hops:
+        # Behind N trusted proxies (deploy/nginx.conf: 1), the client's address and scheme
+        # come from the last N X-Forwarded-For/-Proto entries; never trust more than that.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
     return app
 
 

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     organiser_signup: Literal["open", "invite"] = "open"
     signin_per_address_per_hour: int = Field(default=5, ge=0)
     signin_per_ip_per_hour: int = Field(default=20, ge=0)
+    # Shared caches (issue 21): max-age and stale-while-revalidate of public feeds, and how
+    # many reverse proxies in front are trusted for X-Forwarded-For/-Proto (0: none).
+    feed_max_age: int = Field(default=300, ge=0)
+    feed_stale_seconds: int = Field(default=60, ge=0)
+    proxy_hops: int = Field(default=0, ge=0, le=10)
 
     @property
     def domain(self) -> str:

@@ -16,6 +16,7 @@ Every query loads the series with the talks, so a feed costs a fixed number of q
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,9 +44,12 @@ from events.models import (
     CONTAINER_KINDS,
     TALK_KINDS,
     Event,
+    RenderedFeed,
     RenderedPiece,
     Schedule,
     Series,
+    Subscriber,
+    Subscription,
 )
 
 
@@ -126,9 +130,18 @@ def retained(now: datetime, settings: Settings) -> ColumnElement[bool]:
     return or_(Event.status != "cancelled", Event.start_utc >= retention_cutoff(now, settings))
 
 
+def window_start(now: datetime, settings: Settings) -> datetime:
+    """Return the start of the rolling window: midnight UTC, feed_window_days ago.
+
+    Whole UTC days (like `retention_cutoff`), so the clock changes a site-wide or personal
+    feed at most once a day and a version key of the data and the date is exact.
+    """
+    return times.utc_day_start(now - timedelta(days=settings.feed_window_days))
+
+
 def in_window(now: datetime, settings: Settings) -> ColumnElement[bool]:
-    """Return the rolling-window condition: ended at most feed_window_days ago."""
-    return Event.end_utc >= now - timedelta(days=settings.feed_window_days)
+    """Return the rolling-window condition: ended on or after `window_start`."""
+    return Event.end_utc >= window_start(now, settings)
 
 
 def has_any_tag(session: Session, tags: Sequence[str]) -> ColumnElement[bool]:
@@ -350,6 +363,42 @@ _STAMP = select(Series.id, Series.updated_at, Series.talks_changed_at, Series.fe
 )
 
 
+_STAMP_AND_FEED = (
+    select(
+        Series.id,
+        Series.updated_at,
+        Series.talks_changed_at,
+        Series.feed_revision,
+        RenderedFeed.version,
+        RenderedFeed.body,
+    )
+    .outerjoin(
+        RenderedFeed,
+        and_(
+            RenderedFeed.series_id == Series.id,
+            RenderedFeed.format == bindparam("format"),
+            RenderedFeed.encoding == bindparam("encoding"),
+        ),
+    )
+    .where(Series.slug == bindparam("slug"))
+)
+
+
+def series_stamp_and_feed(
+    session: Session, slug: str, fmt: str, encoding: str
+) -> tuple[FeedStamp, str | None, bytes | None]:
+    """Return a series feed's stamp and the body stored for it (any version), in one query.
+
+    For unconditional requests, which almost always get that body: the caller compares the
+    stored version with the one the stamp gives. Raise NotFound.
+    """
+    params = {"slug": slug, "format": fmt, "encoding": encoding}
+    row = session.connection().execute(_STAMP_AND_FEED, params).first()
+    if row is None:
+        raise NotFound(f"no series with slug {slug!r}")
+    return FeedStamp(row[0], row[1], row[2], row[3]), row[4], row[5]
+
+
 def series_stamp(session: Session, slug: str) -> FeedStamp:
     """Return the stamp of a series feed from its row; raise NotFound.
 
@@ -361,3 +410,104 @@ def series_stamp(session: Session, slug: str) -> FeedStamp:
     if row is None:
         raise NotFound(f"no series with slug {slug!r}")
     return FeedStamp(*row)
+
+
+@dataclass(frozen=True)
+class SeriesStamps:
+    """What a feed over several series (site-wide, personal) changes with: one query.
+
+    `summary` is an exact digest of the series set and their stamps: how many series, the
+    sums of their ids and squared ids (the set), the sum of their `feed_revision`s (which
+    database triggers bump on every talk insert, update and delete, migration 0005), and
+    the newest series edit and talk change. Any change of any talk of those series or of any
+    of those series, and any series joining or leaving the set, changes it.
+    """
+
+    summary: tuple[object, ...]
+    changed: datetime | None
+    series_ids: tuple[int, ...] = ()
+
+    @property
+    def last_modified(self) -> datetime | None:
+        """Return the latest change of any of the series or their talks."""
+        return self.changed
+
+    def version(self, *parts: str) -> str:
+        """Return a short version key of the summary and the caller's parts."""
+        text = "\0".join([repr(self.summary), *parts])
+        return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+_SUMMARY = (
+    func.count(Series.id),
+    func.coalesce(func.sum(Series.id), 0),
+    func.coalesce(func.sum(Series.id * Series.id), 0),
+    func.coalesce(func.sum(Series.feed_revision), 0),
+    func.max(Series.updated_at),
+    func.max(Series.talks_changed_at),
+)
+_PUBLIC_SUMMARY = select(*_SUMMARY).where(Series.visibility == "public")
+_FILTERED_SUMMARY = select(*_SUMMARY).where(
+    Series.visibility == "public", Series.slug.in_(bindparam("slugs", expanding=True))
+)
+
+
+def _stamps(row: Sequence[object], series_ids: tuple[int, ...] = ()) -> SeriesStamps:
+    count, ids, squares, revisions, updated, talks = row
+    assert updated is None or isinstance(updated, datetime)
+    assert talks is None or isinstance(talks, datetime)
+    changed = max((t for t in (updated, talks) if t is not None), default=None)
+    summary = (count, ids, squares, revisions, str(updated), str(talks))
+    return SeriesStamps(summary, changed, series_ids)
+
+
+def site_stamps(session: Session, feed_filter: FeedFilter) -> SeriesStamps:
+    """Return the stamps of the public series a site-wide feed shows; raise NotFound like
+    `site_feed` when `?series=` names no public series."""
+    connection = session.connection()
+    if feed_filter.series:
+        row = connection.execute(_FILTERED_SUMMARY, {"slugs": list(feed_filter.series)}).one()
+    else:
+        row = connection.execute(_PUBLIC_SUMMARY).one()
+    if feed_filter.series and row[0] == 0:
+        names = ", ".join(repr(s) for s in feed_filter.series)
+        raise NotFound(f"no public series named {names}")
+    return _stamps(tuple(row))
+
+
+_FOLLOWED = (
+    select(
+        Subscriber.id,
+        Subscriber.updated_at,
+        Series.id,
+        Series.updated_at,
+        Series.talks_changed_at,
+        Series.feed_revision,
+    )
+    .select_from(Subscriber)
+    .outerjoin(
+        Subscription,
+        and_(Subscription.subscriber_id == Subscriber.id, Subscription.confirmed_at.is_not(None)),
+    )
+    .outerjoin(Series, Series.id == Subscription.series_id)
+    .where(Subscriber.token == bindparam("token"), Subscriber.confirmed_at.is_not(None))
+)
+
+
+def personal_stamps(session: Session, token: str) -> tuple[int, SeriesStamps] | None:
+    """Return (subscriber id, stamps of the followed series) for a confirmed subscriber's
+    current token, in one query; None for an unknown, rotated or unconfirmed token."""
+    if not token or len(token) > 64:
+        return None
+    rows = session.connection().execute(_FOLLOWED, {"token": token}).all()
+    if not rows:
+        return None
+    followed = sorted((r for r in rows if r[2] is not None), key=lambda r: r[2])
+    ids = tuple(r[2] for r in followed)
+    updated = max((r[3] for r in followed), default=None)
+    talks = max((r[4] for r in followed if r[4] is not None), default=None)
+    row = (len(ids), sum(ids), sum(i * i for i in ids), sum(r[5] for r in followed))
+    base = _stamps((*row, updated, talks), ids)
+    # the subscriber's own edits (zone, choices) too: the manage page changes them
+    stamps = SeriesStamps((*base.summary, str(rows[0][1])), base.changed, ids)
+    return rows[0][0], stamps

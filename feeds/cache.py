@@ -12,6 +12,10 @@ talk re-renders that talk only. The table lives in the database, so all gunicorn
 A whole series feed, once assembled, is kept too (`rendered_feed`, one row per series, format
 and content encoding) under the feed's version key (its stamp): a warm request reads one row,
 and the gzip variant is compressed once per version, not per request.
+
+Feeds that span several series (site-wide, personal) are kept the same way in
+`rendered_document` under a key naming the feed; their version hashes the stamps of every
+series they show (`events.queries.SeriesStamps`), so any edit of any of them makes a new one.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from events.config import Settings
 from events.db import Base
-from events.models import Event, RenderedFeed, RenderedPiece
+from events.models import Event, RenderedDocument, RenderedFeed, RenderedPiece
 
 # Bump when a renderer's output changes, so stored pieces are re-rendered.
 RENDERER_VERSION = "2"
@@ -131,6 +135,26 @@ def store_feed(
         "body": body,
     }
     _upsert(session, RenderedFeed, ["series_id", "format", "encoding"], [row])
+
+
+_DOCUMENT = select(RenderedDocument.body).where(
+    RenderedDocument.key == bindparam("key"),
+    RenderedDocument.encoding == bindparam("encoding"),
+    RenderedDocument.version == bindparam("version"),
+)
+
+
+def stored_document(session: Session, key: str, encoding: str, version: str) -> bytes | None:
+    """Return a site-wide or personal feed stored under exactly `version`, or None."""
+    params = {"key": key, "encoding": encoding, "version": version}
+    body: bytes | None = session.connection().execute(_DOCUMENT, params).scalar()
+    return body
+
+
+def store_document(session: Session, key: str, encoding: str, version: str, body: bytes) -> None:
+    """Keep a site-wide or personal feed under its version (replacing older ones), committed."""
+    row: dict[str, object] = {"key": key, "encoding": encoding, "version": version, "body": body}
+    _upsert(session, RenderedDocument, ["key", "encoding"], [row])
 
 
 def _store(session: Session, rows: list[dict[str, object]]) -> None:

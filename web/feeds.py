@@ -30,7 +30,8 @@ from datetime import datetime, timedelta
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 
-from events import listings, queries, topics
+from events import listings, queries, times, topics
+from events.access import Audience
 from events.errors import NotFound
 from events.models import BREAK_KINDS, CONTAINER_KINDS, Event, Series
 from feeds import cache
@@ -40,15 +41,7 @@ from feeds.links import Links
 from feeds.syndication import FeedInfo
 from feeds.text import plain_text
 from web.context import db, now, settings
-from web.http import (
-    cached_response,
-    encoded_response,
-    gzip_bytes,
-    not_found,
-    precondition,
-    wants_gzip,
-    worth_gzip,
-)
+from web.http import cached_response, not_found, stored_answer, wants_gzip
 
 bp = Blueprint("feeds", __name__)
 
@@ -89,22 +82,22 @@ def _site_description() -> str:
     return f"Talks of the public seminar series: the last {days} days and everything ahead."
 
 
-def _render_public(events: Sequence[Event]) -> dict[str, bytes]:
+def _render_public(events: Sequence[Event], audience: Audience = "public") -> dict[str, bytes]:
     links = _links()
     domain = settings().domain
-    return {e.id: render_vevent(e, links=links, domain=domain, audience="public") for e in events}
+    return {e.id: render_vevent(e, links=links, domain=domain, audience=audience) for e in events}
 
 
-def _calendar(events: list[Event], info: CalendarInfo) -> bytes:
-    """Return a public calendar of loaded talks, assembled from stored VEVENT pieces."""
+def calendar(events: list[Event], info: CalendarInfo, audience: Audience = "public") -> bytes:
+    """Return a calendar of loaded talks, assembled from stored VEVENT pieces."""
     fingerprint = cache.settings_fingerprint(settings())
     by_id = {e.id: e for e in events}
     vevents = cache.pieces(
         db(),
         [(e.id, cache.event_version(e, fingerprint)) for e in events],
         kind="vevent",
-        audience="public",
-        render_missing=lambda ids: _render_public([by_id[i] for i in ids]),
+        audience=audience,
+        render_missing=lambda ids: _render_public([by_id[i] for i in ids], audience),
     )
     zones, years = piece_zone_years(events, vevents)
     return assemble(info, vtimezones(zones, years), vevents)
@@ -138,41 +131,84 @@ def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Res
     `fmt` is the format's extension, with the calendar shape's key ('ics-s' for
     `?group=session`): each shape is stored on its own."""
     moment = now()
+    session = db()
+    fingerprint = cache.settings_fingerprint(settings())
+    prefetched: dict[str, bytes] = {}
     try:
-        stamp = queries.series_stamp(db(), slug)
+        if request.if_none_match or request.if_modified_since:
+            stamp = queries.series_stamp(session, slug)  # most likely a 304: no body read
+        else:
+            encoding = "gzip" if wants_gzip() else "identity"
+            stamp, stored_version, body = queries.series_stamp_and_feed(
+                session, slug, fmt, encoding
+            )
+            version = stamp.version(fmt, moment.date().isoformat(), fingerprint)
+            if body is not None and stored_version == version:
+                prefetched[encoding] = body
     except NotFound as exc:
         return not_found(str(exc))
-    version = stamp.version(fmt, moment.date().isoformat(), cache.settings_fingerprint(settings()))
-    early = precondition(version, stamp.last_modified)
-    if early is not None:
-        return early
-    gzipped = wants_gzip()
-    payload = cache.stored_feed(
-        db(), stamp.series_id, fmt, "gzip" if gzipped else "identity", version
-    )
-    if payload is None:
-        body = (
-            cache.stored_feed(db(), stamp.series_id, fmt, "identity", version) if gzipped else None
-        )
-        if body is None:
-            body = build(moment)
-            cache.store_feed(db(), stamp.series_id, fmt, "identity", version, body)
-        gzipped = gzipped and worth_gzip(body)
-        payload = body
-        if gzipped:
-            payload = gzip_bytes(body)
-            cache.store_feed(db(), stamp.series_id, fmt, "gzip", version, payload)
-    return encoded_response(
-        payload,
-        gzipped=gzipped,
-        content_type=FORMATS[fmt.split("-")[0]].content_type,
-        last_modified=stamp.last_modified,
+    version = stamp.version(fmt, moment.date().isoformat(), fingerprint)
+
+    def load(encoding: str) -> bytes | None:
+        if encoding in prefetched:
+            return prefetched[encoding]
+        return cache.stored_feed(session, stamp.series_id, fmt, encoding, version)
+
+    return stored_answer(
         version=version,
+        last_modified=stamp.last_modified,
+        content_type=FORMATS[fmt.split("-")[0]].content_type,
+        load=load,
+        save=lambda encoding, body: cache.store_feed(
+            session, stamp.series_id, fmt, encoding, version, body
+        ),
+        build=lambda: build(moment),
     )
 
 
-def _site_events(feed_filter: queries.FeedFilter, shape: queries.Shape = READER) -> list[Event]:
-    return queries.site_feed(db(), feed_filter, now=now(), settings=settings(), shape=shape)
+def stamps_version(stamps: queries.SeriesStamps, moment: datetime, *parts: str) -> str:
+    """Return the version of a feed over several series: their stamps, the UTC date (the
+    window and retention move daily) and every setting that reaches the bytes."""
+    config = settings()
+    return stamps.version(
+        *parts,
+        times.utc(moment).date().isoformat(),
+        cache.settings_fingerprint(config),
+        str(config.feed_window_days),
+        str(config.feed_max_events),
+        str(config.cancelled_retention_days),
+    )
+
+
+def stored_document(
+    key: str | None,
+    version: str,
+    stamps: queries.SeriesStamps,
+    content_type: str,
+    build: Callable[[], bytes],
+    *,
+    private: bool = False,
+) -> Response:
+    """Answer a site-wide or personal feed kept in `rendered_document` under `key` (None:
+    built per request, as filtered site-wide feeds are, whose variety has no bound)."""
+    session = db()
+
+    def load(encoding: str) -> bytes | None:
+        return None if key is None else cache.stored_document(session, key, encoding, version)
+
+    def save(encoding: str, body: bytes) -> None:
+        if key is not None:
+            cache.store_document(session, key, encoding, version, body)
+
+    return stored_answer(
+        version=version,
+        last_modified=stamps.last_modified,
+        content_type=content_type,
+        load=load,
+        save=save,
+        build=build,
+        private=private,
+    )
 
 
 @bp.get("/series/<slug>.ics")
@@ -204,7 +240,7 @@ def event_calendar(event_id: str) -> Response:
         return not_found(str(exc))
     links = _links()
     info = CalendarInfo(name=event.title, url=links.event_page(event.id))
-    body = _calendar([event], info)
+    body = calendar([event], info)
     return cached_response(
         body,
         content_type=ICS_TYPE,
@@ -232,29 +268,44 @@ def next_calendar(slug: str) -> Response:
         ] or entries
     info = CalendarInfo(name=f"{series.name}: next talk", url=_links().event_page(event.id))
     return cached_response(
-        _calendar(entries, info),
+        calendar(entries, info),
         content_type=ICS_TYPE,
         last_modified=queries.last_modified(entries),
         filename=f"{series.slug}-next.ics",
     )
 
 
+def _site_key(feed_filter: queries.FeedFilter, fmt: str) -> str | None:
+    """Return the stored-document key of an unfiltered site-wide feed (filtered: None)."""
+    return None if feed_filter.series or feed_filter.tags else f"site/{fmt}"
+
+
 @bp.get("/calendar.ics")
 def site_calendar() -> Response:
-    """Serve the public series (rolling window, ?series= and ?tag= filters) as iCalendar."""
+    """Serve the public series (rolling window, ?series= and ?tag= filters) as iCalendar.
+
+    304 from the stamps of the public series; the unfiltered calendar is stored per version.
+    """
     feed_filter = _site_filter()
+    moment = now()
     try:
-        events = _site_events(feed_filter, _shape())
+        stamps = queries.site_stamps(db(), feed_filter)
     except NotFound as exc:
         return not_found(str(exc))
-    links = _links()
-    info = CalendarInfo(
-        name=_site_title(feed_filter),
-        description=_site_description(),
-        url=links.home(),
-    )
-    body = _calendar(events, info)
-    return cached_response(body, content_type=ICS_TYPE, last_modified=queries.last_modified(events))
+    shape = _shape()
+    fmt = "ics" + shape.key
+    version = stamps_version(stamps, moment, "site", fmt, repr(sorted(feed_filter.query().items())))
+
+    def build() -> bytes:
+        events = queries.site_feed(db(), feed_filter, now=moment, settings=settings(), shape=shape)
+        info = CalendarInfo(
+            name=_site_title(feed_filter),
+            description=_site_description(),
+            url=_links().home(),
+        )
+        return calendar(events, info)
+
+    return stored_document(_site_key(feed_filter, fmt), version, stamps, ICS_TYPE, build)
 
 
 def _topic_events(slug: str) -> tuple[topics.Named, list[Event]]:
@@ -278,7 +329,7 @@ def topic_calendar(slug: str) -> Response:
         description=named.topic.description or f"Talks on {named.path}, across seminar series.",
         url=links.topic_page(slug),
     )
-    body = _calendar(events, info)
+    body = calendar(events, info)
     return cached_response(body, content_type=ICS_TYPE, last_modified=queries.last_modified(events))
 
 
@@ -330,20 +381,26 @@ def series_feed(slug: str, fmt: str) -> Response:
 def site_feed(fmt: str) -> Response:
     """Serve the public series (rolling window, same filters) as RSS, Atom or JSON Feed."""
     feed_filter = _site_filter()
+    moment = now()
     try:
-        events = _site_events(feed_filter)
+        stamps = queries.site_stamps(db(), feed_filter)
     except NotFound as exc:
         return not_found(str(exc))
-    links = _links()
-    info = FeedInfo(
-        title=_site_title(feed_filter),
-        description=_site_description(),
-        page_url=links.home(),
-        self_url=links.site_feed(fmt, feed_filter.query()),
-    )
-    body = RENDERERS[fmt](
-        events, info=info, links=links, domain=settings().domain, audience="public"
-    )
-    return cached_response(
-        body, content_type=FORMATS[fmt].content_type, last_modified=queries.last_modified(events)
+    version = stamps_version(stamps, moment, "site", fmt, repr(sorted(feed_filter.query().items())))
+
+    def build() -> bytes:
+        events = queries.site_feed(db(), feed_filter, now=moment, settings=settings(), shape=READER)
+        links = _links()
+        info = FeedInfo(
+            title=_site_title(feed_filter),
+            description=_site_description(),
+            page_url=links.home(),
+            self_url=links.site_feed(fmt, feed_filter.query()),
+        )
+        return RENDERERS[fmt](
+            events, info=info, links=links, domain=settings().domain, audience="public"
+        )
+
+    return stored_document(
+        _site_key(feed_filter, fmt), version, stamps, FORMATS[fmt].content_type, build
     )

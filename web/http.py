@@ -8,7 +8,9 @@
 - 304 Not Modified when `If-None-Match` matches either variant (weak comparison, so
   `W/"<etag>"` matches too), or, without
   `If-None-Match`, when `If-Modified-Since` is not older than `Last-Modified` (RFC 9110);
-- `Cache-Control: public, max-age=300` by default and `Vary: Accept-Encoding`;
+- `Cache-Control: public, max-age=300, stale-while-revalidate=60` by default (settings
+  `feed_max_age`, `feed_stale_seconds`), `private` for personal feeds, and
+  `Vary: Accept-Encoding`;
 - gzip when the client accepts it and the body is worth compressing;
 - HEAD gets the same headers without a body (Flask strips it).
 """
@@ -17,14 +19,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Response, request
 
 from events import times
+from web.context import settings
 
 GZIP_MIN_BYTES = 512
-DEFAULT_MAX_AGE = 300
 
 
 def strong_etag(*parts: bytes | str) -> str:
@@ -64,11 +67,21 @@ def _not_modified(base_etag: str, last_modified: datetime | None) -> bool:
     return False
 
 
-def _headers(max_age: int, private: bool) -> dict[str, str]:
-    return {
-        "Cache-Control": f"{'private' if private else 'public'}, max-age={max_age}",
-        "Vary": "Accept-Encoding",
-    }
+def _headers(max_age: int | None, private: bool) -> dict[str, str]:
+    """Cache-Control for browsers and shared caches; Vary only on what the bytes vary on.
+
+    Public answers: `public, max-age=<EVENTFEED_FEED_MAX_AGE>,
+    stale-while-revalidate=<EVENTFEED_FEED_STALE_SECONDS>` (a shared cache may answer from
+    its copy for max-age, then revalidates with the ETag: a 304 costs one query). Personal
+    answers: `private` (no shared cache may keep them).
+    """
+    config = settings()
+    age = config.feed_max_age if max_age is None else max_age
+    if private:
+        control = f"private, max-age={age}"
+    else:
+        control = f"public, max-age={age}, stale-while-revalidate={config.feed_stale_seconds}"
+    return {"Cache-Control": control, "Vary": "Accept-Encoding"}
 
 
 def _validators(
@@ -86,7 +99,7 @@ def cached_response(
     content_type: str,
     last_modified: datetime | None = None,
     version: str | None = None,
-    max_age: int = DEFAULT_MAX_AGE,
+    max_age: int | None = None,
     private: bool = False,
     filename: str | None = None,
 ) -> Response:
@@ -108,7 +121,7 @@ def encoded_response(
     content_type: str,
     last_modified: datetime | None,
     version: str,
-    max_age: int = DEFAULT_MAX_AGE,
+    max_age: int | None = None,
     private: bool = False,
     filename: str | None = None,
 ) -> Response:
@@ -125,7 +138,7 @@ def _ok(
     payload: bytes,
     gzipped: bool,
     content_type: str,
-    max_age: int,
+    max_age: int | None,
     private: bool,
     filename: str | None,
 ) -> Response:
@@ -143,7 +156,7 @@ def precondition(
     version: str,
     last_modified: datetime | None,
     *,
-    max_age: int = DEFAULT_MAX_AGE,
+    max_age: int | None = None,
     private: bool = False,
 ) -> Response | None:
     """Return a 304 when the request's validators match `version`, before any rendering.
@@ -160,3 +173,44 @@ def precondition(
 def not_found(message: str) -> Response:
     """Return a 404 with a one-line plain-text message."""
     return Response(message + "\n", status=404, mimetype="text/plain")
+
+
+def stored_answer(
+    *,
+    version: str,
+    last_modified: datetime | None,
+    content_type: str,
+    load: Callable[[str], bytes | None],
+    save: Callable[[str, bytes], None],
+    build: Callable[[], bytes],
+    private: bool = False,
+) -> Response:
+    """Answer a document kept per version: 304 from `version` alone, else the body stored
+    for it (`load(encoding)`), else `build()` once and `save` it (gzip: once per version).
+
+    `version` must cover everything the bytes depend on; it is read before `build` runs, so
+    a stored body is never older than its version.
+    """
+    early = precondition(version, last_modified, private=private)
+    if early is not None:
+        return early
+    gzipped = wants_gzip()
+    payload = load("gzip" if gzipped else "identity")
+    if payload is None:
+        body = load("identity") if gzipped else None
+        if body is None:
+            body = build()
+            save("identity", body)
+        gzipped = gzipped and worth_gzip(body)
+        payload = body
+        if gzipped:
+            payload = gzip_bytes(body)
+            save("gzip", payload)
+    return encoded_response(
+        payload,
+        gzipped=gzipped,
+        content_type=content_type,
+        last_modified=last_modified,
+        version=version,
+        private=private,
+    )

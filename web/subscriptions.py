@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
@@ -12,12 +15,12 @@ from events.access import Audience
 from events.errors import InvalidRecord
 from events.models import Event, Series, Subscriber
 from feeds import ical, syndication
-from feeds.formats import ICS, RSS
+from feeds.formats import FORMATS
 from feeds.links import Links, google_calendar_subscribe, webcal
 from mail import subscribers
 from mail.subscribers import SUBSCRIBE_LIMIT
 from web.context import db, now, settings
-from web.http import cached_response
+from web.feeds import calendar, stamps_version, stored_document
 from web.security import csrf_exempt, rate_limit
 
 bp = Blueprint("subscriptions", __name__, template_folder="templates")
@@ -191,62 +194,69 @@ def unsubscribe_post(token: str) -> tuple[str, int]:
     )
 
 
-def _confirmed(token: str) -> Subscriber:
-    subscriber = _subscriber(token)
-    if subscriber.confirmed_at is None:
-        abort(404, "Unknown or rotated link.")
-    return subscriber
-
-
-def personal_events(subscriber: Subscriber) -> list[Event]:
+def personal_events(series_ids: list[int], moment: datetime) -> list[Event]:
     """Return the talks of the subscriber's series in the rolling feed window (capped)."""
-    series_ids = [s.series_id for s in subscriber.subscriptions if s.confirmed_at is not None]
-    return queries.window_feed(db(), series_ids, now=now(), settings=settings())
+    return queries.window_feed(db(), series_ids, now=moment, settings=settings())
 
 
 PERSONAL_TITLE = "My seminars"
 PERSONAL_DESCRIPTION = "Talks of the seminar series you follow, with details for subscribers."
 
 
+def _personal(token: str, fmt: str, build: Callable[[list[Event]], bytes]) -> Response:
+    """Serve a personal feed kept per version: 304 from the followed series' stamps, else
+    the stored body, else `build(talks)` once (VEVENTs from stored subscriber pieces).
+
+    Its key is the subscriber's id; the version holds a hash of the token (it is in the
+    body's links), so a rotated token never serves the old one's body.
+    """
+    found = queries.personal_stamps(db(), token)
+    if found is None:
+        abort(404, "Unknown or rotated link.")
+    subscriber_id, stamps = found
+    moment = now()
+    token_hash = hashlib.sha256(token.encode()).hexdigest()[:16]
+    version = stamps_version(stamps, moment, "personal", fmt, token_hash)
+    series_ids = list(stamps.series_ids)
+    response = stored_document(
+        f"personal/{subscriber_id}/{fmt}",
+        version,
+        stamps,
+        FORMATS[fmt].content_type,
+        lambda: build(personal_events(series_ids, moment)),
+        private=True,
+    )
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
 @bp.get("/s/<token>.ics")
 def personal_ics(token: str) -> Response:
     """The subscriber's personal calendar, with subscriber-only meeting details."""
-    subscriber = _confirmed(token)
-    events = personal_events(subscriber)
-    links = _links()
-    info = ical.CalendarInfo(
-        name=PERSONAL_TITLE, description=PERSONAL_DESCRIPTION, url=links.manage(token)
-    )
-    body = ical.render_calendar(
-        events, info=info, links=links, domain=settings().domain, audience=AUDIENCE
-    )
-    return _private(body, ICS.content_type, events)
+
+    def build(events: list[Event]) -> bytes:
+        info = ical.CalendarInfo(
+            name=PERSONAL_TITLE, description=PERSONAL_DESCRIPTION, url=_links().manage(token)
+        )
+        return calendar(events, info, AUDIENCE)
+
+    return _personal(token, "ics", build)
 
 
 @bp.get("/s/<token>.rss")
 def personal_rss(token: str) -> Response:
     """The subscriber's personal RSS feed, with subscriber-only meeting details."""
-    subscriber = _confirmed(token)
-    events = personal_events(subscriber)
-    links = _links()
-    info = syndication.FeedInfo(
-        title=PERSONAL_TITLE,
-        description=PERSONAL_DESCRIPTION,
-        page_url=links.manage(token),
-        self_url=links.personal_feed(token, "rss"),
-    )
-    body = syndication.render_rss(
-        events, info=info, links=links, domain=settings().domain, audience=AUDIENCE
-    )
-    return _private(body, RSS.content_type, events)
 
+    def build(events: list[Event]) -> bytes:
+        links = _links()
+        info = syndication.FeedInfo(
+            title=PERSONAL_TITLE,
+            description=PERSONAL_DESCRIPTION,
+            page_url=links.manage(token),
+            self_url=links.personal_feed(token, "rss"),
+        )
+        return syndication.render_rss(
+            events, info=info, links=links, domain=settings().domain, audience=AUDIENCE
+        )
 
-def _private(body: bytes, content_type: str, events: list[Event]) -> Response:
-    response = cached_response(
-        body,
-        content_type=content_type,
-        last_modified=queries.last_modified(events),
-        private=True,
-    )
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    return _personal(token, "rss", build)

@@ -7,7 +7,8 @@
 - `schedules`: series' recurrence schedules and the kinds of event rows.
 - `accounts`: organisers, their roles, sign-in links, talk drafts (the workspace).
 - `search`: the search index (one folded text per public talk);
-- `topics`: the topic taxonomy and the links of series and talks to it.
+- `topics`: the topic taxonomy and the links of series and talks to it;
+- `documents`: stored site-wide and personal feeds.
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
@@ -19,6 +20,7 @@ from events.models.accounts import (
     TalkDraft,
     TalkEdit,
 )
+from events.models.documents import RenderedDocument
 from events.models.fields import (
     AccessPolicy,
     Location,
@@ -67,6 +69,7 @@ __all__ = [
     "OutboxPayload",
     "PreviousValues",
     "RateWindow",
+    "RenderedDocument",
     "RenderedFeed",
     "RenderedPiece",
     "SearchDoc",

@@ -16,6 +16,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
 import web.feeds
+import web.http
 from events import queries
 from events.clock import SYSTEM_CLOCK
 from events.models import Event, RenderedPiece, Series
@@ -206,7 +207,7 @@ def test_a_stored_feed_is_served_without_building_it_again(
 
     monkeypatch.setattr(queries, "series_feed", fail)
     monkeypatch.setattr(queries, "series_feed_stamps", fail)
-    monkeypatch.setattr(web.feeds, "gzip_bytes", fail)
+    monkeypatch.setattr(web.http, "gzip_bytes", fail)
     assert client.get(path).data == plain.data
     again = client.get(path, headers={"Accept-Encoding": "gzip"})
     assert again.data == zipped.data and again.headers["Content-Encoding"] == "gzip"

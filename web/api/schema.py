@@ -111,7 +111,12 @@ class EventList(Out):
     """One page of events; follow `next_cursor` (or raise `offset`) for the next."""
 
     items: list[EventOut]
-    total: int
+    total: int = Field(
+        description="matching talks, counted up to 1,000 (then `total_capped` is true)"
+    )
+    total_capped: bool = Field(
+        default=False, description="true when more than `total` talks match (issue 21)"
+    )
     limit: int
     offset: int | None
     next_cursor: str | None

@@ -1,0 +1,199 @@
+"""deploy/nginx-eventfeed.conf, run by Debian's nginx in front of the app on loopback
+(issue 21): a public feed's second fetch is a cache HIT, an edit is visible at once after
+revalidation, personal feeds are never cached, and the app sees the client's address."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import make_server
+
+from events.models import Event, Subscriber, Subscription
+from tests.web.test_stored_feeds import _retitle
+
+ROOT = Path(__file__).resolve().parents[2]
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx (Debian package) is not installed")
+
+MAIN = """
+user root;
+daemon off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    include {d}/eventfeed.conf;
+}}
+"""
+TOKEN = "n" * 40
+
+
+def _port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def proxied(make_app: Callable[..., Flask], tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The app (werkzeug's server, 1 s max-age) behind the deploy config; yields nginx's
+    port and the client addresses the app saw."""
+    app = make_app(feed_max_age=1, proxy_hops=1)
+    seen: list[str] = []
+
+    @app.before_request
+    def remember() -> None:
+        seen.append(request.remote_addr or "")
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = _port()
+    config = (ROOT / "deploy" / "nginx-eventfeed.conf").read_text()
+    config = config.replace("/var/cache/nginx/eventfeed", str(tmp_path / "cache"))
+    config = config.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{server.port};")
+    config = re.sub(r"listen 80;", f"listen 127.0.0.1:{port};", config)
+    (tmp_path / "eventfeed.conf").write_text(config)
+    (tmp_path / "nginx.conf").write_text(MAIN.format(d=tmp_path))
+    nginx = subprocess.Popen(
+        [
+            str(NGINX),
+            "-c",
+            str(tmp_path / "nginx.conf"),
+            "-p",
+            str(tmp_path),
+            "-e",
+            str(tmp_path / "error.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 15
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
+                break
+            except OSError:
+                if time.time() > deadline or nginx.poll() is not None:
+                    log = tmp_path / "error.log"
+                    raise RuntimeError(log.read_text() if log.exists() else "no nginx") from None
+                time.sleep(0.1)
+        yield port, seen
+    finally:
+        nginx.send_signal(signal.SIGQUIT)
+        try:
+            nginx.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            nginx.kill()
+        server.shutdown()
+        server.server_close()
+
+
+def _get(port: int, path: str, **headers: str) -> tuple[int, Any, bytes]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as answer:
+            return answer.status, answer.headers, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def test_public_feed_cached_edit_visible_after_revalidation_personal_never_cached(
+    proxied: tuple[int, list[str]],
+    sessions: sessionmaker[Session],
+    make_event: Callable[..., Event],
+) -> None:
+    port, seen = proxied
+    make_event(id="proxied-1", title="Before the edit", start="2027-03-01 12:00", end="13:00")
+    now = datetime.now(UTC)
+    with sessions() as session, session.begin():
+        reader = Subscriber(
+            email="r@example.org",
+            timezone="UTC",
+            token=TOKEN,
+            confirmed_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(reader)
+        session.flush()
+        series_id = session.scalars(select(Event.series_id)).first()
+        session.add(
+            Subscription(
+                subscriber_id=reader.id, series_id=series_id, confirmed_at=now, created_at=now
+            )
+        )
+
+    path = "/series/lisbon-ml.ics"
+    status, headers, body = _get(port, path)
+    assert status == 200 and headers["X-Cache-Status"] == "MISS"
+    assert b"Before the edit" in body
+    status, headers, again = _get(port, path)
+    assert status == 200 and headers["X-Cache-Status"] == "HIT" and again == body
+    # gzip clients get the cached compressed copy; others a decompressed one (gunzip)
+    status, headers, zipped = _get(port, path, **{"Accept-Encoding": "gzip"})
+    assert headers["X-Cache-Status"] == "HIT" and headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped) == body
+    assert headers["Vary"] == "Accept-Encoding"
+
+    requests_before = len(seen)
+    _retitle(sessions, "proxied-1", "After the edit")
+    time.sleep(2.1)  # the app's max-age (1 s here; nginx counts whole seconds) runs out
+    # stale-while-revalidate: this answer may still be the old copy, while nginx
+    # revalidates in the background; the edit is visible once that revalidation is done
+    status, headers, body = _get(port, path)
+    assert headers["X-Cache-Status"] in ("STALE", "EXPIRED", "REVALIDATED")
+    if headers["X-Cache-Status"] == "STALE":
+        deadline = time.time() + 5
+        while len(seen) == requests_before and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        status, headers, body = _get(port, path)
+        assert headers["X-Cache-Status"] == "HIT"
+    assert status == 200 and b"After the edit" in body and b"Before the edit" not in body
+    assert len(seen) == requests_before + 1  # one revalidating request reached the app
+    time.sleep(2.1)  # unchanged: revalidation is a 304 from the app, the body from the cache
+    _get(port, path)
+    time.sleep(0.3)
+    status, headers, body2 = _get(port, path)
+    assert body2 == body and len(seen) == requests_before + 2
+
+    for _ in range(2):
+        status, headers, personal = _get(port, f"/s/{TOKEN}.ics")
+        assert status == 200 and b"After the edit" in personal
+        assert "X-Cache-Status" not in headers
+        assert headers["Cache-Control"].startswith("private")
+    count = len(seen)
+    _get(port, f"/s/{TOKEN}.ics")
+    assert len(seen) == count + 1  # every personal fetch reaches the app
+
+    # ProxyFix with one trusted hop: the address nginx saw, not what the client claims
+    _get(port, "/", **{"X-Forwarded-For": "6.6.6.6"})
+    assert seen[-1] == "127.0.0.1"
