@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 
 from events import signals
-from events.errors import InvalidRecord, NotFound
+from events.errors import InvalidRecord, NotFound, StaleRecord
 from events.models import Event, Series
 from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
 
@@ -108,3 +110,71 @@ def _notify(
     signals.talk_saved.send(session, series=series, event=event, outcome=outcome, now=now)
     if event.status == "cancelled" and "status" in outcome.previous:
         signals.talk_cancelled.send(session, series=series, event=event, outcome=outcome, now=now)
+
+
+# --- writes checked against the version a client saw -----------------------------------
+#
+# Front doors that let a client edit what it read (the API's If-Match, a browser form)
+# pass the `version` they showed. The check and the write are one step: the ORM's UPDATE or
+# DELETE says `WHERE version = :seen` (the models' `version_id_col`), so of two writers that
+# saw the same version exactly one writes; the other gets StaleRecord, on SQLite and on
+# PostgreSQL alike (there the second UPDATE waits for the first's row lock, then matches
+# no row).
+
+
+def _kind(target: Series | Event) -> str:
+    return "talk" if isinstance(target, Event) else "series"
+
+
+def _check(target: Series | Event, seen: int) -> None:
+    if target.version != seen:
+        raise StaleRecord(f"the {_kind(target)} changed since version {seen}")
+
+
+def _flush(session: Session, target: Series | Event) -> None:
+    try:
+        session.flush()
+    except StaleDataError:
+        raise StaleRecord(f"the {_kind(target)} was changed by someone else meanwhile") from None
+
+
+def update_event(
+    session: Session, event: Event, record: EventRecord, now: datetime, *, seen: int
+) -> Outcome:
+    """Write `record` over `event` only if the talk is still at version `seen`.
+
+    Raise StaleRecord (nothing written) when another writer changed the talk since `seen`.
+    """
+    _check(event, seen)
+    _, outcome = upsert_event(session, event.series, record, now)
+    _flush(session, event)
+    return outcome
+
+
+def delete_event(session: Session, event: Event, *, seen: int) -> None:
+    """Delete the talk only if it is still at version `seen`; raise StaleRecord otherwise."""
+    _check(event, seen)
+    session.delete(event)
+    _flush(session, event)
+
+
+def update_series(
+    session: Session, series: Series, record: SeriesRecord, now: datetime, *, seen: int
+) -> Outcome:
+    """Write `record` over `series` only if it is still at version `seen` (else StaleRecord).
+
+    The series row is written (its version raised) even when its own fields are unchanged,
+    so the check also covers the talks the caller rewrites with it.
+    """
+    _check(series, seen)
+    _, outcome = upsert_series(session, record, now)
+    flag_modified(series, "updated_at")
+    _flush(session, series)
+    return outcome
+
+
+def delete_series(session: Session, series: Series, *, seen: int) -> None:
+    """Delete the series (and its talks) only if still at version `seen`; else StaleRecord."""
+    _check(series, seen)
+    session.delete(series)
+    _flush(session, series)

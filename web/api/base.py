@@ -387,6 +387,31 @@ def check_if_match(etag: str, *, required: bool) -> None:
         412,
         "If-Match",
         f"the record changed since you read it (current ETag {etag}); GET it again and retry",
+        headers={"ETag": etag},
+    )
+
+
+def stale(session: Session, target: Event | Series) -> ApiError:
+    """Return the 412 of a write that lost a race: the record changed since it was read.
+
+    The transaction is rolled back; the answer carries the record's current ETag (none when
+    it was deleted meanwhile).
+    """
+    session.rollback()
+    kind = "talk" if isinstance(target, Event) else "series"
+    current: Event | Series | None
+    if isinstance(target, Event):
+        current = session.get(Event, target.id, populate_existing=True)
+    else:
+        current = session.get(Series, target.id, populate_existing=True)
+    if current is None:
+        return ApiError(412, "If-Match", f"the {kind} was deleted since you read it")
+    etag = event_etag(current) if isinstance(current, Event) else series_etag(current)
+    return ApiError(
+        412,
+        "If-Match",
+        f"the {kind} changed since you read it (current ETag {etag}); GET it again and retry",
+        headers={"ETag": etag},
     )
 
 

@@ -6,7 +6,7 @@ from flask import Response
 from sqlalchemy import func, select
 
 from events import store
-from events.errors import InvalidRecord
+from events.errors import InvalidRecord, StaleRecord
 from events.exporter import series_document
 from events.models import Series
 from events.schemas import (
@@ -34,6 +34,7 @@ from web.api.base import (
     query_int,
     series_etag,
     series_out,
+    stale,
     writer,
 )
 from web.api.schema import (
@@ -149,7 +150,10 @@ def patch_series(slug: str) -> Response:
         (e, {**d, "timezone": e.timezone}) for e, d in zip(series.events, events, strict=True)
     ]
     moment = now()
-    store.upsert_series(session, record, moment)
+    try:
+        store.update_series(session, series, record, moment, seen=series.version)
+    except StaleRecord:
+        raise stale(session, series) from None
     for event, doc in old_docs:
         try:
             store.upsert_event(session, series, validate_event(doc, record), moment)
@@ -180,6 +184,9 @@ def delete_series(slug: str) -> Response:
     session = db()
     series = load_series(session, slug)
     check_if_match(series_etag(series), required=False)
-    session.delete(series)
+    try:
+        store.delete_series(session, series, seen=series.version)
+    except StaleRecord:
+        raise stale(session, series) from None
     session.commit()
     return Response(status=204)

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from events import store, times, tokens
-from events.errors import InvalidRecord
+from events.errors import InvalidRecord, StaleRecord
 from events.exporter import event_document
 from events.models import Event, Series
 from events.schemas import (
@@ -45,6 +45,7 @@ from web.api.base import (
     query_instant,
     query_int,
     query_text,
+    stale,
     writer,
 )
 from web.api.schema import (
@@ -206,8 +207,13 @@ def get_event(event_id: str) -> Response:
     return answer(event_out(event, editor), etag=event_etag(event))
 
 
-def _update_event(event: Event, patch: dict[str, Any], editor: tokens.Editor) -> Response:
-    """Merge `patch` over the talk as exported, validate like an import, store with SEQUENCE."""
+def _update_event(
+    event: Event, patch: dict[str, Any], editor: tokens.Editor, seen: int
+) -> Response:
+    """Merge `patch` over the talk as exported, validate like an import, store with SEQUENCE.
+
+    `seen`: the version the client's If-Match named; 412 when another writer got there first.
+    """
     session = db()
     series = event.series
     if "id" in patch and patch["id"] != event.id:
@@ -222,7 +228,10 @@ def _update_event(event: Event, patch: dict[str, Any], editor: tokens.Editor) ->
         record = validate_event(merged, store.series_record(series))
     except InvalidRecord as exc:
         raise invalid(exc) from None
-    store.upsert_event(session, series, record, now())
+    try:
+        store.update_event(session, event, record, now(), seen=seen)
+    except StaleRecord:
+        raise stale(session, event) from None
     session.commit()
     return answer(event_out(event, editor), etag=event_etag(event))
 
@@ -251,7 +260,7 @@ def patch_event(event_id: str) -> Response:
     event = load_event(session, event_id)
     editor = writer(event.series.slug)
     check_if_match(event_etag(event), required=True)
-    return _update_event(event, json_body(), editor)
+    return _update_event(event, json_body(), editor, event.version)
 
 
 @operation(
@@ -270,7 +279,7 @@ def cancel_event(event_id: str) -> Response:
     event = load_event(session, event_id)
     editor = writer(event.series.slug)
     check_if_match(event_etag(event), required=False)
-    return _update_event(event, {"status": "cancelled"}, editor)
+    return _update_event(event, {"status": "cancelled"}, editor, event.version)
 
 
 @operation(
@@ -289,6 +298,9 @@ def delete_event(event_id: str) -> Response:
     event = load_event(session, event_id)
     writer(event.series.slug)
     check_if_match(event_etag(event), required=False)
-    session.delete(event)
+    try:
+        store.delete_event(session, event, seen=event.version)
+    except StaleRecord:
+        raise stale(session, event) from None
     session.commit()
     return Response(status=204)
