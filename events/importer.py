@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from events import store, times
 from events.clock import SYSTEM_CLOCK, Clock
-from events.errors import EventFeedError, ImportFailed, InvalidRecord
+from events.errors import EventFeedError, ImportFailed, InvalidRecord, TimeError
 from events.models import Series
 from events.schemas import EVENT_ID_PATTERN, SeriesRecord, validate_event, validate_series
 
@@ -133,6 +133,8 @@ def parse_bytes(name: str, raw: bytes, fmt: str, default_series: str | None = No
         raise ImportFailed(f"{name}: nested too deeply to be an import file") from None
     if len(parsed.events) + len(parsed.series) > MAX_RECORDS:
         raise ImportFailed(f"{name}: more than {MAX_RECORDS:,} records in one import")
+    if not parsed.events and not parsed.series:
+        raise ImportFailed(f"{name}: no talks found")
     return parsed
 
 
@@ -144,11 +146,38 @@ def _parse_yaml(name: str, raw: bytes, default_series: str | None) -> Parsed:
     return _parse_document(name, doc, default_series)
 
 
+MAX_NUMBER_DIGITS = 100
+
+
+class UnreadableNumber(ValueError):
+    """A JSON number no record can hold: too many digits, NaN or Infinity."""
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise UnreadableNumber(f"a number has {len(text):,} digits (at most {MAX_NUMBER_DIGITS})")
+    return int(text)
+
+
+def _json_constant(text: str) -> float:
+    raise UnreadableNumber(f"{text} is not a JSON number")
+
+
+def load_json(text: str) -> Any:
+    """Parse JSON text; a huge integer, NaN or Infinity raises UnreadableNumber (ValueError).
+
+    (Python refuses integers above 4,300 digits with a ValueError that is no JSON error.)
+    """
+    return json.loads(text, parse_int=_json_int, parse_constant=_json_constant)
+
+
 def _parse_json(name: str, raw: bytes, default_series: str | None) -> Parsed:
     try:
-        doc = json.loads(read_text(name, raw))
+        doc = load_json(read_text(name, raw))
     except json.JSONDecodeError as exc:
         raise ImportFailed(f"{name}: not valid JSON: {exc}") from None
+    except UnreadableNumber as exc:
+        raise ImportFailed(f"{name}: not valid here: {exc}") from None
     return _parse_document(name, doc, default_series)
 
 
@@ -265,14 +294,29 @@ def _parse_ics(name: str, raw: bytes, default_series: str | None) -> Parsed:
             uid = str(vevent.get("UID", "")).strip()
             if not uid:
                 raise ImportFailed(f"{where}: field 'UID' is missing")
+            where = f"{where} (UID {uid!r})"
+            check_recurrence(where, uid, vevent)
             parsed.events.append(
-                EventInput(
-                    f"{where} (UID {uid!r})",
-                    default_series,
-                    _ics_event(where, uid, vevent, calendar_zone),
-                )
+                EventInput(where, default_series, _ics_event(where, uid, vevent, calendar_zone))
             )
+            if len(parsed.events) > MAX_RECORDS:
+                raise ImportFailed(f"{name}: more than {MAX_RECORDS:,} records in one import")
+    if not parsed.events:
+        raise ImportFailed(f"{name}: no talks found (no VEVENT)")
     return parsed
+
+
+RECURRENCE_PROPERTIES = ("RRULE", "RDATE", "EXRULE")
+
+
+def check_recurrence(where: str, uid: str, vevent: Any) -> None:
+    """Refuse a recurring VEVENT (one place, to be replaced by expanding its rule)."""
+    for name in RECURRENCE_PROPERTIES:
+        if name in vevent:
+            raise ImportFailed(
+                f"{where}: field '{name}': recurring events are not supported yet (UID {uid!r}); "
+                "give each talk as its own VEVENT"
+            )
 
 
 def _calendar_zone(calendar: Any) -> str | None:
@@ -319,15 +363,34 @@ def _ics_time(
                 f"{where}: field '{name}': all-day events are not supported; give a start time"
             )
         raise ImportFailed(f"{where}: field '{name}' is missing or not a date-time")
+    tzid = str(getattr(prop, "params", {}).get("TZID", "")).strip()
+    if value.tzinfo is None and tzid:
+        raise ImportFailed(
+            f"{where}: field '{name}': unknown TZID {tzid!r} (neither an IANA or Windows zone "
+            "nor a VTIMEZONE of the file)"
+        )
     if value.tzinfo is None:
         raise ImportFailed(
             f"{where}: field '{name}': floating time (no TZID); give the time a zone"
         )
     try:
-        zone_name = _ics_zone(prop, value, calendar_zone)
-    except ValueError as exc:
+        times.check_year(value.year, value.strftime("%Y-%m-%d %H:%M"))
+    except TimeError as exc:
         raise ImportFailed(f"{where}: field '{name}': {exc}") from None
-    return zone_name, times.wall_time_text(times.utc(value), zone_name)
+    try:
+        zone_name = _ics_zone(prop, value, calendar_zone)
+        instant = times.utc(value)
+    except (ValueError, OverflowError) as exc:
+        raise ImportFailed(f"{where}: field '{name}': {exc}") from None
+    if prop is not None and instant.astimezone(value.tzinfo).replace(tzinfo=None) != value.replace(
+        tzinfo=None
+    ):
+        raise ImportFailed(
+            f"{where}: field '{name}': {value:%Y-%m-%d %H:%M} does not exist in "
+            f"{tzid or zone_name}: the clocks jump forward over it (daylight saving time "
+            "starts); give a time outside the gap"
+        )
+    return zone_name, times.wall_time_text(instant, zone_name)
 
 
 def _ics_event(where: str, uid: str, vevent: Any, calendar_zone: str | None) -> dict[str, Any]:
@@ -338,7 +401,16 @@ def _ics_event(where: str, uid: str, vevent: Any, calendar_zone: str | None) -> 
     if "DTEND" in vevent:
         _, end = _ics_time(where, "DTEND", vevent.get("DTEND"), vevent.decoded("DTEND"), zone_name)
     elif "DURATION" in vevent and isinstance(start_value, datetime):
-        finish = start_value + vevent.decoded("DURATION")
+        length = vevent.decoded("DURATION")
+        if not isinstance(length, timedelta):
+            raise ImportFailed(f"{where}: field 'DURATION': not a duration: {length!s:.40}")
+        try:
+            finish = start_value + length
+        except OverflowError:
+            raise ImportFailed(
+                f"{where}: field 'DURATION': {vevent['DURATION'].to_ical().decode():.40} "
+                "ends beyond any supported date"
+            ) from None
         _, end = _ics_time(where, "DURATION", None, finish, zone_name)
     else:
         raise ImportFailed(f"{where}: field 'DTEND' is missing (and no DURATION)")

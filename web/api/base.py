@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import literal, or_
 from sqlalchemy.orm import Session
 
-from events import store, times, tokens
+from events import importer, store, times, tokens
 from events.access import visible_meeting
 from events.errors import EventFeedError, InvalidRecord, TimeError
 from events.models import Event, Meeting, Series
@@ -198,7 +198,9 @@ def json_body() -> dict[str, Any]:
         raise ApiError(415, "Content-Type", "send JSON with 'Content-Type: application/json'")
     raw = request.get_data(cache=True)
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = importer.load_json(raw.decode("utf-8"))
+    except importer.UnreadableNumber as exc:
+        raise ApiError(422, "body", str(exc)) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ApiError(400, "body", f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):
