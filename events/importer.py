@@ -460,6 +460,8 @@ def apply(
 ) -> ImportReport:
     """Validate and write every record in the caller's transaction; raise on the first error."""
     report = ImportReport()
+    slugs = [str(d["slug"]) for _, d in parsed.series if isinstance(d.get("slug"), str)]
+    store.lock_series(session, slugs + [e.series for e in parsed.events if e.series])
     known: dict[str, tuple[Series, SeriesRecord]] = {}
     for where, data in parsed.series:
         record = validate_series(data, where=where)
@@ -508,5 +510,6 @@ def import_files(
 ) -> ImportReport:
     """Import files in one transaction: everything is written, or nothing."""
     parsed = read_files(list(paths), fmt, default_series)
-    with factory() as session, session.begin():
-        return apply(session, parsed, clock.now(), progress)
+    return store.write_retrying(
+        factory, lambda session: apply(session, parsed, clock.now(), progress), "the import"
+    )

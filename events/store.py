@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from events import signals
-from events.errors import InvalidRecord, NotFound, StaleRecord
+from events.errors import Conflict, InvalidRecord, NotFound, StaleRecord
 from events.models import Event, Series
 from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
+
+T = TypeVar("T")
 
 # A change to any of these raises the event's SEQUENCE (RFC 5545 §3.8.7.4).
 MATERIAL_FIELDS = ("start_utc", "end_utc", "timezone", "location", "status", "meeting")
@@ -178,3 +183,67 @@ def delete_series(session: Session, series: Series, *, seen: int) -> None:
     _check(series, seen)
     session.delete(series)
     _flush(session, series)
+
+
+# --- concurrent writers of one series ----------------------------------------------------
+#
+# Every writer of a series (an import, an API edit) first takes that series' lock, held
+# until its transaction ends, so writers of one series take turns: two imports of the same
+# new series no longer race to insert it, and an import and an edit no longer lock a talk
+# and the series row in opposite orders (a deadlock). On PostgreSQL the lock is a
+# transaction-scoped advisory lock on the slug (it works before the series exists); SQLite
+# lets one writer at a time into the whole database anyway. What still collides (a talk id
+# taken meanwhile by another series, a serialization failure) is retried a few times by
+# `write_retrying`, then reported as a Conflict: one clear line, nothing written.
+
+# PostgreSQL SQLSTATEs of a transaction that lost to a concurrent one: safe to run again.
+RETRYABLE_STATES = frozenset({"40001", "40P01", "55P03"})  # serialization, deadlock, lock
+WRITE_ATTEMPTS = 4
+
+
+def _lock_key(slug: str) -> int:
+    digest = hashlib.blake2b(f"eventfeed-series:{slug}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_series(session: Session, slugs: Iterable[str]) -> None:
+    """Hold the write lock of each series (by slug, sorted: no deadlock) until commit."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for slug in sorted(set(slugs)):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(slug)})
+
+
+def collision(exc: DBAPIError) -> str | None:
+    """Return why a failed write lost to a concurrent one (None: a different failure)."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if isinstance(exc, IntegrityError):
+        return reason
+    if getattr(exc.orig, "sqlstate", None) in RETRYABLE_STATES:
+        return reason
+    if "database is locked" in reason:  # SQLite: another writer held the database too long
+        return reason
+    return None
+
+
+def write_retrying(
+    factory: sessionmaker[Session], work: Callable[[Session], T], what: str = "the change"
+) -> T:
+    """Run `work` in a transaction, again when it collided with a concurrent writer.
+
+    Raise Conflict (nothing written) when it still collides after WRITE_ATTEMPTS tries.
+    """
+    reason = ""
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            with factory() as session, session.begin():
+                return work(session)
+        except DBAPIError as exc:
+            found = collision(exc)
+            if found is None:
+                raise
+            reason = found
+    raise Conflict(
+        f"{what} collided with concurrent changes to the same series and was not written "
+        f"({reason}); try again"
+    )

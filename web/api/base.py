@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel
 from sqlalchemy import literal, or_
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from events import importer, store, times, tokens
@@ -33,7 +34,7 @@ from web.api.schema import (
     SeriesOut,
     SpeakerOut,
 )
-from web.context import now, settings, state
+from web.context import db, now, settings, state
 from web.errors import json_errors
 from web.security import check_rate, client_address, csrf
 
@@ -131,6 +132,18 @@ def _audit(response: Response) -> Response:
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError) -> Response:
     return json_errors(exc.status, exc.errors, exc.headers)
+
+
+@bp.errorhandler(DBAPIError)
+def _collided(exc: DBAPIError) -> Response:
+    """Answer 409 when a write lost to a concurrent one (a unique id taken meanwhile, a
+    deadlock); any other database failure stays an error of the server."""
+    reason = store.collision(exc)
+    if reason is None:
+        raise exc
+    db().rollback()
+    message = f"the change collided with a concurrent change and was not written ({reason}); "
+    return json_errors(409, [("body", message + "try again")])
 
 
 # --- authentication --------------------------------------------------------------------

@@ -93,6 +93,7 @@ def create_series() -> Response:
         raise invalid(exc) from None
     writer(record.slug)
     session = db()
+    store.lock_series(session, [record.slug])
     if session.scalar(select(Series.id).where(Series.slug == record.slug)) is not None:
         raise ApiError(409, "slug", f"series {record.slug!r} already exists; PATCH it instead")
     series, _ = store.upsert_series(session, record, now())
@@ -136,6 +137,7 @@ def patch_series(slug: str) -> Response:
     editor = writer(slug)
     session = db()
     series = load_series(session, slug)
+    store.lock_series(session, [slug])
     check_if_match(series_etag(series), required=True)
     patch = json_body()
     if "slug" in patch and patch["slug"] != series.slug:
@@ -183,6 +185,7 @@ def delete_series(slug: str) -> Response:
     writer(slug)
     session = db()
     series = load_series(session, slug)
+    store.lock_series(session, [slug])
     check_if_match(series_etag(series), required=False)
     try:
         store.delete_series(session, series, seen=series.version)

@@ -180,6 +180,7 @@ def create_event(slug: str) -> Response:
     editor = writer(slug)
     session = db()
     series = load_series(session, slug)
+    store.lock_series(session, [slug])
     data = json_body()
     try:
         record = validate_event(data, store.series_record(series))
@@ -259,6 +260,7 @@ def patch_event(event_id: str) -> Response:
     session = db()
     event = load_event(session, event_id)
     editor = writer(event.series.slug)
+    store.lock_series(session, [event.series.slug])
     check_if_match(event_etag(event), required=True)
     return _update_event(event, json_body(), editor, event.version)
 
@@ -278,6 +280,7 @@ def cancel_event(event_id: str) -> Response:
     session = db()
     event = load_event(session, event_id)
     editor = writer(event.series.slug)
+    store.lock_series(session, [event.series.slug])
     check_if_match(event_etag(event), required=False)
     return _update_event(event, {"status": "cancelled"}, editor, event.version)
 
@@ -297,6 +300,7 @@ def delete_event(event_id: str) -> Response:
     session = db()
     event = load_event(session, event_id)
     writer(event.series.slug)
+    store.lock_series(session, [event.series.slug])
     check_if_match(event_etag(event), required=False)
     try:
         store.delete_event(session, event, seen=event.version)
