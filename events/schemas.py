@@ -82,8 +82,14 @@ def _describe(value: str, index: int) -> str:
     return f"U+{ord(char):04X}{name} at character {index + 1}"
 
 
+# One pass finds any character either policy may refuse (most text has none).
+_SUSPECT = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\u200b-\u200d\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+
+
 def _no_controls(value: Any) -> Any:
-    if isinstance(value, str):
+    if isinstance(value, str) and _SUSPECT.search(value):
         found = CONTROL_CHARACTERS.search(value)
         if found:
             if "\ud800" <= found.group() <= "\udfff":
@@ -95,9 +101,9 @@ def _no_controls(value: Any) -> Any:
 
 
 def _no_disguise(value: Any) -> Any:
-    value = _no_controls(value)
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _SUSPECT.search(value):
         return value
+    value = _no_controls(value)
     found = DISGUISING_CHARACTERS.search(value)
     if found is None:
         for joiner in JOINERS.finditer(value):
