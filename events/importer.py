@@ -39,6 +39,13 @@ from events.schemas import (
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_RECORDS = 100_000
+# Limits enforced before a file is parsed in full, so refusing any upload stays far below
+# 100 MB of memory (README "Limits and hardening"): CSV rows are counted by a streaming pass
+# first; JSON objects are counted outside strings first (a talk holds a few: itself, its
+# speakers, its place); YAML (PyYAML holds ~50 bytes of nodes per byte of file) is limited
+# by size: use CSV or JSON for imports beyond a few thousand talks.
+MAX_JSON_OBJECTS = 4 * MAX_RECORDS
+MAX_YAML_BYTES = 1_500_000
 FORMATS = ("yaml", "json", "csv", "ics")
 
 
@@ -145,6 +152,11 @@ def parse_bytes(name: str, raw: bytes, fmt: str, default_series: str | None = No
 
 
 def _parse_yaml(name: str, raw: bytes, default_series: str | None) -> Parsed:
+    if len(raw) > MAX_YAML_BYTES:
+        raise ImportFailed(
+            f"{name}: YAML file is {len(raw):,} bytes, above the {MAX_YAML_BYTES:,}-byte limit "
+            "for YAML (about 5,000 talks); import larger sets as CSV or JSON"
+        )
     try:
         doc = yaml.load(read_text(name, raw), Loader=_NoAliasLoader)
     except yaml.YAMLError as exc:
@@ -177,9 +189,31 @@ def load_json(text: str) -> Any:
     return json.loads(text, parse_int=_json_int, parse_constant=_json_constant)
 
 
+_JSON_STRING_OR_OBJECT = re.compile(r'"(?:[^"\\]|\\.)*"|\{')
+
+
+def _count_json_objects(text: str, limit: int) -> int:
+    """Count the objects ('{' outside strings) of JSON text, stopping past `limit`."""
+    if text.count("{") <= limit:
+        return text.count("{")
+    found = 0
+    for match in _JSON_STRING_OR_OBJECT.finditer(text):
+        if match.group() == "{":
+            found += 1
+            if found > limit:
+                break
+    return found
+
+
 def _parse_json(name: str, raw: bytes, default_series: str | None) -> Parsed:
+    text = read_text(name, raw)
+    if _count_json_objects(text, MAX_JSON_OBJECTS) > MAX_JSON_OBJECTS:
+        raise ImportFailed(
+            f"{name}: more than {MAX_JSON_OBJECTS:,} JSON objects; at most {MAX_RECORDS:,} "
+            "records in one import"
+        )
     try:
-        doc = load_json(read_text(name, raw))
+        doc = load_json(text)
     except json.JSONDecodeError as exc:
         raise ImportFailed(f"{name}: not valid JSON: {exc}") from None
     except UnreadableNumber as exc:
@@ -199,6 +233,9 @@ def _parse_document(name: str, doc: Any, default_series: str | None) -> Parsed:
             f"{name}: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}"
         )
     parsed = Parsed()
+    for key in ("series", "events"):
+        if isinstance(doc.get(key), list) and len(doc[key]) > MAX_RECORDS:
+            raise ImportFailed(f"{name}: more than {MAX_RECORDS:,} records in one import")
     for i, item in enumerate(_as_list(name, doc.get("series"), "series")):
         where = f"{name}: series #{i + 1}"
         if not isinstance(item, dict):
@@ -243,9 +280,20 @@ CSV_MEETING_PREFIX = "meeting_"
 def _parse_csv(name: str, raw: bytes, default_series: str | None) -> Parsed:
     text = read_text(name, raw)
     try:
-        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        # A streaming pass counts the rows first: a million tiny rows are refused without
+        # building a million records.
+        count = sum(1 for _ in csv.reader(io.StringIO(text, newline=""))) - 1
+        if count > MAX_RECORDS:
+            raise ImportFailed(
+                f"{name}: {count:,} rows, more than {MAX_RECORDS:,} records in one import"
+            )
+        rows = csv.DictReader(io.StringIO(text, newline=""))
+        return _csv_records(name, rows, default_series)
     except csv.Error as exc:
         raise ImportFailed(f"{name}: not valid CSV: {exc}") from None
+
+
+def _csv_records(name: str, rows: Iterable[dict[str, Any]], default_series: str | None) -> Parsed:
     parsed = Parsed()
     for line, row in enumerate(rows, start=2):
         if None in row:
