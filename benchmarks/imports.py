@@ -9,6 +9,10 @@ is dropped and rebuilt), and times `eventfeed import FILE` as a separate process
 (interpreter start, parsing, validation, writing, commit). Prints talks/s per run; exits 1
 when the 50,000-talk CSV import on SQLite runs below 5,000 talks/s.
 
+`--http N` also times `POST /api/v1/import` of an N-talk CSV file (in-process, on SQLite):
+the request gunicorn's 30 s timeout applies to (the default 5 MB body limit holds ~23,000
+talks of this benchmark's CSV).
+
 `--refusals` also measures the peak memory (tracemalloc) of refusing oversized uploads: a
 1,000,000-row CSV, a JSON file of a million empty objects, and a YAML one.
 """
@@ -136,6 +140,36 @@ def cli_import(url: str, path: Path, directory: Path) -> tuple[float, float]:
     return elapsed, cpu
 
 
+def http_import(directory: Path, n: int) -> float:
+    """Return the seconds `POST /api/v1/import` takes for an n-talk CSV file (SQLite)."""
+    from events import tokens
+    from events.clock import SYSTEM_CLOCK
+    from server import create_app
+
+    url = fresh_database(None, directory, f"http-{n}")
+    body = write_file(directory, n, "csv").read_bytes()
+    config = {
+        "database_url": url,
+        "base_url": "https://events.example.org",
+        "instance_path": str(directory),
+        "secret_key": "benchmark",
+    }
+    app = create_app(config)
+    with app.extensions["eventfeed"].sessions() as session, session.begin():
+        _, secret = tokens.create_token(session, SYSTEM_CLOCK.now(), series=[], admin=True)
+    started = time.perf_counter()
+    answer = app.test_client().post(
+        "/api/v1/import",
+        data=body,
+        content_type="text/csv",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    elapsed = time.perf_counter() - started
+    if answer.status_code != 200:
+        raise SystemExit(f"HTTP import failed: {answer.status_code} {answer.get_data()[:300]!r}")
+    return elapsed
+
+
 def refusal_peaks(directory: Path) -> list[tuple[str, float, str]]:
     """Return (upload, peak MiB while refusing it, the error) for oversized uploads."""
     from events import importer
@@ -166,6 +200,7 @@ def main() -> int:
     parser.add_argument("--formats", nargs="+", default=["csv", "json"])
     parser.add_argument("--postgres", help="also run on this PostgreSQL URL (schema dropped)")
     parser.add_argument("--refusals", action="store_true")
+    parser.add_argument("--http", type=int, metavar="N", help="time an N-talk HTTP import")
     args = parser.parse_args()
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,13 +215,20 @@ def main() -> int:
                 for n in args.sizes:
                     path = write_file(directory, n, fmt)
                     db = fresh_database(url, directory, f"{fmt}-{n}")
-                    seconds = cli_import(db, path, directory)
+                    seconds, cpu = cli_import(db, path, directory)
                     rate = n / seconds
                     print(
-                        f"| {backend} | {fmt} | {n:,} | {seconds:.1f} | {rate:,.0f} |", flush=True
+                        f"| {backend} | {fmt} | {n:,} | {seconds:.1f} | {rate:,.0f} "
+                        f"| {cpu:.1f} | {n / cpu:,.0f} |",
+                        flush=True,
                     )
                     if backend == "sqlite" and fmt == "csv" and n >= 50_000:
                         failed |= rate < TARGET_TALKS_PER_SECOND
+        if args.http:
+            seconds = http_import(directory, args.http)
+            print(
+                f"\nHTTP import of {args.http:,} talks (CSV, SQLite): {seconds:.1f} s", flush=True
+            )
         if args.refusals:
             print("\n| refused upload | peak MiB | error |\n|---|---:|---|")
             for label, peak, error in refusal_peaks(directory):
