@@ -6,9 +6,9 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
@@ -80,7 +80,8 @@ def upsert_series(session: Session, record: SeriesRecord, now: datetime) -> tupl
 _LOOK_UP: Any = object()
 EVENT_COLUMNS = tuple(f.name for f in fields(EventRecord))
 LOOKUP_BATCH = 500
-INSERT_BATCH = 5_000
+EVENT_TABLE = cast(Table, Event.__table__)
+INSERT_BATCH = 1_000  # x 22 columns: below SQLite's and PostgreSQL's parameter limits
 
 
 def _values(record: EventRecord) -> dict[str, Any]:
@@ -162,8 +163,11 @@ def create_events(
         }
         for record in records
     ]
+    # One multi-row INSERT statement per batch: an executemany would be one statement per
+    # row on psycopg, and the series' statement-level triggers would then update the series
+    # row once per talk (PostgreSQL then slows down more than linearly within the import).
     for start in range(0, len(rows), INSERT_BATCH):
-        session.execute(insert(Event), rows[start : start + INSERT_BATCH])
+        session.execute(insert(EVENT_TABLE).values(rows[start : start + INSERT_BATCH]))
     ids = [record.id for record in records]
     signals.talks_created.send(session, series=series, event_ids=ids, now=now)
 
@@ -303,6 +307,8 @@ def write_retrying(
             if found is None:
                 raise
             reason = found
+        except StaleDataError as exc:  # a record read in this transaction changed meanwhile
+            reason = str(exc)
     raise Conflict(
         f"{what} collided with concurrent changes to the same series and was not written "
         f"({reason}); try again"

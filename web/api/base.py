@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import literal, or_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from events import importer, store, times, tokens
 from events.access import visible_meeting
@@ -135,10 +136,12 @@ def _api_error(exc: ApiError) -> Response:
 
 
 @bp.errorhandler(DBAPIError)
-def _collided(exc: DBAPIError) -> Response:
+@bp.errorhandler(StaleDataError)
+def _collided(exc: DBAPIError | StaleDataError) -> Response:
     """Answer 409 when a write lost to a concurrent one (a unique id taken meanwhile, a
-    deadlock); any other database failure stays an error of the server."""
-    reason = store.collision(exc)
+    deadlock, a row changed since it was read); any other database failure stays an error
+    of the server."""
+    reason = str(exc) if isinstance(exc, StaleDataError) else store.collision(exc)
     if reason is None:
         raise exc
     db().rollback()
