@@ -81,7 +81,7 @@ _LOOK_UP: Any = object()
 EVENT_COLUMNS = tuple(f.name for f in fields(EventRecord))
 LOOKUP_BATCH = 500
 EVENT_TABLE = cast(Table, Event.__table__)
-INSERT_BATCH = 1_000  # x 22 columns: below SQLite's and PostgreSQL's parameter limits
+INSERT_BATCH = 5_000
 
 
 def _values(record: EventRecord) -> dict[str, Any]:
@@ -163,11 +163,15 @@ def create_events(
         }
         for record in records
     ]
-    # One multi-row INSERT statement per batch: an executemany would be one statement per
-    # row on psycopg, and the series' statement-level triggers would then update the series
-    # row once per talk (PostgreSQL then slows down more than linearly within the import).
+    statement = insert(EVENT_TABLE)
+    if session.get_bind().dialect.name == "postgresql":
+        # RETURNING makes SQLAlchemy send multi-row INSERTs ("insertmanyvalues", 1,000 rows
+        # a statement); psycopg's plain executemany sends one statement per row, and the
+        # series' statement-level triggers then updated the series row once per talk
+        # (an import slowed down more than linearly). SQLite's triggers are per row anyway.
+        statement = statement.returning(EVENT_TABLE.c.id)
     for start in range(0, len(rows), INSERT_BATCH):
-        session.execute(insert(EVENT_TABLE).values(rows[start : start + INSERT_BATCH]))
+        session.execute(statement, rows[start : start + INSERT_BATCH])
     ids = [record.id for record in records]
     signals.talks_created.send(session, series=series, event_ids=ids, now=now)
 
