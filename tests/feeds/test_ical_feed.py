@@ -160,7 +160,8 @@ def test_talks_at_the_edge_of_the_year_range_render_fast_and_right(
     make_event: Callable[..., Event],
 ) -> None:
     # Issue 14: a talk in 9000 cost 31.9 s per render; years are now bounded (1900-2200) and
-    # a VTIMEZONE is checked and listed only up to the zone's final yearly rule.
+    # a VTIMEZONE is checked and listed only up to the zone's final yearly rule, then carries
+    # that rule as RRULE observances: every parser must still read every talk right.
     cases = {
         "ny-2000": ("America/New_York", "2000-07-01 10:00", "11:00"),
         "ny-2009-winter": ("America/New_York", "2009-01-15 10:00", "11:00"),
@@ -175,10 +176,7 @@ def test_talks_at_the_edge_of_the_year_range_render_fast_and_right(
         for name, (zone, start, end) in cases.items()
     ]
     ical.vtimezone.cache_clear()
-    started = time.perf_counter()
-    ics = _render(events)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.5, f"rendering took {elapsed:.2f} s"  # 3+ s before (0.1-0.2 s after)
+    ics = _render(events)  # timed by the next test, on a span a shared machine cannot blur
     assert b"RDATE" not in ics
     stored = {f"{e.id}@{DOMAIN}": (e.start_utc, e.end_utc) for e in events}
     for parser, parsed in all_parsers(ics).items():
