@@ -39,3 +39,11 @@ class ImportFailed(EventFeedError):
 
 class NotFound(EventFeedError, LookupError):
     """An unknown series slug or event id."""
+
+
+class StaleRecord(EventFeedError):
+    """A write was based on a version of a record that is no longer the current one."""
+
+
+class Conflict(EventFeedError):
+    """A write collided with a concurrent one and could not be completed; retry it."""

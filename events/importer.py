@@ -28,14 +28,27 @@ from tqdm import tqdm
 
 from events import schedules, store, times
 from events.clock import SYSTEM_CLOCK, Clock
-from events.errors import EventFeedError, ImportFailed, InvalidRecord
-from events.models import Series
-from events.schemas import EVENT_ID_PATTERN, SeriesRecord, validate_event, validate_series
+from events.errors import EventFeedError, ImportFailed, InvalidRecord, TimeError
+from events.models import Event, Series
+from events.schemas import (
+    EVENT_ID_PATTERN,
+    EventRecord,
+    SeriesRecord,
+    validate_event,
+    validate_series,
+)
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_RECORDS = 100_000
 # Occurrences one recurring .ics event may expand to.
 MAX_OCCURRENCES = 1000
+# Limits enforced before a file is parsed in full, so refusing any upload stays far below
+# 100 MB of memory (README "Limits and hardening"): CSV rows are counted by a streaming pass
+# first; JSON objects are counted outside strings first (a talk holds a few: itself, its
+# speakers, its place); YAML (PyYAML holds ~50 bytes of nodes per byte of file) is limited
+# by size: use CSV or JSON for imports beyond a few thousand talks.
+MAX_JSON_OBJECTS = 4 * MAX_RECORDS
+MAX_YAML_BYTES = 1_500_000
 FORMATS = ("yaml", "json", "csv", "ics")
 
 
@@ -147,10 +160,17 @@ def parse_bytes(
         raise ImportFailed(f"{name}: nested too deeply to be an import file") from None
     if len(parsed.events) + len(parsed.series) > MAX_RECORDS:
         raise ImportFailed(f"{name}: more than {MAX_RECORDS:,} records in one import")
+    if not parsed.events and not parsed.series:
+        raise ImportFailed(f"{name}: no talks found")
     return parsed
 
 
 def _parse_yaml(name: str, raw: bytes, default_series: str | None) -> Parsed:
+    if len(raw) > MAX_YAML_BYTES:
+        raise ImportFailed(
+            f"{name}: YAML file is {len(raw):,} bytes, above the {MAX_YAML_BYTES:,}-byte limit "
+            "for YAML (about 5,000 talks); import larger sets as CSV or JSON"
+        )
     try:
         doc = yaml.load(read_text(name, raw), Loader=_NoAliasLoader)
     except yaml.YAMLError as exc:
@@ -158,11 +178,60 @@ def _parse_yaml(name: str, raw: bytes, default_series: str | None) -> Parsed:
     return _parse_document(name, doc, default_series)
 
 
+MAX_NUMBER_DIGITS = 100
+
+
+class UnreadableNumber(ValueError):
+    """A JSON number no record can hold: too many digits, NaN or Infinity."""
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise UnreadableNumber(f"a number has {len(text):,} digits (at most {MAX_NUMBER_DIGITS})")
+    return int(text)
+
+
+def _json_constant(text: str) -> float:
+    raise UnreadableNumber(f"{text} is not a JSON number")
+
+
+def load_json(text: str) -> Any:
+    """Parse JSON text; a huge integer, NaN or Infinity raises UnreadableNumber (ValueError).
+
+    (Python refuses integers above 4,300 digits with a ValueError that is no JSON error.)
+    """
+    return json.loads(text, parse_int=_json_int, parse_constant=_json_constant)
+
+
+_JSON_STRING_OR_OBJECT = re.compile(r'"(?:[^"\\]|\\.)*"|\{')
+
+
+def _count_json_objects(text: str, limit: int) -> int:
+    """Count the objects ('{' outside strings) of JSON text, stopping past `limit`."""
+    if text.count("{") <= limit:
+        return text.count("{")
+    found = 0
+    for match in _JSON_STRING_OR_OBJECT.finditer(text):
+        if match.group() == "{":
+            found += 1
+            if found > limit:
+                break
+    return found
+
+
 def _parse_json(name: str, raw: bytes, default_series: str | None) -> Parsed:
+    text = read_text(name, raw)
+    if _count_json_objects(text, MAX_JSON_OBJECTS) > MAX_JSON_OBJECTS:
+        raise ImportFailed(
+            f"{name}: more than {MAX_JSON_OBJECTS:,} JSON objects; at most {MAX_RECORDS:,} "
+            "records in one import"
+        )
     try:
-        doc = json.loads(read_text(name, raw))
+        doc = load_json(text)
     except json.JSONDecodeError as exc:
         raise ImportFailed(f"{name}: not valid JSON: {exc}") from None
+    except UnreadableNumber as exc:
+        raise ImportFailed(f"{name}: not valid here: {exc}") from None
     return _parse_document(name, doc, default_series)
 
 
@@ -178,6 +247,9 @@ def _parse_document(name: str, doc: Any, default_series: str | None) -> Parsed:
             f"{name}: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}"
         )
     parsed = Parsed()
+    for key in ("series", "events"):
+        if isinstance(doc.get(key), list) and len(doc[key]) > MAX_RECORDS:
+            raise ImportFailed(f"{name}: more than {MAX_RECORDS:,} records in one import")
     for i, item in enumerate(_as_list(name, doc.get("series"), "series")):
         where = f"{name}: series #{i + 1}"
         if not isinstance(item, dict):
@@ -270,9 +342,20 @@ CSV_MEETING_PREFIX = "meeting_"
 def _parse_csv(name: str, raw: bytes, default_series: str | None) -> Parsed:
     text = read_text(name, raw)
     try:
-        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        # A streaming pass counts the rows first: a million tiny rows are refused without
+        # building a million records.
+        count = sum(1 for _ in csv.reader(io.StringIO(text, newline=""))) - 1
+        if count > MAX_RECORDS:
+            raise ImportFailed(
+                f"{name}: {count:,} rows, more than {MAX_RECORDS:,} records in one import"
+            )
+        rows = csv.DictReader(io.StringIO(text, newline=""))
+        return _csv_records(name, rows, default_series)
     except csv.Error as exc:
         raise ImportFailed(f"{name}: not valid CSV: {exc}") from None
+
+
+def _csv_records(name: str, rows: Iterable[dict[str, Any]], default_series: str | None) -> Parsed:
     parsed = Parsed()
     for line, row in enumerate(rows, start=2):
         if None in row:
@@ -334,10 +417,14 @@ def _parse_ics(
             uid = str(vevent.get("UID", "")).strip()
             if not uid:
                 raise ImportFailed(f"{where}: field 'UID' is missing")
-            by_uid.setdefault(uid, []).append((where, vevent))
+            by_uid.setdefault(uid, []).append((f"{where} (UID {uid!r})", vevent))
         for uid, components in by_uid.items():
             for where, data in expand_recurrence(uid, components, calendar_zone, today):
-                parsed.events.append(EventInput(f"{where} (UID {uid!r})", default_series, data))
+                parsed.events.append(EventInput(where, default_series, data))
+                if len(parsed.events) > MAX_RECORDS:
+                    raise ImportFailed(f"{name}: more than {MAX_RECORDS:,} records in one import")
+    if not parsed.events:
+        raise ImportFailed(f"{name}: no talks found (no VEVENT)")
     return parsed
 
 
@@ -485,15 +572,34 @@ def _ics_time(
                 f"{where}: field '{name}': all-day events are not supported; give a start time"
             )
         raise ImportFailed(f"{where}: field '{name}' is missing or not a date-time")
+    tzid = str(getattr(prop, "params", {}).get("TZID", "")).strip()
+    if value.tzinfo is None and tzid:
+        raise ImportFailed(
+            f"{where}: field '{name}': unknown TZID {tzid!r} (neither an IANA or Windows zone "
+            "nor a VTIMEZONE of the file)"
+        )
     if value.tzinfo is None:
         raise ImportFailed(
             f"{where}: field '{name}': floating time (no TZID); give the time a zone"
         )
     try:
-        zone_name = _ics_zone(prop, value, calendar_zone)
-    except ValueError as exc:
+        times.check_year(value.year, value.strftime("%Y-%m-%d %H:%M"))
+    except TimeError as exc:
         raise ImportFailed(f"{where}: field '{name}': {exc}") from None
-    return zone_name, times.wall_time_text(times.utc(value), zone_name)
+    try:
+        zone_name = _ics_zone(prop, value, calendar_zone)
+        instant = times.utc(value)
+    except (ValueError, OverflowError) as exc:
+        raise ImportFailed(f"{where}: field '{name}': {exc}") from None
+    if prop is not None and instant.astimezone(value.tzinfo).replace(tzinfo=None) != value.replace(
+        tzinfo=None
+    ):
+        raise ImportFailed(
+            f"{where}: field '{name}': {value:%Y-%m-%d %H:%M} does not exist in "
+            f"{tzid or zone_name}: the clocks jump forward over it (daylight saving time "
+            "starts); give a time outside the gap"
+        )
+    return zone_name, times.wall_time_text(instant, zone_name)
 
 
 def _ics_event(where: str, uid: str, vevent: Any, calendar_zone: str | None) -> dict[str, Any]:
@@ -504,7 +610,16 @@ def _ics_event(where: str, uid: str, vevent: Any, calendar_zone: str | None) -> 
     if "DTEND" in vevent:
         _, end = _ics_time(where, "DTEND", vevent.get("DTEND"), vevent.decoded("DTEND"), zone_name)
     elif "DURATION" in vevent and isinstance(start_value, datetime):
-        finish = start_value + vevent.decoded("DURATION")
+        length = vevent.decoded("DURATION")
+        if not isinstance(length, timedelta):
+            raise ImportFailed(f"{where}: field 'DURATION': not a duration: {length!s:.40}")
+        try:
+            finish = start_value + length
+        except OverflowError:
+            raise ImportFailed(
+                f"{where}: field 'DURATION': {vevent['DURATION'].to_ical().decode():.40} "
+                "ends beyond any supported date"
+            ) from None
         _, end = _ics_time(where, "DURATION", None, finish, zone_name)
     else:
         raise ImportFailed(f"{where}: field 'DTEND' is missing (and no DURATION)")
@@ -558,6 +673,8 @@ def apply(
 ) -> ImportReport:
     """Validate and write every record in the caller's transaction; raise on the first error."""
     report = ImportReport()
+    slugs = [str(d["slug"]) for _, d in parsed.series if isinstance(d.get("slug"), str)]
+    store.lock_series(session, slugs + [e.series for e in parsed.events if e.series])
     known: dict[str, tuple[Series, SeriesRecord]] = {}
     for where, data in parsed.series:
         record = validate_series(data, where=where)
@@ -570,6 +687,33 @@ def apply(
         schedules.store(session, series, spec, now)
     seen: dict[str, str] = {}
     show = sys.stderr.isatty() if progress is None else progress
+    # One SELECT per 500 talks (not one per talk), and no flush between talks: the rows go
+    # out in batched INSERTs, so the series' feed-stamp triggers run a few times, not per talk.
+    stored = store.existing_events(session, _event_ids(parsed))
+    with session.no_autoflush:
+        _apply_events(session, parsed, now, show, known, stored, seen, report)
+    session.flush()
+    for series, _ in known.values():
+        schedules.sync_slots(session, series, now)
+    return report
+
+
+def _event_ids(parsed: Parsed) -> list[str]:
+    ids = [item.data.get("id") for item in parsed.events]
+    return [i for i in ids if isinstance(i, str)]
+
+
+def _apply_events(
+    session: Session,
+    parsed: Parsed,
+    now: datetime,
+    show: bool,
+    known: dict[str, tuple[Series, SeriesRecord]],
+    stored: dict[str, Event],
+    seen: dict[str, str],
+    report: ImportReport,
+) -> None:
+    new: dict[str, list[EventRecord]] = {}  # talks to create, by series: inserted in bulk
     for item in tqdm(
         parsed.events, desc="importing", unit="talk", disable=not show, file=sys.stderr
     ):
@@ -593,13 +737,22 @@ def apply(
             message = f"{event_record.id!r} appears twice in this import (first at {first})"
             raise InvalidRecord(item.where, [("id", message)])
         seen[event_record.id] = item.where
-        _, outcome = store.upsert_event(session, series, event_record, now)
-        report.events[outcome.action] += 1
         report.event_ids.append(event_record.id)
+        existing = stored.get(event_record.id)
+        plain = event_record.kind == "talk" and event_record.parent_id is None
+        if existing is None and plain:
+            new.setdefault(item.series, []).append(event_record)
+            report.events["created"] += 1
+            continue
+        # Sessions, workshops and their items go one by one: an item is checked against its
+        # block, which must be in the session (flushed) before the item arrives.
+        _, outcome = store.upsert_event(session, series, event_record, now, existing=existing)
+        report.events[outcome.action] += 1
+        if not plain:
+            session.flush()
     session.flush()
-    for series, _ in known.values():
-        schedules.sync_slots(session, series, now)
-    return report
+    for slug, records in new.items():
+        store.create_events(session, known[slug][0], records, now)
 
 
 def import_files(
@@ -614,5 +767,6 @@ def import_files(
     """Import files in one transaction: everything is written, or nothing."""
     moment = clock.now()
     parsed = read_files(list(paths), fmt, default_series, moment)
-    with factory() as session, session.begin():
-        return apply(session, parsed, moment, progress)
+    return store.write_retrying(
+        factory, lambda session: apply(session, parsed, moment, progress), "the import"
+    )

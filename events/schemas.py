@@ -8,6 +8,7 @@ to store, or raise InvalidRecord naming each bad field.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Annotated, Any, Literal, cast
@@ -60,11 +61,90 @@ def _multiline(value: Any) -> Any:
     return value
 
 
-Line = Annotated[str, BeforeValidator(_one_line), Field(max_length=500)]
-ShortLine = Annotated[str, BeforeValidator(_one_line), Field(max_length=200)]
-Url = Annotated[str, BeforeValidator(_one_line), Field(max_length=2000), AfterValidator(_check_url)]
-Text = Annotated[str, BeforeValidator(_multiline), Field(max_length=100_000)]
-Tag = Annotated[str, BeforeValidator(_one_line), Field(min_length=1, max_length=64)]
+# Text policy (README "Limits and hardening"). Every text field refuses C0 control
+# characters but tab, newline and carriage return (CR and CRLF read as a newline; one-line
+# fields fold all three into a space) and DEL, and lone surrogates. One-line fields (names,
+# titles, speakers, places, tags, URLs) also refuse the bidirectional embeddings, overrides
+# and isolates (U+202A-U+202E, U+2066-U+2069) and the invisible U+200B, U+2060 and U+FEFF,
+# which can disguise text on pages and in emails; the joiners U+200C/U+200D are kept between
+# two visible characters (Persian and Indic spelling, emoji sequences) and refused elsewhere.
+# Abstracts and descriptions keep bidi controls (mixed right-to-left prose needs them).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+DISGUISING_CHARACTERS = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]")
+JOINERS = re.compile(r"[\u200c\u200d]")
+_HIDDEN = re.compile(r"[\s\u200b-\u200d\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def _describe(value: str, index: int) -> str:
+    char = value[index]
+    try:
+        name = " " + unicodedata.name(char)
+    except ValueError:
+        name = ""
+    return f"U+{ord(char):04X}{name} at character {index + 1}"
+
+
+# One pass finds any character either policy may refuse (most text has none).
+_SUSPECT = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\u200b-\u200d\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+
+
+def _no_controls(value: Any) -> Any:
+    if isinstance(value, str) and _SUSPECT.search(value):
+        found = CONTROL_CHARACTERS.search(value)
+        if found:
+            if "\ud800" <= found.group() <= "\udfff":
+                raise ValueError("must be valid Unicode text (a lone surrogate)")
+            raise ValueError(
+                f"must not contain control characters ({_describe(value, found.start())})"
+            )
+    return value
+
+
+def _no_disguise(value: Any) -> Any:
+    if not isinstance(value, str) or not _SUSPECT.search(value):
+        return value
+    value = _no_controls(value)
+    found = DISGUISING_CHARACTERS.search(value)
+    if found is None:
+        for joiner in JOINERS.finditer(value):
+            i = joiner.start()
+            if not 0 < i < len(value) - 1 or any(
+                _HIDDEN.fullmatch(value[j]) for j in (i - 1, i + 1)
+            ):
+                found = joiner
+                break
+    if found is not None:
+        raise ValueError(
+            "must not contain invisible or direction-changing characters, which can disguise "
+            f"text ({_describe(value, found.start())})"
+        )
+    return value
+
+
+Line = Annotated[
+    str, BeforeValidator(_one_line), BeforeValidator(_no_disguise), Field(max_length=500)
+]
+ShortLine = Annotated[
+    str, BeforeValidator(_one_line), BeforeValidator(_no_disguise), Field(max_length=200)
+]
+Url = Annotated[
+    str,
+    BeforeValidator(_one_line),
+    BeforeValidator(_no_disguise),
+    Field(max_length=2000),
+    AfterValidator(_check_url),
+]
+Text = Annotated[
+    str, BeforeValidator(_multiline), BeforeValidator(_no_controls), Field(max_length=100_000)
+]
+Tag = Annotated[
+    str,
+    BeforeValidator(_one_line),
+    BeforeValidator(_no_disguise),
+    Field(min_length=1, max_length=64),
+]
 
 
 class Strict(BaseModel):

@@ -7,6 +7,8 @@ whatever they write (an outbox row, say) commits or rolls back with the change i
   (`outcome.action` is 'created' or 'updated'; unchanged input sends nothing).
 - `talk_cancelled(session, series=, event=, outcome=, now=)`: that save made it cancelled
   (sent after `talk_saved`).
+- `talks_created(session, series=, event_ids=, now=)`: a large import created these talks
+  in bulk (`events.store.create_events`), without a `talk_saved` for each.
 """
 
 from __future__ import annotations
@@ -17,3 +19,4 @@ _signals = Namespace()
 
 talk_saved = _signals.signal("talk-saved")
 talk_cancelled = _signals.signal("talk-cancelled")
+talks_created = _signals.signal("talks-created")

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 
 from events import search, signals, times, topics
-from events.errors import InvalidRecord, NotFound
+from events.errors import Conflict, InvalidRecord, NotFound, StaleRecord
 from events.models import CONTAINER_KINDS, TALK_KINDS, Event, Series
 from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
+
+T = TypeVar("T")
 
 # A change to any of these raises the event's SEQUENCE (RFC 5545 §3.8.7.4).
 MATERIAL_FIELDS = ("start_utc", "end_utc", "timezone", "location", "status", "meeting")
@@ -79,12 +86,46 @@ def upsert_series(session: Session, record: SeriesRecord, now: datetime) -> tupl
     return series, Outcome("unchanged")
 
 
+_LOOK_UP: Any = object()
+EVENT_COLUMNS = tuple(f.name for f in fields(EventRecord))
+LOOKUP_BATCH = 500
+EVENT_TABLE = cast(Table, Event.__table__)
+INSERT_BATCH = 5_000
+
+
+def _values(record: EventRecord) -> dict[str, Any]:
+    # A shallow copy (asdict deep-copies every speaker and tag: a third of a large import).
+    return {name: getattr(record, name) for name in EVENT_COLUMNS}
+
+
+def existing_events(session: Session, ids: Iterable[str]) -> dict[str, Event]:
+    """Return the stored talks among `ids`, read in batches (one SELECT per 500 ids)."""
+    wanted = sorted(set(ids))
+    found: dict[str, Event] = {}
+    with session.no_autoflush:
+        for start in range(0, len(wanted), LOOKUP_BATCH):
+            chunk = wanted[start : start + LOOKUP_BATCH]
+            found.update(
+                (e.id, e) for e in session.scalars(select(Event).where(Event.id.in_(chunk)))
+            )
+    return found
+
+
 def upsert_event(
-    session: Session, series: Series, record: EventRecord, now: datetime
+    session: Session,
+    series: Series,
+    record: EventRecord,
+    now: datetime,
+    *,
+    existing: Event | None = _LOOK_UP,
 ) -> tuple[Event, Outcome]:
-    """Create the event or update it in place, raising SEQUENCE only on material changes."""
-    values = asdict(record)
-    event = session.get(Event, record.id)
+    """Create the event or update it in place, raising SEQUENCE only on material changes.
+
+    `existing`: the stored talk with the record's id, or None, when the caller has already
+    looked it up (a large import reads them in batches); by default it is looked up here.
+    """
+    values = _values(record)
+    event = session.get(Event, record.id) if existing is _LOOK_UP else existing
     _check_block(session, series, record, event)
     if event is None:
         event = Event(**values, series=series, sequence=0, created_at=now, updated_at=now)
@@ -163,6 +204,43 @@ def _check_block(
                 raise InvalidRecord(label, [("end", message)])
 
 
+def create_events(
+    session: Session, series: Series, records: list[EventRecord], now: datetime
+) -> None:
+    """Insert new talks in bulk (batched INSERTs, no ORM objects): a large import's path.
+
+    The ids must be new (the caller has looked them up). Sends one `talks_created` signal
+    instead of a `talk_saved` per talk.
+    """
+    if not records:
+        return
+    rows = [
+        {
+            **_values(record),
+            "series_id": series.id,
+            "sequence": 0,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for record in records
+    ]
+    statement = insert(EVENT_TABLE)
+    if session.get_bind().dialect.name == "postgresql":
+        # RETURNING makes SQLAlchemy send multi-row INSERTs ("insertmanyvalues", 1,000 rows
+        # a statement); psycopg's plain executemany sends one statement per row, and the
+        # series' statement-level triggers then updated the series row once per talk
+        # (an import slowed down more than linearly). SQLite's triggers are per row anyway.
+        statement = statement.returning(EVENT_TABLE.c.id)
+    for start in range(0, len(rows), INSERT_BATCH):
+        session.execute(statement, rows[start : start + INSERT_BATCH])
+    ids = [record.id for record in records]
+    for event in existing_events(session, ids).values():
+        topics.link_event(session, event, new=True)
+        search.index_event(session, series, event)
+    signals.talks_created.send(session, series=series, event_ids=ids, now=now)
+
+
 def _notify(
     session: Session, series: Series, event: Event, outcome: Outcome, now: datetime
 ) -> None:
@@ -176,3 +254,137 @@ def _notify(
     signals.talk_saved.send(session, series=series, event=event, outcome=outcome, now=now)
     if event.status == "cancelled" and "status" in outcome.previous:
         signals.talk_cancelled.send(session, series=series, event=event, outcome=outcome, now=now)
+
+
+# --- writes checked against the version a client saw -----------------------------------
+#
+# Front doors that let a client edit what it read (the API's If-Match, a browser form)
+# pass the `version` they showed. The check and the write are one step: the ORM's UPDATE or
+# DELETE says `WHERE version = :seen` (the models' `version_id_col`), so of two writers that
+# saw the same version exactly one writes; the other gets StaleRecord, on SQLite and on
+# PostgreSQL alike (there the second UPDATE waits for the first's row lock, then matches
+# no row).
+
+
+def _kind(target: Series | Event) -> str:
+    return "talk" if isinstance(target, Event) else "series"
+
+
+def _check(target: Series | Event, seen: int) -> None:
+    if target.version != seen:
+        raise StaleRecord(f"the {_kind(target)} changed since version {seen}")
+
+
+def _flush(session: Session, target: Series | Event) -> None:
+    try:
+        session.flush()
+    except StaleDataError:
+        raise StaleRecord(f"the {_kind(target)} was changed by someone else meanwhile") from None
+
+
+def update_event(
+    session: Session, event: Event, record: EventRecord, now: datetime, *, seen: int
+) -> Outcome:
+    """Write `record` over `event` only if the talk is still at version `seen`.
+
+    Raise StaleRecord (nothing written) when another writer changed the talk since `seen`.
+    """
+    _check(event, seen)
+    _, outcome = upsert_event(session, event.series, record, now)
+    _flush(session, event)
+    return outcome
+
+
+def delete_event(session: Session, event: Event, *, seen: int) -> None:
+    """Delete the talk only if it is still at version `seen`; raise StaleRecord otherwise."""
+    _check(event, seen)
+    session.delete(event)
+    _flush(session, event)
+
+
+def update_series(
+    session: Session, series: Series, record: SeriesRecord, now: datetime, *, seen: int
+) -> Outcome:
+    """Write `record` over `series` only if it is still at version `seen` (else StaleRecord).
+
+    The series row is written (its version raised) even when its own fields are unchanged,
+    so the check also covers the talks the caller rewrites with it.
+    """
+    _check(series, seen)
+    _, outcome = upsert_series(session, record, now)
+    flag_modified(series, "updated_at")
+    _flush(session, series)
+    return outcome
+
+
+def delete_series(session: Session, series: Series, *, seen: int) -> None:
+    """Delete the series (and its talks) only if still at version `seen`; else StaleRecord."""
+    _check(series, seen)
+    session.delete(series)
+    _flush(session, series)
+
+
+# --- concurrent writers of one series ----------------------------------------------------
+#
+# Every writer of a series (an import, an API edit) first takes that series' lock, held
+# until its transaction ends, so writers of one series take turns: two imports of the same
+# new series no longer race to insert it, and an import and an edit no longer lock a talk
+# and the series row in opposite orders (a deadlock). On PostgreSQL the lock is a
+# transaction-scoped advisory lock on the slug (it works before the series exists); SQLite
+# lets one writer at a time into the whole database anyway. What still collides (a talk id
+# taken meanwhile by another series, a serialization failure) is retried a few times by
+# `write_retrying`, then reported as a Conflict: one clear line, nothing written.
+
+# PostgreSQL SQLSTATEs of a transaction that lost to a concurrent one: safe to run again.
+RETRYABLE_STATES = frozenset({"40001", "40P01", "55P03"})  # serialization, deadlock, lock
+WRITE_ATTEMPTS = 4
+
+
+def _lock_key(slug: str) -> int:
+    digest = hashlib.blake2b(f"eventfeed-series:{slug}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_series(session: Session, slugs: Iterable[str]) -> None:
+    """Hold the write lock of each series (by slug, sorted: no deadlock) until commit."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for slug in sorted(set(slugs)):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(slug)})
+
+
+def collision(exc: DBAPIError) -> str | None:
+    """Return why a failed write lost to a concurrent one (None: a different failure)."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if isinstance(exc, IntegrityError):
+        return reason
+    if getattr(exc.orig, "sqlstate", None) in RETRYABLE_STATES:
+        return reason
+    if "database is locked" in reason:  # SQLite: another writer held the database too long
+        return reason
+    return None
+
+
+def write_retrying(
+    factory: sessionmaker[Session], work: Callable[[Session], T], what: str = "the change"
+) -> T:
+    """Run `work` in a transaction, again when it collided with a concurrent writer.
+
+    Raise Conflict (nothing written) when it still collides after WRITE_ATTEMPTS tries.
+    """
+    reason = ""
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            with factory() as session, session.begin():
+                return work(session)
+        except DBAPIError as exc:
+            found = collision(exc)
+            if found is None:
+                raise
+            reason = found
+        except StaleDataError as exc:  # a record read in this transaction changed meanwhile
+            reason = str(exc)
+    raise Conflict(
+        f"{what} collided with concurrent changes to the same series and was not written "
+        f"({reason}); try again"
+    )

@@ -75,6 +75,12 @@ class Timed(Protocol):
         """Return the IANA zone name."""
 
 
+# The years a talk may start or end in (local wall time), at every entrance (API, CLI, every
+# import format): far enough back for archives, far enough ahead for any real plan, and
+# short of the ends of Python's datetime (year 1..9999), where conversions overflow.
+MIN_YEAR = 1900
+MAX_YEAR = 2200
+
 UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "Etc/Zulu", "Zulu", "UCT", "Universal"})
 
 _LOCAL_TIME = re.compile(
@@ -210,6 +216,7 @@ def _parse_offset(text: str) -> timedelta:
 
 def to_instant(local: LocalTime, zone_name: str) -> datetime:
     """Return the UTC instant of a local wall time in a zone, applying the DST rules."""
+    check_year(local.year, local.text())
     tz = zone(zone_name)
     try:
         first = datetime(
@@ -241,6 +248,14 @@ def to_instant(local: LocalTime, zone_name: str) -> datetime:
     raise TimeError(
         f"{local.text()} in {tz.key} never has the UTC offset {format_offset(local.offset)}"
     )
+
+
+def check_year(year: int, text: str) -> None:
+    """Raise TimeError unless `year` is within MIN_YEAR..MAX_YEAR (`text`: what was read)."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise TimeError(
+            f"{text!r}: year {year} is outside the supported range {MIN_YEAR}–{MAX_YEAR}"
+        )
 
 
 def is_ambiguous(instant: datetime, zone_name: str) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 from ical.calendar import Calendar as IcalCalendar
 from ical.calendar_stream import IcsCalendarStream
 from ical.timezone import IcsTimezoneInfo, Timezone
+from ical.tzif import timezoneinfo
 from icalendar import Calendar, vDuration, vText, vUri
 from icalendar import Event as VEvent
 
@@ -212,36 +213,80 @@ def _rrule_form(zone_name: str, first_year: int) -> str:
     return "\r\n".join(lines[begin : end + 1]) + "\r\n"
 
 
-def _days(first_year: int, last_year: int) -> Iterable[datetime]:
-    day = datetime(first_year, 1, 1, 12, tzinfo=UTC)
-    while day.year <= last_year:
-        yield day
-        day += timedelta(days=1)
+@cache
+def _rule_since(zone_name: str) -> int:
+    """Return the first year in which the zone follows only its yearly rule (the tzif footer).
+
+    Past its last listed change a zone repeats one yearly pattern forever, so what holds for
+    two years from then holds for every later year: no check or listing needs more.
+    """
+    try:
+        info = timezoneinfo.read(zone_name)
+    except (ValueError, LookupError, OSError):  # not in the tzif data: check every year
+        return times.MAX_YEAR + 1
+    if not info.transitions:
+        return times.MIN_YEAR
+    last = datetime.fromtimestamp(info.transitions[-1].transition_time, UTC)
+    return last.year + 1
+
+
+def _checked_years(zone_name: str, first_year: int, last_year: int) -> list[int]:
+    """Return the years whose every day a VTIMEZONE is checked on: bounded, however far."""
+    until = min(last_year, max(first_year, _rule_since(zone_name)) + 1)
+    return sorted({*range(first_year, until + 1), last_year})
+
+
+def _days(years: Iterable[int]) -> Iterable[datetime]:
+    for year in years:
+        day = datetime(year, 1, 1, 12, tzinfo=UTC)
+        while day.year == year:
+            yield day
+            day += timedelta(days=1)
 
 
 def _rules_agree(text: str, zone_name: str, first_year: int, last_year: int) -> bool:
-    """Return True when the VTIMEZONE text gives zoneinfo's offset on every day of the span."""
+    """Return True when the VTIMEZONE text gives zoneinfo's offset on every day of the span.
+
+    Days are checked up to two years into the zone's final yearly rule, and in the last year.
+    """
     parsed = IcsCalendarStream.calendar_from_ics(
         "BEGIN:VCALENDAR\r\nPRODID:-//check//EN\r\nVERSION:2.0\r\n" + text + "END:VCALENDAR\r\n"
     )
     ics_zone = IcsTimezoneInfo.from_timezone(parsed.timezones[0])
     tz = times.zone(zone_name)
-    for day in _days(first_year, last_year):
+    for day in _days(_checked_years(zone_name, first_year, last_year)):
         local = day.astimezone(tz)
         if ics_zone.utcoffset(local.replace(tzinfo=None)) != local.utcoffset():
             return False
     return True
 
 
+def _observances(text: str) -> list[str]:
+    """Return the observance lines (STANDARD/DAYLIGHT blocks) of one VTIMEZONE's text."""
+    lines = text.replace("\r\n", "\n").strip().split("\n")
+    return [line for line in lines[1:-1] if not line.startswith("TZID:")]
+
+
 def _listed_form(zone_name: str, first_year: int, last_year: int) -> str:
-    """Return a VTIMEZONE with one observance per offset change (no RDATE lists, no RRULE).
+    """Return a VTIMEZONE with one observance per offset change up to the zone's final rule.
 
     Used when the zone's current yearly rule does not describe the whole span (a country
-    that dropped or changed DST, or a zone whose changes follow no yearly rule).
+    that dropped or changed DST, or a zone whose changes follow no yearly rule). Changes are
+    listed (no RDATE lists) until the zone's last listed change; from then on, when the span
+    reaches further, its final yearly rule follows as RRULE observances, so a talk in a far
+    year costs no more than one next year.
     """
     tz = times.zone(zone_name)
     start = datetime(first_year - 1, 1, 1, tzinfo=UTC)
     stop = datetime(last_year + 1, 12, 31, tzinfo=UTC)
+    tail: list[str] = []
+    cut = max(first_year, _rule_since(zone_name) + 1)
+    if last_year > cut:
+        stop = datetime(cut, 1, 1, tzinfo=UTC)
+        try:
+            tail = _observances(_rrule_form(zone_name, cut + 1))
+        except ValueError:  # no POSIX rule: list every change of the span
+            stop, tail = datetime(last_year + 1, 12, 31, tzinfo=UTC), []
     lines = ["BEGIN:VTIMEZONE", f"TZID:{zone_name}"]
     before = start.astimezone(tz)
     onsets = [(start, before.utcoffset())] + [
@@ -262,7 +307,7 @@ def _listed_form(zone_name: str, first_year: int, last_year: int) -> str:
             f"TZNAME:{local.tzname()}",
             f"END:{kind}",
         ]
-    lines.append("END:VTIMEZONE")
+    lines += [*tail, "END:VTIMEZONE"]
     return "\r\n".join(lines) + "\r\n"
 
 

@@ -10,3 +10,4 @@ from mail import outbox
 
 signals.talk_saved.connect(outbox.on_talk_saved)
 signals.talk_cancelled.connect(outbox.on_talk_cancelled)
+signals.talks_created.connect(outbox.on_talks_created)

@@ -41,6 +41,12 @@ class Series(Base):
     # talk, so a feed's validators come from this one row (events.queries.series_stamp).
     feed_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     talks_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Optimistic locking (migration 0007): every ORM UPDATE or DELETE says
+    # `WHERE version = <the version read>` and raises the version, so two writers that read
+    # the same version cannot both write (events.store.update_event and friends).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy's mapping)
 
     events: Mapped[list[Event]] = relationship(
         back_populates="series", order_by="Event.start_utc", passive_deletes=True
@@ -93,6 +99,10 @@ class Event(Base):
     posters: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Optimistic locking, as for Series (migration 0007).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy's mapping)
 
     series: Mapped[Series] = relationship(back_populates="events")
     items: Mapped[list[Event]] = relationship(

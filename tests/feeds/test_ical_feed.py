@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import icalendar
 import pytest
 
 from events.models import Event
+from feeds import ical
 from feeds.ical import CalendarInfo, render_calendar, render_vevent
 from feeds.links import Links
 from tests.conftest import BASE_URL
@@ -152,3 +154,44 @@ def test_zones_whose_rules_changed_get_a_listed_vtimezone(
             hours = cases[p.uid.split("@")[0]][3]
             assert (p.start.hour, p.end.hour) == hours, (parser, p.uid)
             assert p.start_zone in ("America/Mexico_City", "UTC") or "Mexico" in p.start_zone
+
+
+def test_talks_at_the_edge_of_the_year_range_render_fast_and_right(
+    make_event: Callable[..., Event],
+) -> None:
+    # Issue 14: a talk in 9000 cost 31.9 s per render; years are now bounded (1900-2200) and
+    # a VTIMEZONE is checked and listed only up to the zone's final yearly rule, then carries
+    # that rule as RRULE observances: every parser must still read every talk right.
+    cases = {
+        "ny-2000": ("America/New_York", "2000-07-01 10:00", "11:00"),
+        "ny-2009-winter": ("America/New_York", "2009-01-15 10:00", "11:00"),
+        "ny-2026": ("America/New_York", "2026-07-01 10:00", "11:00"),
+        "ny-2200": ("America/New_York", "2200-12-31 22:00", "23:00"),
+        "lisbon-1920": ("Europe/Lisbon", "1920-01-01 10:00", "11:00"),
+        "utc-1900": ("UTC", "1900-01-01 00:00", "01:00"),
+        "lisbon-2200": ("Europe/Lisbon", "2200-07-01 10:00", "11:00"),
+    }
+    events = [
+        make_event(id=name, timezone=zone, start=start, end=end)
+        for name, (zone, start, end) in cases.items()
+    ]
+    ical.vtimezone.cache_clear()
+    ics = _render(events)  # timed by the next test, on a span a shared machine cannot blur
+    assert b"RDATE" not in ics
+    stored = {f"{e.id}@{DOMAIN}": (e.start_utc, e.end_utc) for e in events}
+    for parser, parsed in all_parsers(ics).items():
+        assert {p.uid for p in parsed} == set(stored), parser
+        for p in parsed:
+            assert (p.start, p.end) == stored[p.uid], (parser, p.uid)
+
+
+def test_one_far_talk_with_a_near_one_renders_in_milliseconds(
+    make_event: Callable[..., Event],
+) -> None:
+    make_event(id="near", timezone="Europe/Lisbon", start="2026-03-01 10:00", end="11:00")
+    far = make_event(id="far", timezone="Europe/Lisbon", start="2200-12-31 10:00", end="11:00")
+    near = make_event(id="near2", timezone="Europe/Lisbon", start="2026-03-02 10:00", end="11:00")
+    ical.vtimezone.cache_clear()
+    started = time.perf_counter()
+    _render([near, far])
+    assert time.perf_counter() - started < 0.5  # 2.4 s before

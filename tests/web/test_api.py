@@ -248,7 +248,11 @@ def test_delete_event_and_series(
         ({"speaker": "typo"}, "speaker", "Extra inputs"),
         ({"speakers": [{"name": ""}]}, "speakers.0.name", "at least 1"),
         ({"title": "a\x00b"}, "title", "NUL"),
-        ({"timezone": "America/New_York", "start": "9999-12-31 22:00"}, "start", "out of the"),
+        (
+            {"timezone": "America/New_York", "start": "9999-12-31 22:00"},
+            "start",
+            "outside the supported range",
+        ),
     ],
 )
 def test_bad_fields_get_422_with_per_field_errors(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -12,9 +11,11 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel
 from sqlalchemy import literal, or_
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from events import store, times, tokens
+from events import importer, store, times, tokens
 from events.access import visible_meeting
 from events.errors import EventFeedError, InvalidRecord, TimeError
 from events.models import Event, Meeting, Series
@@ -35,7 +36,7 @@ from web.api.schema import (
     SeriesOut,
     SpeakerOut,
 )
-from web.context import now, settings, state
+from web.context import db, now, settings, state
 from web.errors import json_errors
 from web.security import check_rate, client_address, csrf
 
@@ -135,6 +136,20 @@ def _api_error(exc: ApiError) -> Response:
     return json_errors(exc.status, exc.errors, exc.headers)
 
 
+@bp.errorhandler(DBAPIError)
+@bp.errorhandler(StaleDataError)
+def _collided(exc: DBAPIError | StaleDataError) -> Response:
+    """Answer 409 when a write lost to a concurrent one (a unique id taken meanwhile, a
+    deadlock, a row changed since it was read); any other database failure stays an error
+    of the server."""
+    reason = str(exc) if isinstance(exc, StaleDataError) else store.collision(exc)
+    if reason is None:
+        raise exc
+    db().rollback()
+    message = f"the change collided with a concurrent change and was not written ({reason}); "
+    return json_errors(409, [("body", message + "try again")])
+
+
 # --- authentication --------------------------------------------------------------------
 
 
@@ -200,7 +215,9 @@ def json_body() -> dict[str, Any]:
         raise ApiError(415, "Content-Type", "send JSON with 'Content-Type: application/json'")
     raw = request.get_data(cache=True)
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = importer.load_json(raw.decode("utf-8"))
+    except importer.UnreadableNumber as exc:
+        raise ApiError(422, "body", str(exc)) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ApiError(400, "body", f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -369,6 +386,31 @@ def check_if_match(etag: str, *, required: bool) -> None:
         412,
         "If-Match",
         f"the record changed since you read it (current ETag {etag}); GET it again and retry",
+        headers={"ETag": etag},
+    )
+
+
+def stale(session: Session, target: Event | Series) -> ApiError:
+    """Return the 412 of a write that lost a race: the record changed since it was read.
+
+    The transaction is rolled back; the answer carries the record's current ETag (none when
+    it was deleted meanwhile).
+    """
+    session.rollback()
+    kind = "talk" if isinstance(target, Event) else "series"
+    current: Event | Series | None
+    if isinstance(target, Event):
+        current = session.get(Event, target.id, populate_existing=True)
+    else:
+        current = session.get(Series, target.id, populate_existing=True)
+    if current is None:
+        return ApiError(412, "If-Match", f"the {kind} was deleted since you read it")
+    etag = event_etag(current) if isinstance(current, Event) else series_etag(current)
+    return ApiError(
+        412,
+        "If-Match",
+        f"the {kind} changed since you read it (current ETag {etag}); GET it again and retry",
+        headers={"ETag": etag},
     )
 
 

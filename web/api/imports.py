@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from events import importer
-from events.errors import ImportFailed, InvalidRecord
+from events import importer, store
+from events.errors import Conflict, ImportFailed, InvalidRecord
 from events.schemas import (
     SLUG_PATTERN,
 )
@@ -82,9 +82,15 @@ def import_file() -> Response:
             raise ApiError(403, "series", f"this token may not change series {slug!r}")
     check_text([d for _, d in parsed.series] + [e.data for e in parsed.events], "body")
     check_rate("api-write", f"token-{editor.token_id}", settings().api_writes_per_minute, 60)
+    moment = now()
     try:
-        with state().sessions() as session, session.begin():
-            report = importer.apply(session, parsed, now(), progress=False)
+        report = store.write_retrying(
+            state().sessions,
+            lambda session: importer.apply(session, parsed, moment, progress=False),
+            "the import",
+        )
+    except Conflict as exc:
+        raise ApiError(409, "body", str(exc)) from None
     except InvalidRecord as exc:
         errors = [(f, f"{exc.where}: {m}") for f, m in exc.errors] or [("body", str(exc))]
         raise ApiError(422, "body", str(exc), errors=errors) from None

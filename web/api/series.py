@@ -6,7 +6,7 @@ from flask import Response
 from sqlalchemy import func, select
 
 from events import store
-from events.errors import InvalidRecord
+from events.errors import InvalidRecord, StaleRecord
 from events.exporter import series_document
 from events.models import Series
 from events.schemas import (
@@ -34,6 +34,7 @@ from web.api.base import (
     query_int,
     series_etag,
     series_out,
+    stale,
     writer,
 )
 from web.api.schema import (
@@ -92,6 +93,7 @@ def create_series() -> Response:
         raise invalid(exc) from None
     writer(record.slug)
     session = db()
+    store.lock_series(session, [record.slug])
     if session.scalar(select(Series.id).where(Series.slug == record.slug)) is not None:
         raise ApiError(409, "slug", f"series {record.slug!r} already exists; PATCH it instead")
     series, _ = store.upsert_series(session, record, now())
@@ -135,6 +137,7 @@ def patch_series(slug: str) -> Response:
     editor = writer(slug)
     session = db()
     series = load_series(session, slug)
+    store.lock_series(session, [slug])
     check_if_match(series_etag(series), required=True)
     patch = json_body()
     if "slug" in patch and patch["slug"] != series.slug:
@@ -149,7 +152,10 @@ def patch_series(slug: str) -> Response:
         (e, {**d, "timezone": e.timezone}) for e, d in zip(series.events, events, strict=True)
     ]
     moment = now()
-    store.upsert_series(session, record, moment)
+    try:
+        store.update_series(session, series, record, moment, seen=series.version)
+    except StaleRecord:
+        raise stale(session, series) from None
     for event, doc in old_docs:
         try:
             store.upsert_event(session, series, validate_event(doc, record), moment)
@@ -179,7 +185,11 @@ def delete_series(slug: str) -> Response:
     writer(slug)
     session = db()
     series = load_series(session, slug)
+    store.lock_series(session, [slug])
     check_if_match(series_etag(series), required=False)
-    session.delete(series)
+    try:
+        store.delete_series(session, series, seen=series.version)
+    except StaleRecord:
+        raise stale(session, series) from None
     session.commit()
     return Response(status=204)

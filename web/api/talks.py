@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from events import store, times, tokens
-from events.errors import InvalidRecord
+from events.errors import InvalidRecord, StaleRecord
 from events.exporter import event_document
 from events.models import Event, Series
 from events.schemas import (
@@ -45,6 +45,7 @@ from web.api.base import (
     query_instant,
     query_int,
     query_text,
+    stale,
     writer,
 )
 from web.api.schema import (
@@ -184,6 +185,7 @@ def create_event(slug: str) -> Response:
     editor = writer(slug)
     session = db()
     series = load_series(session, slug)
+    store.lock_series(session, [slug])
     data = json_body()
     try:
         record = validate_event(data, store.series_record(series))
@@ -211,8 +213,13 @@ def get_event(event_id: str) -> Response:
     return answer(event_out(event, editor), etag=event_etag(event))
 
 
-def _update_event(event: Event, patch: dict[str, Any], editor: tokens.Editor) -> Response:
-    """Merge `patch` over the talk as exported, validate like an import, store with SEQUENCE."""
+def _update_event(
+    event: Event, patch: dict[str, Any], editor: tokens.Editor, seen: int
+) -> Response:
+    """Merge `patch` over the talk as exported, validate like an import, store with SEQUENCE.
+
+    `seen`: the version the client's If-Match named; 412 when another writer got there first.
+    """
     session = db()
     series = event.series
     if "id" in patch and patch["id"] != event.id:
@@ -227,7 +234,10 @@ def _update_event(event: Event, patch: dict[str, Any], editor: tokens.Editor) ->
         record = validate_event(merged, store.series_record(series))
     except InvalidRecord as exc:
         raise invalid(exc) from None
-    store.upsert_event(session, series, record, now())
+    try:
+        store.update_event(session, event, record, now(), seen=seen)
+    except StaleRecord:
+        raise stale(session, event) from None
     session.commit()
     return answer(event_out(event, editor), etag=event_etag(event))
 
@@ -255,8 +265,9 @@ def patch_event(event_id: str) -> Response:
     session = db()
     event = load_event(session, event_id)
     editor = writer(event.series.slug)
+    store.lock_series(session, [event.series.slug])
     check_if_match(event_etag(event), required=True)
-    return _update_event(event, json_body(), editor)
+    return _update_event(event, json_body(), editor, event.version)
 
 
 @operation(
@@ -274,8 +285,9 @@ def cancel_event(event_id: str) -> Response:
     session = db()
     event = load_event(session, event_id)
     editor = writer(event.series.slug)
+    store.lock_series(session, [event.series.slug])
     check_if_match(event_etag(event), required=False)
-    return _update_event(event, {"status": "cancelled"}, editor)
+    return _update_event(event, {"status": "cancelled"}, editor, event.version)
 
 
 @operation(
@@ -293,7 +305,11 @@ def delete_event(event_id: str) -> Response:
     session = db()
     event = load_event(session, event_id)
     writer(event.series.slug)
+    store.lock_series(session, [event.series.slug])
     check_if_match(event_etag(event), required=False)
-    session.delete(event)
+    try:
+        store.delete_event(session, event, seen=event.version)
+    except StaleRecord:
+        raise stale(session, event) from None
     session.commit()
     return Response(status=204)
