@@ -134,6 +134,7 @@ def index_series(session: Session, series: Series) -> None:
         return
     for event in session.scalars(select(Event).where(Event.series_id == series.id)):
         session.add(SearchDoc(event=event, **_values(series, event)))
+    session.flush()  # index_event looks rows up by query, even where autoflush is off
 
 
 def reindex_all(session: Session) -> int:

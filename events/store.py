@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -275,11 +276,18 @@ def _check(target: Series | Event, seen: int) -> None:
         raise StaleRecord(f"the {_kind(target)} changed since version {seen}")
 
 
-def _flush(session: Session, target: Series | Event) -> None:
+@contextmanager
+def _guarded(target: Series | Event) -> Iterator[None]:
+    """Turn a lost version race, at any flush inside (autoflush too), into StaleRecord."""
     try:
-        session.flush()
+        yield
     except StaleDataError:
         raise StaleRecord(f"the {_kind(target)} was changed by someone else meanwhile") from None
+
+
+def _flush(session: Session, target: Series | Event) -> None:
+    with _guarded(target):
+        session.flush()
 
 
 def update_event(
@@ -290,7 +298,8 @@ def update_event(
     Raise StaleRecord (nothing written) when another writer changed the talk since `seen`.
     """
     _check(event, seen)
-    _, outcome = upsert_event(session, event.series, record, now)
+    with _guarded(event):
+        _, outcome = upsert_event(session, event.series, record, now)
     _flush(session, event)
     return outcome
 
@@ -311,7 +320,8 @@ def update_series(
     so the check also covers the talks the caller rewrites with it.
     """
     _check(series, seen)
-    _, outcome = upsert_series(session, record, now)
+    with _guarded(series):
+        _, outcome = upsert_series(session, record, now)
     flag_modified(series, "updated_at")
     _flush(session, series)
     return outcome

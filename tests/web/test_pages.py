@@ -378,7 +378,7 @@ def test_pages_need_few_small_requests(client: FlaskClient, sample: None) -> Non
     for asset in ("/assets/site.css", "/assets/site.js"):
         response = client.get(asset)
         assert response.status_code == 200
-        assert len(response.data) < 12_000
+        assert len(response.data) < 20_000  # one stylesheet: public pages, workspace, embed
         response.close()
     assert "cdn" not in html.lower()
 
