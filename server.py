@@ -253,7 +253,7 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
 
 @cli.group("subscribers")
 def subscribers_group() -> None:
-    """Add confirmed subscribers (moving an existing mailing list)."""
+    """List subscribers, or add confirmed ones (moving an existing mailing list)."""
 
 
 @subscribers_group.command("add")
@@ -279,6 +279,28 @@ def subscribers_add(
     with transaction(state.sessions) as session:
         found = subscribers.add_confirmed(session, email, list(slugs), zone, state.clock.now())
         click.echo(f"subscribed {found.email} ({found.timezone}) to {', '.join(slugs)}")
+
+
+@subscribers_group.command("list")
+@click.option("--series", "slug", help="Only the subscribers of this series.")
+@click.pass_context
+def subscribers_list(ctx: click.Context, slug: str | None) -> None:
+    """List subscribers: address, state (pending/confirmed/unsubscribed/bounced), series."""
+    from mail import subscribers
+
+    state = _state(ctx)
+    migrate(state.engine)
+    with state.sessions() as session:
+        found = subscribers.listing(session, slug)
+        if not found:
+            click.echo("no subscribers")
+        for subscriber in found:
+            series = ",".join(sorted(s.series.slug for s in subscriber.subscriptions))
+            line = f"{subscriber.email}\t{subscriber.state}\t{subscriber.timezone}\t{series}"
+            if subscriber.bounced_at is not None:
+                line += f"\tbounced {subscriber.bounced_at:%Y-%m-%d %H:%M}Z: "
+                line += (subscriber.bounce_reason or "")[:200]
+            click.echo(line)
 
 
 @subscribers_group.command("import")
@@ -328,12 +350,16 @@ def announce_command(ctx: click.Context, event_id: str, preview: Path | None) ->
 
 
 @cli.command("send")
-@click.option("--loop", is_flag=True, help="Keep running: send, then wait --interval seconds.")
+@click.option("--loop", is_flag=True, help="Keep running (deprecated: use `eventfeed worker`).")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--interval", default=30, show_default=True, type=click.IntRange(1, 3600))
 @click.pass_context
 def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> None:
-    """Queue due reminders and digests, then deliver queued emails over EVENTFEED_SMTP_URL."""
+    """Queue due reminders and digests, then deliver queued emails over EVENTFEED_SMTP_URL.
+
+    One pass: every due message gets an outcome (sent, deferred with backoff, bounced). The
+    exit status is 0 when everything was sent, else 1 with a one-line summary.
+    """
     import contextlib
     import time
 
@@ -346,23 +372,38 @@ def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> N
     migrate(state.engine)
     worker = sender.worker_name()
     emails = EventEmails()  # each talk's email rendered once, for every batch
-    while True:
-        # IntegrityError: another sender queued the same reminders at the same moment.
-        with contextlib.suppress(IntegrityError):
-            sender.queue_due(state.sessions, state.clock.now())
+    mailer = sender.Mailer(state.settings)  # one SMTP connection for the whole pass
+    try:
         while True:
-            report = sender.send_batch(
-                state.sessions, state.settings, batch=batch, worker=worker, emails=emails
-            )
-            if report.sent or report.retry or report.failed or report.skipped:
-                click.echo(report.summary(), err=True)
-                for error in report.errors[:5]:
-                    click.echo(f"  {error}", err=True)
-            if report.sent + report.skipped + report.failed < batch or report.retry:
-                break
-        if not loop:
-            return
-        time.sleep(interval)
+            # IntegrityError: another sender queued the same reminders at the same moment.
+            with contextlib.suppress(IntegrityError):
+                sender.queue_due(state.sessions, state.clock.now())
+            total = sender.SendReport()
+            while True:
+                report = sender.send_batch(
+                    state.sessions,
+                    state.settings,
+                    batch=batch,
+                    worker=worker,
+                    emails=emails,
+                    mailer=mailer,
+                )
+                total.add(report)
+                if report.unreachable or report.processed < batch:
+                    break
+            for error in total.errors[:5]:
+                click.echo(f"  {error}", err=True)
+            if not loop:
+                if not total.ok:
+                    raise click.ClickException(total.summary())
+                if total.processed:
+                    click.echo(total.summary(), err=True)
+                return
+            if total.processed:
+                click.echo(total.summary(), err=True)
+            time.sleep(interval)
+    finally:
+        mailer.close()
 
 
 def main(argv: list[str] | None = None) -> None:

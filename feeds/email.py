@@ -10,12 +10,13 @@ email carries RFC 8058 one-click unsubscribe headers and a visible unsubscribe l
 
 from __future__ import annotations
 
+import quopri
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from html import escape
@@ -319,6 +320,21 @@ def confirmation_email(
 
 def to_bytes(msg: EmailMessage) -> bytes:
     """Serialise a message for SMTP (CRLF line ends, 998-octet header lines)."""
+    return msg.as_bytes(policy=POLICY)
+
+
+def seven_bit(data: bytes) -> bytes:
+    """Return a message with its 8bit parts quoted-printable (a server without 8BITMIME)."""
+    msg = message_from_bytes(data, policy=POLICY)
+    for part in msg.walk():
+        if part.is_multipart() or str(part.get("Content-Transfer-Encoding", "")).lower() != "8bit":
+            continue
+        body = part.get_payload(decode=True)
+        assert isinstance(body, bytes)
+        # Text line breaks stay line breaks (CRLF on the wire), not =0D=0A.
+        encoded = quopri.encodestring(body.replace(b"\r\n", b"\n")).decode("ascii")
+        part.set_payload(encoded)
+        part.replace_header("Content-Transfer-Encoding", "quoted-printable")
     return msg.as_bytes(policy=POLICY)
 
 
