@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-from flask import Blueprint, Response, g, render_template, request
+from flask import Blueprint, Response, g, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import load_only, selectinload
 from werkzeug.exceptions import NotFound
@@ -83,6 +83,7 @@ class Subscribe:
     webcal: str
     google: str
     feeds: list[Feed]
+    email: str
 
 
 def zone_time(start: datetime, end: datetime, zone_name: str) -> ZoneTime:
@@ -165,7 +166,8 @@ def series_feeds(slug: str, name: str) -> Subscribe:
     feeds = [
         Feed(links.series_feed(slug, f.ext), f.media_type, f.label, name) for f in FORMATS.values()
     ]
-    return Subscribe(name, ics, webcal(ics), google_calendar_subscribe(ics), feeds)
+    email = url_for("subscriptions.subscribe_form", slug=slug)
+    return Subscribe(name, ics, webcal(ics), google_calendar_subscribe(ics), feeds, email)
 
 
 def site_feeds() -> Subscribe:
@@ -174,7 +176,8 @@ def site_feeds() -> Subscribe:
     ics = links.site_feed("ics")
     title = "All public series"
     feeds = [Feed(links.site_feed(f.ext), f.media_type, f.label, title) for f in FORMATS.values()]
-    return Subscribe(title, ics, webcal(ics), google_calendar_subscribe(ics), feeds)
+    email = url_for("subscriptions.subscribe_any_form")
+    return Subscribe(title, ics, webcal(ics), google_calendar_subscribe(ics), feeds, email)
 
 
 def viewer_zone() -> str | None:
@@ -213,6 +216,11 @@ def _remember_zone(response: Response) -> Response:
     if g.get("page_rendered"):
         response.vary.add("Cookie")
     return response
+
+
+def render_page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    """Render a page of the site (base template: zone bar, stylesheet, site.js)."""
+    return _render(template, status, **context)
 
 
 def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
