@@ -350,7 +350,7 @@ def announce_command(ctx: click.Context, event_id: str, preview: Path | None) ->
 
 
 @cli.command("send")
-@click.option("--loop", is_flag=True, help="Keep running (deprecated: use `eventfeed worker`).")
+@click.option("--loop", is_flag=True, help="Keep running: the same as `eventfeed worker`.")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--interval", default=30, show_default=True, type=click.IntRange(1, 3600))
 @click.pass_context
@@ -360,50 +360,69 @@ def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> N
     One pass: every due message gets an outcome (sent, deferred with backoff, bounced). The
     exit status is 0 when everything was sent, else 1 with a one-line summary.
     """
-    import contextlib
-    import time
-
-    from sqlalchemy.exc import IntegrityError
-
-    from feeds.email import EventEmails
-    from mail import sender
+    if loop:
+        ctx.invoke(worker_command, batch=batch, idle=float(interval))
+        return
+    from mail.worker import Worker, queue_due_mail
 
     state = _state(ctx)
     migrate(state.engine)
-    worker = sender.worker_name()
-    emails = EventEmails()  # each talk's email rendered once, for every batch
-    mailer = sender.Mailer(state.settings)  # one SMTP connection for the whole pass
+    worker = Worker(state.sessions, state.settings, state.clock, batch=batch)
+    queue_due_mail(state.sessions, state.clock.now())
     try:
-        while True:
-            # IntegrityError: another sender queued the same reminders at the same moment.
-            with contextlib.suppress(IntegrityError):
-                sender.queue_due(state.sessions, state.clock.now())
-            total = sender.SendReport()
-            while True:
-                report = sender.send_batch(
-                    state.sessions,
-                    state.settings,
-                    batch=batch,
-                    worker=worker,
-                    emails=emails,
-                    mailer=mailer,
-                )
-                total.add(report)
-                if report.unreachable or report.processed < batch:
-                    break
-            for error in total.errors[:5]:
-                click.echo(f"  {error}", err=True)
-            if not loop:
-                if not total.ok:
-                    raise click.ClickException(total.summary())
-                if total.processed:
-                    click.echo(total.summary(), err=True)
-                return
-            if total.processed:
-                click.echo(total.summary(), err=True)
-            time.sleep(interval)
+        total = worker.drain()
     finally:
-        mailer.close()
+        worker.mailer.close()
+    for error in total.errors[:5]:
+        click.echo(f"  {error}", err=True)
+    if not total.ok:
+        raise click.ClickException(total.summary())
+    if total.processed:
+        click.echo(total.summary(), err=True)
+
+
+@cli.command("worker")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--idle",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.05, 3600),
+    help="Seconds to wait when nothing is due.",
+)
+@click.pass_context
+def worker_command(ctx: click.Context, batch: int, idle: float) -> None:
+    """Run the mail service: drain the outbox, queue reminders and digests on time.
+
+    Run as many as you like (one or many machines): no message is sent twice. SIGTERM or
+    Ctrl-C finishes the message in hand, hands the rest back and exits 0.
+    """
+    import signal
+
+    from mail.worker import Worker
+
+    state = _state(ctx)
+    migrate(state.engine)
+    worker = Worker(
+        state.sessions,
+        state.settings,
+        state.clock,
+        batch=batch,
+        idle=idle,
+        log=lambda line: click.echo(line, err=True),
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: worker.stop())
+    click.echo(f"worker {worker.name}: sending over {_smtp_label(state)}", err=True)
+    total = worker.run()
+    click.echo(f"worker {worker.name} stopped: {total.summary()}", err=True)
+
+
+def _smtp_label(state: AppState) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(state.settings.smtp_url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or ''}".rstrip(":")
 
 
 def main(argv: list[str] | None = None) -> None:
