@@ -52,7 +52,7 @@ def create_app(
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import api, errors, feeds, health, pages, security, subscriptions
+    from web import api, devmail, errors, feeds, health, pages, security, subscriptions
 
     security.init_app(app)
     errors.register(app)
@@ -60,6 +60,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(feeds.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(subscriptions.bp)
+    app.register_blueprint(devmail.bp)
     api.register(app)
 
 
@@ -242,13 +243,41 @@ def sample_data_path() -> Path:
 @click.option("--no-serve", is_flag=True, help="Load the sample data and stop.")
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
-    """Load the sample seminar series, then serve them (demo mode)."""
-    state = _state(ctx, mode="demo")
+    """Load the sample seminar series, then serve them with a mail worker (demo mode).
+
+    Emails are caught, not sent (unless EVENTFEED_SMTP_URL is set): read them at /dev/mail.
+    Links in emails point at this server unless EVENTFEED_BASE_URL says otherwise.
+    """
+    import os
+    import threading
+
+    from mail.worker import Worker
+
+    overrides: dict[str, Any] = {"mode": "demo"}
+    if not os.environ.get("EVENTFEED_BASE_URL"):
+        overrides["base_url"] = f"http://{host}:{port}"
+    state = _state(ctx, **overrides)
     migrate(state.engine)
     report = importer.import_files(state.sessions, [sample_data_path()], clock=state.clock)
     click.echo(f"sample data: {report.summary()}", err=True)
-    if not no_serve:
+    if no_serve:
+        return
+    worker = Worker(
+        state.sessions,
+        state.settings,
+        state.clock,
+        idle=1.0,
+        log=lambda line: click.echo(f"mail: {line}", err=True),
+    )
+    thread = threading.Thread(target=worker.run, name="mail-worker", daemon=True)
+    thread.start()
+    where = "caught, read them at /dev/mail" if state.settings.mail_catch else "sent over SMTP"
+    click.echo(f"mail worker running: emails are {where}", err=True)
+    try:
         _serve(ctx, host, port, False)
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
 
 
 @cli.group("subscribers")

@@ -438,7 +438,13 @@ class Mailer:
         return self.client
 
     def send(self, recipient: str, message: bytes) -> None:
-        """Send one message to one recipient, or raise as smtplib does."""
+        """Send one message to one recipient, or raise as smtplib does.
+
+        With `mail_catch` (development and demo) nothing is sent: the message stays in its
+        outbox row, marked sent, for the mail viewer at /dev/mail.
+        """
+        if self.settings.mail_catch:
+            return
         client = self._ready()
         options: list[str] = []
         if _has_8bit(message):
