@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
 from typing import Literal, TypeGuard
 
@@ -29,7 +29,34 @@ from feeds.text import markdown_html, plain_text
 
 # policy.SMTP folds long headers into encoded words; 998 keeps List-Unsubscribe URLs intact.
 MAX_LINE = 998
-POLICY = policy.SMTP.clone(max_line_length=MAX_LINE)
+# Text headers a reader sees are folded at 78 (RFC 5322), so a long non-ASCII subject becomes
+# several encoded words of at most 75 characters (RFC 2047) on lines of their own.
+SHORT_HEADERS = frozenset({"subject", "list-id"})
+# 76, not 78: Python's folder fills a continuation line " =?utf-8?b?...?=" to the limit, and
+# an encoded word must stay within 75 characters.
+_SHORT = policy.SMTP.clone(max_line_length=76)
+
+
+class _MailPolicy(policy.EmailPolicy):
+    """policy.SMTP with 998-octet lines, but 78 for the headers in `SHORT_HEADERS`."""
+
+    def fold(self, name: str, value: str) -> str:
+        """Fold a header (as text)."""
+        if name.lower() in SHORT_HEADERS:
+            short: str = _SHORT.fold(name, value)
+            return short
+        long: str = super().fold(name, value)
+        return long
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        """Fold a header (as bytes)."""
+        if name.lower() in SHORT_HEADERS:
+            short: bytes = _SHORT.fold_binary(name, value)
+            return short
+        return super().fold_binary(name, value)
+
+
+POLICY = _MailPolicy(linesep="\r\n", max_line_length=MAX_LINE)
 
 EventKind = Literal["announcement", "change", "cancellation", "reminder"]
 EVENT_KINDS: tuple[EventKind, ...] = ("announcement", "change", "cancellation", "reminder")
@@ -211,18 +238,36 @@ def _footer(body: _Body, reader: Reader, series_names: Sequence[str]) -> None:
     body.link("Unsubscribe", reader.unsubscribe_url)
 
 
+def list_id(name: str, label: str, envelope: Envelope) -> str:
+    """Return a List-Id (RFC 2919): `Name <label.domain>`, the domain of the sender."""
+    domain = parseaddr(envelope.mail_from)[1].rsplit("@", 1)[-1] or "localhost"
+    safe = re.sub(r"[^a-z0-9-]+", "-", label.lower()).strip("-") or "list"
+    return f"{name} <{safe}.{domain}>"
+
+
 def _message(
-    subject: str, body: _Body, reader: Reader, envelope: Envelope, ics: str | None
+    subject: str,
+    body: _Body,
+    reader: Reader,
+    envelope: Envelope,
+    ics: str | None,
+    *,
+    listed: str | None = None,
 ) -> EmailMessage:
+    """Assemble a message; `listed` (a List-Id) marks mail sent to a list: Precedence: bulk."""
     msg = EmailMessage(policy=POLICY)
     msg["From"] = envelope.mail_from
     msg["To"] = reader.email
     msg["Subject"] = subject
     msg["Date"] = envelope.date
     msg["Message-ID"] = envelope.message_id
+    if listed is not None:
+        msg["List-Id"] = listed
     msg["List-Unsubscribe"] = f"<{reader.unsubscribe_url}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
+    if listed is not None:
+        msg["Precedence"] = "bulk"
     msg.set_content(body.text())
     msg.add_alternative(body.html(), subtype="html")
     msg.make_mixed()
@@ -261,7 +306,8 @@ def event_email(
     if kind != "cancellation":
         body.abstract(event.abstract)
     _footer(body, reader, [series.name])
-    return _message(subject, body, reader, envelope, ics)
+    listed = list_id(series.name, series.slug, envelope)
+    return _message(subject, body, reader, envelope, ics, listed=listed)
 
 
 def _change_rows(body: _Body, event: Event, reader: Reader, previous: PreviousValues) -> None:
@@ -300,7 +346,8 @@ def digest_email(
         body.h(f"{series.name}: {event.title}")
         _event_rows(body, event, reader, url)
     _footer(body, reader, series_names)
-    return _message(subject, body, reader, envelope, None)
+    listed = list_id("EventFeed digest", "digest", envelope)
+    return _message(subject, body, reader, envelope, None, listed=listed)
 
 
 def confirmation_email(

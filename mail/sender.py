@@ -446,6 +446,7 @@ class Mailer:
         if self.settings.mail_catch:
             return
         client = self._ready()
+        client.ehlo_or_helo_if_needed()  # the extensions offered, before choosing the options
         options: list[str] = []
         if _has_8bit(message):
             if client.has_extn("8bitmime"):

@@ -21,7 +21,7 @@ from events.clock import SYSTEM_CLOCK
 from events.models import Event, Outbox, Subscriber
 from mail import outbox, sender, subscribers
 from server import cli
-from tests.support.mailtools import SmtpServer, free_port
+from tests.support.mailtools import SmtpServer, free_port, text_part
 from web.context import state
 
 FUTURE = (SYSTEM_CLOCK.now() + timedelta(days=30)).strftime("%Y-%m-%d")
@@ -183,3 +183,36 @@ def test_send_exits_non_zero_with_one_line_when_the_server_is_unreachable(
     with sessions() as session:
         rows = session.scalars(select(Outbox).order_by(Outbox.id)).all()
         assert [(r.status, r.attempts) for r in rows] == [("queued", 1), ("queued", 0)]
+
+
+@pytest.mark.parametrize("offers_8bitmime", [True, False])
+def test_utf8_bodies_declare_8bitmime_or_are_transfer_encoded(
+    app: Flask,
+    sessions: sessionmaker[Session],
+    make_event: Callable[..., Event],
+    offers_8bitmime: bool,
+) -> None:
+    server = SmtpServer(decode_data=not offers_8bitmime)
+    server.start()
+    try:
+        event = make_event(
+            title="冷冻电镜原理 — Café", start=f"{FUTURE} 12:00", end=f"{FUTURE} 13:00"
+        )
+        add_many(sessions, ["a@example.org"])
+        announce(sessions, event.id)
+        settings = state(app).settings.model_copy(update={"smtp_url": server.url})
+        assert sender.send_batch(sessions, settings, progress=False).sent == 1
+    finally:
+        server.stop()
+    [raw] = server.inbox.raw
+    [options] = server.inbox.mail_options
+    [msg] = server.inbox.messages
+    if offers_8bitmime:
+        assert "BODY=8BITMIME" in options  # RFC 6152
+        assert not raw.isascii()
+    else:
+        assert not [o for o in options if o.startswith("BODY")]
+        assert raw.isascii()  # quoted-printable instead
+        encodings = {p["Content-Transfer-Encoding"] for p in msg.walk() if not p.is_multipart()}
+        assert "8bit" not in encodings
+    assert "冷冻电镜原理 — Café" in text_part(msg)

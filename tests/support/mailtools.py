@@ -74,10 +74,12 @@ class Inbox:
 class SmtpServer:
     """An aiosmtpd server on 127.0.0.1 that can be stopped and started again on its port."""
 
-    def __init__(self) -> None:
+    def __init__(self, **smtp_options: Any) -> None:
         self.port = free_port()
         self.inbox = Inbox()
         self.controller: Controller | None = None
+        # aiosmtpd.smtp.SMTP options: decode_data=True stops offering 8BITMIME.
+        self.smtp_options = smtp_options
 
     @property
     def url(self) -> str:
@@ -86,7 +88,9 @@ class SmtpServer:
 
     def start(self) -> None:
         """Start listening."""
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self.inbox, hostname="127.0.0.1", port=self.port, **self.smtp_options
+        )
         self.controller.start()
 
     def stop(self) -> None:
