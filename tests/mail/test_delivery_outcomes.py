@@ -7,9 +7,13 @@ says what happened in one line and exits non-zero when anything was not delivere
 
 from __future__ import annotations
 
+import base64
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
+import dkim
 import pytest
 from click.testing import CliRunner
 from flask import Flask
@@ -216,3 +220,40 @@ def test_utf8_bodies_declare_8bitmime_or_are_transfer_encoded(
         encodings = {p["Content-Transfer-Encoding"] for p in msg.walk() if not p.is_multipart()}
         assert "8bit" not in encodings
     assert "冷冻电镜原理 — Café" in text_part(msg)
+
+
+def test_dkim_signature_verifies_with_the_published_key(
+    app: Flask,
+    sessions: sessionmaker[Session],
+    make_event: Callable[..., Event],
+    smtp: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    event = make_event(title="冷冻电镜原理 — Café", start=f"{FUTURE} 12:00", end=f"{FUTURE} 13:00")
+    add_many(sessions, ["a@example.org"])
+    announce(sessions, event.id)
+    settings = state(app).settings.model_copy(
+        update={"smtp_url": smtp.url, "dkim_key_file": str(key), "dkim_selector": "ef2026"}
+    )
+    assert sender.send_batch(sessions, settings, progress=False).sent == 1
+    [raw] = smtp.inbox.raw
+    assert raw.startswith(b"DKIM-Signature: v=1; a=rsa-sha256;")
+    domain = settings.mail_from.rsplit("@", 1)[1].rstrip(">")
+    looked_up: list[bytes] = []
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        looked_up.append(name)
+        return record if name == f"ef2026._domainkey.{domain}.".encode() else b""
+
+    assert dkim.verify(raw, dnsfunc=dns)
+    assert looked_up == [f"ef2026._domainkey.{domain}.".encode()]
+    tampered = raw.replace("Café".encode(), b"Cafe!")
+    assert tampered != raw and not dkim.verify(tampered, dnsfunc=dns)
