@@ -410,6 +410,26 @@ def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> N
         click.echo(total.summary(), err=True)
 
 
+@cli.command("bounces")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False)
+)
+@click.pass_context
+def bounces_command(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Mark addresses bounced from delivery status notifications (.eml files or mboxes)."""
+    from events.db import transaction
+    from mail import bounces
+
+    state = _state(ctx)
+    migrate(state.engine)
+    messages = [msg for file in files for msg in bounces.read_messages(file)]
+    with transaction(state.sessions) as session:
+        report = bounces.apply(session, messages, state.clock.now())
+    for address in report.bounced:
+        click.echo(f"bounced {address}")
+    click.echo(report.summary())
+
+
 @cli.command("worker")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
 @click.option(
