@@ -1,8 +1,9 @@
 """Emails as pure functions: records in, RFC 5322 messages out (no Flask).
 
 Every email is `multipart/mixed` → `multipart/alternative` (text + HTML carrying the same
-content), plus, for emails about one talk, a `text/calendar; method=PUBLISH` part whose
-calendar the caller renders with the feeds' iCalendar renderer (same UID and SEQUENCE).
+content), plus, for emails about one talk, a `text/calendar; method=REQUEST` (CANCEL for a
+cancellation) part whose calendar the caller renders with the feeds' iCalendar renderer
+(same UID and SEQUENCE; `itip_calendar` makes it a scheduling message for the reader).
 Times are shown in the series' zone and the reader's zone (`feeds.when.dual_span`), meeting
 details only as `events.access.visible_meeting(meeting, "subscriber")` allows, and each
 email carries RFC 8058 one-click unsubscribe headers and a visible unsubscribe link.
@@ -245,6 +246,29 @@ def list_id(name: str, label: str, envelope: Envelope) -> str:
     return f"{name} <{safe}.{domain}>"
 
 
+# iTIP method of the calendar attached to each kind (see `itip_calendar`).
+ITIP_METHOD: dict[str, str] = {"cancellation": "CANCEL"}
+ATTENDEE_PREFIX = "ATTENDEE;RSVP=FALSE:mailto:"
+ICS_LINE = 75  # octets per content line before folding (RFC 5545)
+
+
+def itip_calendar(ics: str, kind: str, email: str) -> tuple[str, str]:
+    """Return (calendar, method): the talk's PUBLISH calendar made an iTIP REQUEST or CANCEL.
+
+    Mail clients update an existing entry in place only for a scheduling message from its
+    organiser: METHOD:REQUEST (CANCEL for a cancellation) with ORGANIZER, the reader as
+    ATTENDEE (RSVP=FALSE: no reply expected), the talk's UID and a SEQUENCE that grows with
+    each material change. A METHOD:PUBLISH attachment is imported as a new event by Outlook
+    and Google each time, leaving duplicates.
+    """
+    method = ITIP_METHOD.get(kind, "REQUEST")
+    line = ATTENDEE_PREFIX + email
+    if len(line) > ICS_LINE:
+        line = line[:ICS_LINE] + "\r\n " + line[ICS_LINE:]
+    ics = ics.replace("METHOD:PUBLISH\r\n", f"METHOD:{method}\r\n", 1)
+    return ics.replace("END:VEVENT\r\n", line + "\r\nEND:VEVENT\r\n"), method
+
+
 def _message(
     subject: str,
     body: _Body,
@@ -253,6 +277,7 @@ def _message(
     ics: str | None,
     *,
     listed: str | None = None,
+    ics_method: str = "PUBLISH",
 ) -> EmailMessage:
     """Assemble a message; `listed` (a List-Id) marks mail sent to a list: Precedence: bulk."""
     msg = EmailMessage(policy=POLICY)
@@ -273,7 +298,7 @@ def _message(
     msg.make_mixed()
     if ics is not None:
         msg.add_attachment(
-            ics, subtype="calendar", params={"method": "PUBLISH"}, filename="talk.ics"
+            ics, subtype="calendar", params={"method": ics_method}, filename="talk.ics"
         )
     return msg
 
@@ -307,7 +332,10 @@ def event_email(
         body.abstract(event.abstract)
     _footer(body, reader, [series.name])
     listed = list_id(series.name, series.slug, envelope)
-    return _message(subject, body, reader, envelope, ics, listed=listed)
+    if ics is None:
+        return _message(subject, body, reader, envelope, None, listed=listed)
+    calendar, method = itip_calendar(ics, kind, reader.email)
+    return _message(subject, body, reader, envelope, calendar, listed=listed, ics_method=method)
 
 
 def _change_rows(body: _Body, event: Event, reader: Reader, previous: PreviousValues) -> None:
@@ -525,7 +553,9 @@ class EventEmails:
         if reader.calendar_url:
             links.append(reader.calendar_url)
         if not (
-            _plain(reader.email, _PLAIN_EMAIL)
+            # The calendar's ATTENDEE line folds past 75 octets: then the slow path.
+            len(ATTENDEE_PREFIX + reader.email) <= ICS_LINE
+            and _plain(reader.email, _PLAIN_EMAIL)
             and _plain(envelope.message_id, _PLAIN_MESSAGE_ID)
             and all(_plain(url, _PLAIN_URL) for url in links)
         ):

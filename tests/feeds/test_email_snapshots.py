@@ -143,10 +143,12 @@ def test_event_emails_match_snapshots_and_structure(
         assert READER.unsubscribe_url in body
     # Calendar part: method parameter matches METHOD; UID and SEQUENCE as in the feeds.
     part = calendar_part(msg)
-    assert part.get_param("method") == "PUBLISH"
+    method = "CANCEL" if kind == "cancellation" else "REQUEST"
+    assert part.get_param("method") == method
     calendar = Calendar.from_ical(part.get_content())
-    assert str(calendar["METHOD"]) == "PUBLISH"
+    assert str(calendar["METHOD"]) == method
     [vevent] = calendar.walk("VEVENT")
+    assert str(vevent["ATTENDEE"]) == f"mailto:{lisbon_reader.email}"
     assert str(vevent["UID"]) == "2026-12-05-wang@events.example.org"
     assert int(vevent["SEQUENCE"]) == talk.sequence
     assert str(vevent["ORGANIZER"]) == "mailto:noreply@events.example.org"
