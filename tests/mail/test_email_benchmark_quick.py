@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_email_benchmark_quick_mode_prints_every_figure(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "email.py"), "--quick", "--out", str(tmp_path)],
+        [sys.executable, str(ROOT / "benchmarks" / "emails.py"), "--quick", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,

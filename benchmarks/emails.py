@@ -1,6 +1,9 @@
 """Benchmark of email delivery end to end (issue 17): prints figures and writes JSON.
 
-    .venv/bin/python benchmarks/email.py [--quick] [--subscribers N]
+    .venv/bin/python benchmarks/emails.py [--quick] [--subscribers N]
+
+(Named emails.py: a benchmarks/email.py would shadow the standard library's `email` package
+for every script in this folder.)
 
 In a throwaway SQLite file (or PostgreSQL when EVENTFEED_BENCH_DATABASE_URL is set; that
 database is emptied), with a real SMTP server (aiosmtpd, in its own process, on loopback):
@@ -19,18 +22,13 @@ benchmarks/results/email-<backend>-<time>.json.
 # ruff: noqa: E402
 from __future__ import annotations
 
-import sys
-
-# This file's folder comes first on sys.path, where this file would shadow the standard
-# library's `email` package: put the repository root there instead.
-sys.path[0] = __import__("os").path.dirname(sys.path[0])
-
 import argparse
 import asyncio
 import json
 import multiprocessing
 import os
 import socket
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, text
 
