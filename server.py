@@ -63,6 +63,7 @@ def create_app(
 def _register_blueprints(app: Flask) -> None:
     from web import (
         api,
+        devmail,
         discovery,
         embed,
         errors,
@@ -85,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(subscriptions.bp)
     app.register_blueprint(organise.bp)
     app.register_blueprint(topics.bp)
+    app.register_blueprint(devmail.bp)
     api.register(app)
 
 
@@ -315,8 +317,20 @@ def sample_data_path() -> Path:
 @click.option("--no-serve", is_flag=True, help="Load the sample data and stop.")
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
-    """Load the sample seminar series re-dated around today, then serve them (demo mode)."""
-    state = _state(ctx, mode="demo")
+    """Load the sample series re-dated around today, then serve them with a mail worker.
+
+    Emails are caught, not sent (unless EVENTFEED_SMTP_URL is set): read them at /dev/mail.
+    Links in emails point at this server unless EVENTFEED_BASE_URL says otherwise.
+    """
+    import os
+    import threading
+
+    from mail.worker import Worker
+
+    overrides: dict[str, Any] = {"mode": "demo"}
+    if not os.environ.get("EVENTFEED_BASE_URL"):
+        overrides["base_url"] = f"http://{host}:{port}"
+    state = _state(ctx, **overrides)
     migrate(state.engine)
     moment = state.clock.now()
     living = json.dumps(demo_data.document(sample_data_path(), moment)).encode()
@@ -326,8 +340,24 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     click.echo(f"sample data: {report.summary()}", err=True)
     link = _demo_signin(state)
     click.echo(f"organise the sample series (demo organiser {DEMO_ORGANISER}), one click: {link}")
-    if not no_serve:
+    if no_serve:
+        return
+    worker = Worker(
+        state.sessions,
+        state.settings,
+        state.clock,
+        idle=1.0,
+        log=lambda line: click.echo(f"mail: {line}", err=True),
+    )
+    thread = threading.Thread(target=worker.run, name="mail-worker", daemon=True)
+    thread.start()
+    where = "caught, read them at /dev/mail" if state.settings.mail_catch else "sent over SMTP"
+    click.echo(f"mail worker running: emails are {where}", err=True)
+    try:
         _serve(ctx, host, port, False)
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
 
 
 DEMO_ORGANISER = "demo@example.org"
@@ -385,7 +415,7 @@ def organiser_add(ctx: click.Context, email: str, admin: bool, slugs: tuple[str,
 
 @cli.group("subscribers")
 def subscribers_group() -> None:
-    """Add confirmed subscribers (moving an existing mailing list)."""
+    """List subscribers, or add confirmed ones (moving an existing mailing list)."""
 
 
 @subscribers_group.command("add")
@@ -411,6 +441,28 @@ def subscribers_add(
     with transaction(state.sessions) as session:
         found = subscribers.add_confirmed(session, email, list(slugs), zone, state.clock.now())
         click.echo(f"subscribed {found.email} ({found.timezone}) to {', '.join(slugs)}")
+
+
+@subscribers_group.command("list")
+@click.option("--series", "slug", help="Only the subscribers of this series.")
+@click.pass_context
+def subscribers_list(ctx: click.Context, slug: str | None) -> None:
+    """List subscribers: address, state (pending/confirmed/unsubscribed/bounced), series."""
+    from mail import subscribers
+
+    state = _state(ctx)
+    migrate(state.engine)
+    with state.sessions() as session:
+        found = subscribers.listing(session, slug)
+        if not found:
+            click.echo("no subscribers")
+        for subscriber in found:
+            series = ",".join(sorted(s.series.slug for s in subscriber.subscriptions))
+            line = f"{subscriber.email}\t{subscriber.state}\t{subscriber.timezone}\t{series}"
+            if subscriber.bounced_at is not None:
+                line += f"\tbounced {subscriber.bounced_at:%Y-%m-%d %H:%M}Z: "
+                line += (subscriber.bounce_reason or "")[:200]
+            click.echo(line)
 
 
 @subscribers_group.command("import")
@@ -460,41 +512,99 @@ def announce_command(ctx: click.Context, event_id: str, preview: Path | None) ->
 
 
 @cli.command("send")
-@click.option("--loop", is_flag=True, help="Keep running: send, then wait --interval seconds.")
+@click.option("--loop", is_flag=True, help="Keep running: the same as `eventfeed worker`.")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--interval", default=30, show_default=True, type=click.IntRange(1, 3600))
 @click.pass_context
 def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> None:
-    """Queue due reminders and digests, then deliver queued emails over EVENTFEED_SMTP_URL."""
-    import contextlib
-    import time
+    """Queue due reminders and digests, then deliver queued emails over EVENTFEED_SMTP_URL.
 
-    from sqlalchemy.exc import IntegrityError
-
-    from feeds.email import EventEmails
-    from mail import sender
+    One pass: every due message gets an outcome (sent, deferred with backoff, bounced). The
+    exit status is 0 when everything was sent, else 1 with a one-line summary.
+    """
+    if loop:
+        ctx.invoke(worker_command, batch=batch, idle=float(interval))
+        return
+    from mail.worker import Worker, queue_due_mail
 
     state = _state(ctx)
     migrate(state.engine)
-    worker = sender.worker_name()
-    emails = EventEmails()  # each talk's email rendered once, for every batch
-    while True:
-        # IntegrityError: another sender queued the same reminders at the same moment.
-        with contextlib.suppress(IntegrityError):
-            sender.queue_due(state.sessions, state.clock.now())
-        while True:
-            report = sender.send_batch(
-                state.sessions, state.settings, batch=batch, worker=worker, emails=emails
-            )
-            if report.sent or report.retry or report.failed or report.skipped:
-                click.echo(report.summary(), err=True)
-                for error in report.errors[:5]:
-                    click.echo(f"  {error}", err=True)
-            if report.sent + report.skipped + report.failed < batch or report.retry:
-                break
-        if not loop:
-            return
-        time.sleep(interval)
+    worker = Worker(state.sessions, state.settings, state.clock, batch=batch)
+    queue_due_mail(state.sessions, state.clock.now())
+    try:
+        total = worker.drain()
+    finally:
+        worker.mailer.close()
+    for error in total.errors[:5]:
+        click.echo(f"  {error}", err=True)
+    if not total.ok:
+        raise click.ClickException(total.summary())
+    if total.processed:
+        click.echo(total.summary(), err=True)
+
+
+@cli.command("bounces")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False)
+)
+@click.pass_context
+def bounces_command(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Mark addresses bounced from delivery status notifications (.eml files or mboxes)."""
+    from events.db import transaction
+    from mail import bounces
+
+    state = _state(ctx)
+    migrate(state.engine)
+    messages = [msg for file in files for msg in bounces.read_messages(file)]
+    with transaction(state.sessions) as session:
+        report = bounces.apply(session, messages, state.clock.now())
+    for address in report.bounced:
+        click.echo(f"bounced {address}")
+    click.echo(report.summary())
+
+
+@cli.command("worker")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--idle",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.05, 3600),
+    help="Seconds to wait when nothing is due.",
+)
+@click.pass_context
+def worker_command(ctx: click.Context, batch: int, idle: float) -> None:
+    """Run the mail service: drain the outbox, queue reminders and digests on time.
+
+    Run as many as you like (one or many machines): no message is sent twice. SIGTERM or
+    Ctrl-C finishes the message in hand, hands the rest back and exits 0.
+    """
+    import signal
+
+    from mail.worker import Worker
+
+    state = _state(ctx)
+    migrate(state.engine)
+    worker = Worker(
+        state.sessions,
+        state.settings,
+        state.clock,
+        batch=batch,
+        idle=idle,
+        log=lambda line: click.echo(line, err=True),
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: worker.stop())
+    click.echo(f"worker {worker.name}: sending over {_smtp_label(state)}", err=True)
+    total = worker.run()
+    click.echo(f"worker {worker.name} stopped: {total.summary()}", err=True)
+
+
+def _smtp_label(state: AppState) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(state.settings.smtp_url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or ''}".rstrip(":")
 
 
 def main(argv: list[str] | None = None) -> None:

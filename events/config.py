@@ -12,6 +12,9 @@
 | EVENTFEED_FEED_MAX_EVENTS | 1000 | cap on the number of events in one feed |
 | EVENTFEED_SMTP_URL | smtp://localhost:25 | smtp:// (plain), smtp+starttls://, smtps:// with user:pass@ |
 | EVENTFEED_MAIL_FROM | EventFeed <noreply@HOST> | sender of emails |
+| EVENTFEED_DKIM_KEY_FILE | (none) | PEM RSA private key: sign every email with DKIM (d= the sender's domain) |
+| EVENTFEED_DKIM_SELECTOR | eventfeed | DKIM selector: publish the public key at SELECTOR._domainkey.DOMAIN |
+| EVENTFEED_MAIL_CATCH | on in development/demo without an SMTP URL, else off | keep emails in the outbox (read them at /dev/mail) instead of sending them |
 | EVENTFEED_MAX_BODY_BYTES | 5242880 | largest request body accepted (413 above) |
 | EVENTFEED_API_WRITES_PER_MINUTE | 120 | API writes per token per minute (429 above) |
 | EVENTFEED_API_IMPORTS_PER_HOUR | 30 | API imports per token per hour (429 above) |
@@ -19,7 +22,9 @@
 Modes: `production` refuses to start without EVENTFEED_SECRET_KEY (a random key per
 process would break sessions and forms across workers). `development` and `demo` (set by
 `eventfeed demo`) create a key once and keep it in `<instance>/secret_key`, so every
-process of that instance shares it.
+process of that instance shares it; there, unless EVENTFEED_SMTP_URL is set, emails are
+caught (marked sent, kept in the outbox and shown at `/dev/mail`), never sent. Production
+never catches mail (EVENTFEED_MAIL_CATCH=true is refused there).
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ class Settings(BaseSettings):
     feed_max_events: int = Field(default=1000, ge=0)
     smtp_url: str = "smtp://localhost:25"
     mail_from: str = ""
+    mail_catch: bool | None = None
+    dkim_key_file: str = ""
+    dkim_selector: str = "eventfeed"
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=0)
     api_writes_per_minute: int = Field(default=120, ge=0)
     api_imports_per_hour: int = Field(default=30, ge=0)
@@ -123,6 +131,14 @@ class Settings(BaseSettings):
             updates["database_url"] = f"sqlite:///{db_file}"
         if not self.mail_from:
             updates["mail_from"] = f"EventFeed <noreply@{self.domain}>"
+        if self.dkim_key_file and not Path(self.dkim_key_file).is_file():
+            raise ConfigError(f"{PREFIX}DKIM_KEY_FILE: no such file {self.dkim_key_file!r}")
+        if self.mail_catch is None:
+            updates["mail_catch"] = self.dev_tools and "smtp_url" not in self.model_fields_set
+        elif self.mail_catch and not self.dev_tools:
+            raise ConfigError(
+                f"{PREFIX}MAIL_CATCH is for development and demo mode only: production sends mail"
+            )
         if not self.secret_key:
             if self.mode == "production":
                 raise ConfigError(

@@ -1,8 +1,9 @@
 """Emails as pure functions: records in, RFC 5322 messages out (no Flask).
 
 Every email is `multipart/mixed` → `multipart/alternative` (text + HTML carrying the same
-content), plus, for emails about one talk, a `text/calendar; method=PUBLISH` part whose
-calendar the caller renders with the feeds' iCalendar renderer (same UID and SEQUENCE).
+content), plus, for emails about one talk, a `text/calendar; method=REQUEST` (CANCEL for a
+cancellation) part whose calendar the caller renders with the feeds' iCalendar renderer
+(same UID and SEQUENCE; `itip_calendar` makes it a scheduling message for the reader).
 Times are shown in the series' zone and the reader's zone (`feeds.when.dual_span`), meeting
 details only as `events.access.visible_meeting(meeting, "subscriber")` allows, and each
 email carries RFC 8058 one-click unsubscribe headers and a visible unsubscribe link.
@@ -10,14 +11,15 @@ email carries RFC 8058 one-click unsubscribe headers and a visible unsubscribe l
 
 from __future__ import annotations
 
+import quopri
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
+from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
 from typing import Literal, TypeGuard
 
@@ -28,7 +30,34 @@ from feeds.text import markdown_html, plain_text
 
 # policy.SMTP folds long headers into encoded words; 998 keeps List-Unsubscribe URLs intact.
 MAX_LINE = 998
-POLICY = policy.SMTP.clone(max_line_length=MAX_LINE)
+# Text headers a reader sees are folded at 78 (RFC 5322), so a long non-ASCII subject becomes
+# several encoded words of at most 75 characters (RFC 2047) on lines of their own.
+SHORT_HEADERS = frozenset({"subject", "list-id"})
+# 76, not 78: Python's folder fills a continuation line " =?utf-8?b?...?=" to the limit, and
+# an encoded word must stay within 75 characters.
+_SHORT = policy.SMTP.clone(max_line_length=76)
+
+
+class _MailPolicy(policy.EmailPolicy):
+    """policy.SMTP with 998-octet lines, but 78 for the headers in `SHORT_HEADERS`."""
+
+    def fold(self, name: str, value: str) -> str:
+        """Fold a header (as text)."""
+        if name.lower() in SHORT_HEADERS:
+            short: str = _SHORT.fold(name, value)
+            return short
+        long: str = super().fold(name, value)
+        return long
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        """Fold a header (as bytes)."""
+        if name.lower() in SHORT_HEADERS:
+            short: bytes = _SHORT.fold_binary(name, value)
+            return short
+        return super().fold_binary(name, value)
+
+
+POLICY = _MailPolicy(linesep="\r\n", max_line_length=MAX_LINE)
 
 EventKind = Literal["announcement", "change", "cancellation", "reminder"]
 EVENT_KINDS: tuple[EventKind, ...] = ("announcement", "change", "cancellation", "reminder")
@@ -210,24 +239,66 @@ def _footer(body: _Body, reader: Reader, series_names: Sequence[str]) -> None:
     body.link("Unsubscribe", reader.unsubscribe_url)
 
 
+def list_id(name: str, label: str, envelope: Envelope) -> str:
+    """Return a List-Id (RFC 2919): `Name <label.domain>`, the domain of the sender."""
+    domain = parseaddr(envelope.mail_from)[1].rsplit("@", 1)[-1] or "localhost"
+    safe = re.sub(r"[^a-z0-9-]+", "-", label.lower()).strip("-") or "list"
+    return f"{name} <{safe}.{domain}>"
+
+
+# iTIP method of the calendar attached to each kind (see `itip_calendar`).
+ITIP_METHOD: dict[str, str] = {"cancellation": "CANCEL"}
+ATTENDEE_PREFIX = "ATTENDEE;RSVP=FALSE:mailto:"
+ICS_LINE = 75  # octets per content line before folding (RFC 5545)
+
+
+def itip_calendar(ics: str, kind: str, email: str) -> tuple[str, str]:
+    """Return (calendar, method): the talk's PUBLISH calendar made an iTIP REQUEST or CANCEL.
+
+    Mail clients update an existing entry in place only for a scheduling message from its
+    organiser: METHOD:REQUEST (CANCEL for a cancellation) with ORGANIZER, the reader as
+    ATTENDEE (RSVP=FALSE: no reply expected), the talk's UID and a SEQUENCE that grows with
+    each material change. A METHOD:PUBLISH attachment is imported as a new event by Outlook
+    and Google each time, leaving duplicates.
+    """
+    method = ITIP_METHOD.get(kind, "REQUEST")
+    line = ATTENDEE_PREFIX + email
+    if len(line) > ICS_LINE:
+        line = line[:ICS_LINE] + "\r\n " + line[ICS_LINE:]
+    ics = ics.replace("METHOD:PUBLISH\r\n", f"METHOD:{method}\r\n", 1)
+    return ics.replace("END:VEVENT\r\n", line + "\r\nEND:VEVENT\r\n"), method
+
+
 def _message(
-    subject: str, body: _Body, reader: Reader, envelope: Envelope, ics: str | None
+    subject: str,
+    body: _Body,
+    reader: Reader,
+    envelope: Envelope,
+    ics: str | None,
+    *,
+    listed: str | None = None,
+    ics_method: str = "PUBLISH",
 ) -> EmailMessage:
+    """Assemble a message; `listed` (a List-Id) marks mail sent to a list: Precedence: bulk."""
     msg = EmailMessage(policy=POLICY)
     msg["From"] = envelope.mail_from
     msg["To"] = reader.email
     msg["Subject"] = subject
     msg["Date"] = envelope.date
     msg["Message-ID"] = envelope.message_id
+    if listed is not None:
+        msg["List-Id"] = listed
     msg["List-Unsubscribe"] = f"<{reader.unsubscribe_url}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
+    if listed is not None:
+        msg["Precedence"] = "bulk"
     msg.set_content(body.text())
     msg.add_alternative(body.html(), subtype="html")
     msg.make_mixed()
     if ics is not None:
         msg.add_attachment(
-            ics, subtype="calendar", params={"method": "PUBLISH"}, filename="talk.ics"
+            ics, subtype="calendar", params={"method": ics_method}, filename="talk.ics"
         )
     return msg
 
@@ -260,7 +331,11 @@ def event_email(
     if kind != "cancellation":
         body.abstract(event.abstract)
     _footer(body, reader, [series.name])
-    return _message(subject, body, reader, envelope, ics)
+    listed = list_id(series.name, series.slug, envelope)
+    if ics is None:
+        return _message(subject, body, reader, envelope, None, listed=listed)
+    calendar, method = itip_calendar(ics, kind, reader.email)
+    return _message(subject, body, reader, envelope, calendar, listed=listed, ics_method=method)
 
 
 def _change_rows(body: _Body, event: Event, reader: Reader, previous: PreviousValues) -> None:
@@ -299,7 +374,8 @@ def digest_email(
         body.h(f"{series.name}: {event.title}")
         _event_rows(body, event, reader, url)
     _footer(body, reader, series_names)
-    return _message(subject, body, reader, envelope, None)
+    listed = list_id("EventFeed digest", "digest", envelope)
+    return _message(subject, body, reader, envelope, None, listed=listed)
 
 
 def confirmation_email(
@@ -348,6 +424,21 @@ def signin_email(
 
 def to_bytes(msg: EmailMessage) -> bytes:
     """Serialise a message for SMTP (CRLF line ends, 998-octet header lines)."""
+    return msg.as_bytes(policy=POLICY)
+
+
+def seven_bit(data: bytes) -> bytes:
+    """Return a message with its 8bit parts quoted-printable (a server without 8BITMIME)."""
+    msg = message_from_bytes(data, policy=POLICY)
+    for part in msg.walk():
+        if part.is_multipart() or str(part.get("Content-Transfer-Encoding", "")).lower() != "8bit":
+            continue
+        body = part.get_payload(decode=True)
+        assert isinstance(body, bytes)
+        # Text line breaks stay line breaks (CRLF on the wire), not =0D=0A.
+        encoded = quopri.encodestring(body.replace(b"\r\n", b"\n")).decode("ascii")
+        part.set_payload(encoded)
+        part.replace_header("Content-Transfer-Encoding", "quoted-printable")
     return msg.as_bytes(policy=POLICY)
 
 
@@ -491,7 +582,9 @@ class EventEmails:
         if reader.calendar_url:
             links.append(reader.calendar_url)
         if not (
-            _plain(reader.email, _PLAIN_EMAIL)
+            # The calendar's ATTENDEE line folds past 75 octets: then the slow path.
+            len(ATTENDEE_PREFIX + reader.email) <= ICS_LINE
+            and _plain(reader.email, _PLAIN_EMAIL)
             and _plain(envelope.message_id, _PLAIN_MESSAGE_ID)
             and all(_plain(url, _PLAIN_URL) for url in links)
         ):

@@ -37,7 +37,7 @@ MAX_REMINDER_HOURS = 168
 
 
 def active_subscribers(session: Session, series_id: int) -> list[Subscriber]:
-    """Return confirmed, still-subscribed subscribers of a series (confirmed subscription)."""
+    """Return confirmed, still-subscribed, not bounced subscribers of a series."""
     query = (
         select(Subscriber)
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
@@ -46,6 +46,7 @@ def active_subscribers(session: Session, series_id: int) -> list[Subscriber]:
             Subscription.confirmed_at.is_not(None),
             Subscriber.confirmed_at.is_not(None),
             Subscriber.unsubscribed_at.is_(None),
+            Subscriber.bounced_at.is_(None),
         )
         .order_by(Subscriber.id)
     )
@@ -257,7 +258,9 @@ def _subscribed_events(
 
 def _active(session: Session) -> list[Subscriber]:
     query = select(Subscriber).where(
-        Subscriber.confirmed_at.is_not(None), Subscriber.unsubscribed_at.is_(None)
+        Subscriber.confirmed_at.is_not(None),
+        Subscriber.unsubscribed_at.is_(None),
+        Subscriber.bounced_at.is_(None),
     )
     return list(session.scalars(query.order_by(Subscriber.id)))
 

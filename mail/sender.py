@@ -7,19 +7,25 @@ lease. Another sender skips rows under a live lease, so two senders never send t
 (a sender hands back what it has not sent after half the lease).
 The message is built once (emails about one talk from a template per talk version and reader
 zone, `feeds.email.EventEmails`) and stored with its Message-ID before the first SMTP
-attempt; after the SMTP server accepts it, the row is marked `sent` in its own commit. The
+attempt; after the SMTP server accepts it, the row is marked `sent`. The
 only window for a duplicate is a crash (or lost database) between the server's acceptance
-and that commit: the lease then expires (`LEASE`) and the row is sent again, byte-identical
+and that commit (outcomes are committed in groups of up to `RECORD_EVERY` messages or
+`RECORD_SECONDS`): the lease then expires (`LEASE`) and the row is sent again, byte-identical
 with the same Message-ID, so receiving systems that deduplicate on Message-ID show it once.
 
-Failures: a temporary failure (connection refused or lost, 4xx) puts the row back with
-exponential backoff (1 min, 2, 4, ... capped at 6 h; given up as `failed` after
-`MAX_ATTEMPTS`); a permanent 5xx refusal marks it `failed` at once. A lost connection ends the
-batch and returns the unsent rows to the queue without counting an attempt.
+Outcome per recipient (`classify`): a permanent refusal (5xx to RCPT or DATA) marks the row
+`bounced` and the subscriber's address bounced (`subscribers.mark_bounced`: nothing more is
+sent to it, not even what is queued, until its owner confirms again); a temporary refusal
+(4xx) puts the row back with exponential backoff (1 min, 2, 4, ... capped at 6 h; given up as
+`failed` after `MAX_ATTEMPTS`); either way the next recipient is sent on the same connection
+in the same pass. A lost connection (or a refused sender, or 421) ends the pass: the row in
+hand is retried with backoff, the rest go back to the queue without counting an attempt.
+The SMTP connection (`Mailer`) is kept across messages and, in the worker, across batches.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import smtplib
 import socket
@@ -31,11 +37,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
+from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
+import dkim
 from icalendar import Event as IcalEvent
 from icalendar import vCalAddress
 from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from tqdm import tqdm
 
@@ -60,20 +70,50 @@ class SmtpUnavailable(EventFeedError):
 
 @dataclass
 class SendReport:
-    """What one run of the sender did."""
+    """What one or more batches of the sender did."""
 
     sent: int = 0
-    retry: int = 0
+    deferred: int = 0
+    bounced: int = 0
     failed: int = 0
     skipped: int = 0
+    unreachable: str | None = None
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def retry(self) -> int:
+        """Return the number of messages put back for a later attempt."""
+        return self.deferred
+
+    @property
+    def processed(self) -> int:
+        """Return the number of rows given an outcome."""
+        return self.sent + self.deferred + self.bounced + self.failed + self.skipped
+
+    @property
+    def ok(self) -> bool:
+        """Return whether everything due was delivered (or rightly skipped)."""
+        return not (self.deferred or self.bounced or self.failed or self.unreachable)
+
+    def add(self, other: SendReport) -> None:
+        """Add the counts of another batch."""
+        self.sent += other.sent
+        self.deferred += other.deferred
+        self.bounced += other.bounced
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.unreachable = other.unreachable or self.unreachable
+        self.errors.extend(other.errors)
+
     def summary(self) -> str:
-        """Return 'sent 3, retry later 1, failed 0, skipped 0'."""
-        return (
-            f"sent {self.sent}, retry later {self.retry}, failed {self.failed}, "
-            f"skipped {self.skipped}"
+        """Return 'sent 350, deferred 0, bounced 50, failed 0, skipped 0' (+ unreachable)."""
+        text = (
+            f"sent {self.sent}, deferred {self.deferred}, bounced {self.bounced}, "
+            f"failed {self.failed}, skipped {self.skipped}"
         )
+        if self.unreachable:
+            text += f"; SMTP server unreachable: {self.unreachable}"
+        return text
 
 
 def backoff(attempts: int) -> timedelta:
@@ -328,18 +368,145 @@ def connect(smtp_url: str, timeout: float = 30) -> smtplib.SMTP:
     return client
 
 
-def _transient(exc: Exception) -> bool:
-    if isinstance(exc, UnicodeError | ValueError):
-        return False
+Outcome = Literal["sent", "bounced", "deferred", "failed", "lost", "skipped"]
+
+
+def classify(exc: Exception) -> Outcome:
+    """Return what an error sending one message means for it.
+
+    `bounced`: the server refused the recipient or the message for good (5xx);
+    `deferred`: a temporary refusal (4xx), try this one later; `lost`: the connection is gone
+    (or the server refuses our sender or closes with 421), so stop this pass; `failed`: the
+    message itself cannot be sent (not encodable).
+    """
+    if isinstance(exc, UnicodeError | ValueError | smtplib.SMTPNotSupportedError):
+        return "failed"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return all(code < 500 for code, _ in exc.recipients.values())
+        codes = [code for code, _ in exc.recipients.values()]
+        if 421 in codes:
+            return "lost"
+        return "bounced" if codes and all(code >= 500 for code in codes) else "deferred"
+    if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPServerDisconnected):
+        return "lost"
     if isinstance(exc, smtplib.SMTPResponseException):
-        return exc.smtp_code < 500
-    return True
+        if exc.smtp_code == 421 or exc.smtp_code < 400:
+            return "lost"
+        return "bounced" if exc.smtp_code >= 500 else "deferred"
+    if isinstance(exc, smtplib.SMTPException):
+        return "deferred"
+    return "lost"  # SmtpUnavailable, socket errors, timeouts
 
 
-def _connection_lost(exc: Exception) -> bool:
-    return isinstance(exc, OSError | smtplib.SMTPServerDisconnected | SmtpUnavailable)
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        parts = [f"{code} {_text(answer)}" for code, answer in exc.recipients.values()]
+        return "; ".join(parts)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _text(answer: bytes | str) -> str:
+    return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+
+
+# Signed headers (those present): what a reader sees and what list software acts on.
+DKIM_HEADERS = [
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"list-id",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+    b"mime-version",
+    b"content-type",
+]
+
+
+class Mailer:
+    """One SMTP connection, opened when first needed and reused for every message after.
+
+    A connection idle for `IDLE_CHECK` seconds is checked with NOOP before use (servers drop
+    idle clients), so the worker can keep it between batches.
+    """
+
+    IDLE_CHECK = 20.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.envelope_from = parseaddr(settings.mail_from)[1]
+        self.client: smtplib.SMTP | None = None
+        self.used_at = 0.0
+        self.connections = 0
+        self.dkim_key = (
+            Path(settings.dkim_key_file).read_bytes() if settings.dkim_key_file else None
+        )
+        self.dkim_domain = self.envelope_from.rsplit("@", 1)[-1].encode("ascii")
+
+    def _ready(self) -> smtplib.SMTP:
+        if self.client is not None and time.monotonic() - self.used_at > self.IDLE_CHECK:
+            try:
+                code, _ = self.client.noop()
+            except (OSError, smtplib.SMTPException):
+                code = -1
+            if code != 250:
+                self.close()
+        if self.client is None:
+            self.client = connect(self.settings.smtp_url)
+            self.connections += 1
+        return self.client
+
+    def send(self, recipient: str, message: bytes) -> None:
+        """Send one message to one recipient, or raise as smtplib does.
+
+        With `mail_catch` (development and demo) nothing is sent: the message stays in its
+        outbox row, marked sent, for the mail viewer at /dev/mail.
+        """
+        if self.settings.mail_catch:
+            return
+        client = self._ready()
+        client.ehlo_or_helo_if_needed()  # the extensions offered, before choosing the options
+        options: list[str] = []
+        if _has_8bit(message):
+            if client.has_extn("8bitmime"):
+                options.append("BODY=8BITMIME")  # RFC 6152
+            else:
+                message = mail.seven_bit(message)
+        if self.dkim_key is not None:
+            message = self.sign(message)
+        try:
+            client.sendmail(self.envelope_from, [recipient], message, mail_options=options)
+        finally:
+            self.used_at = time.monotonic()
+
+    def sign(self, message: bytes) -> bytes:
+        """Return the message with a DKIM-Signature (rsa-sha256, relaxed/relaxed) on top."""
+        assert self.dkim_key is not None
+        header = dkim.sign(
+            message,
+            self.settings.dkim_selector.encode("ascii"),
+            self.dkim_domain,
+            self.dkim_key,
+            include_headers=DKIM_HEADERS,
+            linesep=b"\r\n",
+        )
+        return bytes(header) + message
+
+    def close(self) -> None:
+        """Say QUIT (or just drop the connection)."""
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
+
+
+def _has_8bit(message: bytes) -> bool:
+    return not message.isascii()
 
 
 def _prepare(
@@ -352,7 +519,7 @@ def _prepare(
     """Build and store (once) the messages of claimed rows, in one transaction.
 
     Returns {row id: (recipient, message bytes)} for the rows still to send; rows that must
-    not be sent any more (unsubscribed, talk gone or cancelled) are marked `skipped`.
+    not be sent any more (unsubscribed, bounced, talk gone or cancelled) are marked `skipped`.
     `emails` holds talk templates from earlier batches (a new one when None).
     """
     ready: dict[int, tuple[str, bytes]] = {}
@@ -370,13 +537,15 @@ def _prepare(
         for row in rows:
             if row.status != "sending" or row.locked_by != worker:
                 continue
+            subscriber = row.subscriber
             # A sign-in email goes to an organiser, not a subscriber (built when queued).
             if row.kind not in ("confirmation", "signin") and (
-                row.subscriber is None or not row.subscriber.active
+                subscriber is None or not subscriber.mailable
             ):
+                reason = "address bounced" if subscriber and subscriber.bounced_at else None
                 row.status, row.last_error, row.locked_by = (
                     "skipped",
-                    "not subscribed any more",
+                    reason or "not subscribed any more",
                     None,
                 )
                 continue
@@ -392,34 +561,75 @@ def _prepare(
     return ready
 
 
-def _finish(
+RECORD_EVERY = 50  # outcomes recorded per transaction (and at least every RECORD_SECONDS)
+RECORD_SECONDS = 1.0
+
+
+def _record(
     factory: sessionmaker[Session],
+    outcomes: list[tuple[int, Outcome, Exception | None]],
+    now: datetime,
+    report: SendReport,
+) -> None:
+    """Record the outcomes of sent rows in one transaction (sent rows in one UPDATE)."""
+    if not outcomes:
+        return
+    with factory() as session, session.begin():
+        sent = [row_id for row_id, outcome, _ in outcomes if outcome == "sent"]
+        if sent:
+            session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(sent))
+                .values(
+                    status="sent",
+                    sent_at=now,
+                    last_error=None,
+                    attempts=Outbox.attempts + 1,
+                    locked_by=None,
+                    locked_at=None,
+                )
+            )
+            report.sent += len(sent)
+        for row_id, outcome, error in outcomes:
+            if outcome != "sent":
+                _finish(session, row_id, now, outcome, error, report)
+    outcomes.clear()
+
+
+def _finish(
+    session: Session,
     row_id: int,
     now: datetime,
+    outcome: Outcome,
     error: Exception | None,
     report: SendReport,
 ) -> None:
-    with factory() as session, session.begin():
-        row = session.get(Outbox, row_id)
-        if row is None:
-            return
-        row.locked_by = None
-        row.locked_at = None
-        if error is None:
-            row.status, row.sent_at, row.last_error = "sent", now, None
-            row.attempts += 1
-            report.sent += 1
-            return
-        row.attempts += 1
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        report.errors.append(f"{row.recipient}: {row.last_error}")
-        if _transient(error) and row.attempts < MAX_ATTEMPTS:
-            row.status = "queued"
-            row.next_attempt_at = now + backoff(row.attempts)
-            report.retry += 1
-        else:
-            row.status = "failed"
-            report.failed += 1
+    """Record the outcome of one row that was not sent."""
+    row = session.get(Outbox, row_id)
+    if row is None:
+        return
+    row.locked_by = None
+    row.locked_at = None
+    if outcome == "skipped":
+        row.status, row.last_error = "skipped", "address bounced"
+        report.skipped += 1
+        return
+    row.attempts += 1
+    reason = _reason(error) if error is not None else outcome
+    row.last_error = reason[:2000]
+    report.errors.append(f"{row.recipient}: {row.last_error}")
+    if outcome == "bounced":
+        row.status = "bounced"
+        report.bounced += 1
+        if row.subscriber is not None:
+            subscribers.mark_bounced(session, row.subscriber, reason, now)
+    elif outcome in ("deferred", "lost") and row.attempts < MAX_ATTEMPTS:
+        row.status = "queued"
+        row.next_attempt_at = now + backoff(row.attempts)
+        report.deferred += 1
+    else:
+        row.status = "failed"
+        report.failed += 1
 
 
 def _release(factory: sessionmaker[Session], ids: list[int], worker: str) -> None:
@@ -450,10 +660,14 @@ def send_batch(
     progress: bool | None = None,
     on_sent: Callable[[int], None] | None = None,
     emails: mail.EventEmails | None = None,
+    mailer: Mailer | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> SendReport:
     """Claim and deliver up to `batch` due emails; record each outcome.
 
-    Pass the same `emails` to successive batches to render each talk's email once for all.
+    Pass the same `emails` to successive batches to render each talk's email once for all,
+    and the same `mailer` to keep one SMTP connection (closed here when not given). `stop`
+    is asked before each message: when it answers True, the rest go back to the queue.
     """
     now = now or SYSTEM_CLOCK.now()
     worker = worker or worker_name()
@@ -461,42 +675,58 @@ def send_batch(
     ids = claim(factory, worker, batch, now)
     if not ids:
         return report
-    envelope_from = parseaddr(settings.mail_from)[1]
-    client: smtplib.SMTP | None = None
+    own = mailer is None
+    smtp = Mailer(settings) if mailer is None else mailer
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(ids), desc="sending", unit="email", disable=not show, file=sys.stderr)
     ready = _prepare(factory, ids, worker, settings, emails)
     report.skipped = len(ids) - len(ready)
     bar.update(report.skipped)
     todo = [row_id for row_id in ids if row_id in ready]
-    started = time.monotonic()
+    started = recorded = time.monotonic()
+    bounced: set[str] = set()
+    done: list[tuple[int, Outcome, Exception | None]] = []
     try:
         for index, row_id in enumerate(todo):
-            if time.monotonic() - started > LEASE.total_seconds() / 2:
+            if (stop is not None and stop()) or (
+                time.monotonic() - started > LEASE.total_seconds() / 2
+            ):
                 # Stop well before the lease ends, so no other sender can take these rows
                 # while this one still sends them.
+                _record(factory, done, now, report)
                 _release(factory, todo[index:], worker)
                 break
             recipient, message = ready[row_id]
+            if recipient in bounced:
+                done.append((row_id, "skipped", None))
+                continue
             try:
-                if client is None:
-                    client = connect(settings.smtp_url)
-                client.sendmail(envelope_from, [recipient], message)
+                smtp.send(recipient, message)
             except (OSError, smtplib.SMTPException, SmtpUnavailable, ValueError) as exc:
-                _finish(factory, row_id, now, exc, report)
-                if _connection_lost(exc):
+                outcome = classify(exc)
+                done.append((row_id, outcome, exc))
+                if outcome == "bounced":
+                    bounced.add(recipient)
+                if outcome == "lost":
+                    report.unreachable = _reason(exc)
+                    smtp.close()
+                    _record(factory, done, now, report)
                     _release(factory, todo[index + 1 :], worker)
                     break
                 continue
-            _finish(factory, row_id, now, None, report)
+            done.append((row_id, "sent", None))
             bar.update(1)
             if on_sent is not None:
                 on_sent(row_id)
+            if len(done) >= RECORD_EVERY or time.monotonic() - recorded > RECORD_SECONDS:
+                _record(factory, done, now, report)
+                recorded = time.monotonic()
+        _record(factory, done, now, report)
     finally:
+        if done:  # interrupted: keep what was delivered
+            with contextlib.suppress(SQLAlchemyError):
+                _record(factory, done, now, report)
         bar.close()
-        if client is not None:
-            try:
-                client.quit()
-            except (OSError, smtplib.SMTPException):
-                client.close()
+        if own:
+            smtp.close()
     return report

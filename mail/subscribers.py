@@ -271,6 +271,8 @@ def confirm(session: Session, signed: str, now: datetime) -> Subscriber:
         raise bad from None
     subscriber.confirmed_at = subscriber.confirmed_at or now
     subscriber.unsubscribed_at = None
+    # Following the link proves the address receives mail again.
+    subscriber.bounced_at = subscriber.bounce_reason = None
     subscriber.updated_at = now
     for subscription in subscriber.subscriptions:
         subscription.confirmed_at = subscription.confirmed_at or now
@@ -318,3 +320,25 @@ def unsubscribe(session: Session, subscriber: Subscriber, now: datetime) -> None
         subscriber.unsubscribed_at = now
         subscriber.updated_at = now
     outbox.skip_pending(session, subscriber, "unsubscribed")
+
+
+def mark_bounced(session: Session, subscriber: Subscriber, reason: str, now: datetime) -> None:
+    """Stop every email to an address that was permanently refused (its queued ones too).
+
+    The address stays bounced until its owner confirms a subscription again (`confirm`);
+    the personal feed keeps working.
+    """
+    if subscriber.bounced_at is None:
+        subscriber.bounced_at = now
+        subscriber.updated_at = now
+    subscriber.bounce_reason = reason[:2000]
+    outbox.skip_pending(session, subscriber, "address bounced")
+
+
+def listing(session: Session, series_slug: str | None = None) -> list[Subscriber]:
+    """Return subscribers (of one series when given) by address, with their subscriptions."""
+    query = select(Subscriber).order_by(Subscriber.email)
+    if series_slug is not None:
+        series = store.get_series(session, series_slug)
+        query = query.join(Subscription).where(Subscription.series_id == series.id)
+    return list(session.scalars(query))

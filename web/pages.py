@@ -84,6 +84,7 @@ class Subscribe:
     webcal: str
     google: str
     feeds: list[Feed]
+    email: str | None = None  # topics have no email subscription yet
 
 
 def zone_time(start: datetime, end: datetime, zone_name: str) -> ZoneTime:
@@ -202,7 +203,8 @@ def series_feeds(slug: str, name: str) -> Subscribe:
     feeds = [
         Feed(links.series_feed(slug, f.ext), f.media_type, f.label, name) for f in FORMATS.values()
     ]
-    return Subscribe(name, ics, webcal(ics), google_calendar_subscribe(ics), feeds)
+    email = url_for("subscriptions.subscribe_form", slug=slug)
+    return Subscribe(name, ics, webcal(ics), google_calendar_subscribe(ics), feeds, email)
 
 
 def site_feeds() -> Subscribe:
@@ -211,7 +213,8 @@ def site_feeds() -> Subscribe:
     ics = links.site_feed("ics")
     title = "All public series"
     feeds = [Feed(links.site_feed(f.ext), f.media_type, f.label, title) for f in FORMATS.values()]
-    return Subscribe(title, ics, webcal(ics), google_calendar_subscribe(ics), feeds)
+    email = url_for("subscriptions.subscribe_any_form")
+    return Subscribe(title, ics, webcal(ics), google_calendar_subscribe(ics), feeds, email)
 
 
 def viewer_zone() -> str | None:
@@ -250,6 +253,11 @@ def _remember_zone(response: Response) -> Response:
     if g.get("page_rendered"):
         response.vary.add("Cookie")
     return response
+
+
+def render_page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    """Render a page of the site (base template: zone bar, stylesheet, site.js)."""
+    return _render(template, status, **context)
 
 
 def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, request, url_for
 from sqlalchemy import select
 
 from events import queries, times
@@ -19,6 +19,7 @@ from feeds.formats import FORMATS
 from feeds.links import Links, google_calendar_subscribe, webcal
 from mail import subscribers
 from mail.subscribers import SUBSCRIBE_LIMIT
+from web import pages
 from web.context import db, now, settings
 from web.feeds import calendar, stamps_version, stored_document
 from web.security import csrf_exempt, rate_limit
@@ -50,33 +51,84 @@ def _series(slug: str) -> Series:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    """Render an email page in the site's base template (one stylesheet, no inline script)."""
     # The zone field's suggestions (<datalist id="zones">) on the subscribe and manage forms.
     suggestions = times.zone_suggestions()
-    return render_template(template, zone_suggestions=suggestions, **context), status
+    return pages.render_page(
+        template, status, zone_suggestions=suggestions, no_times=True, **context
+    )
+
+
+def _subscribe_page(
+    series: Series | None, status: int = 200, errors: Any = (), form: Any = None
+) -> tuple[str, int]:
+    """The subscribe form: of one series, or (series None) with a box per public series."""
+    if series is not None:
+        action = url_for("subscriptions.subscribe_post", slug=series.slug)
+        return _page(
+            "subscriptions/subscribe.html",
+            status,
+            series=series,
+            action=action,
+            choices=[],
+            chosen=set(),
+            errors=list(errors),
+            form=form or {},
+        )
+    public = (
+        db()
+        .scalars(select(Series).where(Series.visibility == "public").order_by(Series.name))
+        .all()
+    )
+    chosen = set((form or request.args).getlist("series"))
+    return _page(
+        "subscriptions/subscribe.html",
+        status,
+        series=None,
+        action=url_for("subscriptions.subscribe_any_post"),
+        choices=public,
+        chosen=chosen,
+        errors=list(errors),
+        form=form or {},
+    )
 
 
 @bp.get("/series/<slug>/subscribe")
 def subscribe_form(slug: str) -> tuple[str, int]:
     """Show the subscribe form of a series."""
-    return _page("subscriptions/subscribe.html", series=_series(slug), errors=[], form={})
+    return _subscribe_page(_series(slug))
+
+
+@bp.get("/subscribe")
+def subscribe_any_form() -> tuple[str, int]:
+    """Show the subscribe form with every public series to choose from (?series= ticks one)."""
+    return _subscribe_page(None)
 
 
 @bp.post("/series/<slug>/subscribe")
 @rate_limit("subscribe", SUBSCRIBE_LIMIT, 3600)
 def subscribe_post(slug: str) -> tuple[str, int]:
     """Record a pending subscription and queue the confirmation email (double opt-in)."""
-    series = _series(slug)
+    return _subscribe(_series(slug), [slug])
+
+
+@bp.post("/subscribe")
+@rate_limit("subscribe", SUBSCRIBE_LIMIT, 3600)
+def subscribe_any_post() -> tuple[str, int]:
+    """Record pending subscriptions of the ticked series (double opt-in)."""
+    return _subscribe(None, request.form.getlist("series"))
+
+
+def _subscribe(series: Series | None, slugs: list[str]) -> tuple[str, int]:
     form = request.form
     try:
         choices = _choices(form)
         subscribers.subscribe_and_commit(
-            db(), form.get("email", ""), [slug], form.get("timezone"), choices, now()
+            db(), form.get("email", ""), slugs, form.get("timezone"), choices, now()
         )
     except InvalidRecord as exc:
         db().rollback()
-        return _page(
-            "subscriptions/subscribe.html", 422, series=series, errors=exc.errors, form=form
-        )
+        return _subscribe_page(series, 422, exc.errors, form)
     return _page(
         "subscriptions/message.html",
         title="Check your inbox",

@@ -29,7 +29,7 @@ OUTBOX_KINDS = (
     "digest",
     "signin",
 )
-OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped")
 
 
 class Subscriber(Base):
@@ -46,6 +46,8 @@ class Subscriber(Base):
     reminder_hours: Mapped[int] = mapped_column(Integer, default=24)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    bounce_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -57,6 +59,20 @@ class Subscriber(Base):
     def active(self) -> bool:
         """Return whether this subscriber confirmed and did not unsubscribe."""
         return self.confirmed_at is not None and self.unsubscribed_at is None
+
+    @property
+    def mailable(self) -> bool:
+        """Return whether emails may go to this subscriber (active, address not bounced)."""
+        return self.active and self.bounced_at is None
+
+    @property
+    def state(self) -> str:
+        """Return 'bounced', 'unsubscribed', 'confirmed' or 'pending'."""
+        if self.bounced_at is not None:
+            return "bounced"
+        if self.unsubscribed_at is not None:
+            return "unsubscribed"
+        return "confirmed" if self.confirmed_at is not None else "pending"
 
 
 class Subscription(Base):

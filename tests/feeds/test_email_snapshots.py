@@ -9,6 +9,7 @@ and review the diff.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -142,10 +143,12 @@ def test_event_emails_match_snapshots_and_structure(
         assert READER.unsubscribe_url in body
     # Calendar part: method parameter matches METHOD; UID and SEQUENCE as in the feeds.
     part = calendar_part(msg)
-    assert part.get_param("method") == "PUBLISH"
+    method = "CANCEL" if kind == "cancellation" else "REQUEST"
+    assert part.get_param("method") == method
     calendar = Calendar.from_ical(part.get_content())
-    assert str(calendar["METHOD"]) == "PUBLISH"
+    assert str(calendar["METHOD"]) == method
     [vevent] = calendar.walk("VEVENT")
+    assert str(vevent["ATTENDEE"]) == f"mailto:{lisbon_reader.email}"
     assert str(vevent["UID"]) == "2026-12-05-wang@events.example.org"
     assert int(vevent["SEQUENCE"]) == talk.sequence
     assert str(vevent["ORGANIZER"]) == "mailto:noreply@events.example.org"
@@ -208,3 +211,35 @@ def test_digest_and_confirmation_match_snapshots(
     assert confirm["Subject"] == "Confirm your subscription to Joint Seminar of Machine Learning"
     check_snapshot("email-confirmation.txt", text_part(confirm))
     check_snapshot("email-confirmation.html", html_part(confirm))
+
+
+def test_a_long_non_ascii_subject_is_folded_into_short_encoded_words(
+    make_event: Callable[..., Event],
+) -> None:
+    title = "关于冷冻电镜原理及相关算法的研究进展与展望：从单颗粒分析到断层成像" * 3
+    event = make_event(title=title, start="2026-12-05 09:30", end="2026-12-05 11:00")
+    raw = mail.to_bytes(build("announcement", event, READER))
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    subject = head.split("\r\nSubject: ", 1)[1].split("\r\nDate:", 1)[0]
+    lines = ("Subject: " + subject).split("\r\n")
+    assert len(lines) > 5  # folded (before: one 336-character word on a 402-character line)
+    assert all(len(line) <= 78 for line in lines), max(len(line) for line in lines)
+    words = re.findall(r"=\?utf-8\?[bq]\?[^?]*\?=", subject)
+    assert words and all(len(word) <= 75 for word in words)  # RFC 2047
+    assert title in message_from_bytes(raw, policy=policy.default)["Subject"]
+
+
+def test_list_headers_on_list_mail_only(talk: Event) -> None:
+    for kind in ("announcement", "change", "cancellation", "reminder"):
+        msg = parse(build(kind, talk, READER))
+        assert msg["Precedence"] == "bulk", kind
+        assert msg["List-Id"] == f"{talk.series.name} <{talk.series.slug}.events.example.org>"
+    week = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
+    items = [(talk, talk.series, "https://events.example.org/events/x")]
+    digest = parse(mail.digest_email(items, READER, ENVELOPE, week_start=week))
+    assert digest["Precedence"] == "bulk"
+    assert digest["List-Id"] == "EventFeed digest <digest.events.example.org>"
+    confirm = parse(
+        mail.confirmation_email(["S"], READER, ENVELOPE, confirm_url="https://e.org/c/x")
+    )
+    assert confirm["Precedence"] is None and confirm["List-Id"] is None  # one person's request

@@ -26,16 +26,44 @@ def free_port() -> int:
 class Inbox:
     """Messages the server accepted, parsed, in arrival order."""
 
-    messages: list[EmailMessage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Answers to RCPT TO / DATA by recipient address (e.g. "550 5.1.1 no such user").
+    refuse_rcpt: dict[str, str] = field(default_factory=dict)
+    refuse_data: dict[str, str] = field(default_factory=dict)
+    peers: set[Any] = field(default_factory=set)
+    mail_options: list[list[str]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
+    parsed: list[EmailMessage] = field(default_factory=list)
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        """Return the accepted messages, parsed (lazily: the server thread only stores bytes)."""
+        with self.lock:
+            for raw in self.raw[len(self.parsed) :]:
+                found = message_from_bytes(raw, policy=policy.default)
+                assert isinstance(found, EmailMessage)
+                self.parsed.append(found)
+            return list(self.parsed)
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        """Refuse the addresses of `refuse_rcpt`, accept the others."""
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        """Accept and keep every message."""
+        """Accept and keep every message (but those of `refuse_data`)."""
+        for address in envelope.rcpt_tos:
+            if address in self.refuse_data:
+                return self.refuse_data[address]
         raw = envelope.original_content or envelope.content
-        parsed = message_from_bytes(raw, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
         with self.lock:
-            self.messages.append(parsed)
+            self.raw.append(raw)
+            self.peers.add(session.peer)
+            self.mail_options.append(list(envelope.mail_options))
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -46,10 +74,12 @@ class Inbox:
 class SmtpServer:
     """An aiosmtpd server on 127.0.0.1 that can be stopped and started again on its port."""
 
-    def __init__(self) -> None:
+    def __init__(self, **smtp_options: Any) -> None:
         self.port = free_port()
         self.inbox = Inbox()
         self.controller: Controller | None = None
+        # aiosmtpd.smtp.SMTP options: decode_data=True stops offering 8BITMIME.
+        self.smtp_options = smtp_options
 
     @property
     def url(self) -> str:
@@ -58,7 +88,9 @@ class SmtpServer:
 
     def start(self) -> None:
         """Start listening."""
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self.inbox, hostname="127.0.0.1", port=self.port, **self.smtp_options
+        )
         self.controller.start()
 
     def stop(self) -> None:

@@ -207,6 +207,7 @@ def swept_pages(
         "/events/no-such-talk",
         f"/series/{SERIES}?past=99",
         f"/series/{SERIES}/subscribe",
+        f"/subscribe?series={SERIES}",
         f"/subscriptions/confirm/{signed}",
         f"/manage/{reader}",
         f"/manage/{newcomer}",
@@ -236,6 +237,7 @@ def swept_pages(
     good = {"csrf_token": token, "email": "third@example.org", "timezone": "UTC"}
     keep(f"POST {form}", client.post(form, data=good))
     keep(f"POST {form} (no CSRF token)", client.post(form, data={"email": "x@example.org"}))
+    keep("POST /subscribe (errors)", client.post("/subscribe", data={**bad, "series": [SERIES]}))
     confirm = f"/subscriptions/confirm/{signed}"
     keep(f"POST {confirm}", client.post(confirm, data={"csrf_token": csrf(client, confirm)}))
     keep(

@@ -1,0 +1,334 @@
+"""Benchmark of email delivery end to end (issue 17): prints figures and writes JSON.
+
+    .venv/bin/python benchmarks/emails.py [--quick] [--subscribers N]
+
+(Named emails.py: a benchmarks/email.py would shadow the standard library's `email` package
+for every script in this folder.)
+
+In a throwaway SQLite file (or PostgreSQL when EVENTFEED_BENCH_DATABASE_URL is set; that
+database is emptied), with a real SMTP server (aiosmtpd, in its own process, on loopback):
+
+a. render only: one announcement rendered for N readers (feeds.email.EventEmails), no I/O;
+b. end to end: N confirmed subscribers, one announcement queued (`outbox.announce`), then
+   the worker (`mail.worker.Worker.drain`: claim, build and store, send on one SMTP
+   connection, record) until the SMTP server has accepted all N;
+c. digests: N readers following 20 series each, a day of new talks: the due digests queued
+   (`outbox.queue_digests`) and delivered by the worker.
+
+Targets: (b) >= 1,000 emails/s, (c) >= 500 digests/s. Results go to
+benchmarks/results/email-<backend>-<time>.json.
+"""
+
+# ruff: noqa: E402
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, text
+
+from events.clock import FrozenClock
+from events.config import Settings
+from events.db import make_engine, make_sessionmaker, migrate
+from events.models import Event, Series, Subscriber, Subscription
+from events.times import wall_time_text
+from feeds import email as mail
+from mail import outbox
+from mail.worker import Worker
+
+SERIES = 20
+ZONES = ["Europe/Lisbon", "Asia/Shanghai", "America/New_York", "UTC", "Australia/Sydney"]
+
+
+@dataclass
+class Figure:
+    """One measured figure and its target."""
+
+    name: str
+    value: float
+    unit: str
+    target: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Return whether the target (if any) is met."""
+        return self.target is None or self.value >= self.target
+
+    def line(self) -> str:
+        """Return a printable line."""
+        goal = "" if self.target is None else f"  (target >= {self.target:,.0f}: "
+        goal += "" if self.target is None else ("met)" if self.passed else "NOT met)")
+        return f"{self.name:<58} {self.value:>10,.0f} {self.unit}{goal}"
+
+
+# -- the SMTP server: its own process, counting messages ------------------------------------
+
+
+def _serve_smtp(port: int, count: Any, ready: Any) -> None:
+    from aiosmtpd.controller import Controller
+
+    class Counter:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            with count.get_lock():
+                count.value += 1
+            return "250 OK"
+
+    controller = Controller(Counter(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    try:
+        asyncio.run(asyncio.sleep(10**6))
+    finally:
+        controller.stop()
+
+
+def free_port() -> int:
+    """Return a free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# -- data -----------------------------------------------------------------------------------
+
+
+def seed(engine: Any, readers: int, now: datetime, digest_readers: int) -> None:
+    """Insert SERIES series with a talk tomorrow each, and `readers` subscribers of all."""
+    series = [
+        {
+            "id": n + 1,
+            "slug": f"seminar-{n}",
+            "name": f"Seminar {n} on Geometry",
+            "description": "",
+            "timezone": ZONES[n % len(ZONES)],
+            "homepage": None,
+            "organisers": [],
+            "language": "en",
+            "visibility": "public",
+            "location": None,
+            "meeting": None,
+            "auto_announce": False,
+            "created_at": now - timedelta(days=30),
+            "updated_at": now - timedelta(days=30),
+        }
+        for n in range(SERIES)
+    ]
+    talks = []
+    for n in range(SERIES):
+        start = now + timedelta(days=1, hours=n % 8)
+        zone = ZONES[n % len(ZONES)]
+        talks.append(
+            {
+                "id": f"talk-{n}",
+                "series_id": n + 1,
+                "title": f"Curvature and flows, part {n}",
+                "speakers": [{"name": "Ana Silva", "affiliation": "Universidade de Lisboa"}],
+                "abstract": "We study *flows* of metrics and their limits.\n\n" * 3,
+                "timezone": zone,
+                "start_local": wall_time_text(start, zone),
+                "end_local": wall_time_text(start + timedelta(hours=1), zone),
+                "start_utc": start,
+                "end_utc": start + timedelta(hours=1),
+                "location": {"room": "Room 1"},
+                "meeting": None,
+                "livestream": None,
+                "recording": None,
+                "slides": None,
+                "homepage": None,
+                "status": "confirmed",
+                "tags": [],
+                "sequence": 0,
+                "created_at": now - timedelta(hours=2),
+                "updated_at": now - timedelta(hours=2),
+            }
+        )
+    people = [
+        {
+            "id": k + 1,
+            "email": f"reader{k}@example.org",
+            "timezone": ZONES[k % len(ZONES)],
+            "token": f"tok{k:08d}-" + "x" * 30,
+            "announcements": True,
+            "digest": k < digest_readers,
+            "reminder_hours": 0,
+            "confirmed_at": now - timedelta(days=10),
+            "unsubscribed_at": None,
+            "created_at": now - timedelta(days=10),
+            "updated_at": now - timedelta(days=10),
+        }
+        for k in range(readers)
+    ]
+    follows = [
+        {
+            "subscriber_id": k + 1,
+            "series_id": n + 1,
+            "confirmed_at": now - timedelta(days=10),
+            "created_at": now - timedelta(days=10),
+        }
+        for k in range(readers)
+        for n in range(SERIES)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(Series), series)
+        conn.execute(insert(Event), talks)
+        for start in range(0, len(people), 5000):
+            conn.execute(insert(Subscriber), people[start : start + 5000])
+        for start in range(0, len(follows), 20000):
+            conn.execute(insert(Subscription), follows[start : start + 20000])
+
+
+def empty(engine: Any) -> None:
+    """Empty the benchmark database (PostgreSQL: the tables EventFeed uses)."""
+    with engine.begin() as conn:
+        for table in ("outbox", "subscription", "subscriber", "event", "series"):
+            conn.execute(text(f"DELETE FROM {table}"))
+
+
+# -- measurements ---------------------------------------------------------------------------
+
+
+def render_only(sessions: Any, settings: Settings, readers: int) -> float:
+    """Return announcement emails rendered per second (no database, no SMTP)."""
+    from mail.sender import event_message
+
+    emails = mail.EventEmails()
+    calendars: dict[tuple[str, int], str] = {}
+    with sessions() as session:
+        event = session.get(Event, "talk-0")
+        people = session.query(Subscriber).order_by(Subscriber.id).limit(readers).all()
+        started = time.perf_counter()
+        for person in people:
+            envelope = mail.Envelope.new(settings.mail_from, settings.domain)
+            event_message(emails, "announcement", event, person, settings, envelope, calendars)
+        return len(people) / (time.perf_counter() - started)
+
+
+def deliver(sessions: Any, settings: Settings, count: Any, expected: int, now: datetime) -> float:
+    """Run the worker until the SMTP server has `expected` more messages; return per second."""
+    before = count.value
+    worker = Worker(sessions, settings, FrozenClock(now), batch=500, idle=0.05)
+    started = time.perf_counter()
+    try:
+        while count.value - before < expected:
+            report = worker.drain()
+            if report.unreachable:
+                raise RuntimeError(report.summary())
+            if not report.processed:
+                time.sleep(0.01)
+    finally:
+        worker.mailer.close()
+    return expected / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; return 1 when a target is missed (0 in --quick mode)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke run (no targets)")
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument(
+        "--digest-readers", type=int, help="readers who want the digest (default: all)"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    readers = 30 if args.quick else args.subscribers
+    port = free_port()
+    count = multiprocessing.Value("i", 0)
+    ready = multiprocessing.Event()
+    smtp = multiprocessing.Process(target=_serve_smtp, args=(port, count, ready), daemon=True)
+    smtp.start()
+    ready.wait(30)
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        url = os.environ.get("EVENTFEED_BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite3"
+        settings = Settings.from_env(
+            {},
+            database_url=url,
+            secret_key="bench",
+            base_url="https://events.example.org",
+            smtp_url=f"smtp://127.0.0.1:{port}",
+            instance_path=tmp,
+        )
+        engine = make_engine(url)
+        migrate(engine)
+        empty(engine)
+        sessions = make_sessionmaker(engine)
+        # The next Monday 12:00 UTC is Monday in every zone used: the weekly digests are due.
+        today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+        now = today + timedelta(days=(7 - today.weekday()) % 7 or 7) - timedelta(days=1)
+        started = time.perf_counter()
+        digest_readers = min(readers, args.digest_readers or readers)
+        seed(engine, readers, now, digest_readers)
+        took = time.perf_counter() - started
+        print(f"seeded {readers:,} readers of {SERIES} series in {took:.1f} s")
+        backend = engine.dialect.name
+
+        figures.append(
+            Figure(
+                "(a) announcement emails rendered (render only)",
+                render_only(sessions, settings, readers),
+                "emails/s",
+            )
+        )
+        started = time.perf_counter()
+        with sessions() as session, session.begin():
+            queued = outbox.announce(session, session.get(Event, "talk-0"), now)
+        assert queued == readers, queued
+        queue_rate = readers / (time.perf_counter() - started)
+        figures.append(Figure("(b0) announcements queued", queue_rate, "emails/s"))
+        target = None if args.quick else 1000.0
+        figures.append(
+            Figure(
+                "(b) announcements delivered end to end (worker -> SMTP)",
+                deliver(sessions, settings, count, readers, now),
+                "emails/s",
+                target,
+            )
+        )
+
+        # Digests: the readers' next 07:00 local; every talk is new to them.
+        started = time.perf_counter()
+        due = now + timedelta(days=1)  # Monday
+        with sessions() as session, session.begin():
+            queued = outbox.queue_digests(session, due)
+        queue_seconds = time.perf_counter() - started
+        figures.append(
+            Figure("(c0) digests queued", queued / queue_seconds if queued else 0, "digests/s")
+        )
+        target = None if args.quick else 500.0
+        rate = deliver(sessions, settings, count, queued, due) if queued else 0.0
+        figures.append(
+            Figure("(c) digests (20 series each) delivered end to end", rate, "digests/s", target)
+        )
+        engine.dispose()
+    smtp.kill()
+    print(
+        f"email benchmark ({backend}, {readers:,} subscribers, {digest_readers:,} of them "
+        f"with digests, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}):"
+    )
+    for figure in figures:
+        print("  " + figure.line())
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    out = args.out / f"email-{backend}-{stamp}.json"
+    out.write_text(json.dumps([f.__dict__ for f in figures], indent=2))
+    print(f"wrote {out}")
+    return 0 if args.quick or all(f.passed for f in figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
