@@ -553,3 +553,10 @@ class ImportApplyForm(FlaskForm):
     """Apply a previewed import; cancelling missing talks is an explicit choice."""
 
     cancel_missing = BooleanField("Cancel the upcoming talks that the file does not list")
+
+
+class TokenForm(FlaskForm):
+    """Create an API token for one series you own, or for all of them."""
+
+    label = StringField("Label (what the token is for)")
+    series = SelectField("Series", choices=[])
