@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from events import accounts, importer
 from events.clock import FrozenClock
 from events.models import Event
+from tests.support.apiutil import bearer, issue_token
 from tests.web.test_organise import csrf, make_series_via_form, organiser, post, signed_in
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -171,3 +172,33 @@ def test_pages_are_valid_html(owner: FlaskClient, html_checker: Any) -> None:
     html = owner.get(url).get_data(as_text=True)
     assert re.search(r'<input[^>]*name="cancel_missing"[^>]*type="checkbox"', html)
     html_checker.assert_valid(html, "preview")
+
+
+def test_the_api_previews_an_import_without_writing(
+    owner: FlaskClient, web: Flask, sessions: sessionmaker[Session]
+) -> None:
+    before = rows(sessions)
+    secret = issue_token(sessions, SLUG)
+    body = events_file(talk(1), talk(2, title="Renamed"), talk(4), talk(5, end="bad"))
+    answer = web.test_client().post(
+        f"/api/v1/import/preview?series={SLUG}",
+        data=body,
+        headers=bearer(secret, Content_Type="text/yaml"),
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    found = answer.get_json()
+    assert found["ok"] is False
+    assert found["counts"] == {"new": 1, "changed": 1, "unchanged": 1, "error": 1}
+    changed = next(t for t in found["talks"] if t["action"] == "changed")
+    assert changed["changes"] == [{"field": "title", "before": "Talk 2", "after": "Renamed"}]
+    error = next(t for t in found["talks"] if t["action"] == "error")
+    assert error["errors"][0]["field"] == "end"
+    assert [m["event_id"] for m in found["missing"]] == ["t3"]
+    assert rows(sessions) == before
+    other = issue_token(sessions, "elsewhere")
+    refused = web.test_client().post(
+        f"/api/v1/import/preview?series={SLUG}",
+        data=body,
+        headers=bearer(other, Content_Type="text/yaml"),
+    )
+    assert refused.status_code == 403
