@@ -139,15 +139,43 @@ def init_db(ctx: click.Context) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(importer.FORMATS), help="Override detection by extension."
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what would change (new, changed, unchanged, errors, missing); write nothing.",
+)
+@click.option(
+    "--cancel-missing",
+    is_flag=True,
+    help="Cancel upcoming talks of the file's series that the file does not list.",
+)
 @click.pass_context
 def import_command(
-    ctx: click.Context, files: tuple[Path, ...], series_slug: str | None, fmt: str | None
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    series_slug: str | None,
+    fmt: str | None,
+    dry_run: bool,
+    cancel_missing: bool,
 ) -> None:
     """Import series and talks from YAML, JSON, CSV or .ics files (all or nothing)."""
     state = _state(ctx)
     migrate(state.engine)
+    if dry_run:
+        preview = importer.preview_files(
+            state.sessions, files, fmt=fmt, default_series=series_slug, clock=state.clock
+        )
+        click.echo(preview.text(), nl=False)
+        if not preview.ok:
+            raise click.exceptions.Exit(1)
+        return
     report = importer.import_files(
-        state.sessions, files, fmt=fmt, default_series=series_slug, clock=state.clock
+        state.sessions,
+        files,
+        fmt=fmt,
+        default_series=series_slug,
+        clock=state.clock,
+        cancel_missing=cancel_missing,
     )
     click.echo(f"imported {len(files)} file(s): {report.summary()}")
 

@@ -14,7 +14,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import icalendar
 import yaml
 from dateutil.rrule import rruleset, rrulestr
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
@@ -82,6 +83,7 @@ class ImportReport:
         default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0}
     )
     event_ids: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """Return a one-line human summary."""
@@ -89,7 +91,10 @@ class ImportReport:
         def part(counts: dict[str, int]) -> str:
             return ", ".join(f"{n} {action}" for action, n in counts.items())
 
-        return f"series: {part(self.series)}; events: {part(self.events)}"
+        text = f"series: {part(self.series)}; events: {part(self.events)}"
+        if self.cancelled:
+            text += f"; {len(self.cancelled)} missing talk(s) cancelled"
+        return text
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -669,9 +674,18 @@ def read_files(
 
 
 def apply(
-    session: Session, parsed: Parsed, now: datetime, progress: bool | None = None
+    session: Session,
+    parsed: Parsed,
+    now: datetime,
+    progress: bool | None = None,
+    *,
+    cancel_missing: bool = False,
 ) -> ImportReport:
-    """Validate and write every record in the caller's transaction; raise on the first error."""
+    """Validate and write every record in the caller's transaction; raise on the first error.
+
+    With `cancel_missing`, the upcoming talks of the file's series that the file does not
+    list are cancelled (see `missing_talks`).
+    """
     report = ImportReport()
     slugs = [str(d["slug"]) for _, d in parsed.series if isinstance(d.get("slug"), str)]
     store.lock_series(session, slugs + [e.series for e in parsed.events if e.series])
@@ -693,6 +707,14 @@ def apply(
     with session.no_autoflush:
         _apply_events(session, parsed, now, show, known, stored, seen, report)
     session.flush()
+    if cancel_missing:
+        for talk in missing_talks(session, parsed, known, seen, now):
+            cancelled = validate_event(
+                {**event_input(talk), "status": "cancelled"}, store.series_record(talk.series)
+            )
+            store.upsert_event(session, talk.series, cancelled, now)
+            report.cancelled.append(talk.id)
+        session.flush()
     for series, _ in known.values():
         schedules.sync_slots(session, series, now)
     return report
@@ -717,31 +739,12 @@ def _apply_events(
     for item in tqdm(
         parsed.events, desc="importing", unit="talk", disable=not show, file=sys.stderr
     ):
-        if item.series is None:
-            raise InvalidRecord(
-                item.where,
-                [("series", "missing: say which series the event belongs to (--series SLUG)")],
-            )
-        if item.series not in known:
-            try:
-                series = store.get_series(session, item.series)
-            except EventFeedError:
-                raise InvalidRecord(
-                    item.where, [("series", f"no series with slug {item.series!r}")]
-                ) from None
-            known[item.series] = (series, store.series_record(series))
-        series, series_rec = known[item.series]
-        event_record = validate_event(item.data, series_rec, where=item.where + ": ")
-        first = seen.get(event_record.id)
-        if first is not None:
-            message = f"{event_record.id!r} appears twice in this import (first at {first})"
-            raise InvalidRecord(item.where, [("id", message)])
-        seen[event_record.id] = item.where
+        series, event_record = _check_event(session, item, known, seen)
         report.event_ids.append(event_record.id)
         existing = stored.get(event_record.id)
         plain = event_record.kind == "talk" and event_record.parent_id is None
         if existing is None and plain:
-            new.setdefault(item.series, []).append(event_record)
+            new.setdefault(series.slug, []).append(event_record)
             report.events["created"] += 1
             continue
         # Sessions, workshops and their items go one by one: an item is checked against its
@@ -755,6 +758,90 @@ def _apply_events(
         store.create_events(session, known[slug][0], records, now)
 
 
+def _check_event(
+    session: Session,
+    item: EventInput,
+    known: dict[str, tuple[Series, SeriesRecord]],
+    seen: dict[str, str],
+) -> tuple[Series, EventRecord]:
+    """Validate one event of an import (its series, fields, uniqueness); raise InvalidRecord."""
+    if item.series is None:
+        raise InvalidRecord(
+            item.where,
+            [("series", "missing: say which series the event belongs to (--series SLUG)")],
+        )
+    if item.series not in known:
+        try:
+            series = store.get_series(session, item.series)
+        except EventFeedError:
+            raise InvalidRecord(
+                item.where, [("series", f"no series with slug {item.series!r}")]
+            ) from None
+        known[item.series] = (series, store.series_record(series))
+    series, series_rec = known[item.series]
+    event_record = validate_event(item.data, series_rec, where=item.where + ": ")
+    first = seen.get(event_record.id)
+    if first is not None:
+        message = f"{event_record.id!r} appears twice in this import (first at {first})"
+        raise InvalidRecord(item.where, [("id", message)])
+    seen[event_record.id] = item.where
+    return series, event_record
+
+
+def event_input(event: Event) -> dict[str, Any]:
+    """Return a stored event as an import mapping (what validate_event reads back)."""
+    return {
+        "id": event.id,
+        "title": event.title,
+        "speakers": [dict(s) for s in event.speakers],
+        "abstract": event.abstract,
+        "timezone": event.timezone,
+        "start": event.start_local,
+        "end": event.end_local,
+        "location": dict(event.location),
+        "meeting": dict(event.meeting) if event.meeting else None,
+        "livestream": event.livestream,
+        "recording": event.recording,
+        "slides": event.slides,
+        "homepage": event.homepage,
+        "status": event.status,
+        "tags": list(event.tags),
+        "kind": event.kind,
+        "parent": event.parent_id,
+        "posters": list(event.posters),
+        "topics": list(event.topics),
+    }
+
+
+def missing_talks(
+    session: Session,
+    parsed: Parsed,
+    known: dict[str, tuple[Series, SeriesRecord]],
+    seen: dict[str, str],
+    now: datetime,
+) -> list[Event]:
+    """Upcoming, not cancelled talks of the file's series that the file does not list.
+
+    Only series the file gives talks for count; past talks, TBA slots of a schedule and
+    talks already cancelled are never listed (nor cancelled by `cancel_missing`).
+    """
+    slugs = {item.series for item in parsed.events if item.series in known}
+    ids = [known[slug][0].id for slug in sorted(s for s in slugs if s is not None)]
+    if not ids:
+        return []
+    query = (
+        select(Event)
+        .where(
+            Event.series_id.in_(ids),
+            Event.end_utc >= now,
+            Event.status != "cancelled",
+            Event.kind != "tba",
+        )
+        .order_by(Event.start_utc, Event.id)
+    )
+    return [talk for talk in session.scalars(query) if talk.id not in seen]
+
+
 def import_files(
     factory: sessionmaker[Session],
     paths: Iterable[Path],
@@ -763,10 +850,232 @@ def import_files(
     default_series: str | None = None,
     progress: bool | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    cancel_missing: bool = False,
 ) -> ImportReport:
     """Import files in one transaction: everything is written, or nothing."""
     moment = clock.now()
     parsed = read_files(list(paths), fmt, default_series, moment)
     return store.write_retrying(
-        factory, lambda session: apply(session, parsed, moment, progress), "the import"
+        factory,
+        lambda session: apply(session, parsed, moment, progress, cancel_missing=cancel_missing),
+        "the import",
     )
+
+
+# --- preview (dry run) ------------------------------------------------------------------------
+
+# Fields of an event as a preview names them (record field → input field).
+_PREVIEW_NAMES = {"start_local": "start", "end_local": "end", "parent_id": "parent"}
+_HIDDEN_FIELDS = ("start_utc", "end_utc")
+
+
+@dataclass
+class FieldChange:
+    """One changed field of a talk: its input name and its value before and after, as text."""
+
+    field: str
+    before: str
+    after: str
+
+
+@dataclass
+class TalkPreview:
+    """What an import would do to one record: new, changed, unchanged or error."""
+
+    action: str
+    where: str
+    event_id: str | None = None
+    series: str | None = None
+    title: str = ""
+    changes: list[FieldChange] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class MissingTalk:
+    """A talk of the series that the file does not list."""
+
+    event_id: str
+    series: str
+    title: str
+    start: str
+
+
+@dataclass
+class Preview:
+    """An import's dry run: per record what would happen, and talks the file leaves out."""
+
+    series: list[TalkPreview] = field(default_factory=list)
+    talks: list[TalkPreview] = field(default_factory=list)
+    missing: list[MissingTalk] = field(default_factory=list)
+    # A file that cannot be parsed at all: its message (nothing else is listed then)
+    failed: str | None = None
+
+    @property
+    def errors(self) -> list[TalkPreview]:
+        """Every record with an error."""
+        return [r for r in self.series + self.talks if r.action == "error"]
+
+    @property
+    def ok(self) -> bool:
+        """Whether applying would succeed."""
+        return self.failed is None and not self.errors
+
+    def counts(self) -> dict[str, int]:
+        """Talks per action, in the order new, changed, unchanged, error."""
+        found = {"new": 0, "changed": 0, "unchanged": 0, "error": 0}
+        for talk in self.talks:
+            found[talk.action] += 1
+        return found
+
+    def text(self) -> str:
+        """Return the preview as plain text lines (what `eventfeed import --dry-run` prints)."""
+        if self.failed is not None:
+            return f"error: {self.failed}\n"
+        lines = []
+        for record in self.series:
+            if record.action != "unchanged":
+                lines.append(f"series {record.series or '?'}: {record.action}")
+                lines.extend(_detail_lines(record))
+        for talk in self.talks:
+            label = talk.event_id or "?"
+            if talk.action == "unchanged":
+                continue
+            lines.append(f"{talk.action:<9} {label}  {talk.title}".rstrip())
+            lines.extend(_detail_lines(talk))
+        for gone in self.missing:
+            lines.append(f"missing   {gone.event_id}  {gone.title} ({gone.start}) — left alone")
+        counts = self.counts()
+        summary = ", ".join(f"{n} {action}" for action, n in counts.items())
+        lines.append(f"dry run, nothing written: talks: {summary}; {len(self.missing)} missing")
+        return "\n".join(lines) + "\n"
+
+
+def _detail_lines(record: TalkPreview) -> list[str]:
+    lines = [f"    {c.field}: {c.before} → {c.after}" for c in record.changes]
+    lines += [f"    {record.where}: field '{f}': {m}" for f, m in record.errors]
+    return lines
+
+
+def _show(value: object) -> str:
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return str(value)
+
+
+def _changes(event: Event | None, record: EventRecord) -> list[FieldChange]:
+    """The fields a record changes on a stored event (the comparison the upsert makes)."""
+    found = []
+    for name, after in asdict(record).items():
+        before = getattr(event, name) if event is not None else None
+        if event is not None and before == after:
+            continue
+        if name in _HIDDEN_FIELDS:
+            continue
+        found.append(FieldChange(_PREVIEW_NAMES.get(name, name), _show(before), _show(after)))
+    return found
+
+
+def preview(session: Session, parsed: Parsed, now: datetime) -> Preview:
+    """Run an import in the caller's transaction, record by record, and report what it did.
+
+    The same validation and the same writes as `apply`, each record in its own savepoint so
+    an error is listed and the next record still checked. The caller must roll the
+    transaction back (`preview_files` does): a preview never writes anything.
+    """
+    result = Preview()
+    known: dict[str, tuple[Series, SeriesRecord]] = {}
+    for where, data in parsed.series:
+        slug = data.get("slug") if isinstance(data.get("slug"), str) else None
+        entry = TalkPreview("unchanged", where.rstrip(": "), series=str(slug) if slug else None)
+        try:
+            with session.begin_nested():
+                series_rec = validate_series(data, where=where)
+                series, outcome = store.upsert_series(session, series_rec, now)
+        except InvalidRecord as exc:
+            entry.action, entry.errors, entry.where = "error", exc.errors, exc.where
+        else:
+            entry.action = {"created": "new", "updated": "changed"}.get(outcome.action, "unchanged")
+            known[series_rec.slug] = (series, series_rec)
+        result.series.append(entry)
+    for where, slug, block in parsed.schedules:
+        if slug not in known:
+            continue
+        try:
+            with session.begin_nested():
+                series = known[slug][0]
+                spec = schedules.parse(block, series.timezone, where=where, today=now.date())
+                schedules.store(session, series, spec, now)
+        except InvalidRecord as exc:
+            result.series.append(TalkPreview("error", exc.where, series=slug, errors=exc.errors))
+    seen: dict[str, str] = {}
+    for item in parsed.events:
+        entry = TalkPreview("error", item.where, series=item.series)
+        raw_id, raw_title = item.data.get("id"), item.data.get("title")
+        entry.event_id = raw_id if isinstance(raw_id, str) else None
+        entry.title = raw_title if isinstance(raw_title, str) else ""
+        try:
+            with session.begin_nested():
+                series, record = _check_event(session, item, known, seen)
+                stored = session.get(Event, record.id)
+                changes = _changes(stored, record)
+                _, outcome = store.upsert_event(session, series, record, now)
+        except InvalidRecord as exc:
+            entry.errors = exc.errors
+            entry.where = exc.where or item.where
+        else:
+            entry.action = {"created": "new", "updated": "changed"}.get(outcome.action, "unchanged")
+            entry.changes = changes if outcome.action == "updated" else []
+            entry.series = series.slug
+            entry.title = record.title
+        result.talks.append(entry)
+    for talk in missing_talks(session, parsed, known, seen, now):
+        start = times.wall_time_text(talk.start_utc, talk.timezone)
+        result.missing.append(MissingTalk(talk.id, talk.series.slug, talk.title, start))
+    return result
+
+
+def preview_files(
+    factory: sessionmaker[Session],
+    paths: Iterable[Path],
+    *,
+    fmt: str | None = None,
+    default_series: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Preview:
+    """Read files and preview their import (`eventfeed import --dry-run`); nothing is written."""
+    moment = clock.now()
+    try:
+        parsed = read_files(list(paths), fmt, default_series, moment)
+    except ImportFailed as exc:
+        return Preview(failed=str(exc))
+    return preview_parsed(factory, parsed, moment)
+
+
+def preview_parsed(factory: sessionmaker[Session], parsed: Parsed, now: datetime) -> Preview:
+    """Preview parsed records in a transaction that is always rolled back."""
+    with factory() as session:
+        session.begin()
+        try:
+            _open_transaction(session)
+            return preview(session, parsed, now)
+        finally:
+            session.rollback()
+
+
+def _open_transaction(session: Session) -> None:
+    """Open the database transaction now, so savepoints nest inside it.
+
+    Python's sqlite3 driver begins a transaction only before its first write; a SAVEPOINT
+    before that starts one of its own, which its RELEASE commits. An explicit BEGIN keeps
+    every savepoint inside the transaction the preview rolls back.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if raw is not None and not getattr(raw, "in_transaction", True):
+            connection.exec_driver_sql("BEGIN")

@@ -49,7 +49,13 @@ def hash_token(token: str) -> str:
 
 
 def create_token(
-    session: Session, now: datetime, *, series: list[str], admin: bool = False, label: str = ""
+    session: Session,
+    now: datetime,
+    *,
+    series: list[str],
+    admin: bool = False,
+    label: str = "",
+    organiser_id: int | None = None,
 ) -> tuple[ApiToken, str]:
     """Store a new token and return it with its secret text (shown once, never stored)."""
     if admin and series:
@@ -67,6 +73,7 @@ def create_token(
         admin=admin,
         series=sorted(set(series)),
         created_at=now,
+        organiser_id=organiser_id,
     )
     session.add(token)
     session.flush()
@@ -107,9 +114,12 @@ def revoke_token(session: Session, ident: str, now: datetime) -> ApiToken:
     return token
 
 
-def list_tokens(session: Session) -> list[ApiToken]:
-    """Return every token, oldest first."""
-    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+def list_tokens(session: Session, organiser_id: int | None = None) -> list[ApiToken]:
+    """Return every token (or those an organiser made in the workspace), oldest first."""
+    query = select(ApiToken).order_by(ApiToken.id)
+    if organiser_id is not None:
+        query = query.where(ApiToken.organiser_id == organiser_id)
+    return list(session.scalars(query))
 
 
 def authenticate(session: Session, secret: str, now: datetime) -> Editor | None:

@@ -474,6 +474,8 @@ ROUTES = [
     ("POST", "/organise/talks/{talk}", "member"),
     ("POST", "/organise/talks/{talk}/publish", "member"),
     ("POST", "/organise/series/{slug}/talks/new", "member"),
+    ("GET", "/organise/series/{slug}/import", "member"),
+    ("POST", "/organise/series/{slug}/import", "member"),
 ]
 
 

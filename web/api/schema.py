@@ -172,6 +172,45 @@ class ImportResult(Out):
     event_ids: list[str]
 
 
+class FieldChangeOut(Out):
+    """One field an import would change: before and after, as text ('—' for empty)."""
+
+    field: str
+    before: str
+    after: str
+
+
+class RecordPreview(Out):
+    """What an import would do to one record: new, changed, unchanged or error."""
+
+    action: str
+    where: str
+    event_id: str | None
+    series: str | None
+    title: str
+    changes: list[FieldChangeOut]
+    errors: list[ErrorItem]
+
+
+class MissingOut(Out):
+    """An upcoming talk of the file's series that the file does not list."""
+
+    event_id: str
+    series: str
+    title: str
+    start: str
+
+
+class ImportPreviewOut(Out):
+    """An import's dry run: nothing was written."""
+
+    ok: bool
+    counts: dict[str, int]
+    series: list[RecordPreview]
+    talks: list[RecordPreview]
+    missing: list[MissingOut]
+
+
 def _patch_model(name: str, model: type[BaseModel], fixed: str) -> type[BaseModel]:
     """Return a merge-patch model: every field of `model` optional and nullable (null clears)."""
     fields: dict[str, Any] = {}

@@ -16,6 +16,7 @@ from wtforms import (
     BooleanField,
     Field,
     FieldList,
+    FileField,
     Form,
     FormField,
     HiddenField,
@@ -534,3 +535,28 @@ def when_text(talk: Event | TalkDraft, zone: str) -> str:
     start: datetime = talk.start_utc
     local = times.local(start, zone)
     return f"{local:%a %d %b %Y, %H:%M} {times.utc_offset_label(start, zone)}"
+
+
+class ImportUploadForm(FlaskForm):
+    """Upload a YAML, JSON, CSV or .ics file into a series, for a preview."""
+
+    file = FileField(
+        "File",
+        description=(
+            "YAML, JSON, CSV or iCalendar (.ics). Talks that name no series go into this one. "
+            "Nothing is saved until you apply the preview."
+        ),
+    )
+
+
+class ImportApplyForm(FlaskForm):
+    """Apply a previewed import; cancelling missing talks is an explicit choice."""
+
+    cancel_missing = BooleanField("Cancel the upcoming talks that the file does not list")
+
+
+class TokenForm(FlaskForm):
+    """Create an API token for one series you own, or for all of them."""
+
+    label = StringField("Label (what the token is for)")
+    series = SelectField("Series", choices=[])
