@@ -68,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
         errors,
         feeds,
         health,
+        i18n,
         organise,
         pages,
         security,
@@ -75,6 +76,7 @@ def _register_blueprints(app: Flask) -> None:
         topics,
     )
 
+    i18n.init_app(app)
     security.init_app(app)
     errors.register(app)
     app.register_blueprint(health.bp)
