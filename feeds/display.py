@@ -172,13 +172,16 @@ def talk_moment(talk: times.Timed, reader_zone: str | None) -> str:
     return f"{text} ({other})"
 
 
-def place_text(location: Mapping[str, object] | Location | None) -> str:
-    """Return a location as one line: 'Room 2, Address — Online', 'Online' or ''."""
+def place_text(location: Mapping[str, object] | Location | None, online: str = "Online") -> str:
+    """Return a location as one line: 'Room 2, Address — Online', 'Online' or ''.
+
+    `online` is the word for an online talk in the reader's language (pages pass theirs).
+    """
     if not location:
         return ""
     place = ", ".join(str(location[k]) for k in ("room", "address") if location.get(k))
     if location.get("online"):
-        return f"{place} — Online" if place else "Online"
+        return f"{place} — {online}" if place else online
     return place
 
 

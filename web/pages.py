@@ -120,6 +120,11 @@ def day_time(day: str, clock: str) -> str:
     return display.day_time(day, clock, current_locale())
 
 
+def place_text(location: Any) -> str:
+    """Return a talk's place in one line, 'Online' in the page's language."""
+    return display.place_text(location, online=_("Online"))
+
+
 def ui_lang() -> str:
     """Return the page language's BCP 47 tag, for `lang` attributes ('en', 'pt-PT', 'zh-Hans')."""
     return select_language().tag
@@ -229,7 +234,7 @@ def site_feeds() -> Subscribe:
     """Return the subscribe box of all public series."""
     links = Links(settings().base_url)
     ics = links.site_feed("ics")
-    title = "All public series"
+    title = _("All public series")
     feeds = [Feed(links.site_feed(f.ext), f.media_type, f.label, title) for f in FORMATS.values()]
     return Subscribe(title, ics, webcal(ics), google_calendar_subscribe(ics), feeds)
 
@@ -291,7 +296,7 @@ for _helper in (
     iso_utc,
     rich_text,
     title_text,
-    display.place_text,
+    place_text,
     zone_label,
     day_time,
     ui_lang,
