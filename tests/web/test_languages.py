@@ -258,3 +258,11 @@ def test_english_dates_unchanged() -> None:
     """The default locale keeps the compact English form every feed and email uses."""
     assert display.day(INSTANT, "Asia/Shanghai") == "Sat 13 Mar 2027"
     assert display.zone_label("Europe/Lisbon") == "Lisbon time"
+
+
+def test_search_page_in_each_language(client: FlaskClient, sample: None) -> None:
+    pt = client.get("/search?q=entropy&lang=pt").get_data(as_text=True)
+    assert "Palestras que correspondem a «entropy»" in pt
+    zh = client.get("/search?q=nothing-matches-this&lang=zh").get_data(as_text=True)
+    assert "没有匹配的即将举行的报告。" in zh
+    assert '<a href="/search?q=nothing-matches-this&amp;past=1">搜索往期报告</a>' in zh
