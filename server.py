@@ -69,6 +69,7 @@ def _register_blueprints(app: Flask) -> None:
         errors,
         feeds,
         health,
+        i18n,
         organise,
         pages,
         security,
@@ -76,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
         topics,
     )
 
+    i18n.init_app(app)
     security.init_app(app)
     errors.register(app)
     app.register_blueprint(health.bp)

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from babel.dates import format_date, get_timezone_location
+
 from events import times
 from events.models import Location, Speaker
 
@@ -28,8 +30,49 @@ ZONE_NAMES = {
 }
 
 
-def zone_label(zone_name: str) -> str:
-    """Return a reader's name for a zone: 'Beijing time', 'Lisbon time', 'New York time'."""
+# The same in the other interface languages (Babel locales). What a reader there says:
+# '北京时间' (CLDR would say 上海时间), 'hora de Lisboa'. Other zones: CLDR's city name.
+LOCAL_ZONE_NAMES = {
+    "pt_PT": {
+        "Asia/Shanghai": "hora de Pequim",
+        "Europe/Lisbon": "hora de Lisboa",
+        "UTC": "UTC",
+        "Etc/UTC": "UTC",
+    },
+    "zh_Hans": {
+        "Asia/Shanghai": "北京时间",
+        "Europe/Lisbon": "里斯本时间",
+        "UTC": "UTC",
+        "Etc/UTC": "UTC",
+    },
+}
+
+# Other zones: CLDR's city name in the locale ('hora de Nova Iorque', '纽约时间').
+ZONE_CITY_PATTERNS = {"pt_PT": "hora de {city}", "zh_Hans": "{city}时间"}
+
+# Dates in each locale, as CLDR patterns (English keeps its own compact 'Sat 27 Nov 2021').
+DAY_PATTERNS = {
+    "pt_PT": "EEEE, d 'de' MMMM 'de' y",
+    "zh_Hans": "y年M月d日 EEEE",
+}
+# How a date and a time of day are joined: 'Sat 27 Nov 2021, 09:30', '2027年3月13日 星期六 09:30'.
+DAY_TIME_SEPARATORS = {"zh_Hans": " "}
+
+ENGLISH = "en"
+
+
+def zone_label(zone_name: str, locale: str = ENGLISH) -> str:
+    """Return a reader's name for a zone: 'Beijing time', 'hora de Lisboa', '北京时间'."""
+    if locale != ENGLISH and locale in LOCAL_ZONE_NAMES:
+        named = LOCAL_ZONE_NAMES[locale].get(zone_name)
+        if named is not None:
+            return named
+        try:
+            city = get_timezone_location(times.zone(zone_name), locale=locale, return_city=True)
+        except (LookupError, ValueError):  # pragma: no cover - every IANA zone has a city
+            city = None
+        if city:
+            return ZONE_CITY_PATTERNS[locale].format(city=city)
     if zone_name in ZONE_NAMES:
         return ZONE_NAMES[zone_name]
     city = zone_name.rsplit("/", 1)[-1].replace("_", " ")
@@ -41,9 +84,22 @@ def utc_offset(instant: datetime, zone_name: str) -> str:
     return times.utc_offset_label(instant, zone_name)
 
 
-def day(instant: datetime, zone_name: str) -> str:
-    """Return the date as 'Sat 27 Nov 2021'."""
-    return times.local(instant, zone_name).strftime("%a %d %b %Y")
+def day(instant: datetime, zone_name: str, locale: str = ENGLISH) -> str:
+    """Return the date in `locale` (a Babel locale, pages' `web.i18n`).
+
+    'Sat 27 Nov 2021' (en), 'sábado, 27 de novembro de 2021' (pt_PT), '2021年11月27日 星期六'
+    (zh_Hans).
+    """
+    local = times.local(instant, zone_name)
+    pattern = DAY_PATTERNS.get(locale)
+    if pattern is None:
+        return local.strftime("%a %d %b %Y")
+    return format_date(local.date(), pattern, locale=locale)
+
+
+def day_time(day_text: str, clock_text: str, locale: str = ENGLISH) -> str:
+    """Join a date and a time of day as the locale writes them ('Sat 27 Nov 2021, 09:30')."""
+    return f"{day_text}{DAY_TIME_SEPARATORS.get(locale, ', ')}{clock_text}"
 
 
 def clock(instant: datetime, zone_name: str) -> str:
@@ -116,13 +172,16 @@ def talk_moment(talk: times.Timed, reader_zone: str | None) -> str:
     return f"{text} ({other})"
 
 
-def place_text(location: Mapping[str, object] | Location | None) -> str:
-    """Return a location as one line: 'Room 2, Address — Online', 'Online' or ''."""
+def place_text(location: Mapping[str, object] | Location | None, online: str = "Online") -> str:
+    """Return a location as one line: 'Room 2, Address — Online', 'Online' or ''.
+
+    `online` is the word for an online talk in the reader's language (pages pass theirs).
+    """
     if not location:
         return ""
     place = ", ".join(str(location[k]) for k in ("room", "address") if location.get(k))
     if location.get("online"):
-        return f"{place} — Online" if place else "Online"
+        return f"{place} — {online}" if place else online
     return place
 
 

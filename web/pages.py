@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import load_only, selectinload
 from werkzeug.exceptions import NotFound
@@ -30,6 +32,7 @@ from feeds.formats import FORMATS
 from feeds.links import Links, google_calendar_subscribe, webcal
 from feeds.text import markdown_html, plain_text, readable
 from web.context import db, now, settings
+from web.i18n import current_locale, select_language
 
 bp = Blueprint(
     "pages",
@@ -88,22 +91,44 @@ class Subscribe:
 
 
 def zone_time(start: datetime, end: datetime, zone_name: str) -> ZoneTime:
-    """Return a talk's span in a zone; the end date is shown only when it differs."""
-    start_day = display.day(start, zone_name)
-    end_day = display.day(end, zone_name)
+    """Return a talk's span in a zone, in the page's language; the end date only when it
+    differs."""
+    locale = current_locale()
+    start_day = display.day(start, zone_name, locale)
+    end_day = display.day(end, zone_name, locale)
     offset = display.utc_offset(start, zone_name)
     end_offset = display.utc_offset(end, zone_name)
     if end_offset != offset:
         offset = f"{offset} → {end_offset}"
     return ZoneTime(
         zone=zone_name,
-        label=display.zone_label(zone_name),
+        label=display.zone_label(zone_name, locale),
         offset=offset,
         start_day=start_day,
         start_clock=display.clock(start, zone_name),
         end_day=None if end_day == start_day else end_day,
         end_clock=display.clock(end, zone_name),
     )
+
+
+def zone_label(zone_name: str) -> str:
+    """Return the zone's name in the page's language ('Lisbon time', 'hora de Lisboa')."""
+    return display.zone_label(zone_name, current_locale())
+
+
+def day_time(day: str, clock: str) -> str:
+    """Join a date and a time as the page's language writes them."""
+    return display.day_time(day, clock, current_locale())
+
+
+def place_text(location: Any) -> str:
+    """Return a talk's place in one line, 'Online' in the page's language."""
+    return display.place_text(location, online=_("Online"))
+
+
+def ui_lang() -> str:
+    """Return the page language's BCP 47 tag, for `lang` attributes ('en', 'pt-PT', 'zh-Hans')."""
+    return select_language().tag
 
 
 def title_text(text: str) -> str:
@@ -211,7 +236,7 @@ def site_feeds() -> Subscribe:
     """Return the subscribe box of all public series."""
     links = Links(settings().base_url)
     ics = links.site_feed("ics")
-    title = "All public series"
+    title = _("All public series")
     feeds = [Feed(links.site_feed(f.ext), f.media_type, f.label, title) for f in FORMATS.values()]
     email = url_for("subscriptions.subscribe_any_form")
     return Subscribe(title, ics, webcal(ics), google_calendar_subscribe(ics), feeds, email)
@@ -231,7 +256,7 @@ def viewer_zone() -> str | None:
             zone = resolve_zone(asked)
             g.tz_from_param = True
         except UnknownTimezone:
-            g.tz_notice = f"Unknown timezone “{asked[:64]}”: ignored."
+            g.tz_notice = _("Unknown timezone “%(zone)s”: ignored.", zone=asked[:64])
     if zone is None:
         cookie = unquote(request.cookies.get(TZ_COOKIE, "")).strip()
         if cookie:
@@ -266,7 +291,7 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
     body = render_template(
         template,
         viewer_zone=zone,
-        viewer_label=display.zone_label(zone) if zone else None,
+        viewer_label=zone_label(zone) if zone else None,
         tz_notice=g.get("tz_notice"),
         links=Links(settings().base_url),
         **context,
@@ -279,8 +304,10 @@ for _helper in (
     iso_utc,
     rich_text,
     title_text,
-    display.place_text,
-    display.zone_label,
+    place_text,
+    zone_label,
+    day_time,
+    ui_lang,
     display.clock,
 ):
     bp.add_app_template_global(_helper)
@@ -326,7 +353,7 @@ def _day_arg(name: str) -> date | None:
 def talk_filter() -> filters.TalkFilter:
     """Return the home page's filters from the query (invalid values are ignored)."""
     mode = request.args.get("mode", "")
-    language = request.args.get("lang", "").strip()
+    language = request.args.get("language", "").strip()
     return filters.TalkFilter(
         topic=request.args.get("topic", "").strip() or None,
         start=_day_arg("from"),
@@ -453,34 +480,35 @@ class Row:
 
 
 KIND_LABELS = {
-    "talk": "Talk",
-    "invited-talk": "Invited talk",
-    "contributed-talk": "Contributed talk",
-    "poster-spotlights": "Poster spotlights",
-    "poster-session": "Poster session",
-    "break": "Break",
-    "lunch": "Lunch",
-    "opening": "Opening",
-    "closing": "Closing",
-    "discussion": "Discussion",
-    "session": "Session",
-    "workshop": "Workshop",
-    "conference-day": "Conference day",
-    "tba": "TBA",
+    "talk": _l("Talk"),
+    "invited-talk": _l("Invited talk"),
+    "contributed-talk": _l("Contributed talk"),
+    "poster-spotlights": _l("Poster spotlights"),
+    "poster-session": _l("Poster session"),
+    "break": _l("Break"),
+    "lunch": _l("Lunch"),
+    "opening": _l("Opening"),
+    "closing": _l("Closing"),
+    "discussion": _l("Discussion"),
+    "session": _l("Session"),
+    "workshop": _l("Workshop"),
+    "conference-day": _l("Conference day"),
+    "tba": _l("TBA"),
 }
 
 
 @bp.app_template_global()
 def kind_label(kind: str) -> str:
     """Return the label of an entry's kind ('Invited talk')."""
-    return KIND_LABELS.get(kind, kind.replace("-", " ").capitalize())
+    label = KIND_LABELS.get(kind)
+    return str(label) if label is not None else kind.replace("-", " ").capitalize()
 
 
 def timetable(event: Event, zone_name: str) -> list[Row]:
     """Return a block's items in a zone, with the day written when it changes (or when, in
     the viewer's zone, it is not the block's own day)."""
     rows = []
-    day = display.day(event.start_utc, event.timezone)
+    day = display.day(event.start_utc, event.timezone, current_locale())
     for item in event.items:
         span = zone_time(item.start_utc, item.end_utc, zone_name)
         rows.append(Row(item, span, span.start_day if span.start_day != day else None))
@@ -498,10 +526,12 @@ def next_talk(slug: str) -> WerkzeugResponse | tuple[str, int]:
     if found is not None:
         return redirect(url_for("pages.event_page", event_id=found.id), code=303)
     slot = listings.next_slot(db(), series.id, now())
-    message = f"No talk of {series.name} is scheduled yet."
+    message = _("No talk of %(series)s is scheduled yet.", series=series.name)
     if slot is not None:
-        when = display.day(slot.start_utc, series.timezone)
-        message += f" The next slot, {when}, has its speaker still to be announced."
+        when = display.day(slot.start_utc, series.timezone, current_locale())
+        message += " " + _(
+            "The next slot, %(when)s, has its speaker still to be announced.", when=when
+        )
     return not_found_page(message)
 
 

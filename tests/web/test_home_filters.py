@@ -59,12 +59,12 @@ def listed(client: FlaskClient, query: str) -> list[str]:
         ("topic=nope", []),
         ("mode=online", ["hybrid", "online"]),
         ("mode=in-person", ["room", "hybrid"]),
-        ("lang=zh", ["online", "late"]),
+        ("language=zh", ["online", "late"]),
         ("from=2026-07-02&to=2026-07-03", ["hybrid", "online"]),
         # In Tokyo, the 23:30 UTC talk starts on 3 July.
         ("from=2026-07-03&to=2026-07-03&tz=Asia/Tokyo", ["hybrid", "online"]),
         ("from=2026-07-02&to=2026-07-02&tz=Asia/Tokyo", []),
-        ("topic=math&mode=online&lang=zh", ["online"]),
+        ("topic=math&mode=online&language=zh", ["online"]),
         ("from=junk&mode=junk", ["room", "hybrid", "online", "late"]),
     ],
 )

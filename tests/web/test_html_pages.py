@@ -215,7 +215,7 @@ def swept_pages(
         f"/unsubscribe/{reader}",
         "/search",
         "/topics",
-        "/?topic=math&mode=online&from=2020-01-01&to=2040-01-01&lang=zh",
+        "/?topic=math&mode=online&from=2020-01-01&to=2040-01-01&language=zh",
         "/topics/math",
         "/topics/math-ap?tz=Asia/Tokyo",
         "/topics/empty",
