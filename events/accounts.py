@@ -27,7 +27,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from events import store, times
+from events import importer, store, times
 from events.errors import EventFeedError, InvalidRecord, NotFound
 from events.models import (
     Event,
@@ -307,24 +307,9 @@ def new_talk_id(series: Series, day: str) -> str:
 
 
 def talk_input(event: Event) -> dict[str, Any]:
-    """Return a stored talk as an input mapping (what validate_event reads back)."""
-    return {
-        "id": event.id,
-        "title": event.title,
-        "speakers": [dict(s) for s in event.speakers],
-        "abstract": event.abstract,
-        "timezone": event.timezone,
-        "start": event.start_local,
-        "end": event.end_local,
-        "location": dict(event.location),
-        "meeting": dict(event.meeting) if event.meeting else None,
-        "livestream": event.livestream,
-        "recording": event.recording,
-        "slides": event.slides,
-        "homepage": event.homepage,
-        "status": event.status,
-        "tags": list(event.tags),
-    }
+    """Return a stored talk as an input mapping (what validate_event reads back): every field,
+    its kind, session and topics included, so an edit or a cancellation keeps them."""
+    return importer.event_input(event)
 
 
 def draft_version(draft: TalkDraft) -> str:
@@ -527,5 +512,6 @@ def duplicate(
 
     data["start"], data["end"], data["timezone"] = moved(start), moved(end), zone
     data["status"] = "confirmed"
+    data.pop("parent", None)  # a week later is outside the session's block
     data["id"] = new_talk_id(series, data["start"])
     return save_draft(session, series, data, organiser, now)

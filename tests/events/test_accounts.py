@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from events import accounts, store, times
 from events.models import Event, Organiser, Series
+from events.schemas import validate_event
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -133,3 +134,24 @@ def test_two_saves_from_the_same_version_one_wins_one_is_told(
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["saved", "stale"]
+
+
+def test_a_talk_read_back_for_the_form_keeps_its_topics_and_session(
+    sessions: sessionmaker[Session], make_event: Callable[..., Event]
+) -> None:
+    block = make_event(kind="session", id="block", start="2027-01-15 09:30", end="2027-01-15 11:30")
+    talk = make_event(
+        id="inside",
+        parent=block.id,
+        topics=["PDE", "viscosity"],
+        start="2027-01-15 09:30",
+        end="2027-01-15 10:30",
+    )
+    with sessions() as session:
+        loaded = session.get(Event, talk.id)
+        assert loaded is not None
+        data = accounts.talk_input(loaded)
+        record = store.series_record(loaded.series)
+    assert data["parent"] == "block" and data["topics"] == ["PDE", "viscosity"]
+    again = validate_event({**data, "status": "cancelled"}, record)
+    assert again.parent_id == "block" and again.topics == ["PDE", "viscosity"]
