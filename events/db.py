@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, InstanceState, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -84,6 +84,22 @@ def make_engine(url: str, *, pool_pre_ping: bool = False, hide_parameters: bool 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Return the session factory bound to `engine`."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+INSERT_BATCH = 5_000
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many new rows with Core statements (no ORM objects), in batches."""
+    statement = insert(table)
+    if session.get_bind().dialect.name == "postgresql":
+        # RETURNING makes SQLAlchemy send multi-row INSERTs ("insertmanyvalues", 1,000 rows
+        # a statement); psycopg's plain executemany sends one statement per row, and the
+        # statement-level triggers of `event` then ran once per row. SQLite's executemany
+        # is one prepared statement in C, and its triggers are per row anyway.
+        statement = statement.returning(*table.primary_key.columns)
+    for start in range(0, len(rows), INSERT_BATCH):
+        session.execute(statement, rows[start : start + INSERT_BATCH])
 
 
 @contextmanager

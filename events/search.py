@@ -26,11 +26,25 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, Integer, and_, case, delete, func, literal, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
+from events.db import insert_rows
 from events.models import Event, SearchDoc, Series, Speaker
+from events.schemas import EventRecord
 
 MAX_TERMS = 8
 MAX_QUERY = 200
@@ -43,6 +57,8 @@ def fold(value: str) -> str:
 
     'Équations aux dérivées' → 'equations aux derivees'; full-width 'ＡＢＣ' → 'abc'.
     """
+    if value.isascii():  # every normalisation leaves ASCII as it is; casefold is lower
+        return " ".join(value.lower().split())
     value = unicodedata.normalize("NFKC", value)
     stripped = "".join(
         ch for ch in unicodedata.normalize("NFKD", value) if not unicodedata.combining(ch)
@@ -71,6 +87,18 @@ def texts(
     topics: Iterable[str] = (),
 ) -> dict[str, str]:
     """Return the folded index texts of a talk (plain values: migrations use it too)."""
+    return _texts(
+        title, speakers, abstract, [*tags, *topics], fold(f"{series_name} {series_description}")
+    )
+
+
+def _texts(
+    title: str,
+    speakers: Iterable[Speaker],
+    abstract: str,
+    keywords: list[str],
+    series_text: str,
+) -> dict[str, str]:
     people = fold(
         " ".join(
             part
@@ -80,9 +108,7 @@ def texts(
         )
     )
     folded_title = fold(title)
-    series_text = fold(f"{series_name} {series_description}")
-    keywords = fold(" ".join([*tags, *topics]))
-    parts = (folded_title, people, keywords, fold(abstract), series_text)
+    parts = (folded_title, people, fold(" ".join(keywords)), fold(abstract), series_text)
     return {
         "title": folded_title,
         "people": people,
@@ -124,6 +150,30 @@ def index_event(session: Session, series: Series, event: Event) -> None:
     for name, value in values.items():
         if getattr(doc, name) != value:
             setattr(doc, name, value)
+
+
+def index_new_events(session: Session, series: Series, records: Iterable[EventRecord]) -> None:
+    """Write the index rows of new talks straight from their records (a bulk import)."""
+    if series.visibility != "public":
+        return
+    series_text = fold(f"{series.name} {series.description}")
+    rows = [
+        {
+            "event_id": record.id,
+            "series_id": series.id,
+            "start_utc": record.start_utc,
+            "end_utc": record.end_utc,
+            **_texts(
+                record.title,
+                record.speakers,
+                record.abstract,
+                [*record.tags, *record.topics, *series.topics],
+                series_text,
+            ),
+        }
+        for record in records
+    ]
+    insert_rows(session, cast(Table, SearchDoc.__table__), rows)
 
 
 def index_series(session: Session, series: Series) -> None:

@@ -9,13 +9,14 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from events import search, signals, times, topics
+from events.db import insert_rows
 from events.errors import Conflict, InvalidRecord, NotFound, StaleRecord
 from events.models import CONTAINER_KINDS, TALK_KINDS, Event, Series
 from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
@@ -91,7 +92,6 @@ _LOOK_UP: Any = object()
 EVENT_COLUMNS = tuple(f.name for f in fields(EventRecord))
 LOOKUP_BATCH = 500
 EVENT_TABLE = cast(Table, Event.__table__)
-INSERT_BATCH = 5_000
 
 
 def _values(record: EventRecord) -> dict[str, Any]:
@@ -226,19 +226,11 @@ def create_events(
         }
         for record in records
     ]
-    statement = insert(EVENT_TABLE)
-    if session.get_bind().dialect.name == "postgresql":
-        # RETURNING makes SQLAlchemy send multi-row INSERTs ("insertmanyvalues", 1,000 rows
-        # a statement); psycopg's plain executemany sends one statement per row, and the
-        # series' statement-level triggers then updated the series row once per talk
-        # (an import slowed down more than linearly). SQLite's triggers are per row anyway.
-        statement = statement.returning(EVENT_TABLE.c.id)
-    for start in range(0, len(rows), INSERT_BATCH):
-        session.execute(statement, rows[start : start + INSERT_BATCH])
+    insert_rows(session, EVENT_TABLE, rows)
+    # Links and index rows come straight from the records: the new talks are not read back.
+    topics.link_new_events(session, ((record.id, record.topics) for record in records))
+    search.index_new_events(session, series, records)
     ids = [record.id for record in records]
-    for event in existing_events(session, ids).values():
-        topics.link_event(session, event, new=True)
-        search.index_event(session, series, event)
     signals.talks_created.send(session, series=series, event_ids=ids, now=now)
 
 

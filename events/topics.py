@@ -16,10 +16,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
+from events.db import insert_rows
 from events.errors import InvalidRecord, NotFound
 from events.listings import Page
 from events.models import Event, Series, Topic, TopicLink
@@ -103,6 +105,23 @@ def link_event(session: Session, event: Event, *, new: bool = False) -> None:
         session.execute(delete(TopicLink).where(TopicLink.event_id == event.id))
     for topic in resolve(session, event.topics)[0] if event.topics else []:
         session.add(TopicLink(topic=topic, event=event))
+
+
+def link_new_events(session: Session, named: Iterable[tuple[str, list[str]]]) -> None:
+    """Link new talks, given as (id, `topics`), to the topics they name (a bulk import)."""
+    keys: dict[str, Topic] | None = None
+    rows: list[dict[str, object]] = []
+    for event_id, names in named:
+        if not names:
+            continue
+        keys = _keys(session) if keys is None else keys
+        linked: list[int] = []
+        for name in names:
+            topic = keys.get(_key(name))
+            if topic is not None and topic.id not in linked:
+                linked.append(topic.id)
+                rows.append({"topic_id": topic.id, "event_id": event_id})
+    insert_rows(session, cast(Table, TopicLink.__table__), rows)
 
 
 def relink_all(session: Session) -> None:

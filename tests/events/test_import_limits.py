@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import importer, store
+from events import importer, search, store, topics
 from events.errors import ImportFailed
+from events.models import SearchDoc, TopicLink
 from events.schemas import validate_series
 
 PEAK_LIMIT = 100 * 2**20
@@ -64,3 +66,51 @@ def test_a_large_import_updates_the_series_row_per_batch_not_per_talk(
     assert report.events["created"] == 2_500
     with sessions() as session:
         assert store.get_series(session, "many").feed_revision <= 5
+
+
+BULK_TALKS = (
+    "series,id,title,speakers,start,end,abstract,tags,topics\n"
+    "open,b1,Équations aux dérivées,Zoë Ñúñez (Universidade de Lisboa),2026-05-05 10:00,"
+    "11:00,Sobre o $\\infty$-Laplaciano,pde;análise,Mathematics › Analysis of PDEs;maths\n"
+    "open,b2,ＦＵＬＬ width Title,Wang Yu (北京大学); Ann Lee,2026-10-25 01:30,02:30,"
+    "An abstract,,free keyword\n"
+    "open,b3,Plain talk,,2026-11-01 09:00,10:00,,,\n"
+    "hidden,b4,Unlisted talk,Someone,2026-05-06 10:00,11:00,,,Mathematics\n"
+)
+
+
+def _index(session: Session) -> dict[str, tuple[object, ...]]:
+    return {
+        d.event_id: (d.series_id, d.start_utc, d.end_utc, d.title, d.people, d.series_text, d.body)
+        for d in session.scalars(select(SearchDoc))
+    }
+
+
+def _links(session: Session) -> set[tuple[int, int | None, str | None]]:
+    return {(k.topic_id, k.series_id, k.event_id) for k in session.scalars(select(TopicLink))}
+
+
+def test_a_bulk_import_indexes_and_links_talks_as_the_one_by_one_writes_do(
+    sessions: sessionmaker[Session], write_file: Callable[[str, str | bytes], Path]
+) -> None:
+    # A large import writes the new talks' search rows and topic links straight from the
+    # records (nothing read back); they must be the rows the ORM path writes for each talk.
+    with sessions() as session, session.begin():
+        topics.add_topic(session, "maths", "Mathematics")
+        topics.add_topic(session, "pde", "Analysis of PDEs", parent="maths")
+        for slug, visibility in (("open", "public"), ("hidden", "unlisted")):
+            record = {"slug": slug, "name": "Séminaire", "timezone": "Europe/Lisbon"}
+            record |= {"description": "Análise", "topics": "Mathematics; x"}
+            record["visibility"] = visibility
+            store.upsert_series(session, validate_series(record), NOW)
+    report = importer.import_files(sessions, [write_file("bulk.csv", BULK_TALKS)])
+    assert report.events["created"] == 4
+    with sessions() as session, session.begin():
+        bulk_index, bulk_links = _index(session), _links(session)
+        assert set(bulk_index) == {"b1", "b2", "b3"}
+        assert {event for _, _, event in bulk_links} == {None, "b1", "b4"}
+        search.reindex_all(session)
+        topics.relink_all(session)
+        assert _index(session) == bulk_index
+        assert _links(session) == bulk_links
+        assert [e.id for e in search.search(session, "zoe nunez derivees", NOW).events] == ["b1"]
