@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Engine, Table, create_engine, event, insert
+from sqlalchemy import DateTime, Engine, Table, create_engine, event, insert, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, InstanceState, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -100,6 +100,37 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         statement = statement.returning(*table.primary_key.columns)
     for start in range(0, len(rows), INSERT_BATCH):
         session.execute(statement, rows[start : start + INSERT_BATCH])
+
+
+@contextmanager
+def sqlite_triggers_aside(session: Session, names: tuple[str, ...]) -> Iterator[bool]:
+    """On SQLite, run the block without these per-row triggers; yield whether they were set
+    aside (the caller then does their work itself, once for all its rows).
+
+    SQLite fires triggers per row, and a trigger that writes an FTS5 table makes FTS5 flush
+    its pending index once per row (a statement inside a statement opens a savepoint): ten
+    times the cost of indexing the rows in one statement. The triggers are dropped and then
+    created again from their own stored SQL, inside the caller's transaction: an error in
+    the block must end that transaction, whose rollback brings them back.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield False
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not getattr(raw, "in_transaction", True):
+        # Python's sqlite3 begins a transaction only before DML: DDL would commit at once.
+        connection.exec_driver_sql("BEGIN")
+    query = text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name = :name")
+    stored = [row for name in names for row in connection.execute(query, {"name": name})]
+    if len(stored) != len(names):
+        yield False
+        return
+    for name, _ in stored:
+        connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    yield True
+    for _, sql in stored:
+        connection.exec_driver_sql(sql)
 
 
 @contextmanager

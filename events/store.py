@@ -9,14 +9,14 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from events import search, signals, times, topics
-from events.db import insert_rows
+from events.db import UTCDateTime, insert_rows, sqlite_triggers_aside
 from events.errors import Conflict, InvalidRecord, NotFound, StaleRecord
 from events.models import CONTAINER_KINDS, TALK_KINDS, Event, Series
 from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
@@ -92,6 +92,10 @@ _LOOK_UP: Any = object()
 EVENT_COLUMNS = tuple(f.name for f in fields(EventRecord))
 LOOKUP_BATCH = 500
 EVENT_TABLE = cast(Table, Event.__table__)
+FEED_STAMP = text(
+    "UPDATE series SET feed_revision = feed_revision + 1, "
+    "talks_changed_at = max(coalesce(talks_changed_at, :changed), :changed) WHERE id = :id"
+).bindparams(bindparam("changed", type_=UTCDateTime()))
 
 
 def _values(record: EventRecord) -> dict[str, Any]:
@@ -226,7 +230,10 @@ def create_events(
         }
         for record in records
     ]
-    insert_rows(session, EVENT_TABLE, rows)
+    with sqlite_triggers_aside(session, ("event_feed_insert",)) as aside:
+        insert_rows(session, EVENT_TABLE, rows)
+        if aside:  # what the trigger does per row (migration 0005), once for the batch
+            session.execute(FEED_STAMP, {"id": series.id, "changed": now})
     # Links and index rows come straight from the records: the new talks are not read back.
     topics.link_new_events(session, ((record.id, record.topics) for record in records))
     search.index_new_events(session, series, records)

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import importer, search, store, topics
+from events.db import sqlite_triggers_aside
 from events.errors import ImportFailed
 from events.models import SearchDoc, TopicLink
-from events.schemas import validate_series
+from events.schemas import EventRecord, validate_event, validate_series
 
 PEAK_LIMIT = 100 * 2**20
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -106,11 +107,58 @@ def test_a_bulk_import_indexes_and_links_talks_as_the_one_by_one_writes_do(
     report = importer.import_files(sessions, [write_file("bulk.csv", BULK_TALKS)])
     assert report.events["created"] == 4
     with sessions() as session, session.begin():
+        # The series' feed stamp moved as its triggers move it (SQLite: once for the batch).
+        for slug in ("open", "hidden"):
+            series = store.get_series(session, slug)
+            assert series.feed_revision >= 1
+            assert series.talks_changed_at == max(e.updated_at for e in series.events)
         bulk_index, bulk_links = _index(session), _links(session)
+        found = search.search(session, "zoe nunez derivees", NOW).events
+        assert [e.id for e in found] == ["b1"]
         assert set(bulk_index) == {"b1", "b2", "b3"}
         assert {event for _, _, event in bulk_links} == {None, "b1", "b4"}
         search.reindex_all(session)
         topics.relink_all(session)
         assert _index(session) == bulk_index
         assert _links(session) == bulk_links
+        # Rebuilt through the triggers (set aside during the bulk write, back since).
         assert [e.id for e in search.search(session, "zoe nunez derivees", NOW).events] == ["b1"]
+        before = store.get_series(session, "open").feed_revision
+        store.upsert_event(session, store.get_series(session, "open"), _renamed(session, "b3"), NOW)
+    with sessions() as session:
+        assert store.get_series(session, "open").feed_revision > before
+        assert [e.id for e in search.search(session, "renamed", NOW).events] == ["b3"]
+
+
+def _renamed(session: Session, event_id: str) -> EventRecord:
+    talk = store.get_event(session, event_id)
+    data = importer.event_input(talk) | {"title": "Renamed talk"}
+    return validate_event(data, store.series_record(talk.series))
+
+
+def _triggers(session: Session) -> set[str]:
+    query = text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    return set(session.scalars(query))
+
+
+def test_triggers_set_aside_for_a_bulk_write_come_back_when_it_fails(
+    sessions: sessionmaker[Session],
+) -> None:
+    # The DDL is part of the import's transaction, even when nothing was written before it
+    # (Python's sqlite3 opens a transaction only before DML): a failed import restores them.
+    if sessions.kw["bind"].dialect.name != "sqlite":
+        pytest.skip("SQLite's per-row triggers")
+    names = ("event_feed_insert", "search_doc_ai")
+    with sessions() as session:
+        assert set(names) <= _triggers(session)
+    with (
+        pytest.raises(RuntimeError),
+        sessions() as session,
+        session.begin(),
+        sqlite_triggers_aside(session, names) as aside,
+    ):
+        assert aside
+        assert not set(names) & _triggers(session)
+        raise RuntimeError("the import fails")
+    with sessions() as session:
+        assert set(names) <= _triggers(session)
