@@ -123,28 +123,22 @@ def _no_disguise(value: Any) -> Any:
     return value
 
 
-Line = Annotated[
-    str, BeforeValidator(_one_line), BeforeValidator(_no_disguise), Field(max_length=500)
-]
-ShortLine = Annotated[
-    str, BeforeValidator(_one_line), BeforeValidator(_no_disguise), Field(max_length=200)
-]
-Url = Annotated[
-    str,
-    BeforeValidator(_one_line),
-    BeforeValidator(_no_disguise),
-    Field(max_length=2000),
-    AfterValidator(_check_url),
-]
-Text = Annotated[
-    str, BeforeValidator(_multiline), BeforeValidator(_no_controls), Field(max_length=100_000)
-]
-Tag = Annotated[
-    str,
-    BeforeValidator(_one_line),
-    BeforeValidator(_no_disguise),
-    Field(min_length=1, max_length=64),
-]
+def _line(value: Any) -> Any:
+    """A one-line field: refused characters are found in the text as given, then it is folded."""
+    return _one_line(_no_disguise(value))
+
+
+def _text(value: Any) -> Any:
+    return _multiline(_no_controls(value))
+
+
+# Length limits come before the validators in each Annotated type, so pydantic checks them
+# in its own str schema rather than in a Python function after it.
+Line = Annotated[str, Field(max_length=500), BeforeValidator(_line)]
+ShortLine = Annotated[str, Field(max_length=200), BeforeValidator(_line)]
+Url = Annotated[str, Field(max_length=2000), BeforeValidator(_line), AfterValidator(_check_url)]
+Text = Annotated[str, Field(max_length=100_000), BeforeValidator(_text)]
+Tag = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(_line)]
 
 
 class Strict(BaseModel):
@@ -407,15 +401,16 @@ def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> Ev
     errors: list[tuple[str, str]] = []
     start_utc = end_utc = None
     start_local = end_local = None
+    start_text = end_text = ""
     try:
         start_local = times.parse_local_time(parsed.start)
-        start_utc = times.to_instant(start_local, zone_name)
+        start_utc, start_text = times.read_wall_time(start_local, zone_name)
     except TimeError as exc:
         errors.append(("start", str(exc)))
     try:
         day = start_local or times.parse_local_time(parsed.end)
         end_local = times.parse_clock_time(parsed.end, day)
-        end_utc = times.to_instant(end_local, zone_name)
+        end_utc, end_text = times.read_wall_time(end_local, zone_name)
     except TimeError as exc:
         errors.append(("end", str(exc)))
     if start_utc and end_utc and end_utc <= start_utc:
@@ -433,8 +428,8 @@ def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> Ev
         id=parsed.id,
         title=parsed.title,
         timezone=zone_name,
-        start_local=times.wall_time_text(start_utc, zone_name),
-        end_local=times.wall_time_text(end_utc, zone_name),
+        start_local=start_text,
+        end_local=end_text,
         start_utc=start_utc,
         end_utc=end_utc,
         speakers=[cast(Speaker, s.model_dump(exclude_none=True)) for s in parsed.speakers],

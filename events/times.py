@@ -14,7 +14,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -148,6 +148,7 @@ def _suggestion(text: str) -> str:
     return " (did you mean " + ", ".join(repr(lowered[c]) for c in close) + "?)"
 
 
+@lru_cache(maxsize=4096)
 def zone(name: str) -> ZoneInfo:
     """Return the ZoneInfo for an IANA name or a known label."""
     return _zone_info(resolve_zone(name))
@@ -216,7 +217,20 @@ def _parse_offset(text: str) -> timedelta:
 
 def to_instant(local: LocalTime, zone_name: str) -> datetime:
     """Return the UTC instant of a local wall time in a zone, applying the DST rules."""
-    check_year(local.year, local.text())
+    return _resolve(local, zone_name)[0]
+
+
+def read_wall_time(local: LocalTime, zone_name: str) -> tuple[datetime, str]:
+    """Return the instant of a local wall time (as `to_instant`) and its `wall_time_text`."""
+    instant, plain = _resolve(local, zone_name)
+    # A wall time that happens once reads back as written, seconds included, no offset.
+    return instant, local.text() if plain else wall_time_text(instant, zone_name)
+
+
+def _resolve(local: LocalTime, zone_name: str) -> tuple[datetime, bool]:
+    """Return the instant of a wall time, and whether the wall time happens exactly once."""
+    if not MIN_YEAR <= local.year <= MAX_YEAR:
+        check_year(local.year, local.text())
     tz = zone(zone_name)
     try:
         first = datetime(
@@ -231,6 +245,14 @@ def to_instant(local: LocalTime, zone_name: str) -> datetime:
     except ValueError as exc:
         raise TimeError(f"{local.text()!r} is not a valid date: {exc}") from exc
     second = first.replace(fold=1)
+    offset = first.utcoffset()
+    if offset is not None and offset == second.utcoffset():
+        # Neither skipped nor repeated (both folds agree): the common case, no round trip.
+        if local.offset is None or local.offset == offset:
+            return first.replace(tzinfo=UTC) - offset, True
+        raise TimeError(
+            f"{local.text()} in {tz.key} never has the UTC offset {format_offset(local.offset)}"
+        )
     try:
         first.astimezone(UTC)
     except OverflowError:
@@ -241,10 +263,10 @@ def to_instant(local: LocalTime, zone_name: str) -> datetime:
             "(daylight saving time starts); choose a time outside the gap"
         )
     if local.offset is None:
-        return first.astimezone(UTC)
+        return first.astimezone(UTC), False
     for candidate in (first, second):
         if candidate.utcoffset() == local.offset:
-            return candidate.astimezone(UTC)
+            return candidate.astimezone(UTC), False
     raise TimeError(
         f"{local.text()} in {tz.key} never has the UTC offset {format_offset(local.offset)}"
     )
@@ -267,10 +289,11 @@ def is_ambiguous(instant: datetime, zone_name: str) -> bool:
 def wall_time_text(instant: datetime, zone_name: str) -> str:
     """Return the wall time of an instant in a zone, with its offset when ambiguous."""
     local = instant.astimezone(zone(zone_name))
-    text = local.strftime("%Y-%m-%d %H:%M") + (f":{local.second:02d}" if local.second else "")
-    if is_ambiguous(instant, zone_name):
-        offset = local.utcoffset()
-        assert offset is not None
+    text = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+    if local.second:
+        text += f":{local.second:02d}"
+    offset = local.utcoffset()
+    if offset != local.replace(fold=1 - local.fold).utcoffset():  # the wall time happens twice
         text += format_offset(offset)
     return text
 

@@ -63,6 +63,8 @@ GOOD: dict[str, Any] = {
         ({"colour": "red"}, "colour", "Extra inputs"),
         ({"meeting": {"access": "everyone"}}, "meeting.access", "public"),
         ({"speakers": [{"affiliation": "IST"}]}, "speakers.0.name", "required"),
+        ({"title": "x" * 501}, "title", "String should have at most 500 characters"),
+        ({"tags": ["t" * 65]}, "tags.0", "String should have at most 64 characters"),
     ],
 )
 def test_bad_fields_are_named(overrides: dict[str, Any], field: str, message: str) -> None:

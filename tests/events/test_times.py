@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from events import times
@@ -82,3 +84,59 @@ def test_wall_time_text_marks_the_second_occurrence_with_its_offset() -> None:
     assert times.wall_time_text(second, "Europe/Lisbon") == "2026-10-25 01:30+00:00"
     summer = times.to_instant(times.parse_local_time("2026-07-01 10:00"), "Europe/Lisbon")
     assert times.wall_time_text(summer, "Europe/Lisbon") == "2026-07-01 10:00"
+
+
+def _reference_instant(local: times.LocalTime, zone_name: str) -> datetime:
+    """The rules spelled out slowly: a round trip finds gaps, the fold picks an occurrence."""
+    tz = times.zone(zone_name)
+    wall = datetime(local.year, local.month, local.day, local.hour, local.minute, tzinfo=tz)
+    if wall.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall.replace(tzinfo=None):
+        raise NonexistentLocalTime("in a gap")
+    for candidate in (wall, wall.replace(fold=1)):
+        if local.offset is None or candidate.utcoffset() == local.offset:
+            return candidate.astimezone(UTC)
+    raise TimeError("never has that offset")
+
+
+@pytest.mark.parametrize(
+    "zone_name",
+    [
+        "Europe/Lisbon",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "Pacific/Chatham",
+        "America/Santiago",
+    ],
+)
+def test_wall_times_near_every_change_read_as_the_slow_rules_say(zone_name: str) -> None:
+    # `to_instant` skips the round trip when both folds agree; around each change of 2026
+    # and 2150 (the zone's yearly rule), every quarter hour must still read as the rules say,
+    # and `read_wall_time` must give the text `wall_time_text` gives.
+    tz = times.zone(zone_name)
+    changes = [
+        change
+        for year in (2026, 2150)
+        for change in times.offset_transitions(
+            zone_name, datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+        )
+    ]
+    assert len(changes) == 4
+    for change in changes:
+        for minutes in range(-150, 151, 15):
+            wall = (change + timedelta(minutes=minutes)).astimezone(tz)
+            for offset in (None, wall.utcoffset(), timedelta(hours=-3)):
+                local = times.LocalTime(
+                    wall.year, wall.month, wall.day, wall.hour, wall.minute, 0, offset
+                )
+                try:
+                    expected: object = _reference_instant(local, zone_name)
+                except TimeError as exc:
+                    expected = type(exc)
+                try:
+                    instant, text = times.read_wall_time(local, zone_name)
+                except TimeError as exc:
+                    assert type(exc) is expected, (local, zone_name)
+                    continue
+                assert instant == expected, (local, zone_name)
+                assert instant == times.to_instant(local, zone_name)
+                assert text == times.wall_time_text(instant, zone_name)
