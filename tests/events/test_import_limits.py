@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from events import importer, search, store, topics
 from events.db import sqlite_triggers_aside
 from events.errors import ImportFailed
-from events.models import SearchDoc, TopicLink
+from events.models import Event, SearchDoc, TopicLink
 from events.schemas import EventRecord, validate_event, validate_series
 
 PEAK_LIMIT = 100 * 2**20
@@ -113,6 +113,9 @@ def test_a_bulk_import_indexes_and_links_talks_as_the_one_by_one_writes_do(
             assert series.feed_revision >= 1
             assert series.talks_changed_at == max(e.updated_at for e in series.events)
         bulk_index, bulk_links = _index(session), _links(session)
+        # Stored as the ORM stores them: a query by instant finds each talk.
+        for talk in session.scalars(select(Event)):
+            assert session.scalars(select(Event.id).where(Event.start_utc == talk.start_utc)).all()
         found = search.search(session, "zoe nunez derivees", NOW).events
         assert [e.id for e in found] == ["b1"]
         assert set(bulk_index) == {"b1", "b2", "b3"}
