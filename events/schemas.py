@@ -27,6 +27,7 @@ from pydantic import (
 from events import times
 from events.errors import InvalidRecord, TimeError
 from events.models import EVENT_KINDS, Location, Meeting, Speaker
+from events.origins import MAX_ORIGINS, parse_origin, parse_origins
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$"
@@ -139,6 +140,9 @@ Url = Annotated[
 Text = Annotated[
     str, BeforeValidator(_multiline), BeforeValidator(_no_controls), Field(max_length=100_000)
 ]
+Origin = Annotated[
+    str, BeforeValidator(_no_controls), Field(max_length=300), AfterValidator(parse_origin)
+]
 Tag = Annotated[
     str,
     BeforeValidator(_one_line),
@@ -225,11 +229,23 @@ class SeriesIn(Strict):
     meeting: MeetingIn | None = None
     auto_announce: bool = False
     topics: list[Line] = Field(default_factory=list, max_length=30)
+    # Sites that may frame /embed/series/<slug> (events.origins); empty: any site.
+    embed_origins: list[Origin] = Field(default_factory=list, max_length=MAX_ORIGINS)
 
     @field_validator("topics", mode="before")
     @classmethod
     def _topics(cls, value: Any) -> Any:
         return split_topics(value)
+
+    @field_validator("embed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        return parse_origins(value)
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _distinct_origins(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
 
     @field_validator("timezone")
     @classmethod
@@ -317,6 +333,7 @@ class SeriesRecord:
     meeting: Meeting | None
     auto_announce: bool = False
     topics: list[str] = field(default_factory=list)
+    embed_origins: list[str] = field(default_factory=list)
 
 
 # The column names a series record holds, in order: the one list every copy derives from.
