@@ -311,7 +311,7 @@ def site_calendar() -> Response:
 def _topic_feed(
     slug: str, fmt: str, render: Callable[[topics.Named, list[Event]], bytes]
 ) -> Response:
-    """Serve a topic's feed kept in `rendered_document` (key `topic/<slug>/<fmt>`): its
+    """Serve a topic's feed kept in `rendered_document` (key `topic/<id>/<fmt>`): its
     version hashes the stamps of the series it draws on and the taxonomy
     (events.topics.feed_stamps), so any change to what it shows makes a new one."""
     moment = now()
@@ -330,7 +330,8 @@ def _topic_feed(
         return render(named, events)
 
     content_type = FORMATS[fmt].content_type
-    return stored_document(f"topic/{slug}/{fmt}", version, stamps, content_type, build)
+    key = f"topic/{named.topic.id}/{fmt}"  # the slug may be too long for the key column
+    return stored_document(key, version, stamps, content_type, build)
 
 
 def _topic_description(named: topics.Named) -> str:

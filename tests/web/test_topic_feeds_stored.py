@@ -36,6 +36,7 @@ def content(
     with sessions() as session, session.begin():
         topics.add_topic(session, "math", "Mathematics")
         topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        topics.add_topic(session, "l" * 100, "A topic with a long slug")
     make_series(slug="pde", name="PDE seminar", topics=["math-ap"])
     make_series(slug="other", name="Other seminar")
     make_series(slug="third", name="Third seminar")
@@ -96,8 +97,11 @@ def test_warm_and_conditional_topic_feeds_read_no_talk(
         assert [s for s in seen if not s.startswith("SELECT")] == [], url
     with sessions() as session:
         keys = set(session.scalars(select(RenderedDocument.key)))
-    assert {f"topic/math/{fmt}" for fmt in ("ics", "rss", "atom", "json")} <= keys
+    with sessions() as session:
+        math = topics.get_topic(session, "math").topic.id
+    assert {f"topic/{math}/{fmt}" for fmt in ("ics", "rss", "atom", "json")} <= keys
     assert client.get("/topics/nope.ics").status_code == 404
+    assert client.get("/topics/" + "l" * 100 + ".json").status_code == 200  # key fits
 
 
 def test_every_change_to_a_topic_shows_on_the_next_request(
