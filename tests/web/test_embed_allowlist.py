@@ -5,6 +5,7 @@ another port is refused."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import threading
@@ -57,6 +58,9 @@ def test_default_any_site_and_a_list_names_only_its_origins(
     with sessions() as session, session.begin():
         topics.add_topic(session, "numbers", "Numbers")
     assert _frame_ancestors(client.get("/embed/topics/numbers")) == "*"
+    topic_page = html.unescape(client.get("/topics/numbers").get_data(as_text=True))
+    assert '<iframe src="https://events.example.org/embed/topics/numbers"' in topic_page
+    assert "/assets/embed-host.js" in topic_page
     # Every other page of the series still refuses framing.
     page = client.get("/series/closed")
     assert _frame_ancestors(page) == "'none'" and page.headers["X-Frame-Options"] == "DENY"
