@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 
 from events import accounts, exporter, store, topics
 from events.models import Event, Series
+from tests.support.apiutil import bearer, issue_token
 from tests.web.test_organise import NOW, organiser, post, signed_in
 from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -78,6 +79,17 @@ def test_import_export_and_api_carry_the_list(
     assert answer.get_json()["embed_origins"] == ALLOWED
     spec = client.get("/api/v1/openapi.json").get_json()
     assert "embed_origins" in str(spec)
+    token = issue_token(sessions, "closed")
+    url = "/api/v1/series/closed"
+    match = {"If_Match": client.get(url).headers["ETag"]}
+    bad = client.patch(url, json={"embed_origins": ["ftp://x.org"]}, headers=bearer(token, **match))
+    assert bad.status_code == 422 and "embed_origins.0" in bad.get_data(as_text=True)
+    good = client.patch(
+        url, json={"embed_origins": ["HTTP://X.org:81/"]}, headers=bearer(token, **match)
+    )
+    assert good.status_code == 200, good.get_data(as_text=True)
+    assert good.get_json()["embed_origins"] == ["http://x.org:81"]
+    assert _frame_ancestors(client.get("/embed/series/closed")) == "http://x.org:81"
 
 
 SETTINGS = "/organise/series/lisbon-ml/settings"
