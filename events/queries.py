@@ -475,6 +475,12 @@ def site_stamps(session: Session, feed_filter: FeedFilter) -> SeriesStamps:
     return _stamps(tuple(row))
 
 
+def public_stamps(session: Session, condition: ColumnElement[bool]) -> SeriesStamps:
+    """Return the stamps of the public series meeting `condition` (a topic's, for example)."""
+    row = session.connection().execute(_PUBLIC_SUMMARY.where(condition)).one()
+    return _stamps(tuple(row))
+
+
 _FOLLOWED = (
     select(
         Subscriber.id,

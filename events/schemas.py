@@ -27,6 +27,7 @@ from pydantic import (
 from events import times
 from events.errors import InvalidRecord, TimeError
 from events.models import EVENT_KINDS, Location, Meeting, Speaker
+from events.origins import MAX_ORIGINS, parse_origin, parse_origins
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$"
@@ -138,6 +139,9 @@ Line = Annotated[str, Field(max_length=500), BeforeValidator(_line)]
 ShortLine = Annotated[str, Field(max_length=200), BeforeValidator(_line)]
 Url = Annotated[str, Field(max_length=2000), BeforeValidator(_line), AfterValidator(_check_url)]
 Text = Annotated[str, Field(max_length=100_000), BeforeValidator(_text)]
+Origin = Annotated[
+    str, Field(max_length=300), BeforeValidator(_no_controls), AfterValidator(parse_origin)
+]
 Tag = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(_line)]
 
 
@@ -219,11 +223,23 @@ class SeriesIn(Strict):
     meeting: MeetingIn | None = None
     auto_announce: bool = False
     topics: list[Line] = Field(default_factory=list, max_length=30)
+    # Sites that may frame /embed/series/<slug> (events.origins); empty: any site.
+    embed_origins: list[Origin] = Field(default_factory=list, max_length=MAX_ORIGINS)
 
     @field_validator("topics", mode="before")
     @classmethod
     def _topics(cls, value: Any) -> Any:
         return split_topics(value)
+
+    @field_validator("embed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        return parse_origins(value)
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _distinct_origins(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
 
     @field_validator("timezone")
     @classmethod
@@ -311,6 +327,7 @@ class SeriesRecord:
     meeting: Meeting | None
     auto_announce: bool = False
     topics: list[str] = field(default_factory=list)
+    embed_origins: list[str] = field(default_factory=list)
 
 
 # The column names a series record holds, in order: the one list every copy derives from.

@@ -12,6 +12,7 @@ series: 'Mathematics' lists the talks of 'Analysis of PDEs' too.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from events.db import insert_rows
 from events.errors import InvalidRecord, NotFound
 from events.listings import Page
 from events.models import Event, Series, Topic, TopicLink
+from events.queries import SeriesStamps, public_stamps
 from events.schemas import SLUG_PATTERN
 from events.search import fold
 
@@ -225,6 +227,36 @@ def upcoming(session: Session, topic: Topic, now: datetime, *, number: int, size
     )
     rows = list(session.scalars(query))
     return Page(rows[:size], number, len(rows) > size)
+
+
+def feed_stamps(session: Session, topic: Topic) -> tuple[SeriesStamps, str]:
+    """Return what a topic's feeds change with: the stamps of the public series linked to
+    the topic (or a subtopic) or holding a talk linked to it, and a digest of the taxonomy.
+
+    A talk edit bumps its series' stamp (triggers, migration 0005); a talk or series that
+    gains or loses the topic moves its series into or out of the set; a taxonomy change
+    (which relinks everything) changes the digest.
+    """
+    rows = session.execute(
+        select(Topic.id, Topic.slug, Topic.name, Topic.description, Topic.parent_id).order_by(
+            Topic.id
+        )
+    ).all()
+    digest = hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()[:16]
+    ids = [row[0] for row in rows if topic.id in (row[0], row[4])]
+    linked = or_(
+        Series.id.in_(
+            select(TopicLink.series_id).where(
+                TopicLink.topic_id.in_(ids), TopicLink.series_id.is_not(None)
+            )
+        ),
+        Series.id.in_(
+            select(Event.series_id)
+            .join(TopicLink, TopicLink.event_id == Event.id)
+            .where(TopicLink.topic_id.in_(ids))
+        ),
+    )
+    return public_stamps(session, linked), digest
 
 
 def feed_events(session: Session, topic: Topic, *, since: datetime, cap: int) -> list[Event]:

@@ -7,9 +7,10 @@ meant for another site's iframe.
 - `?theme=light|dark` (default: the viewer's system preference), `?accent=1f5fbf` (a hex
   colour for links and dates), `?limit=N` (1-50 talks, default 10).
 - No cookies: nothing here reads or sets one (the viewer's zone is never remembered).
-- Framing: these pages answer `frame-ancestors *` and no X-Frame-Options, so any site may
-  frame them; every other page keeps `frame-ancestors 'none'` and `X-Frame-Options: DENY`
-  (web.security).
+- Framing: these pages answer no X-Frame-Options and `frame-ancestors *` (any site may
+  frame them), or, for a series with an allow-list (`embed_origins`, events.origins), only
+  those origins; a topic's embed has no list (its talks come from many series). Every other
+  page keeps `frame-ancestors 'none'` and `X-Frame-Options: DENY` (web.security).
 - Sizing: the frame posts its height to its parent (`postMessage`), and the host page's
   `/assets/embed-host.js` (the snippet on each series page) sets the iframe's height.
 """
@@ -26,6 +27,7 @@ from events import listings, topics
 from events.errors import NotFound as NoRecord
 from events.errors import UnknownTimezone
 from events.models import Event, Series
+from events.origins import frame_ancestors
 from events.times import resolve_zone
 from feeds import display
 from feeds.links import Links
@@ -75,7 +77,13 @@ def series_embed(slug: str) -> Response:
     limit = _options()[3]
     upcoming = listings.upcoming(db(), now(), size=limit, series_id=series.id)
     links = Links(settings().base_url)
-    return _embed(series.name, series.language, upcoming, links.series_page(series.slug))
+    return _embed(
+        series.name,
+        series.language,
+        upcoming,
+        links.series_page(series.slug),
+        ancestors=frame_ancestors(series.embed_origins),
+    )
 
 
 @bp.get("/embed/topics/<slug>")
@@ -92,7 +100,13 @@ def topic_embed(slug: str) -> Response:
 
 
 def _embed(
-    title: str, language: str, upcoming: listings.Page, page_url: str, *, show_series: bool = False
+    title: str,
+    language: str,
+    upcoming: listings.Page,
+    page_url: str,
+    *,
+    show_series: bool = False,
+    ancestors: str = "*",
 ) -> Response:
     zone, theme, accent, _ = _options()
     body = render_template(
@@ -113,5 +127,5 @@ def _embed(
     )
     g.frameable = True
     response = Response(body, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = frameable_policy()
+    response.headers["Content-Security-Policy"] = frameable_policy(ancestors)
     return response

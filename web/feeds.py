@@ -7,7 +7,7 @@
 | `/events/<id>.ics` | one talk, as a download |
 | `/series/<slug>/next.ics` | the series' next talk (a session: its talks), as a download |
 | `/calendar.ics?series=a,b&tag=x` | public series, rolling window, optional filters |
-| `/topics/<slug>.ics`, `.rss`, `.atom`, `.json` | a topic's talks, all public series |
+| `/topics/<slug>.ics`, `.rss`, `.atom`, `.json` | a topic's talks, all public series (stored) |
 | `/feed.rss`, `/feed.atom`, `/feed.json` (same filters) | the same talks as feed items |
 
 Every answer carries an ETag and Last-Modified and honours conditional requests (web.http).
@@ -25,7 +25,7 @@ after the stamp was read.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
@@ -308,51 +308,68 @@ def site_calendar() -> Response:
     return stored_document(_site_key(feed_filter, fmt), version, stamps, ICS_TYPE, build)
 
 
-def _topic_events(slug: str) -> tuple[topics.Named, list[Event]]:
-    named = topics.get_topic(db(), slug)
-    config = settings()
-    since = now() - timedelta(days=config.feed_window_days)
-    events = topics.feed_events(db(), named.topic, since=since, cap=config.feed_max_events)
-    return named, events
+def _topic_feed(
+    slug: str, fmt: str, render: Callable[[topics.Named, list[Event]], bytes]
+) -> Response:
+    """Serve a topic's feed kept in `rendered_document` (key `topic/<id>/<fmt>`): its
+    version hashes the stamps of the series it draws on and the taxonomy
+    (events.topics.feed_stamps), so any change to what it shows makes a new one."""
+    moment = now()
+    session = db()
+    try:
+        named = topics.get_topic(session, slug)
+    except NotFound as exc:
+        return not_found(str(exc))
+    stamps, taxonomy = topics.feed_stamps(session, named.topic)
+    version = stamps_version(stamps, moment, "topic", slug, fmt, taxonomy)
+
+    def build() -> bytes:
+        config = settings()
+        since = queries.window_start(moment, config)
+        events = topics.feed_events(session, named.topic, since=since, cap=config.feed_max_events)
+        return render(named, events)
+
+    content_type = FORMATS[fmt].content_type
+    key = f"topic/{named.topic.id}/{fmt}"  # the slug may be too long for the key column
+    return stored_document(key, version, stamps, content_type, build)
+
+
+def _topic_description(named: topics.Named) -> str:
+    return named.topic.description or f"Talks on {named.path}, across seminar series."
 
 
 @bp.get("/topics/<slug>.ics")
 def topic_calendar(slug: str) -> Response:
-    """Serve a topic's talks across public series (rolling window) as iCalendar."""
-    try:
-        named, events = _topic_events(slug)
-    except NotFound as exc:
-        return not_found(str(exc))
-    links = _links()
-    info = CalendarInfo(
-        name=f"{named.path} · EventFeed",
-        description=named.topic.description or f"Talks on {named.path}, across seminar series.",
-        url=links.topic_page(slug),
-    )
-    body = calendar(events, info)
-    return cached_response(body, content_type=ICS_TYPE, last_modified=queries.last_modified(events))
+    """Serve a topic's talks across public series (rolling window) as iCalendar (stored)."""
+
+    def render(named: topics.Named, events: list[Event]) -> bytes:
+        info = CalendarInfo(
+            name=f"{named.path} · EventFeed",
+            description=_topic_description(named),
+            url=_links().topic_page(slug),
+        )
+        return calendar(events, info)
+
+    return _topic_feed(slug, "ics", render)
 
 
 @bp.get("/topics/<slug>.<any(rss, atom, json):fmt>")
 def topic_feed(slug: str, fmt: str) -> Response:
-    """Serve a topic's talks across public series as RSS, Atom or JSON Feed."""
-    try:
-        named, events = _topic_events(slug)
-    except NotFound as exc:
-        return not_found(str(exc))
-    links = _links()
-    info = FeedInfo(
-        title=f"{named.path} · EventFeed",
-        description=named.topic.description or f"Talks on {named.path}, across seminar series.",
-        page_url=links.topic_page(slug),
-        self_url=links.topic_feed(slug, fmt),
-    )
-    body = RENDERERS[fmt](
-        events, info=info, links=links, domain=settings().domain, audience="public"
-    )
-    return cached_response(
-        body, content_type=FORMATS[fmt].content_type, last_modified=queries.last_modified(events)
-    )
+    """Serve a topic's talks across public series as RSS, Atom or JSON Feed (stored)."""
+
+    def render(named: topics.Named, events: list[Event]) -> bytes:
+        links = _links()
+        info = FeedInfo(
+            title=f"{named.path} · EventFeed",
+            description=_topic_description(named),
+            page_url=links.topic_page(slug),
+            self_url=links.topic_feed(slug, fmt),
+        )
+        return RENDERERS[fmt](
+            events, info=info, links=links, domain=settings().domain, audience="public"
+        )
+
+    return _topic_feed(slug, fmt, render)
 
 
 @bp.get("/series/<slug>.<any(rss, atom, json):fmt>")

@@ -212,9 +212,15 @@ def topic_chips(names: list[str]) -> list[TopicChip]:
 def embed_snippet(series: Series) -> str:
     """Return the HTML an organiser pastes to embed a series' schedule (web.embed)."""
     links = Links(settings().base_url)
-    title = escape(f"{series.name}: upcoming talks")
+    return embed_html(links.series_embed(series.slug), f"{series.name}: upcoming talks")
+
+
+def embed_html(url: str, name: str) -> str:
+    """Return the iframe and sizing script that embed the schedule at `url` (web.embed)."""
+    links = Links(settings().base_url)
+    title = escape(name)
     return (
-        f'<iframe src="{escape(links.series_embed(series.slug))}" title="{title}" '
+        f'<iframe src="{escape(url)}" title="{title}" '
         'data-eventfeed-embed loading="lazy" style="width: 100%; height: 420px; border: 0">'
         "</iframe>\n"
         f'<script src="{escape(links.asset("embed-host.js"))}" async></script>'

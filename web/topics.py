@@ -16,7 +16,7 @@ from events.errors import NotFound as NoRecord
 from feeds.formats import FORMATS
 from feeds.links import Links, google_calendar_subscribe, webcal
 from web.context import db, now, settings
-from web.pages import Feed, Subscribe, _found, _render, page_number, site_feeds
+from web.pages import Feed, Subscribe, _found, _render, embed_html, page_number, site_feeds
 
 bp = Blueprint("topics", __name__)
 
@@ -63,4 +63,5 @@ def topic_page(slug: str) -> tuple[str, int]:
         alternates=sub.feeds,
         page_url=links.topic_page(slug),
         embed_url=links.topic_embed(slug),
+        embed_snippet=embed_html(links.topic_embed(slug), f"{named.path}: upcoming talks"),
     )

@@ -35,6 +35,8 @@ class Series(Base):
     # Taxonomy topics (by slug, name or 'Parent › Child') and free keywords, as imported;
     # events.topics links the known ones (migration 0011_discovery).
     topics: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Origins allowed to frame its embed (events.origins; migration 0016): empty = any site.
+    embed_origins: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Kept by database triggers (migration 0005) on every insert, update or delete of a

@@ -71,6 +71,11 @@ class SeriesOut(Out):
         default_factory=list,
         description="taxonomy topics (slug, name or 'Parent › Child') and free keywords",
     )
+    embed_origins: list[str] = Field(
+        default_factory=list,
+        description="sites (scheme://host[:port]) allowed to frame /embed/series/<slug>; "
+        "empty: any site",
+    )
     page: str
     created: datetime
     updated: datetime

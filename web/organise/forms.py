@@ -126,6 +126,12 @@ class SeriesForm(FlaskForm, _Place):
     homepage = StringField("Series homepage", widget=URLInput())
     description = TextAreaField("Description", description="Markdown, with $LaTeX$ maths.")
     auto_announce = BooleanField("Email subscribers when a talk is published")
+    embed_origins = TextAreaField(
+        "Sites allowed to embed this schedule",
+        description="One site a line, as scheme and host (and port): https://math.example.edu "
+        "or https://*.example.edu for its subdomains. Left empty, any site may embed it.",
+        render_kw={"rows": 3, "autocomplete": "off", "spellcheck": "false"},
+    )
 
 
 class SpeakerForm(Form):
@@ -246,6 +252,7 @@ def series_data(form: SeriesForm, *, slug: str | None = None) -> dict[str, Any]:
         "location": location or None,
         "meeting": meeting,
         "auto_announce": bool(form.auto_announce.data),
+        "embed_origins": form.embed_origins.data or "",
     }
 
 
@@ -259,6 +266,7 @@ def fill_series(form: SeriesForm, series: Series) -> None:
     form.homepage.data = series.homepage or ""
     form.description.data = series.description
     form.auto_announce.data = series.auto_announce
+    form.embed_origins.data = "\n".join(series.embed_origins)
     fill_place(form, dict(series.location or {}), dict(series.meeting or {}))
 
 
@@ -270,6 +278,7 @@ SERIES_FIELDS = {
     "homepage": "homepage",
     "language": "language",
     "visibility": "visibility",
+    "embed_origins": "embed_origins",
     "location": "room",
     "meeting.url": "meeting_url",
     "meeting.id": "meeting_id",

@@ -38,7 +38,7 @@ from web.organise.forms import (
     when_text,
 )
 from web.organise.signin import current_organiser, may_email, send_link, signed_in
-from web.pages import rich_text
+from web.pages import embed_snippet, rich_text
 
 
 def me() -> Organiser:
@@ -162,6 +162,7 @@ def _series_preview(form: SeriesForm, series: Series | None) -> tuple[str, int]:
         unplaced=[],
         preview=preview,
         slug_locked=locked,
+        embed_snippet=embed_snippet(series) if series is not None else None,
     )
 
 
@@ -204,7 +205,12 @@ def series_settings(slug: str) -> Any:
     elif form.validate_on_submit() and request.form.get("action") == "preview":
         return _series_preview(form, found)
     elif form.validate_on_submit():
-        data = {**series_data(form), "organisers": list(found.organisers)}
+        # The form does not edit these: keep them (topics, like organisers, come by import/API).
+        data = {
+            **series_data(form),
+            "organisers": list(found.organisers),
+            "topics": list(found.topics),
+        }
         try:
             accounts.update_series(db(), found, validate_series(data), now())
         except InvalidRecord as exc:
@@ -226,6 +232,7 @@ def series_settings(slug: str) -> Any:
         series=found,
         unplaced=unplaced,
         slug_locked=locked,
+        embed_snippet=embed_snippet(found),
     )
 
 
