@@ -32,6 +32,7 @@ from sqlalchemy import select
 
 from events import listings, queries, times, topics
 from events.access import Audience
+from events.config import Settings
 from events.errors import NotFound
 from events.models import BREAK_KINDS, CONTAINER_KINDS, Event, Series
 from feeds import cache
@@ -169,7 +170,13 @@ def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Res
 def stamps_version(stamps: queries.SeriesStamps, moment: datetime, *parts: str) -> str:
     """Return the version of a feed over several series: their stamps, the UTC date (the
     window and retention move daily) and every setting that reaches the bytes."""
-    config = settings()
+    return feed_version(settings(), stamps, moment, *parts)
+
+
+def feed_version(
+    config: Settings, stamps: queries.SeriesStamps, moment: datetime, *parts: str
+) -> str:
+    """Return `stamps_version` under explicit settings (for the WSGI fast path)."""
     return stamps.version(
         *parts,
         times.utc(moment).date().isoformat(),
