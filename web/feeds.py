@@ -39,7 +39,7 @@ from feeds import cache
 from feeds.formats import FORMATS, ICS, READER_RENDERERS
 from feeds.ical import CalendarInfo, assemble, piece_zone_years, render_vevent, vtimezones
 from feeds.links import Links
-from feeds.syndication import FeedInfo
+from feeds.syndication import FeedInfo, ItemText, ItemTexts, item_text, ordered
 from feeds.text import plain_text
 from web.context import db, now, settings
 from web.http import cached_response, not_found, stored_answer, wants_gzip
@@ -87,6 +87,25 @@ def _render_public(events: Sequence[Event], audience: Audience = "public") -> di
     links = _links()
     domain = settings().domain
     return {e.id: render_vevent(e, links=links, domain=domain, audience=audience) for e in events}
+
+
+def reader_texts(events: Sequence[Event], audience: Audience = "public") -> ItemTexts:
+    """Return the item texts of the talks a reader feed shows (`syndication.ordered`), from
+    stored per-talk pieces: only talks changed since they were stored are rendered."""
+    shown = ordered(events)
+    fingerprint = cache.settings_fingerprint(settings())
+    links = _links()
+    by_id = {e.id: e for e in shown}
+    stored = cache.pieces(
+        db(),
+        [(e.id, cache.event_version(e, fingerprint)) for e in shown],
+        kind="reader",
+        audience=audience,
+        render_missing=lambda ids: {
+            i: item_text(by_id[i], links=links, audience=audience).to_bytes() for i in ids
+        },
+    )
+    return {e.id: ItemText.from_bytes(piece) for e, piece in zip(shown, stored, strict=True)}
 
 
 def calendar(events: list[Event], info: CalendarInfo, audience: Audience = "public") -> bytes:
@@ -378,7 +397,12 @@ def series_feed(slug: str, fmt: str) -> Response:
             updated=series.updated_at,
         )
         return RENDERERS[fmt](
-            events, info=info, links=links, domain=settings().domain, audience="public"
+            events,
+            info=info,
+            links=links,
+            domain=settings().domain,
+            audience="public",
+            texts=reader_texts(events),
         )
 
     return _series_feed(slug, fmt, build)
@@ -405,7 +429,12 @@ def site_feed(fmt: str) -> Response:
             self_url=links.site_feed(fmt, feed_filter.query()),
         )
         return RENDERERS[fmt](
-            events, info=info, links=links, domain=settings().domain, audience="public"
+            events,
+            info=info,
+            links=links,
+            domain=settings().domain,
+            audience="public",
+            texts=reader_texts(events),
         )
 
     return stored_document(
