@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response as WireResponse
 
 from events.models import Event, Series, Subscriber
 from tests.web.test_stored_feeds import PERSONAL, SITE, TOKEN, _retitle, _setup
-from web.fastpath import StoredFeeds
+from web.fastpath import BodyMemo, StoredFeeds
 
 SERIES = [f"/series/alpha.{fmt}" for fmt in ("ics", "rss", "atom", "json")]
 URLS = SERIES + SITE + PERSONAL
@@ -141,3 +141,26 @@ def test_personal_feeds_are_never_shared(site: Flask, sessions: sessionmaker[Ses
     gone = EnvironBuilder(path=f"/s/{TOKEN}.ics").get_environ()
     assert _fast(site).answer(gone) is None
     assert client.get(f"/s/{TOKEN}.ics").status_code == 404
+
+
+def test_a_warm_answer_reads_the_stamp_only(site: Flask) -> None:
+    from tests.web.test_stored_feeds import statements
+
+    for url in URLS:
+        first = _answer(site, url)  # read from the database once, then kept in memory
+        with statements(site) as seen:
+            again = _answer(site, url)
+        assert again.data == first.data, url
+        assert len(seen) == 1 and "rendered" not in seen[0], (url, seen)
+
+
+def test_the_memo_keeps_to_its_budget() -> None:
+    memo = BodyMemo(budget=300)
+    for name in "abcd":
+        memo.put((name, "identity", "1"), name.encode() * 70)
+    assert memo.get(("a", "identity", "1")) == b"a" * 70  # a is now the most recent
+    memo.put(("e", "identity", "1"), b"e" * 70)
+    assert memo.get(("b", "identity", "1")) is None and memo.size == 280
+    assert memo.get(("a", "identity", "1")) is not None
+    memo.put(("f", "identity", "1"), b"f" * 80)  # over a quarter of the budget: not kept
+    assert memo.get(("f", "identity", "1")) is None

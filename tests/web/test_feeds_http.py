@@ -252,7 +252,7 @@ def test_feed_cost_a_fixed_number_of_queries(
             selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
             # stamp, series, talk stamps, stored pieces, and (cold) the talks to render;
             # the fast path's try first (web.fastpath: stamp, stored row)
-            assert len(selects) <= 6, (url, selects)
+            assert len(selects) <= 7, (url, selects)
     finally:
         sa_event.remove(engine, "before_cursor_execute", count)
 
