@@ -39,7 +39,7 @@ from feeds import cache
 from feeds.formats import FORMATS, ICS, READER_RENDERERS
 from feeds.ical import CalendarInfo, assemble, piece_zone_years, render_vevent, vtimezones
 from feeds.links import Links
-from feeds.syndication import FeedInfo, ItemText, ItemTexts, item_text, ordered
+from feeds.syndication import MAX_ITEMS, FeedInfo, ItemText, ItemTexts, item_text, ordered
 from feeds.text import plain_text
 from web.context import db, now, settings
 from web.http import cached_response, not_found, stored_answer, wants_gzip
@@ -386,7 +386,9 @@ def series_feed(slug: str, fmt: str) -> Response:
     """Serve one series as RSS 2.0, Atom or JSON Feed (stored per version)."""
 
     def build(now: datetime) -> bytes:
-        series, events = queries.series_feed(db(), slug, now=now, settings=settings(), shape=READER)
+        series, events = queries.series_feed(
+            db(), slug, now=now, settings=settings(), shape=READER, newest=MAX_ITEMS
+        )
         links = _links()
         info = FeedInfo(
             title=series.name,
@@ -420,7 +422,9 @@ def site_feed(fmt: str) -> Response:
     version = stamps_version(stamps, moment, "site", fmt, repr(sorted(feed_filter.query().items())))
 
     def build() -> bytes:
-        events = queries.site_feed(db(), feed_filter, now=moment, settings=settings(), shape=READER)
+        events = queries.site_feed(
+            db(), feed_filter, now=moment, settings=settings(), shape=READER, newest=MAX_ITEMS
+        )
         links = _links()
         info = FeedInfo(
             title=_site_title(feed_filter),
