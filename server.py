@@ -25,6 +25,7 @@ from events.db import make_engine, make_sessionmaker, migrate
 from events.errors import EventFeedError
 from events.models import Series
 from web.context import EXTENSION, AppState, close_db
+from web.fastpath import StoredFeeds
 
 SAMPLE_DATA = "sample_data/seminars.yaml"
 
@@ -51,6 +52,8 @@ def create_app(
     app.extensions[EXTENSION] = AppState(settings, engine, make_sessionmaker(engine), clock)
     app.teardown_appcontext(close_db)
     _register_blueprints(app)
+    # Stored feeds and their 304s are answered before the Flask stack (web.fastpath).
+    app.wsgi_app = StoredFeeds(app.wsgi_app, app.extensions[EXTENSION])  # type: ignore[method-assign]
     if settings.proxy_hops:
         # Behind N trusted proxies (deploy/nginx.conf: 1), the client's address and scheme
         # come from the last N X-Forwarded-For/-Proto entries; never trust more than that.

@@ -152,18 +152,36 @@ def has_any_tag(session: Session, tags: Sequence[str]) -> ColumnElement[bool]:
     return exists(select(1).select_from(each).where(each.c.value.in_(list(tags))))
 
 
-def _capped(session: Session, query: Select[Event], settings: Settings) -> list[Event]:
-    """Run an event query keeping the latest `feed_max_events` starts, in start order."""
-    rows = session.scalars(
-        query.order_by(Event.start_utc.desc(), Event.id).limit(settings.feed_max_events)
-    ).all()
+def _capped(
+    session: Session, query: Select[Event], settings: Settings, newest: int | None = None
+) -> list[Event]:
+    """Run an event query keeping the latest `feed_max_events` starts, in start order.
+
+    With `newest`, load only the `newest` of those by announcement (created_at, id: the
+    reader feeds' order and cap), choosing them from two light columns first.
+    """
+    capped = query.order_by(Event.start_utc.desc(), Event.id).limit(settings.feed_max_events)
+    if newest is not None:
+        light = session.execute(capped.with_only_columns(Event.id, Event.created_at)).all()
+        chosen = sorted(light, key=lambda row: (row[1], row[0]), reverse=True)[:newest]
+        rows: Sequence[Event] = events_by_id(session, [row[0] for row in chosen])
+    else:
+        rows = session.scalars(capped).all()
     return sorted(rows, key=lambda e: (e.start_utc, e.id))
 
 
 def series_feed(
-    session: Session, slug: str, *, now: datetime, settings: Settings, shape: Shape = Shape()
+    session: Session,
+    slug: str,
+    *,
+    now: datetime,
+    settings: Settings,
+    shape: Shape = Shape(),
+    newest: int | None = None,
 ) -> tuple[Series, list[Event]]:
-    """Return a series (public or unlisted) and the talks of its feeds; raise NotFound."""
+    """Return a series (public or unlisted) and the talks of its feeds; raise NotFound.
+
+    `newest`: only that many, latest announced first (see `_capped`)."""
     series = session.scalar(select(Series).where(Series.slug == slug))
     if series is None:
         raise NotFound(f"no series with slug {slug!r}")
@@ -173,7 +191,7 @@ def series_feed(
         .options(contains_eager(Event.series))
         .where(Event.series_id == series.id, retained(now, settings), shape.condition())
     )
-    return series, _capped(session, query, settings)
+    return series, _capped(session, query, settings, newest)
 
 
 @dataclass(frozen=True)
@@ -269,8 +287,10 @@ def site_feed(
     now: datetime,
     settings: Settings,
     shape: Shape = Shape(),
+    newest: int | None = None,
 ) -> list[Event]:
-    """Return the talks of the site-wide feeds: public series, rolling window, filters.
+    """Return the talks of the site-wide feeds: public series, rolling window, filters
+    (`newest`: see `_capped`).
 
     Raise NotFound when `?series=` names no public series at all (unknown names among
     known ones are ignored, so a feed keeps working when one series goes away).
@@ -299,7 +319,7 @@ def site_feed(
         .options(contains_eager(Event.series))
         .where(and_(*conditions))
     )
-    return _capped(session, query, settings)
+    return _capped(session, query, settings, newest)
 
 
 def window_feed(

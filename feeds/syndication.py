@@ -23,10 +23,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from feedgen.feed import FeedGenerator
@@ -168,6 +169,44 @@ def summary_text(event: Event) -> str:
     return f"{head}. {abstract}".strip() if abstract else head
 
 
+@dataclass(frozen=True)
+class ItemText:
+    """The costly parts of a talk's item, the same in RSS, Atom and JSON Feed: its title,
+    summary (plain text) and sanitised HTML content. Stored per talk version as a piece
+    (web.feeds), so rebuilding a feed after an edit renders only the changed talks."""
+
+    title: str
+    summary: str
+    content: str
+
+    def to_bytes(self) -> bytes:
+        """Return the texts as a stored piece (JSON)."""
+        return json.dumps([self.title, self.summary, self.content]).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ItemText:
+        """Return the texts of a stored piece."""
+        title, summary, content = json.loads(data)
+        return cls(title, summary, content)
+
+
+def item_text(event: Event, *, links: Links, audience: Audience) -> ItemText:
+    """Return a talk's item texts (for `ItemTexts` pieces)."""
+    return ItemText(
+        item_title(event), summary_text(event), content_html(event, links=links, audience=audience)
+    )
+
+
+# Item texts already rendered, by talk id (others are rendered on the spot).
+ItemTexts = Mapping[str, ItemText]
+NO_TEXTS: ItemTexts = MappingProxyType({})
+
+
+def _text_of(event: Event, texts: ItemTexts, links: Links, audience: Audience) -> ItemText:
+    found = texts.get(event.id)
+    return found if found is not None else item_text(event, links=links, audience=audience)
+
+
 def _authors(event: Event) -> list[dict[str, str]]:
     found = []
     for speaker in event.speakers:
@@ -194,6 +233,7 @@ def _generator(
     domain: str,
     audience: Audience,
     text: Callable[[str], str],
+    texts: ItemTexts,
 ) -> FeedGenerator:
     """Return the feed; `text` writes plain text as the format needs it (see the docstring)."""
     items = ordered(events)
@@ -210,17 +250,18 @@ def _generator(
     fg.updated(_updated(info, items))
     for event in reversed(items):  # feedgen prepends: add oldest first
         entry = fg.add_entry()
+        shown = _text_of(event, texts, links, audience)
         entry.id(item_id(event.id, domain))
         entry.guid(item_id(event.id, domain), permalink=False)
-        entry.title(text(item_title(event)))
+        entry.title(text(shown.title))
         entry.link(href=links.event_page(event.id), rel="alternate")
         entry.published(times.utc(event.created_at))
         entry.updated(times.utc(event.updated_at))
         entry.author(_authors(event))
         if event.tags:
             entry.category([{"term": tag, "label": tag} for tag in event.tags])
-        entry.summary(text(summary_text(event)))
-        entry.content(content_html(event, links=links, audience=audience), type="html")
+        entry.summary(text(shown.summary))
+        entry.content(shown.content, type="html")
     return fg
 
 
@@ -235,25 +276,42 @@ class ReaderRenderer(Protocol):
         links: Links,
         domain: str,
         audience: Audience,
+        texts: ItemTexts = ...,
     ) -> bytes:
         """Return the feed's bytes."""
         ...
 
 
 def render_rss(
-    events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
+    events: Sequence[Event],
+    *,
+    info: FeedInfo,
+    links: Links,
+    domain: str,
+    audience: Audience,
+    texts: ItemTexts = NO_TEXTS,
 ) -> bytes:
     """Return an RSS 2.0 feed of the talks."""
-    fg = _generator(events, info=info, links=links, domain=domain, audience=audience, text=rss_text)
+    fg = _generator(
+        events, info=info, links=links, domain=domain, audience=audience, text=rss_text, texts=texts
+    )
     rss: bytes = fg.rss_str(pretty=True)
     return rss
 
 
 def render_atom(
-    events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
+    events: Sequence[Event],
+    *,
+    info: FeedInfo,
+    links: Links,
+    domain: str,
+    audience: Audience,
+    texts: ItemTexts = NO_TEXTS,
 ) -> bytes:
     """Return an Atom 1.0 feed of the talks."""
-    fg = _generator(events, info=info, links=links, domain=domain, audience=audience, text=str)
+    fg = _generator(
+        events, info=info, links=links, domain=domain, audience=audience, text=str, texts=texts
+    )
     atom: bytes = fg.atom_str(pretty=True)
     return atom
 
@@ -262,17 +320,25 @@ def _rfc3339(instant: datetime) -> str:
     return times.rfc3339(instant)
 
 
-def json_item(event: Event, *, links: Links, domain: str, audience: Audience) -> dict[str, object]:
+def json_item(
+    event: Event,
+    *,
+    links: Links,
+    domain: str,
+    audience: Audience,
+    texts: ItemTexts | None = None,
+) -> dict[str, object]:
     """Return one JSON Feed 1.1 item (with an `_event` extension holding the times)."""
+    shown = _text_of(event, texts or NO_TEXTS, links, audience)
     authors = [
         {"name": a["name"], **({"url": a["uri"]} if "uri" in a else {})} for a in _authors(event)
     ]
     item: dict[str, Any] = {
         "id": item_id(event.id, domain),
         "url": links.event_page(event.id),
-        "title": item_title(event),
-        "content_html": content_html(event, links=links, audience=audience),
-        "summary": summary_text(event),
+        "title": shown.title,
+        "content_html": shown.content,
+        "summary": shown.summary,
         "date_published": _rfc3339(event.created_at),
         "date_modified": _rfc3339(event.updated_at),
         "authors": authors,
@@ -292,7 +358,13 @@ def json_item(event: Event, *, links: Links, domain: str, audience: Audience) ->
 
 
 def render_json(
-    events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
+    events: Sequence[Event],
+    *,
+    info: FeedInfo,
+    links: Links,
+    domain: str,
+    audience: Audience,
+    texts: ItemTexts = NO_TEXTS,
 ) -> bytes:
     """Return a JSON Feed 1.1 document of the talks."""
     feed = {
@@ -304,7 +376,8 @@ def render_json(
         "language": info.language,
         "authors": [{"name": info.title}],
         "items": [
-            json_item(e, links=links, domain=domain, audience=audience) for e in ordered(events)
+            json_item(e, links=links, domain=domain, audience=audience, texts=texts)
+            for e in ordered(events)
         ],
     }
     return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"

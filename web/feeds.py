@@ -32,13 +32,14 @@ from sqlalchemy import select
 
 from events import listings, queries, times, topics
 from events.access import Audience
+from events.config import Settings
 from events.errors import NotFound
 from events.models import BREAK_KINDS, CONTAINER_KINDS, Event, Series
 from feeds import cache
 from feeds.formats import FORMATS, ICS, READER_RENDERERS
 from feeds.ical import CalendarInfo, assemble, piece_zone_years, render_vevent, vtimezones
 from feeds.links import Links
-from feeds.syndication import FeedInfo
+from feeds.syndication import MAX_ITEMS, FeedInfo, ItemText, ItemTexts, item_text, ordered
 from feeds.text import plain_text
 from web.context import db, now, settings
 from web.http import cached_response, not_found, stored_answer, wants_gzip
@@ -86,6 +87,25 @@ def _render_public(events: Sequence[Event], audience: Audience = "public") -> di
     links = _links()
     domain = settings().domain
     return {e.id: render_vevent(e, links=links, domain=domain, audience=audience) for e in events}
+
+
+def reader_texts(events: Sequence[Event], audience: Audience = "public") -> ItemTexts:
+    """Return the item texts of the talks a reader feed shows (`syndication.ordered`), from
+    stored per-talk pieces: only talks changed since they were stored are rendered."""
+    shown = ordered(events)
+    fingerprint = cache.settings_fingerprint(settings())
+    links = _links()
+    by_id = {e.id: e for e in shown}
+    stored = cache.pieces(
+        db(),
+        [(e.id, cache.event_version(e, fingerprint)) for e in shown],
+        kind="reader",
+        audience=audience,
+        render_missing=lambda ids: {
+            i: item_text(by_id[i], links=links, audience=audience).to_bytes() for i in ids
+        },
+    )
+    return {e.id: ItemText.from_bytes(piece) for e, piece in zip(shown, stored, strict=True)}
 
 
 def calendar(events: list[Event], info: CalendarInfo, audience: Audience = "public") -> bytes:
@@ -169,7 +189,13 @@ def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Res
 def stamps_version(stamps: queries.SeriesStamps, moment: datetime, *parts: str) -> str:
     """Return the version of a feed over several series: their stamps, the UTC date (the
     window and retention move daily) and every setting that reaches the bytes."""
-    config = settings()
+    return feed_version(settings(), stamps, moment, *parts)
+
+
+def feed_version(
+    config: Settings, stamps: queries.SeriesStamps, moment: datetime, *parts: str
+) -> str:
+    """Return `stamps_version` under explicit settings (for the WSGI fast path)."""
     return stamps.version(
         *parts,
         times.utc(moment).date().isoformat(),
@@ -377,7 +403,9 @@ def series_feed(slug: str, fmt: str) -> Response:
     """Serve one series as RSS 2.0, Atom or JSON Feed (stored per version)."""
 
     def build(now: datetime) -> bytes:
-        series, events = queries.series_feed(db(), slug, now=now, settings=settings(), shape=READER)
+        series, events = queries.series_feed(
+            db(), slug, now=now, settings=settings(), shape=READER, newest=MAX_ITEMS
+        )
         links = _links()
         info = FeedInfo(
             title=series.name,
@@ -388,7 +416,12 @@ def series_feed(slug: str, fmt: str) -> Response:
             updated=series.updated_at,
         )
         return RENDERERS[fmt](
-            events, info=info, links=links, domain=settings().domain, audience="public"
+            events,
+            info=info,
+            links=links,
+            domain=settings().domain,
+            audience="public",
+            texts=reader_texts(events),
         )
 
     return _series_feed(slug, fmt, build)
@@ -406,7 +439,9 @@ def site_feed(fmt: str) -> Response:
     version = stamps_version(stamps, moment, "site", fmt, repr(sorted(feed_filter.query().items())))
 
     def build() -> bytes:
-        events = queries.site_feed(db(), feed_filter, now=moment, settings=settings(), shape=READER)
+        events = queries.site_feed(
+            db(), feed_filter, now=moment, settings=settings(), shape=READER, newest=MAX_ITEMS
+        )
         links = _links()
         info = FeedInfo(
             title=_site_title(feed_filter),
@@ -415,7 +450,12 @@ def site_feed(fmt: str) -> Response:
             self_url=links.site_feed(fmt, feed_filter.query()),
         )
         return RENDERERS[fmt](
-            events, info=info, links=links, domain=settings().domain, audience="public"
+            events,
+            info=info,
+            links=links,
+            domain=settings().domain,
+            audience="public",
+            texts=reader_texts(events),
         )
 
     return stored_document(

@@ -23,8 +23,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from flask import Response, request
+from werkzeug.datastructures import ETags
 
 from events import times
+from events.config import Settings
 from web.context import settings
 
 GZIP_MIN_BYTES = 512
@@ -55,19 +57,29 @@ def gzip_bytes(body: bytes) -> bytes:
 
 
 def _not_modified(base_etag: str, last_modified: datetime | None) -> bool:
-    if request.if_none_match:
+    return not_modified(request.if_none_match, request.if_modified_since, base_etag, last_modified)
+
+
+def not_modified(
+    tags: ETags, since: datetime | None, base_etag: str, last_modified: datetime | None
+) -> bool:
+    """Return whether a request's `If-None-Match` tags (or, without them, its
+    `If-Modified-Since`) match a document's ETag (either variant) and Last-Modified."""
+    if tags:
         # Weak comparison (RFC 9110 §13.1.2): W/"x" matches "x", as caches and proxies that
         # weaken a tag (after recompressing, say) send it back. Either variant matches: the
         # content is the same whatever the encoding.
-        tags = request.if_none_match
         return any(tags.contains_weak(tag) for tag in (base_etag, base_etag + "-gzip"))
-    since = request.if_modified_since
     if since is not None and last_modified is not None:
         return times.utc(last_modified).replace(microsecond=0) <= times.utc(since)
     return False
 
 
 def _headers(max_age: int | None, private: bool) -> dict[str, str]:
+    return cache_headers(settings(), max_age, private)
+
+
+def cache_headers(config: Settings, max_age: int | None, private: bool) -> dict[str, str]:
     """Cache-Control for browsers and shared caches; Vary only on what the bytes vary on.
 
     Public answers: `public, max-age=<EVENTFEED_FEED_MAX_AGE>,
@@ -75,7 +87,6 @@ def _headers(max_age: int | None, private: bool) -> dict[str, str]:
     its copy for max-age, then revalidates with the ETag: a 304 costs one query). Personal
     answers: `private` (no shared cache may keep them).
     """
-    config = settings()
     age = config.feed_max_age if max_age is None else max_age
     if private:
         control = f"private, max-age={age}"
@@ -84,9 +95,10 @@ def _headers(max_age: int | None, private: bool) -> dict[str, str]:
     return {"Cache-Control": control, "Vary": "Accept-Encoding"}
 
 
-def _validators(
+def set_validators(
     response: Response, base_etag: str, gzipped: bool, last_modified: datetime | None
 ) -> Response:
+    """Set the ETag (its `-gzip` variant for a compressed body) and Last-Modified."""
     response.set_etag(base_etag + "-gzip" if gzipped else base_etag)
     if last_modified is not None:
         response.last_modified = times.utc(last_modified).replace(microsecond=0)
@@ -108,10 +120,10 @@ def cached_response(
     compress = worth_gzip(body) and wants_gzip()
     if _not_modified(base_etag, last_modified):
         response = Response(status=304, headers=_headers(max_age, private))
-        return _validators(response, base_etag, compress, last_modified)
+        return set_validators(response, base_etag, compress, last_modified)
     payload = gzip_bytes(body) if compress else body
     response = _ok(payload, compress, content_type, max_age, private, filename)
-    return _validators(response, base_etag, compress, last_modified)
+    return set_validators(response, base_etag, compress, last_modified)
 
 
 def encoded_response(
@@ -131,7 +143,7 @@ def encoded_response(
     checked before (see `precondition`).
     """
     response = _ok(payload, gzipped, content_type, max_age, private, filename)
-    return _validators(response, strong_etag(version), gzipped, last_modified)
+    return set_validators(response, strong_etag(version), gzipped, last_modified)
 
 
 def _ok(
@@ -142,9 +154,18 @@ def _ok(
     private: bool,
     filename: str | None,
 ) -> Response:
-    response = Response(
-        payload, status=200, content_type=content_type, headers=_headers(max_age, private)
-    )
+    return ok_response(payload, gzipped, content_type, _headers(max_age, private), filename)
+
+
+def ok_response(
+    payload: bytes,
+    gzipped: bool,
+    content_type: str,
+    headers: dict[str, str],
+    filename: str | None = None,
+) -> Response:
+    """Return a 200 answer of an encoded body with its cache headers (no validators yet)."""
+    response = Response(payload, status=200, content_type=content_type, headers=headers)
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"
     if filename:
@@ -167,7 +188,7 @@ def precondition(
     if not _not_modified(base_etag, last_modified):
         return None
     response = Response(status=304, headers=_headers(max_age, private))
-    return _validators(response, base_etag, wants_gzip(), last_modified)
+    return set_validators(response, base_etag, wants_gzip(), last_modified)
 
 
 def not_found(message: str) -> Response:

@@ -8,6 +8,7 @@ stays the one source of truth and pages work without JavaScript.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from html import escape
@@ -18,11 +19,11 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy.orm import Session, load_only, selectinload
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from events import filters, listings, search, times, topics
+from events import filters, listings, queries, search, times, topics
 from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
 from events.models import CONTAINER_KINDS, Event, Series
@@ -31,6 +32,7 @@ from feeds import display, structured
 from feeds.formats import FORMATS
 from feeds.links import Links, google_calendar_subscribe, webcal
 from feeds.text import markdown_html, plain_text, readable
+from web import page_cache
 from web.context import db, now, settings
 from web.i18n import current_locale, select_language
 
@@ -369,12 +371,43 @@ def talk_filter() -> filters.TalkFilter:
     )
 
 
+HOME_ARGS = {"page": page_cache.page_number}
+SERIES_ARGS = {
+    "upcoming": page_cache.page_number,
+    "past": page_cache.page_number,
+    "recorded": page_cache.exactly("1"),
+}
+TALK_ARGS = {"in": page_cache.exactly("mine")}
+
+
+def _home_stamp(moment: datetime) -> Callable[[Session], str]:
+    def stamp(session: Session) -> str:
+        site = queries.site_stamps(session, queries.FeedFilter())
+        return "\0".join(
+            [
+                "home",
+                repr(site.summary),
+                page_cache.taxonomy_stamp(session),
+                page_cache.clock_stamp(session, moment),
+            ]
+        )
+
+    return stamp
+
+
 @bp.get("/")
 def home() -> tuple[str, int]:
-    """Show upcoming talks across public series (a page at a time, filtered) and the series."""
+    """Show upcoming talks across public series (a page at a time, filtered) and the series.
+
+    Stored per version (web.page_cache) unless filtered."""
     moment = now()
     number = page_number("page")
     wanted = talk_filter()
+    key = None if wanted.active else page_cache.request_key(HOME_ARGS, viewer_zone())
+    return page_cache.stored_page(key, _home_stamp(moment), lambda: _home(moment, number, wanted))
+
+
+def _home(moment: datetime, number: int, wanted: filters.TalkFilter) -> tuple[str, int]:
     where = filters.conditions(db(), wanted, viewer_zone() or "UTC")
     upcoming = _found(
         listings.upcoming(db(), moment, number=number, size=HOME_UPCOMING, where=where)
@@ -402,11 +435,32 @@ def home() -> tuple[str, int]:
 
 @bp.get("/series/<slug>")
 def series_page(slug: str) -> tuple[str, int]:
-    """Show a series: description, organisers, upcoming and past talks (paged), subscribe box."""
+    """Show a series: description, organisers, upcoming and past talks (paged), subscribe box.
+
+    Stored per version (web.page_cache)."""
+    moment = now()
+
+    def stamp(session: Session) -> str | None:
+        series = page_cache.series_stamp(session, slug)
+        if series is None:
+            return None
+        return "\0".join(
+            [
+                "series",
+                series,
+                page_cache.taxonomy_stamp(session),
+                page_cache.clock_stamp(session, moment),
+            ]
+        )
+
+    key = page_cache.request_key(SERIES_ARGS, viewer_zone())
+    return page_cache.stored_page(key, stamp, lambda: _series_page(slug, moment))
+
+
+def _series_page(slug: str, moment: datetime) -> tuple[str, int]:
     series = db().scalar(select(Series).where(Series.slug == slug))
     if series is None:
         raise NotFound(f"There is no series “{slug}”.")
-    moment = now()
     upcoming = listings.upcoming(
         db(), moment, number=page_number("upcoming"), size=SERIES_PAGE, series_id=series.id
     )
@@ -442,6 +496,19 @@ def event_page(event_id: str) -> tuple[str, int]:
     if event_id.endswith(".ics"):
         # /events/<id>.ics is the feeds blueprint's download; never shadow it.
         raise NotFound("There is no such talk.")
+
+    def stamp(session: Session) -> str | None:
+        series = page_cache.talk_series_stamp(session, event_id)
+        if series is None:
+            return None
+        # a talk page shows no list: the clock does not reach it
+        return "\0".join(["talk", series, page_cache.taxonomy_stamp(session)])
+
+    key = page_cache.request_key(TALK_ARGS, viewer_zone())
+    return page_cache.stored_page(key, stamp, lambda: _event_page(event_id))
+
+
+def _event_page(event_id: str) -> tuple[str, int]:
     event = db().get(Event, event_id, options=[selectinload(Event.series)])
     if event is None:
         raise NotFound(f"There is no talk “{event_id}”.")

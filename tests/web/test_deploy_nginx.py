@@ -13,19 +13,23 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import make_server
 
 from events.models import Event, Subscriber, Subscription
 from tests.web.test_stored_feeds import _retitle
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -66,10 +70,17 @@ def proxied(make_app: Callable[..., Flask], tmp_path: Path) -> Iterator[tuple[in
     port and the client addresses the app saw."""
     app = make_app(feed_max_age=1, proxy_hops=1)
     seen: list[str] = []
+    # Count at the WSGI level, inside ProxyFix: stored feeds are answered before Flask
+    # (web.fastpath), so a Flask hook would miss them.
+    proxy = app.wsgi_app
+    assert isinstance(proxy, ProxyFix)
+    inner = proxy.app
 
-    @app.before_request
-    def remember() -> None:
-        seen.append(request.remote_addr or "")
+    def remember(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        seen.append(environ.get("REMOTE_ADDR", ""))
+        return inner(environ, start_response)
+
+    proxy.app = remember
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -1,0 +1,166 @@
+"""The WSGI fast path (web.fastpath) answers stored feeds exactly as the Flask stack does:
+same status, headers and bytes, for plain, gzip, conditional and HEAD requests; it only
+ever serves the stored body of the current version, and personal feeds stay personal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import Client, EnvironBuilder
+from werkzeug.wrappers import Response as WireResponse
+
+from events.models import Event, Series, Subscriber
+from tests.web.test_stored_feeds import PERSONAL, SITE, TOKEN, _retitle, _setup
+from web.fastpath import BodyMemo, StoredFeeds
+
+SERIES = [f"/series/alpha.{fmt}" for fmt in ("ics", "rss", "atom", "json")]
+URLS = SERIES + SITE + PERSONAL
+
+
+def _fast(app: Flask) -> StoredFeeds:
+    wrapper = app.wsgi_app
+    assert isinstance(wrapper, StoredFeeds)
+    return wrapper
+
+
+@pytest.fixture
+def site(
+    app: Flask,
+    sessions: sessionmaker[Session],
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+) -> Flask:
+    _setup(sessions, make_series, make_event)
+    client = app.test_client()
+    for url in URLS:  # stored, plain and gzip
+        assert client.get(url).status_code == 200, url
+        assert client.get(url, headers={"Accept-Encoding": "gzip"}).status_code == 200, url
+    return app
+
+
+def _answer(app: Flask, url: str, method: str = "GET", **headers: str) -> WireResponse:
+    """The fast path's answer, run as WSGI (None: it passed the request on)."""
+    fast = _fast(app)
+    environ = EnvironBuilder(path=url, method=method, headers=headers).get_environ()
+    found = fast.answer(environ)
+    assert found is not None, (url, method, headers)
+    return Client(found, WireResponse).open(url, method=method, headers=headers)
+
+
+def _flask(app: Flask, url: str, method: str = "GET", **headers: str) -> WireResponse:
+    return Client(_fast(app).app, WireResponse).open(url, method=method, headers=headers)
+
+
+def test_fast_answers_equal_the_flask_stack(site: Flask) -> None:
+    for url in URLS:
+        etag = _flask(site, url).headers["ETag"]
+        modified = _flask(site, url).headers["Last-Modified"]
+        variants: list[tuple[str, dict[str, str]]] = [
+            ("GET", {}),
+            ("GET", {"Accept-Encoding": "gzip, deflate"}),
+            ("HEAD", {}),
+            ("GET", {"If-None-Match": etag}),
+            ("GET", {"If-None-Match": f"W/{etag}", "Accept-Encoding": "gzip"}),
+            ("GET", {"If-Modified-Since": modified}),
+        ]
+        for method, headers in variants:
+            fast = _answer(site, url, method, **headers)
+            slow = _flask(site, url, method, **headers)
+            assert fast.status_code == slow.status_code, (url, method, headers)
+            assert fast.data == slow.data, (url, method, headers)
+            assert sorted(fast.headers.items()) == sorted(slow.headers.items()), (
+                url,
+                method,
+                headers,
+            )
+        if url in PERSONAL:
+            assert _answer(site, url).headers["Cache-Control"].startswith("private")
+            assert "Access-Control-Allow-Origin" not in _answer(site, url).headers
+        else:
+            assert _answer(site, url).headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_the_fast_path_passes_on_what_it_has_not_stored(site: Flask) -> None:
+    fast = _fast(site)
+    for url, headers in [
+        ("/calendar.ics?series=alpha", {}),
+        ("/series/alpha.ics?group=session", {}),
+        ("/series/nope.ics", {}),
+        ("/s/unknown-token.ics", {}),
+        ("/series/alpha.ics", {"Authorization": "Bearer x"}),
+        ("/series/alpha", {}),
+    ]:
+        environ = EnvironBuilder(path=url, headers=headers).get_environ()
+        assert fast.answer(environ) is None, url
+    post = EnvironBuilder(path="/series/alpha.ics", method="POST").get_environ()
+    assert fast.answer(post) is None
+
+
+def test_after_an_edit_only_the_new_version_is_served(
+    site: Flask, sessions: sessionmaker[Session]
+) -> None:
+    fast = _fast(site)
+    etags = {url: _answer(site, url).headers["ETag"] for url in URLS}
+    _retitle(sessions, "s0", "Renamed talk")  # a talk of alpha, followed by the reader
+    for url in URLS:
+        # stale stored body, old ETag: the fast path answers neither
+        assert fast.answer(EnvironBuilder(path=url).get_environ()) is None, url
+        conditional = {"If-None-Match": etags[url]}
+        assert fast.answer(EnvironBuilder(path=url, headers=conditional).get_environ()) is None
+        fresh = site.test_client().get(url)  # Flask builds and stores the new version
+        assert b"Renamed talk" in fresh.data, url
+        again = _answer(site, url)
+        assert again.data == fresh.data and again.headers["ETag"] != etags[url], url
+
+
+def test_personal_feeds_are_never_shared(site: Flask, sessions: sessionmaker[Session]) -> None:
+    now = datetime.now(UTC)
+    with sessions() as session, session.begin():
+        other = Subscriber(
+            email="other@example.org",
+            timezone="UTC",
+            token="o" * 40,
+            confirmed_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(other)
+    client = site.test_client()
+    mine = client.get(f"/s/{TOKEN}.ics").data
+    theirs = client.get(f"/s/{'o' * 40}.ics").data
+    assert b"Talk 1" in mine and b"Talk 1" not in theirs
+    assert _answer(site, f"/s/{'o' * 40}.ics").data == theirs
+    assert _answer(site, f"/s/{TOKEN}.ics").data == mine
+    with sessions() as session, session.begin():  # the reader's link is rotated
+        session.execute(update(Subscriber).where(Subscriber.token == TOKEN).values(token="n" * 40))
+    gone = EnvironBuilder(path=f"/s/{TOKEN}.ics").get_environ()
+    assert _fast(site).answer(gone) is None
+    assert client.get(f"/s/{TOKEN}.ics").status_code == 404
+
+
+def test_a_warm_answer_reads_the_stamp_only(site: Flask) -> None:
+    from tests.web.test_stored_feeds import statements
+
+    for url in URLS:
+        first = _answer(site, url)  # read from the database once, then kept in memory
+        with statements(site) as seen:
+            again = _answer(site, url)
+        assert again.data == first.data, url
+        assert len(seen) == 1 and "rendered" not in seen[0], (url, seen)
+
+
+def test_the_memo_keeps_to_its_budget() -> None:
+    memo = BodyMemo(budget=300)
+    for name in "abcd":
+        memo.put((name, "identity", "1"), name.encode() * 70)
+    assert memo.get(("a", "identity", "1")) == b"a" * 70  # a is now the most recent
+    memo.put(("e", "identity", "1"), b"e" * 70)
+    assert memo.get(("b", "identity", "1")) is None and memo.size == 280
+    assert memo.get(("a", "identity", "1")) is not None
+    memo.put(("f", "identity", "1"), b"f" * 80)  # over a quarter of the budget: not kept
+    assert memo.get(("f", "identity", "1")) is None
