@@ -40,6 +40,8 @@ from web.organise.forms import (
 from web.organise.signin import current_organiser, may_email, send_link, signed_in
 from web.pages import rich_text
 
+PREVIEW_LIMIT = 100_000
+
 
 def me() -> Organiser:
     """Return the signed-in organiser (views are @signed_in)."""
@@ -163,6 +165,18 @@ def _series_preview(form: SeriesForm, series: Series | None) -> tuple[str, int]:
         preview=preview,
         slug_locked=locked,
     )
+
+
+@bp.post("/organise/preview")
+@signed_in
+def preview() -> Response:
+    """Markdown with LaTeX rendered exactly as the public pages render it (the live preview)."""
+    text = request.form.get("text", "")
+    if len(text) > PREVIEW_LIMIT:
+        abort(413, "Too long to preview.")
+    response = Response(rich_text(text), content_type="text/html; charset=utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/organise/series/<slug>")
