@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
@@ -30,6 +30,9 @@ from events.models import EVENT_KINDS, Location, Meeting, Speaker
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$"
+# The longest default duration of a series' talks, in minutes (a day).
+MAX_DURATION_MINUTES = 1440
+
 # Every kind an import or the API may give (`tba` rows come from schedules only).
 INPUT_KINDS = tuple(k for k in EVENT_KINDS if k != "tba")
 LOCATION_SEPARATORS = re.compile(r"\s+(?:—|–|-|/|\+|&|and)\s+online$", re.IGNORECASE)
@@ -225,6 +228,7 @@ class SeriesIn(Strict):
     meeting: MeetingIn | None = None
     auto_announce: bool = False
     topics: list[Line] = Field(default_factory=list, max_length=30)
+    duration: int | None = Field(default=None, ge=1, le=MAX_DURATION_MINUTES)
 
     @field_validator("topics", mode="before")
     @classmethod
@@ -251,7 +255,7 @@ class EventIn(Strict):
     abstract: Text = ""
     timezone: ShortLine | None = None
     start: ShortLine
-    end: ShortLine
+    end: ShortLine | None = None  # None: the series' default duration
     location: LocationField | None = None
     meeting: MeetingIn | None = None
     livestream: Url | None = None
@@ -317,6 +321,7 @@ class SeriesRecord:
     meeting: Meeting | None
     auto_announce: bool = False
     topics: list[str] = field(default_factory=list)
+    duration: int | None = None  # minutes a talk lasts when it names no end
 
 
 # The column names a series record holds, in order: the one list every copy derives from.
@@ -412,12 +417,19 @@ def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> Ev
         start_utc = times.to_instant(start_local, zone_name)
     except TimeError as exc:
         errors.append(("start", str(exc)))
-    try:
-        day = start_local or times.parse_local_time(parsed.end)
-        end_local = times.parse_clock_time(parsed.end, day)
-        end_utc = times.to_instant(end_local, zone_name)
-    except TimeError as exc:
-        errors.append(("end", str(exc)))
+    if parsed.end is None and series.duration is None:
+        errors.append(("end", "Field required (or give the series a default duration)"))
+    elif parsed.end is None:
+        if start_utc is not None and start_local is not None:
+            end_utc = start_utc + timedelta(minutes=series.duration or 0)
+            end_local = times.parse_local_time(times.wall_time_text(end_utc, zone_name))
+    else:
+        try:
+            day = start_local or times.parse_local_time(parsed.end)
+            end_local = times.parse_clock_time(parsed.end, day)
+            end_utc = times.to_instant(end_local, zone_name)
+        except TimeError as exc:
+            errors.append(("end", str(exc)))
     if start_utc and end_utc and end_utc <= start_utc:
         errors.append(("end", f"must be after the start ({parsed.start} → {parsed.end})"))
     if errors or not (start_utc and end_utc and start_local and end_local):

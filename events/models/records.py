@@ -32,6 +32,8 @@ class Series(Base):
     location: Mapped[Location | None] = mapped_column(JSON)
     meeting: Mapped[Meeting | None] = mapped_column(JSON)
     auto_announce: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Minutes a new talk lasts when it names no end (migration 0014_workspace_defaults).
+    duration: Mapped[int | None] = mapped_column(Integer)
     # Taxonomy topics (by slug, name or 'Parent › Child') and free keywords, as imported;
     # events.topics links the known ones (migration 0011_discovery).
     topics: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")

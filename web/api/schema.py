@@ -67,6 +67,9 @@ class SeriesOut(Out):
     visibility: Literal["public", "unlisted"]
     location: LocationOut | None
     meeting: MeetingOut | None
+    duration: int | None = Field(
+        default=None, description="minutes a new talk lasts when it gives no end"
+    )
     topics: list[str] = Field(
         default_factory=list,
         description="taxonomy topics (slug, name or 'Parent › Child') and free keywords",

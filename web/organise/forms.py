@@ -126,6 +126,11 @@ class SeriesForm(FlaskForm, _Place):
     homepage = StringField("Series homepage", widget=URLInput())
     description = TextAreaField("Description", description="Markdown, with $LaTeX$ maths.")
     auto_announce = BooleanField("Email subscribers when a talk is published")
+    duration = StringField(
+        "Default duration in minutes",
+        widget=NumberInput(min=1, max=1440),
+        description="A new talk lasts this long unless it gives an end time.",
+    )
 
 
 class SpeakerForm(Form):
@@ -246,6 +251,7 @@ def series_data(form: SeriesForm, *, slug: str | None = None) -> dict[str, Any]:
         "location": location or None,
         "meeting": meeting,
         "auto_announce": bool(form.auto_announce.data),
+        "duration": _text(form.duration) or None,
     }
 
 
@@ -259,6 +265,7 @@ def fill_series(form: SeriesForm, series: Series) -> None:
     form.homepage.data = series.homepage or ""
     form.description.data = series.description
     form.auto_announce.data = series.auto_announce
+    form.duration.data = str(series.duration) if series.duration else ""
     fill_place(form, dict(series.location or {}), dict(series.meeting or {}))
 
 
@@ -275,6 +282,7 @@ SERIES_FIELDS = {
     "meeting.id": "meeting_id",
     "meeting.passcode": "meeting_passcode",
     "meeting": "meeting_url",
+    "duration": "duration",
 }
 TALK_FIELDS = {
     "title": "title",
@@ -331,13 +339,15 @@ def apply_errors(
     return unplaced
 
 
-def _when(form: TalkForm, zone: str) -> tuple[str | None, str | None]:
+def _when(form: TalkForm, zone: str, default: int | None = None) -> tuple[str | None, str | None]:
     """Return the start and end texts for the schema, with an offset when one was chosen.
 
     Puts a field error (and returns None) for a missing date or time, a time skipped by a
     DST change (with the nearest valid times) or a time that happens twice and no choice.
     """
     day, start, end = _text(form.date), _text(form.start_time), _text(form.end_time)
+    if not end and not _text(form.duration) and default:
+        form.duration.data = str(default)  # the series' default duration
     if not day:
         form.date.errors = ["Enter the date of the talk."]
     if not start:
@@ -402,7 +412,7 @@ def _wall(form: TalkForm, field: Field, text: str, zone: str) -> str | None:
 def talk_data(form: TalkForm, talk_id: str, series: Series) -> dict[str, Any] | None:
     """Return the talk form as an event input mapping, or None after a date/time error."""
     zone = _text(form.timezone) or series.timezone
-    start, end = _when(form, zone)
+    start, end = _when(form, zone, series.duration)
     location, meeting = place_data(form)
     speakers = []
     for entry in form.speakers.entries:
@@ -485,6 +495,7 @@ def fill_talk(form: TalkForm, data: dict[str, Any], series: Series) -> None:
 def defaults_for(form: TalkForm, series: Series) -> None:
     """Fill a new talk's form with the series' defaults."""
     form.timezone.data = series.timezone
+    form.duration.data = str(series.duration) if series.duration else ""
     fill_place(form, dict(series.location or {}), dict(series.meeting or {}))
 
 
@@ -532,7 +543,11 @@ def talk_title(talk: Event | TalkDraft) -> str:
 
 def when_text(talk: Event | TalkDraft, zone: str) -> str:
     """Return the talk's start in a zone, for lists."""
-    start: datetime = talk.start_utc
+    return instant_text(talk.start_utc, zone)
+
+
+def instant_text(start: datetime, zone: str) -> str:
+    """Return an instant in a zone: 'Sat 04 Dec 2027, 09:30 UTC+00:00'."""
     local = times.local(start, zone)
     return f"{local:%a %d %b %Y, %H:%M} {times.utc_offset_label(start, zone)}"
 
