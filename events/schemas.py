@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from events import times
+from events.access import DEFAULT_REVEAL_MINUTES, MAX_REVEAL_MINUTES
 from events.errors import InvalidRecord, TimeError
 from events.models import EVENT_KINDS, Location, Meeting, Speaker
 
@@ -172,7 +173,9 @@ class MeetingIn(Strict):
     id: ShortLine | None = None
     passcode: ShortLine | None = None
     alternate_id: ShortLine | None = None
-    access: Literal["public", "subscribers", "hidden"] | None = None
+    access: Literal["public", "subscribers", "revealed", "hidden"] | None = None
+    # `revealed`: how long before the start subscribers get the details (default 15).
+    reveal_minutes: int | None = Field(default=None, ge=1, le=MAX_REVEAL_MINUTES)
 
 
 class LocationIn(Strict):
@@ -380,6 +383,14 @@ def _meeting(value: MeetingIn | None) -> Meeting | None:
     return None if value is None else cast(Meeting, value.model_dump(exclude_none=True))
 
 
+def _reveal_default(meeting: Meeting) -> None:
+    """Give a `revealed` meeting its reveal time; other policies have none."""
+    if meeting.get("access") == "revealed":
+        meeting.setdefault("reveal_minutes", DEFAULT_REVEAL_MINUTES)
+    else:
+        meeting.pop("reveal_minutes", None)
+
+
 def validate_series(data: object, *, where: str = "") -> SeriesRecord:
     """Validate one series mapping (without its events)."""
     label = f"{where}series {_record_name(data, 'slug')}".strip()
@@ -395,6 +406,7 @@ def validate_series(data: object, *, where: str = "") -> SeriesRecord:
     meeting = _meeting(parsed.meeting)
     if meeting is not None:
         meeting.setdefault("access", "subscribers")
+        _reveal_default(meeting)
     values = {name: getattr(parsed, name) for name in SERIES_FIELDS}
     return SeriesRecord(**{**values, "location": _location(parsed.location), "meeting": meeting})
 
@@ -438,6 +450,7 @@ def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> Ev
     meeting.update(_meeting(parsed.meeting) or {})
     if meeting:
         meeting.setdefault("access", "subscribers")
+        _reveal_default(meeting)
     location = _location(parsed.location)
     if location is None:
         location = Location(**(series.location or {}))

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from feedgen.feed import FeedGenerator
 
 from events import times
-from events.access import Audience, visible_meeting
+from events.access import Audience, visible_meeting, withheld_text
 from events.models import Event
 from feeds import display
 from feeds.ical import event_links
@@ -95,16 +95,13 @@ def item_title(event: Event) -> str:
     return f"Cancelled: {text}" if event.status == "cancelled" else text
 
 
-def _meeting_html(event: Event, audience: Audience) -> str:
-    view = visible_meeting(event.meeting, audience)
+def _meeting_html(event: Event, audience: Audience, now: datetime | None) -> str:
+    view = visible_meeting(event.meeting, audience, start=event.start_utc, now=now)
     if view is None:
         return ""
     platform = escape(view.platform or "Online meeting")
     if view.withheld:
-        return (
-            f"<p><strong>How to join:</strong> {platform}; "
-            "join details are sent to subscribers of this series.</p>"
-        )
+        return f"<p><strong>How to join:</strong> {platform}; {escape(withheld_text(view))}</p>"
     parts = []
     if view.url:
         parts.append(f'<a href="{escape(view.url)}">Join the meeting</a>')
@@ -120,8 +117,10 @@ def _meeting_html(event: Event, audience: Audience) -> str:
     return f"<p><strong>How to join ({platform}):</strong><br>{'<br>'.join(parts)}</p>"
 
 
-def content_html(event: Event, *, links: Links, audience: Audience) -> str:
-    """Return the sanitised HTML body of a talk's item."""
+def content_html(
+    event: Event, *, links: Links, audience: Audience, now: datetime | None = None
+) -> str:
+    """Return the sanitised HTML body of a talk's item (meeting details as at `now`)."""
     parts: list[str] = []
     if event.status == "cancelled":
         parts.append("<p><strong>Cancelled:</strong> this talk will not take place.</p>")
@@ -145,7 +144,7 @@ def content_html(event: Event, *, links: Links, audience: Audience) -> str:
         parts.append(f"<p><strong>Where:</strong> {escape(place)}</p>")
     if event.abstract.strip():
         parts.append(f'<div class="abstract">{markdown_html(event.abstract)}</div>')
-    meeting = _meeting_html(event, audience)
+    meeting = _meeting_html(event, audience, now)
     if meeting:
         parts.append(meeting)
     items = "".join(
@@ -194,6 +193,7 @@ def _generator(
     domain: str,
     audience: Audience,
     text: Callable[[str], str],
+    now: datetime | None = None,
 ) -> FeedGenerator:
     """Return the feed; `text` writes plain text as the format needs it (see the docstring)."""
     items = ordered(events)
@@ -220,7 +220,7 @@ def _generator(
         if event.tags:
             entry.category([{"term": tag, "label": tag} for tag in event.tags])
         entry.summary(text(summary_text(event)))
-        entry.content(content_html(event, links=links, audience=audience), type="html")
+        entry.content(content_html(event, links=links, audience=audience, now=now), type="html")
     return fg
 
 
@@ -235,25 +235,42 @@ class ReaderRenderer(Protocol):
         links: Links,
         domain: str,
         audience: Audience,
+        now: datetime | None = None,
     ) -> bytes:
         """Return the feed's bytes."""
         ...
 
 
 def render_rss(
-    events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
+    events: Sequence[Event],
+    *,
+    info: FeedInfo,
+    links: Links,
+    domain: str,
+    audience: Audience,
+    now: datetime | None = None,
 ) -> bytes:
     """Return an RSS 2.0 feed of the talks."""
-    fg = _generator(events, info=info, links=links, domain=domain, audience=audience, text=rss_text)
+    fg = _generator(
+        events, info=info, links=links, domain=domain, audience=audience, text=rss_text, now=now
+    )
     rss: bytes = fg.rss_str(pretty=True)
     return rss
 
 
 def render_atom(
-    events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
+    events: Sequence[Event],
+    *,
+    info: FeedInfo,
+    links: Links,
+    domain: str,
+    audience: Audience,
+    now: datetime | None = None,
 ) -> bytes:
     """Return an Atom 1.0 feed of the talks."""
-    fg = _generator(events, info=info, links=links, domain=domain, audience=audience, text=str)
+    fg = _generator(
+        events, info=info, links=links, domain=domain, audience=audience, text=str, now=now
+    )
     atom: bytes = fg.atom_str(pretty=True)
     return atom
 
@@ -262,7 +279,9 @@ def _rfc3339(instant: datetime) -> str:
     return times.rfc3339(instant)
 
 
-def json_item(event: Event, *, links: Links, domain: str, audience: Audience) -> dict[str, object]:
+def json_item(
+    event: Event, *, links: Links, domain: str, audience: Audience, now: datetime | None = None
+) -> dict[str, object]:
     """Return one JSON Feed 1.1 item (with an `_event` extension holding the times)."""
     authors = [
         {"name": a["name"], **({"url": a["uri"]} if "uri" in a else {})} for a in _authors(event)
@@ -271,7 +290,7 @@ def json_item(event: Event, *, links: Links, domain: str, audience: Audience) ->
         "id": item_id(event.id, domain),
         "url": links.event_page(event.id),
         "title": item_title(event),
-        "content_html": content_html(event, links=links, audience=audience),
+        "content_html": content_html(event, links=links, audience=audience, now=now),
         "summary": summary_text(event),
         "date_published": _rfc3339(event.created_at),
         "date_modified": _rfc3339(event.updated_at),
@@ -292,7 +311,13 @@ def json_item(event: Event, *, links: Links, domain: str, audience: Audience) ->
 
 
 def render_json(
-    events: Sequence[Event], *, info: FeedInfo, links: Links, domain: str, audience: Audience
+    events: Sequence[Event],
+    *,
+    info: FeedInfo,
+    links: Links,
+    domain: str,
+    audience: Audience,
+    now: datetime | None = None,
 ) -> bytes:
     """Return a JSON Feed 1.1 document of the talks."""
     feed = {
@@ -304,7 +329,8 @@ def render_json(
         "language": info.language,
         "authors": [{"name": info.title}],
         "items": [
-            json_item(e, links=links, domain=domain, audience=audience) for e in ordered(events)
+            json_item(e, links=links, domain=domain, audience=audience, now=now)
+            for e in ordered(events)
         ],
     }
     return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"

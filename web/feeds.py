@@ -31,7 +31,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from events import listings, queries, times, topics
-from events.access import Audience
+from events.access import Audience, is_revealed
 from events.errors import NotFound
 from events.models import BREAK_KINDS, CONTAINER_KINDS, Event, Series
 from feeds import cache
@@ -82,22 +82,43 @@ def _site_description() -> str:
     return f"Talks of the public seminar series: the last {days} days and everything ahead."
 
 
-def _render_public(events: Sequence[Event], audience: Audience = "public") -> dict[str, bytes]:
+def _render_public(
+    events: Sequence[Event], audience: Audience = "public", moment: datetime | None = None
+) -> dict[str, bytes]:
     links = _links()
     domain = settings().domain
-    return {e.id: render_vevent(e, links=links, domain=domain, audience=audience) for e in events}
+    return {
+        e.id: render_vevent(e, links=links, domain=domain, audience=audience, now=moment)
+        for e in events
+    }
 
 
-def calendar(events: list[Event], info: CalendarInfo, audience: Audience = "public") -> bytes:
-    """Return a calendar of loaded talks, assembled from stored VEVENT pieces."""
+def calendar(
+    events: list[Event],
+    info: CalendarInfo,
+    audience: Audience = "public",
+    moment: datetime | None = None,
+) -> bytes:
+    """Return a calendar of loaded talks, assembled from stored VEVENT pieces.
+
+    A subscriber's piece of a talk whose meeting is `revealed` at `moment` is kept under
+    its own version, so a piece rendered before the reveal is never served after it.
+    """
     fingerprint = cache.settings_fingerprint(settings())
     by_id = {e.id: e for e in events}
+
+    def version(event: Event) -> str:
+        key = cache.event_version(event, fingerprint)
+        if audience == "subscriber" and is_revealed(event.meeting, event.start_utc, moment):
+            key += "|revealed"
+        return key
+
     vevents = cache.pieces(
         db(),
-        [(e.id, cache.event_version(e, fingerprint)) for e in events],
+        [(e.id, version(e)) for e in events],
         kind="vevent",
         audience=audience,
-        render_missing=lambda ids: _render_public([by_id[i] for i in ids], audience),
+        render_missing=lambda ids: _render_public([by_id[i] for i in ids], audience, moment),
     )
     zones, years = piece_zone_years(events, vevents)
     return assemble(info, vtimezones(zones, years), vevents)

@@ -113,7 +113,8 @@ def test_the_workspace_series_form_sets_defaults_that_a_new_talk_starts_with(
         meeting_url="https://meet.example/room",
         meeting_id="123 456",
         meeting_passcode="secret-1",
-        meeting_access="public",
+        meeting_access="revealed",
+        meeting_reveal="30",
     )
     assert made.status_code == 302, made.get_data(as_text=True)
     with sessions() as session:
@@ -123,7 +124,8 @@ def test_the_workspace_series_form_sets_defaults_that_a_new_talk_starts_with(
             "url": "https://meet.example/room",
             "id": "123 456",
             "passcode": "secret-1",
-            "access": "public",
+            "access": "revealed",
+            "reveal_minutes": 30,
         }
     new = "/organise/series/lisbon-number-theory/talks/new"
     form = client.get(new).get_data(as_text=True)
@@ -131,7 +133,8 @@ def test_the_workspace_series_form_sets_defaults_that_a_new_talk_starts_with(
         'id="duration" max="1440" min="1" name="duration" type="number" value="90"',
         'value="Room 2"',
         'value="secret-1"',
-        '<option selected value="public">',
+        '<option selected value="revealed">',
+        'name="meeting_reveal" type="number" value="30"',
         '<option selected value="hybrid">',
     ):
         assert shown in form, shown

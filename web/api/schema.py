@@ -50,7 +50,10 @@ class MeetingOut(Out):
     id: str | None = None
     passcode: str | None = None
     alternate_id: str | None = None
-    access: Literal["public", "subscribers", "hidden"] | None = None
+    access: Literal["public", "subscribers", "revealed", "hidden"] | None = None
+    reveal_minutes: int | None = Field(
+        default=None, description="`revealed`: minutes before the start subscribers get details"
+    )
     withheld: bool = False
 
 

@@ -48,6 +48,9 @@ else:
 
 ACCESS_CHOICES = [
     SelectChoice("subscribers", "Subscribers only (in their emails and personal feeds)"),
+    SelectChoice(
+        "revealed", "Subscribers only, shortly before the start (reminder, personal feeds)"
+    ),
     SelectChoice("public", "Everyone (shown on public pages and feeds)"),
     SelectChoice("hidden", "Nobody (kept here only)"),
 ]
@@ -98,6 +101,11 @@ class _Place:
     meeting_passcode = StringField("Passcode")
     meeting_access = SelectField(
         "Who sees the meeting details", choices=ACCESS_CHOICES, default="subscribers"
+    )
+    meeting_reveal = StringField(
+        "Reveal the details this many minutes before the start",
+        widget=NumberInput(min=1, max=10080),
+        description="Only for “shortly before the start”; 15 when left empty.",
     )
 
 
@@ -212,6 +220,8 @@ def place_data(form: SeriesForm | TalkForm) -> tuple[dict[str, Any], dict[str, A
     }
     if meeting:
         meeting["access"] = form.meeting_access.data or "subscribers"
+        if meeting["access"] == "revealed" and _text(form.meeting_reveal):
+            meeting["reveal_minutes"] = _text(form.meeting_reveal)
     return location, meeting or None
 
 
@@ -229,6 +239,8 @@ def fill_place(
     form.meeting_id.data = meeting.get("id", "")
     form.meeting_passcode.data = meeting.get("passcode", "")
     form.meeting_access.data = meeting.get("access", "subscribers")
+    reveal = meeting.get("reveal_minutes")
+    form.meeting_reveal.data = str(reveal) if reveal else ""
 
 
 def slugify(name: str) -> str:
@@ -281,6 +293,8 @@ SERIES_FIELDS = {
     "meeting.url": "meeting_url",
     "meeting.id": "meeting_id",
     "meeting.passcode": "meeting_passcode",
+    "meeting.reveal_minutes": "meeting_reveal",
+    "meeting.access": "meeting_access",
     "meeting": "meeting_url",
     "duration": "duration",
 }
@@ -294,6 +308,8 @@ TALK_FIELDS = {
     "meeting.url": "meeting_url",
     "meeting.id": "meeting_id",
     "meeting.passcode": "meeting_passcode",
+    "meeting.reveal_minutes": "meeting_reveal",
+    "meeting.access": "meeting_access",
     "meeting": "meeting_url",
     "slides": "slides",
     "recording": "recording",

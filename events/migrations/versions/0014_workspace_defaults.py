@@ -1,4 +1,5 @@
-"""organiser workspace: a series' default duration for new talks
+"""organiser workspace: a series' default duration for new talks; whether it reveals
+meeting details shortly before the start (issue 17)
 
 Revision ID: 0014_workspace_defaults
 Revises: 0013_workspace2
@@ -17,12 +18,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Apply this migration."""
-    with op.batch_alter_table("series") as batch:
-        batch.add_column(sa.Column("duration", sa.Integer(), nullable=True))
+    """Apply this migration (plain ADD COLUMN: SQLite keeps the table and its triggers)."""
+    op.add_column("series", sa.Column("duration", sa.Integer(), nullable=True))
+    op.add_column(
+        "series", sa.Column("reveals", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
     """Revert this migration."""
-    with op.batch_alter_table("series") as batch:
-        batch.drop_column("duration")
+    op.drop_column("series", "reveals")
+    op.drop_column("series", "duration")
