@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from events import importer, schedules, store, times
-from events.errors import EventFeedError, InvalidRecord, NotFound
+from events.errors import EventFeedError, InvalidRecord, NotFound, TimeError
 from events.models import (
     Event,
     Organiser,
@@ -538,7 +538,10 @@ def next_session(
         return None
     zone = series.timezone
     talk_day = times.local_date(talk.start_utc, zone)
-    found = schedules.occurrences(schedule, zone, today=now.date())
+    try:
+        found = schedules.occurrences(schedule, zone, today=now.date())
+    except InvalidRecord:
+        return None
     later = [o for o in found if o.skipped is None and date.fromisoformat(o.key) > talk_day]
     if not later:
         return None
@@ -549,7 +552,10 @@ def next_session(
     shift = datetime.combine(nxt.date(), nxt.time()) - datetime.combine(nxt.date(), slot_start)  # noqa: DTZ001  (wall time)
     target = datetime.combine(nxt.date(), wall.time()) + shift  # noqa: DTZ001  (wall time)
     local = times.LocalTime(target.year, target.month, target.day, target.hour, target.minute)
-    return NextSession(times.to_instant(local, zone))
+    try:
+        return NextSession(times.to_instant(local, zone))
+    except TimeError:  # that wall time does not exist on that day (a DST gap)
+        return None
 
 
 def duplicate(

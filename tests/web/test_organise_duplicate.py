@@ -161,3 +161,34 @@ def test_without_a_schedule_or_session_there_is_no_next_session(
     post(client, f"{url}/duplicate", {"to": "session"}, url)
     assert drafts(sessions) == []
     assert "has no next session" in client.get(url).get_data(as_text=True)
+
+
+def test_a_next_session_inside_a_dst_gap_is_not_offered(
+    web: Flask, sessions: sessionmaker[Session], write_file: WriteFile
+) -> None:
+    # Sunday slots from 00:30 for two hours; a talk at 01:30. On 29 March 2026 Lisbon skips
+    # 01:00–02:00, so the same wall time does not exist in the next session: no button, no 500.
+    schedule = {
+        "every": "week",
+        "on": "sunday",
+        "start": "00:30",
+        "duration": 120,
+        "from": "2026-03-22",
+        "count": 2,
+    }
+    talk = {"id": "late", "title": "Late", "start": "2026-03-22 01:30", "end": "02:00"}
+    load(
+        sessions,
+        write_file,
+        {
+            "slug": "lx",
+            "name": "Lisbon",
+            "timezone": "Europe/Lisbon",
+            "schedule": schedule,
+            "events": [talk],
+        },
+    )
+    client = signed_in(web, organiser(sessions, "ana@example.org"))
+    page = client.get("/organise/talks/late")
+    assert page.status_code == 200
+    assert "next session" not in page.get_data(as_text=True)
