@@ -207,7 +207,7 @@ def render_only(sessions: Any, settings: Settings, readers: int) -> float:
     from mail.sender import event_message
 
     emails = mail.EventEmails()
-    calendars: dict[tuple[str, int], str] = {}
+    calendars: dict[tuple[str, int, bool], str] = {}
     with sessions() as session:
         event = session.get(Event, "talk-0")
         people = session.query(Subscriber).order_by(Subscriber.id).limit(readers).all()

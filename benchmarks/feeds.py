@@ -441,7 +441,7 @@ def email_rate(engine: Engine, settings: Settings, subscribers: int) -> tuple[fl
         started = time.perf_counter()
         emails = mail.EventEmails()
         for first in range(0, subscribers, SEND_BATCH):
-            calendars: dict[tuple[str, int], str] = {}
+            calendars: dict[tuple[str, int, bool], str] = {}
             batch = people[first : first + SEND_BATCH]
             for subscriber in batch:
                 envelope = mail.Envelope.new(settings.mail_from, settings.domain)

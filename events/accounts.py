@@ -20,19 +20,20 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from events import importer, store, times
-from events.errors import EventFeedError, InvalidRecord, NotFound
+from events import importer, schedules, store, times
+from events.errors import EventFeedError, InvalidRecord, NotFound, TimeError
 from events.models import (
     Event,
     Organiser,
     Outbox,
+    Schedule,
     Series,
     SeriesRole,
     SignInToken,
@@ -490,6 +491,73 @@ def delete_talk(session: Session, talk: Event | TalkDraft) -> None:
     session.flush()
 
 
+def _length(talk: Event | TalkDraft, zone: str) -> timedelta:
+    """Return how long a talk or a draft lasts."""
+    if isinstance(talk, Event):
+        return talk.end_utc - talk.start_utc
+    start = times.parse_local_time(str(talk.data["start"]))
+    end = times.parse_clock_time(str(talk.data["end"]), start)
+    return times.to_instant(end, zone) - times.to_instant(start, zone)
+
+
+@dataclass(frozen=True)
+class NextSession:
+    """Where "same slot, next session" puts a copy: its start, and the block holding it."""
+
+    start_utc: datetime
+    parent_id: str | None = None
+
+
+def next_session(
+    session: Session, series: Series, talk: Event | TalkDraft, now: datetime
+) -> NextSession | None:
+    """Return the next session after a talk's: the next block of its kind when the talk is
+    in a session (same offset into the block), else the series schedule's next occurrence
+    that is not skipped (same local time in the series' zone); None when there is neither.
+    """
+    data = talk.data if isinstance(talk, TalkDraft) else {"parent": talk.parent_id}
+    parent_id = data.get("parent")
+    block = session.get(Event, parent_id) if parent_id else None
+    if block is not None:
+        following = session.scalar(
+            select(Event)
+            .where(
+                Event.series_id == series.id,
+                Event.kind == block.kind,
+                Event.start_utc > block.start_utc,
+                Event.status != "cancelled",
+            )
+            .order_by(Event.start_utc, Event.id)
+            .limit(1)
+        )
+        if following is not None:
+            offset = talk.start_utc - block.start_utc
+            return NextSession(following.start_utc + offset, following.id)
+    schedule = session.get(Schedule, series.id)
+    if schedule is None:
+        return None
+    zone = series.timezone
+    talk_day = times.local_date(talk.start_utc, zone)
+    try:
+        found = schedules.occurrences(schedule, zone, today=now.date())
+    except InvalidRecord:
+        return None
+    later = [o for o in found if o.skipped is None and date.fromisoformat(o.key) > talk_day]
+    if not later:
+        return None
+    # The talk's wall time, moved by as much as the next occurrence is (a moved date).
+    wall = times.local(talk.start_utc, zone)
+    slot_start = time.fromisoformat(schedule.start_time)
+    nxt = times.local(later[0].start_utc, zone)
+    shift = datetime.combine(nxt.date(), nxt.time()) - datetime.combine(nxt.date(), slot_start)  # noqa: DTZ001  (wall time)
+    target = datetime.combine(nxt.date(), wall.time()) + shift  # noqa: DTZ001  (wall time)
+    local = times.LocalTime(target.year, target.month, target.day, target.hour, target.minute)
+    try:
+        return NextSession(times.to_instant(local, zone))
+    except TimeError:  # that wall time does not exist on that day (a DST gap)
+        return None
+
+
 def duplicate(
     session: Session,
     series: Series,
@@ -498,10 +566,20 @@ def duplicate(
     now: datetime,
     *,
     days: int = 7,
+    to: NextSession | None = None,
 ) -> TalkDraft:
-    """Return a new draft of the same talk in the same slot `days` later (same wall times)."""
+    """Return a new draft of the same talk in the same slot `days` later (same wall times),
+    or at `to` (the next session: same length, in its block)."""
     data = dict(talk.data) if isinstance(talk, TalkDraft) else talk_input(talk)
     zone = data.get("timezone") or series.timezone
+    if to is not None:
+        length = _length(talk, zone)
+        data["start"] = times.wall_time_text(to.start_utc, zone)
+        data["end"] = times.wall_time_text(to.start_utc + length, zone)
+        data["timezone"], data["status"] = zone, "confirmed"
+        data["parent"] = to.parent_id
+        data["id"] = new_talk_id(series, data["start"])
+        return save_draft(session, series, data, organiser, now)
     start = times.parse_local_time(str(data["start"]))
     end = times.parse_clock_time(str(data["end"]), start)
     shift = timedelta(days=days)

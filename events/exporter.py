@@ -63,6 +63,7 @@ class SeriesDocument(TypedDict, total=False):
     location: Location
     meeting: Meeting
     auto_announce: bool
+    duration: int
     schedule: dict[str, Any]
     topics: list[str]
     events: list[EventDocument]

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, contains_eager
 
-from events import times
+from events import access, times
 from events.config import Settings
 from events.errors import NotFound
 from events.models import (
@@ -446,6 +446,8 @@ class SeriesStamps:
     summary: tuple[object, ...]
     changed: datetime | None
     series_ids: tuple[int, ...] = ()
+    # Those of the series that have had a talk whose meeting is `revealed` (`Series.reveals`).
+    revealing: tuple[int, ...] = ()
 
     @property
     def last_modified(self) -> datetime | None:
@@ -509,6 +511,7 @@ _FOLLOWED = (
         Series.updated_at,
         Series.talks_changed_at,
         Series.feed_revision,
+        Series.reveals,
     )
     .select_from(Subscriber)
     .outerjoin(
@@ -535,5 +538,27 @@ def personal_stamps(session: Session, token: str) -> tuple[int, SeriesStamps] | 
     row = (len(ids), sum(ids), sum(i * i for i in ids), sum(r[5] for r in followed))
     base = _stamps((*row, updated, talks), ids)
     # the subscriber's own edits (zone, choices) too: the manage page changes them
-    stamps = SeriesStamps((*base.summary, str(rows[0][1])), base.changed, ids)
+    revealing = tuple(r[2] for r in followed if r[6])
+    stamps = SeriesStamps((*base.summary, str(rows[0][1])), base.changed, ids, revealing)
     return rows[0][0], stamps
+
+
+def revealed_meetings(session: Session, series_ids: list[int], now: datetime) -> str:
+    """Return the ids of the followed talks whose `revealed` meeting details have reached
+    subscribers at `now` (among talks from a day ago to a reveal period ahead), joined.
+
+    It is part of a personal feed's version: it changes when a talk's reveal moment passes.
+    """
+    if not series_ids:
+        return ""
+    query = select(Event.id, Event.start_utc, Event.meeting).where(
+        Event.series_id.in_(series_ids),
+        Event.start_utc > now - timedelta(days=1),
+        Event.start_utc <= now + timedelta(minutes=access.MAX_REVEAL_MINUTES),
+    )
+    found = sorted(
+        event_id
+        for event_id, start, meeting in session.execute(query)
+        if access.is_revealed(meeting, times.utc(start), now)
+    )
+    return ",".join(found)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
@@ -25,12 +25,16 @@ from pydantic import (
 )
 
 from events import times
+from events.access import DEFAULT_REVEAL_MINUTES, MAX_REVEAL_MINUTES
 from events.errors import InvalidRecord, TimeError
 from events.models import EVENT_KINDS, Location, Meeting, Speaker
 from events.origins import MAX_ORIGINS, parse_origin, parse_origins
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$"
+# The longest default duration of a series' talks, in minutes (a day).
+MAX_DURATION_MINUTES = 1440
+
 # Every kind an import or the API may give (`tba` rows come from schedules only).
 INPUT_KINDS = tuple(k for k in EVENT_KINDS if k != "tba")
 LOCATION_SEPARATORS = re.compile(r"\s+(?:—|–|-|/|\+|&|and)\s+online$", re.IGNORECASE)
@@ -167,7 +171,9 @@ class MeetingIn(Strict):
     id: ShortLine | None = None
     passcode: ShortLine | None = None
     alternate_id: ShortLine | None = None
-    access: Literal["public", "subscribers", "hidden"] | None = None
+    access: Literal["public", "subscribers", "revealed", "hidden"] | None = None
+    # `revealed`: how long before the start subscribers get the details (default 15).
+    reveal_minutes: int | None = Field(default=None, ge=1, le=MAX_REVEAL_MINUTES)
 
 
 class LocationIn(Strict):
@@ -225,6 +231,7 @@ class SeriesIn(Strict):
     topics: list[Line] = Field(default_factory=list, max_length=30)
     # Sites that may frame /embed/series/<slug> (events.origins); empty: any site.
     embed_origins: list[Origin] = Field(default_factory=list, max_length=MAX_ORIGINS)
+    duration: int | None = Field(default=None, ge=1, le=MAX_DURATION_MINUTES)
 
     @field_validator("topics", mode="before")
     @classmethod
@@ -261,7 +268,7 @@ class EventIn(Strict):
     abstract: Text = ""
     timezone: ShortLine | None = None
     start: ShortLine
-    end: ShortLine
+    end: ShortLine | None = None  # None: the series' default duration
     location: LocationField | None = None
     meeting: MeetingIn | None = None
     livestream: Url | None = None
@@ -328,6 +335,7 @@ class SeriesRecord:
     auto_announce: bool = False
     topics: list[str] = field(default_factory=list)
     embed_origins: list[str] = field(default_factory=list)
+    duration: int | None = None  # minutes a talk lasts when it names no end
 
 
 # The column names a series record holds, in order: the one list every copy derives from.
@@ -386,6 +394,14 @@ def _meeting(value: MeetingIn | None) -> Meeting | None:
     return None if value is None else cast(Meeting, value.model_dump(exclude_none=True))
 
 
+def _reveal_default(meeting: Meeting) -> None:
+    """Give a `revealed` meeting its reveal time; other policies have none."""
+    if meeting.get("access") == "revealed":
+        meeting.setdefault("reveal_minutes", DEFAULT_REVEAL_MINUTES)
+    else:
+        meeting.pop("reveal_minutes", None)
+
+
 def validate_series(data: object, *, where: str = "") -> SeriesRecord:
     """Validate one series mapping (without its events)."""
     label = f"{where}series {_record_name(data, 'slug')}".strip()
@@ -401,6 +417,7 @@ def validate_series(data: object, *, where: str = "") -> SeriesRecord:
     meeting = _meeting(parsed.meeting)
     if meeting is not None:
         meeting.setdefault("access", "subscribers")
+        _reveal_default(meeting)
     values = {name: getattr(parsed, name) for name in SERIES_FIELDS}
     return SeriesRecord(**{**values, "location": _location(parsed.location), "meeting": meeting})
 
@@ -424,12 +441,20 @@ def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> Ev
         start_utc, start_text = times.read_wall_time(start_local, zone_name)
     except TimeError as exc:
         errors.append(("start", str(exc)))
-    try:
-        day = start_local or times.parse_local_time(parsed.end)
-        end_local = times.parse_clock_time(parsed.end, day)
-        end_utc, end_text = times.read_wall_time(end_local, zone_name)
-    except TimeError as exc:
-        errors.append(("end", str(exc)))
+    if parsed.end is None and series.duration is None:
+        errors.append(("end", "Field required (or give the series a default duration)"))
+    elif parsed.end is None:
+        if start_utc is not None and start_local is not None:
+            end_utc = start_utc + timedelta(minutes=series.duration or 0)
+            end_text = times.wall_time_text(end_utc, zone_name)
+            end_local = times.parse_local_time(end_text)
+    else:
+        try:
+            day = start_local or times.parse_local_time(parsed.end)
+            end_local = times.parse_clock_time(parsed.end, day)
+            end_utc, end_text = times.read_wall_time(end_local, zone_name)
+        except TimeError as exc:
+            errors.append(("end", str(exc)))
     if start_utc and end_utc and end_utc <= start_utc:
         errors.append(("end", f"must be after the start ({parsed.start} → {parsed.end})"))
     if errors or not (start_utc and end_utc and start_local and end_local):
@@ -438,6 +463,7 @@ def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> Ev
     meeting.update(_meeting(parsed.meeting) or {})
     if meeting:
         meeting.setdefault("access", "subscribers")
+        _reveal_default(meeting)
     location = _location(parsed.location)
     if location is None:
         location = Location(**(series.location or {}))

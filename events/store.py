@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from events import search, signals, times, topics
 from events.db import UTCDateTime, insert_rows, sqlite_triggers_aside
 from events.errors import Conflict, InvalidRecord, NotFound, StaleRecord
-from events.models import CONTAINER_KINDS, TALK_KINDS, Event, Series
+from events.models import CONTAINER_KINDS, TALK_KINDS, Event, Meeting, Series
 from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
 
 T = TypeVar("T")
@@ -66,18 +66,26 @@ def _apply(target: Series | Event, values: dict[str, Any]) -> list[str]:
     return changed
 
 
+def _mark_reveals(series: Series, meetings: Iterable[Meeting | None]) -> None:
+    """Note (once, for good) that a series has a meeting revealed shortly before its start."""
+    if not series.reveals and any(m and m.get("access") == "revealed" for m in meetings):
+        series.reveals = True
+
+
 def upsert_series(session: Session, record: SeriesRecord, now: datetime) -> tuple[Series, Outcome]:
     """Create the series or update it in place; unchanged input writes nothing."""
     values = asdict(record)
     series = session.scalar(select(Series).where(Series.slug == record.slug))
     if series is None:
         series = Series(**values, created_at=now, updated_at=now)
+        _mark_reveals(series, [record.meeting])
         session.add(series)
         session.flush()
         if series.topics:
             topics.link_series(session, series)
         return series, Outcome("created")
     changed = _apply(series, values)
+    _mark_reveals(series, [record.meeting])
     if changed:
         series.updated_at = now
         if "topics" in changed:
@@ -132,6 +140,7 @@ def upsert_event(
     values = _values(record)
     event = session.get(Event, record.id) if existing is _LOOK_UP else existing
     _check_block(session, series, record, event)
+    _mark_reveals(series, [record.meeting])
     if event is None:
         event = Event(**values, series=series, sequence=0, created_at=now, updated_at=now)
         session.add(event)
@@ -219,6 +228,7 @@ def create_events(
     """
     if not records:
         return
+    _mark_reveals(series, [record.meeting for record in records])
     rows = [
         {
             **_values(record),

@@ -23,7 +23,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
 from typing import Literal, TypeGuard
 
-from events.access import visible_meeting
+from events.access import is_revealed, visible_meeting, withheld_text
 from events.models import Event, Meeting, PreviousValues, Series
 from feeds import display
 from feeds.text import markdown_html, plain_text
@@ -196,12 +196,16 @@ class _Body:
         return "\n".join(parts) + "\n"
 
 
-def _meeting_rows(body: _Body, meeting: Meeting | None) -> None:
-    view = visible_meeting(meeting, "subscriber")
+def _meeting_rows(
+    body: _Body, meeting: Meeting | None, start: datetime, now: datetime | None
+) -> None:
+    view = visible_meeting(meeting, "subscriber", start=start, now=now)
     if view is None:
         return
     if view.platform:
         body.row("Meeting", view.platform)
+    if view.withheld:
+        body.row("Join details", withheld_text(view).capitalize())
     if view.url:
         body.link("Join", view.url)
     if view.id:
@@ -212,7 +216,9 @@ def _meeting_rows(body: _Body, meeting: Meeting | None) -> None:
         body.row("Alternate ID", view.alternate_id)
 
 
-def _event_rows(body: _Body, event: Event, reader: Reader, event_url: str) -> None:
+def _event_rows(
+    body: _Body, event: Event, reader: Reader, event_url: str, now: datetime | None = None
+) -> None:
     body.row("Title", event.title)
     if event.speakers:
         body.row("Speakers", display.speakers_text(event.speakers))
@@ -222,7 +228,7 @@ def _event_rows(body: _Body, event: Event, reader: Reader, event_url: str) -> No
         body.row("Where", place)
     if event.status == "tentative":
         body.row("Status", "tentative")
-    _meeting_rows(body, event.meeting)
+    _meeting_rows(body, event.meeting, event.start_utc, now)
     for label, url in (("Livestream", event.livestream), ("Slides", event.slides)):
         if url:
             body.link(label, url)
@@ -313,11 +319,13 @@ def event_email(
     event_url: str,
     ics: str | None,
     previous: PreviousValues | None = None,
+    now: datetime | None = None,
 ) -> EmailMessage:
     """Return an announcement, change notice, cancellation or reminder for one talk.
 
     `previous` holds the old values of a change notice (start_utc/end_utc as ISO text,
-    timezone, location); `ics` is the talk's calendar (METHOD:PUBLISH) or None.
+    timezone, location); `ics` is the talk's calendar (METHOD:PUBLISH) or None; `now` is
+    when the email is made (a `revealed` meeting's details only after its reveal moment).
     """
     subject = (
         f"{KIND_PREFIX[kind]}[{series.name}] {event.title} — "
@@ -327,7 +335,7 @@ def event_email(
     body.p(f"{series.name}: {KIND_INTRO[kind]}")
     if kind == "change" and previous:
         _change_rows(body, event, reader, previous)
-    _event_rows(body, event, reader, event_url)
+    _event_rows(body, event, reader, event_url, now)
     if kind != "cancellation":
         body.abstract(event.abstract)
     _footer(body, reader, [series.name])
@@ -547,16 +555,18 @@ class EventEmails:
         event_url: str,
         ics: str | None,
         previous: PreviousValues | None = None,
+        now: datetime | None = None,
     ) -> tuple[bytes, str]:
         """Return (message bytes, subject) of `event_email` with these arguments."""
         values = self._values(reader, envelope)
         if values is not None:
             key = _template_key(kind, event, series, reader, envelope, event_url, ics, previous)
+            key += (is_revealed(event.meeting, event.start_utc, now),)
             if key not in self._templates:
                 if len(self._templates) >= self._max_templates:
                     del self._templates[next(iter(self._templates))]  # the oldest
                 self._templates[key] = self._template(
-                    kind, event, series, reader, envelope, event_url, ics, previous
+                    kind, event, series, reader, envelope, event_url, ics, previous, now
                 )
             template = self._templates[key]
             data = None if template is None else template.fill(values)
@@ -573,6 +583,7 @@ class EventEmails:
             event_url=event_url,
             ics=ics,
             previous=previous,
+            now=now,
         )
         return to_bytes(msg), str(msg["Subject"])
 
@@ -615,6 +626,7 @@ class EventEmails:
         event_url: str,
         ics: str | None,
         previous: PreviousValues | None,
+        now: datetime | None = None,
     ) -> _Template | None:
         """Render the email for placeholder values; None when they are not all verbatim."""
         tokens = dict(self._tokens)
@@ -637,6 +649,7 @@ class EventEmails:
             event_url=event_url,
             ics=ics,
             previous=previous,
+            now=now,
         )
         data = to_bytes(msg)
         if any(

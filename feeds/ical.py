@@ -31,7 +31,7 @@ from icalendar import Calendar, vDuration, vText, vUri
 from icalendar import Event as VEvent
 
 from events import times
-from events.access import Audience, MeetingView, visible_meeting
+from events.access import Audience, MeetingView, visible_meeting, withheld_text
 from events.models import CONTAINER_KINDS, Event
 from feeds import display
 from feeds.links import Links
@@ -102,7 +102,7 @@ def meeting_lines(view: MeetingView | None) -> list[str]:
         return []
     platform = view.platform or "Online meeting"
     if view.withheld:
-        return [f"{platform}: join details are sent to subscribers of this series."]
+        return [f"{platform}: {withheld_text(view)}"]
     lines = [f"{platform}:"]
     if view.url:
         lines.append(f"Join: {view.url}")
@@ -127,7 +127,9 @@ def event_links(event: Event, links: Links) -> list[tuple[str, str]]:
     return [(label, url) for label, url in found if url]
 
 
-def description(event: Event, *, links: Links, audience: Audience) -> str:
+def description(
+    event: Event, *, links: Links, audience: Audience, now: datetime | None = None
+) -> str:
     """Return the plain-text DESCRIPTION: status, time, speakers, abstract, meeting, links."""
     parts: list[str] = []
     if event.status == "cancelled":
@@ -144,7 +146,9 @@ def description(event: Event, *, links: Links, audience: Audience) -> str:
         parts.append(label + display.speakers_text(event.speakers, "; "))
     if event.abstract.strip():
         parts.append(plain_text(event.abstract).strip())
-    meeting = meeting_lines(visible_meeting(event.meeting, audience))
+    meeting = meeting_lines(
+        visible_meeting(event.meeting, audience, start=event.start_utc, now=now)
+    )
     if meeting:
         parts.append("\n".join(meeting))
     parts.append("\n".join(f"{label}: {url}" for label, url in event_links(event, links)))
@@ -161,8 +165,10 @@ def _zones_of(event: times.Timed) -> set[str]:
     return zones
 
 
-def vevent(event: Event, *, links: Links, domain: str, audience: Audience) -> VEvent:
-    """Return the VEVENT of one talk as an icalendar component."""
+def vevent(
+    event: Event, *, links: Links, domain: str, audience: Audience, now: datetime | None = None
+) -> VEvent:
+    """Return the VEVENT of one talk as an icalendar component (meeting details as at `now`)."""
     component = VEvent()
     component.add("uid", uid(event.uid_key, domain))
     component.add("dtstamp", times.utc(event.updated_at))
@@ -173,14 +179,14 @@ def vevent(event: Event, *, links: Links, domain: str, audience: Audience) -> VE
     component.add("dtstart", times.unambiguous_or_utc(event.start_utc, event.timezone))
     component.add("dtend", times.unambiguous_or_utc(event.end_utc, event.timezone))
     component.add("summary", summary(event))
-    component.add("description", vText(description(event, links=links, audience=audience)))
+    component.add("description", vText(description(event, links=links, audience=audience, now=now)))
     place = display.place_text(event.location)
     if place:
         component.add("location", place)
     component.add("url", vUri(links.event_page(event.id)), parameters={"VALUE": "URI"})
     if event.tags:
         component.add("categories", list(event.tags))
-    view = visible_meeting(event.meeting, audience)
+    view = visible_meeting(event.meeting, audience, start=event.start_utc, now=now)
     if view is not None and view.url and not view.withheld:
         label = view.platform or "Online meeting"
         # FEATURE is a list (AUDIO,VIDEO), not one string; icalendar's stub says str only.
@@ -192,9 +198,12 @@ def vevent(event: Event, *, links: Links, domain: str, audience: Audience) -> VE
     return component
 
 
-def render_vevent(event: Event, *, links: Links, domain: str, audience: Audience) -> bytes:
-    """Return one VEVENT as bytes (CRLF, folded); identical for an unchanged event."""
-    return bytes(vevent(event, links=links, domain=domain, audience=audience).to_ical())
+def render_vevent(
+    event: Event, *, links: Links, domain: str, audience: Audience, now: datetime | None = None
+) -> bytes:
+    """Return one VEVENT as bytes (CRLF, folded); identical for an unchanged event (and,
+    for a `revealed` meeting, an unchanged reveal state at `now`)."""
+    return bytes(vevent(event, links=links, domain=domain, audience=audience, now=now).to_ical())
 
 
 def _rrule_form(zone_name: str, first_year: int) -> str:
@@ -399,9 +408,17 @@ def piece_zone_years(
 
 
 def render_calendar(
-    events: Sequence[Event], *, info: CalendarInfo, links: Links, domain: str, audience: Audience
+    events: Sequence[Event],
+    *,
+    info: CalendarInfo,
+    links: Links,
+    domain: str,
+    audience: Audience,
+    now: datetime | None = None,
 ) -> bytes:
     """Return a whole iCalendar feed of the events (in the given order) as bytes."""
     zones, years = zone_years(events)
-    pieces = [render_vevent(e, links=links, domain=domain, audience=audience) for e in events]
+    pieces = [
+        render_vevent(e, links=links, domain=domain, audience=audience, now=now) for e in events
+    ]
     return assemble(info, vtimezones(zones, years), pieces)

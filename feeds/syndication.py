@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from feedgen.feed import FeedGenerator
 
 from events import times
-from events.access import Audience, visible_meeting
+from events.access import Audience, visible_meeting, withheld_text
 from events.models import Event
 from feeds import display
 from feeds.ical import event_links
@@ -96,16 +96,13 @@ def item_title(event: Event) -> str:
     return f"Cancelled: {text}" if event.status == "cancelled" else text
 
 
-def _meeting_html(event: Event, audience: Audience) -> str:
-    view = visible_meeting(event.meeting, audience)
+def _meeting_html(event: Event, audience: Audience, now: datetime | None) -> str:
+    view = visible_meeting(event.meeting, audience, start=event.start_utc, now=now)
     if view is None:
         return ""
     platform = escape(view.platform or "Online meeting")
     if view.withheld:
-        return (
-            f"<p><strong>How to join:</strong> {platform}; "
-            "join details are sent to subscribers of this series.</p>"
-        )
+        return f"<p><strong>How to join:</strong> {platform}; {escape(withheld_text(view))}</p>"
     parts = []
     if view.url:
         parts.append(f'<a href="{escape(view.url)}">Join the meeting</a>')
@@ -121,8 +118,10 @@ def _meeting_html(event: Event, audience: Audience) -> str:
     return f"<p><strong>How to join ({platform}):</strong><br>{'<br>'.join(parts)}</p>"
 
 
-def content_html(event: Event, *, links: Links, audience: Audience) -> str:
-    """Return the sanitised HTML body of a talk's item."""
+def content_html(
+    event: Event, *, links: Links, audience: Audience, now: datetime | None = None
+) -> str:
+    """Return the sanitised HTML body of a talk's item (meeting details as at `now`)."""
     parts: list[str] = []
     if event.status == "cancelled":
         parts.append("<p><strong>Cancelled:</strong> this talk will not take place.</p>")
@@ -146,7 +145,7 @@ def content_html(event: Event, *, links: Links, audience: Audience) -> str:
         parts.append(f"<p><strong>Where:</strong> {escape(place)}</p>")
     if event.abstract.strip():
         parts.append(f'<div class="abstract">{markdown_html(event.abstract)}</div>')
-    meeting = _meeting_html(event, audience)
+    meeting = _meeting_html(event, audience, now)
     if meeting:
         parts.append(meeting)
     items = "".join(
@@ -190,10 +189,14 @@ class ItemText:
         return cls(title, summary, content)
 
 
-def item_text(event: Event, *, links: Links, audience: Audience) -> ItemText:
+def item_text(
+    event: Event, *, links: Links, audience: Audience, now: datetime | None = None
+) -> ItemText:
     """Return a talk's item texts (for `ItemTexts` pieces)."""
     return ItemText(
-        item_title(event), summary_text(event), content_html(event, links=links, audience=audience)
+        item_title(event),
+        summary_text(event),
+        content_html(event, links=links, audience=audience, now=now),
     )
 
 
@@ -202,9 +205,13 @@ ItemTexts = Mapping[str, ItemText]
 NO_TEXTS: ItemTexts = MappingProxyType({})
 
 
-def _text_of(event: Event, texts: ItemTexts, links: Links, audience: Audience) -> ItemText:
+def _text_of(
+    event: Event, texts: ItemTexts, links: Links, audience: Audience, now: datetime | None
+) -> ItemText:
     found = texts.get(event.id)
-    return found if found is not None else item_text(event, links=links, audience=audience)
+    if found is not None:
+        return found
+    return item_text(event, links=links, audience=audience, now=now)
 
 
 def _authors(event: Event) -> list[dict[str, str]]:
@@ -234,6 +241,7 @@ def _generator(
     audience: Audience,
     text: Callable[[str], str],
     texts: ItemTexts,
+    now: datetime | None = None,
 ) -> FeedGenerator:
     """Return the feed; `text` writes plain text as the format needs it (see the docstring)."""
     items = ordered(events)
@@ -250,7 +258,7 @@ def _generator(
     fg.updated(_updated(info, items))
     for event in reversed(items):  # feedgen prepends: add oldest first
         entry = fg.add_entry()
-        shown = _text_of(event, texts, links, audience)
+        shown = _text_of(event, texts, links, audience, now)
         entry.id(item_id(event.id, domain))
         entry.guid(item_id(event.id, domain), permalink=False)
         entry.title(text(shown.title))
@@ -277,6 +285,7 @@ class ReaderRenderer(Protocol):
         domain: str,
         audience: Audience,
         texts: ItemTexts = ...,
+        now: datetime | None = None,
     ) -> bytes:
         """Return the feed's bytes."""
         ...
@@ -290,10 +299,18 @@ def render_rss(
     domain: str,
     audience: Audience,
     texts: ItemTexts = NO_TEXTS,
+    now: datetime | None = None,
 ) -> bytes:
     """Return an RSS 2.0 feed of the talks."""
     fg = _generator(
-        events, info=info, links=links, domain=domain, audience=audience, text=rss_text, texts=texts
+        events,
+        info=info,
+        links=links,
+        domain=domain,
+        audience=audience,
+        text=rss_text,
+        texts=texts,
+        now=now,
     )
     rss: bytes = fg.rss_str(pretty=True)
     return rss
@@ -307,10 +324,18 @@ def render_atom(
     domain: str,
     audience: Audience,
     texts: ItemTexts = NO_TEXTS,
+    now: datetime | None = None,
 ) -> bytes:
     """Return an Atom 1.0 feed of the talks."""
     fg = _generator(
-        events, info=info, links=links, domain=domain, audience=audience, text=str, texts=texts
+        events,
+        info=info,
+        links=links,
+        domain=domain,
+        audience=audience,
+        text=str,
+        texts=texts,
+        now=now,
     )
     atom: bytes = fg.atom_str(pretty=True)
     return atom
@@ -327,9 +352,10 @@ def json_item(
     domain: str,
     audience: Audience,
     texts: ItemTexts | None = None,
+    now: datetime | None = None,
 ) -> dict[str, object]:
     """Return one JSON Feed 1.1 item (with an `_event` extension holding the times)."""
-    shown = _text_of(event, texts or NO_TEXTS, links, audience)
+    shown = _text_of(event, texts or NO_TEXTS, links, audience, now)
     authors = [
         {"name": a["name"], **({"url": a["uri"]} if "uri" in a else {})} for a in _authors(event)
     ]
@@ -365,6 +391,7 @@ def render_json(
     domain: str,
     audience: Audience,
     texts: ItemTexts = NO_TEXTS,
+    now: datetime | None = None,
 ) -> bytes:
     """Return a JSON Feed 1.1 document of the talks."""
     feed = {
@@ -376,7 +403,7 @@ def render_json(
         "language": info.language,
         "authors": [{"name": info.title}],
         "items": [
-            json_item(e, links=links, domain=domain, audience=audience, texts=texts)
+            json_item(e, links=links, domain=domain, audience=audience, texts=texts, now=now)
             for e in ordered(events)
         ],
     }

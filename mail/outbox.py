@@ -8,7 +8,8 @@ Each row has a unique `dedupe_key`, so queueing the same email again is a no-op:
 - change `change:<subscriber>:<event>:<sequence>`: a material change of an announced talk;
 - cancellation `cancellation:<subscriber>:<event>:<sequence>`: an announced talk cancelled;
 - reminder `reminder:<subscriber>:<event>:<start epoch>`: `eventfeed send`, once a talk is
-  within the subscriber's reminder hours;
+  within the subscriber's reminder hours; and `...:revealed` past the reveal moment of a
+  `revealed` meeting when the reminder was queued before it (it carries the join details);
 - digest `digest:<subscriber>:<ISO year-week>`: `eventfeed send`, on Mondays in the
   subscriber's zone, when the week has talks;
 - signin `signin:<sign-in link id>`: the organiser workspace's one-time sign-in link (no
@@ -27,7 +28,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from events import accounts, times
+from events import access, accounts, times
 from events.config import Settings
 from events.models import Event, Outbox, Series, Subscriber, Subscription
 from events.store import Outcome
@@ -266,18 +267,46 @@ def _active(session: Session) -> list[Subscriber]:
 
 
 def queue_reminders(session: Session, now: datetime) -> int:
-    """Queue reminders of talks starting within each subscriber's reminder hours."""
+    """Queue reminders of talks starting within each subscriber's reminder hours.
+
+    A talk whose meeting details are `revealed` after the reminder was due gets a second
+    reminder at the reveal moment, carrying them (the first one could not).
+    """
     subscribers = {s.id: s for s in _active(session) if s.reminder_hours > 0}
     if not subscribers:
         return 0
     horizon = now + timedelta(hours=max(s.reminder_hours for s in subscribers.values()))
     rows: list[Row] = []
+    revealed: list[tuple[Row, datetime]] = []
     for sid, event in _subscribed_events(session, list(subscribers), now, horizon):
         subscriber = subscribers[sid]
         if event.start_utc <= now + timedelta(hours=subscriber.reminder_hours):
             key = f"reminder:{sid}:{event.id}:{int(event.start_utc.timestamp())}"
-            rows.append(("reminder", key, subscriber, event.id, {}))
+            row: Row = ("reminder", key, subscriber, event.id, {})
+            reveal = access.reveal_at(event.meeting, event.start_utc)
+            if reveal is not None and reveal <= now:
+                revealed.append((row, reveal))
+            else:
+                rows.append(row)
+    # Past the reveal moment: a reminder queued before it gets a follow-up with the details;
+    # one not queued yet goes out now, details included.
+    queued = _queued_at(session, [row[1] for row, _ in revealed])
+    for (kind, key, subscriber, event_id, payload), reveal in revealed:
+        first = queued.get(key)
+        final = key if first is None or first >= reveal else f"{key}:revealed"
+        rows.append((kind, final, subscriber, event_id, payload))
     return queue(session, rows, now)
+
+
+def _queued_at(session: Session, keys: list[str]) -> dict[str, datetime]:
+    """Return when each of the outbox keys among `keys` was queued."""
+    found: dict[str, datetime] = {}
+    for start in range(0, len(keys), 500):
+        query = select(Outbox.dedupe_key, Outbox.created_at).where(
+            Outbox.dedupe_key.in_(keys[start : start + 500])
+        )
+        found.update({key: times.utc(at) for key, at in session.execute(query)})
+    return found
 
 
 def queue_digests(session: Session, now: datetime) -> int:

@@ -49,6 +49,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from tqdm import tqdm
 
+from events.access import is_revealed
 from events.clock import SYSTEM_CLOCK
 from events.config import Settings
 from events.errors import EventFeedError
@@ -141,12 +142,15 @@ def reader_for(subscriber: Subscriber, links: Links) -> mail.Reader:
     )
 
 
-def event_calendar(event: Event, series: Series, settings: Settings) -> str:
-    """Return the talk's calendar (METHOD:PUBLISH) as the feeds render it, for subscribers."""
+def event_calendar(
+    event: Event, series: Series, settings: Settings, now: datetime | None = None
+) -> str:
+    """Return the talk's calendar (METHOD:PUBLISH) as the feeds render it, for subscribers
+    (a `revealed` meeting's details only when `now` is past its reveal moment)."""
     links = Links(settings.base_url)
     info = ical.CalendarInfo(name=series.name, url=links.series_page(series.slug), method="PUBLISH")
     data = ical.render_calendar(
-        [event], info=info, links=links, domain=settings.domain, audience="subscriber"
+        [event], info=info, links=links, domain=settings.domain, audience="subscriber", now=now
     )
     return with_organizer(data, series.name, parseaddr(settings.mail_from)[1]).decode("utf-8")
 
@@ -165,9 +169,11 @@ def build(
     row: Outbox,
     settings: Settings,
     envelope: mail.Envelope,
-    calendars: dict[tuple[str, int], str] | None = None,
+    calendars: dict[tuple[str, int, bool], str] | None = None,
+    now: datetime | None = None,
 ) -> EmailMessage | None:
-    """Return the message of an outbox row, or None when it must not be sent any more."""
+    """Return the message of an outbox row made at `now`, or None when it must not be sent
+    any more."""
     subscriber = row.subscriber
     if subscriber is None:
         return None
@@ -208,8 +214,9 @@ def build(
         reader,
         envelope,
         event_url=links.event_page(event.id),
-        ics=_calendar(event, settings, {} if calendars is None else calendars),
+        ics=_calendar(event, settings, {} if calendars is None else calendars, now),
         previous=row.payload.get("previous"),
+        now=now,
     )
 
 
@@ -223,11 +230,16 @@ def _event_to_send(row: Outbox) -> Event | None:
     return event
 
 
-def _calendar(event: Event, settings: Settings, calendars: dict[tuple[str, int], str]) -> str:
-    """Return the talk's calendar, rendered once per talk version into `calendars`."""
-    key = (event.id, event.sequence)
+def _calendar(
+    event: Event,
+    settings: Settings,
+    calendars: dict[tuple[str, int, bool], str],
+    now: datetime | None = None,
+) -> str:
+    """Return the talk's calendar, rendered once per talk version (and reveal state)."""
+    key = (event.id, event.sequence, is_revealed(event.meeting, event.start_utc, now))
     if key not in calendars:
-        calendars[key] = event_calendar(event, event.series, settings)
+        calendars[key] = event_calendar(event, event.series, settings, now)
     return calendars[key]
 
 
@@ -238,10 +250,12 @@ def event_message(
     subscriber: Subscriber,
     settings: Settings,
     envelope: mail.Envelope,
-    calendars: dict[tuple[str, int], str],
+    calendars: dict[tuple[str, int, bool], str],
     previous: PreviousValues | None = None,
+    now: datetime | None = None,
 ) -> tuple[bytes, str]:
-    """Return (message bytes, subject) of an email about `event` to `subscriber`."""
+    """Return (message bytes, subject) of an email about `event` to `subscriber`, made at
+    `now` (a `revealed` meeting's details only after its reveal moment)."""
     links = Links(settings.base_url)
     return emails.render(
         kind,
@@ -250,8 +264,9 @@ def event_message(
         reader_for(subscriber, links),
         envelope,
         event_url=links.event_page(event.id),
-        ics=_calendar(event, settings, calendars),
+        ics=_calendar(event, settings, calendars, now),
         previous=previous,
+        now=now,
     )
 
 
@@ -261,7 +276,8 @@ def render(
     settings: Settings,
     envelope: mail.Envelope,
     emails: mail.EventEmails,
-    calendars: dict[tuple[str, int], str],
+    calendars: dict[tuple[str, int, bool], str],
+    now: datetime | None = None,
 ) -> tuple[bytes, str] | None:
     """Return (message bytes, subject) of an outbox row, or None as `build` does.
 
@@ -270,7 +286,7 @@ def render(
     """
     subscriber = row.subscriber
     if row.kind not in mail.EVENT_KINDS or subscriber is None or not subscriber.active:
-        msg = build(session, row, settings, envelope, calendars)
+        msg = build(session, row, settings, envelope, calendars, now)
         return None if msg is None else (mail.to_bytes(msg), str(msg["Subject"]))
     event = _event_to_send(row)
     if event is None:
@@ -284,13 +300,14 @@ def render(
         envelope,
         calendars,
         row.payload.get("previous"),
+        now,
     )
 
 
 def preview(session: Session, event: Event, settings: Settings) -> list[tuple[str, bytes]]:
     """Return (recipient, .eml bytes) of the announcement of a talk, queuing nothing."""
     emails = mail.EventEmails()
-    calendars: dict[tuple[str, int], str] = {}
+    calendars: dict[tuple[str, int, bool], str] = {}
     found = []
     for subscriber in outbox.active_subscribers(session, event.series_id):
         if not subscriber.announcements:
@@ -515,6 +532,7 @@ def _prepare(
     worker: str,
     settings: Settings,
     emails: mail.EventEmails | None = None,
+    now: datetime | None = None,
 ) -> dict[int, tuple[str, bytes]]:
     """Build and store (once) the messages of claimed rows, in one transaction.
 
@@ -523,8 +541,9 @@ def _prepare(
     `emails` holds talk templates from earlier batches (a new one when None).
     """
     ready: dict[int, tuple[str, bytes]] = {}
-    calendars: dict[tuple[str, int], str] = {}
+    calendars: dict[tuple[str, int, bool], str] = {}
     emails = mail.EventEmails() if emails is None else emails
+    now = now or SYSTEM_CLOCK.now()
     with factory() as session, session.begin():
         # Subscribers and talks in two queries, not one lazy load (and autoflush) per row.
         query = (
@@ -551,7 +570,7 @@ def _prepare(
                 continue
             if row.message is None:
                 envelope = mail.Envelope.new(settings.mail_from, settings.domain)
-                rendered = render(session, row, settings, envelope, emails, calendars)
+                rendered = render(session, row, settings, envelope, emails, calendars, now)
                 if rendered is None:
                     row.status, row.last_error, row.locked_by = "skipped", "nothing to send", None
                     continue
@@ -679,7 +698,7 @@ def send_batch(
     smtp = Mailer(settings) if mailer is None else mailer
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(ids), desc="sending", unit="email", disable=not show, file=sys.stderr)
-    ready = _prepare(factory, ids, worker, settings, emails)
+    ready = _prepare(factory, ids, worker, settings, emails, now)
     report.skipped = len(ids) - len(ready)
     bar.update(report.skipped)
     todo = [row_id for row_id in ids if row_id in ready]

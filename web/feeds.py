@@ -31,7 +31,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from events import listings, queries, times, topics
-from events.access import Audience
+from events.access import Audience, is_revealed
 from events.config import Settings
 from events.errors import NotFound
 from events.models import BREAK_KINDS, CONTAINER_KINDS, Event, Series
@@ -83,13 +83,34 @@ def _site_description() -> str:
     return f"Talks of the public seminar series: the last {days} days and everything ahead."
 
 
-def _render_public(events: Sequence[Event], audience: Audience = "public") -> dict[str, bytes]:
+def _render_public(
+    events: Sequence[Event], audience: Audience = "public", moment: datetime | None = None
+) -> dict[str, bytes]:
     links = _links()
     domain = settings().domain
-    return {e.id: render_vevent(e, links=links, domain=domain, audience=audience) for e in events}
+    return {
+        e.id: render_vevent(e, links=links, domain=domain, audience=audience, now=moment)
+        for e in events
+    }
 
 
-def reader_texts(events: Sequence[Event], audience: Audience = "public") -> ItemTexts:
+def _piece_version(
+    event: Event, fingerprint: str, audience: Audience, moment: datetime | None
+) -> str:
+    """Return the version a talk's stored piece is kept under.
+
+    A subscriber's piece of a talk whose meeting is `revealed` at `moment` is kept under
+    its own version, so a piece rendered before the reveal is never served after it.
+    """
+    key = cache.event_version(event, fingerprint)
+    if audience == "subscriber" and is_revealed(event.meeting, event.start_utc, moment):
+        key += "|revealed"
+    return key
+
+
+def reader_texts(
+    events: Sequence[Event], audience: Audience = "public", moment: datetime | None = None
+) -> ItemTexts:
     """Return the item texts of the talks a reader feed shows (`syndication.ordered`), from
     stored per-talk pieces: only talks changed since they were stored are rendered."""
     shown = ordered(events)
@@ -98,26 +119,33 @@ def reader_texts(events: Sequence[Event], audience: Audience = "public") -> Item
     by_id = {e.id: e for e in shown}
     stored = cache.pieces(
         db(),
-        [(e.id, cache.event_version(e, fingerprint)) for e in shown],
+        [(e.id, _piece_version(e, fingerprint, audience, moment)) for e in shown],
         kind="reader",
         audience=audience,
         render_missing=lambda ids: {
-            i: item_text(by_id[i], links=links, audience=audience).to_bytes() for i in ids
+            i: item_text(by_id[i], links=links, audience=audience, now=moment).to_bytes()
+            for i in ids
         },
     )
     return {e.id: ItemText.from_bytes(piece) for e, piece in zip(shown, stored, strict=True)}
 
 
-def calendar(events: list[Event], info: CalendarInfo, audience: Audience = "public") -> bytes:
+def calendar(
+    events: list[Event],
+    info: CalendarInfo,
+    audience: Audience = "public",
+    moment: datetime | None = None,
+) -> bytes:
     """Return a calendar of loaded talks, assembled from stored VEVENT pieces."""
     fingerprint = cache.settings_fingerprint(settings())
     by_id = {e.id: e for e in events}
+
     vevents = cache.pieces(
         db(),
-        [(e.id, cache.event_version(e, fingerprint)) for e in events],
+        [(e.id, _piece_version(e, fingerprint, audience, moment)) for e in events],
         kind="vevent",
         audience=audience,
-        render_missing=lambda ids: _render_public([by_id[i] for i in ids], audience),
+        render_missing=lambda ids: _render_public([by_id[i] for i in ids], audience, moment),
     )
     zones, years = piece_zone_years(events, vevents)
     return assemble(info, vtimezones(zones, years), vevents)

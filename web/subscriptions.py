@@ -255,12 +255,14 @@ PERSONAL_TITLE = "My seminars"
 PERSONAL_DESCRIPTION = "Talks of the seminar series you follow, with details for subscribers."
 
 
-def _personal(token: str, fmt: str, build: Callable[[list[Event]], bytes]) -> Response:
+def _personal(token: str, fmt: str, build: Callable[[list[Event], datetime], bytes]) -> Response:
     """Serve a personal feed kept per version: 304 from the followed series' stamps, else
     the stored body, else `build(talks)` once (VEVENTs from stored subscriber pieces).
 
     Its key is the subscriber's id; the version holds a hash of the token (it is in the
-    body's links), so a rotated token never serves the old one's body.
+    body's links), so a rotated token never serves the old one's body, and the talks whose
+    `revealed` meeting details have reached subscribers, so a body made before a reveal is
+    never served after it.
     """
     found = queries.personal_stamps(db(), token)
     if found is None:
@@ -268,14 +270,15 @@ def _personal(token: str, fmt: str, build: Callable[[list[Event]], bytes]) -> Re
     subscriber_id, stamps = found
     moment = now()
     token_hash = hashlib.sha256(token.encode()).hexdigest()[:16]
-    version = stamps_version(stamps, moment, "personal", fmt, token_hash)
+    reveals = queries.revealed_meetings(db(), list(stamps.revealing), moment)
+    version = stamps_version(stamps, moment, "personal", fmt, token_hash, reveals)
     series_ids = list(stamps.series_ids)
     response = stored_document(
         f"personal/{subscriber_id}/{fmt}",
         version,
         stamps,
         FORMATS[fmt].content_type,
-        lambda: build(personal_events(series_ids, moment)),
+        lambda: build(personal_events(series_ids, moment), moment),
         private=True,
     )
     response.headers["X-Robots-Tag"] = "noindex"
@@ -286,11 +289,11 @@ def _personal(token: str, fmt: str, build: Callable[[list[Event]], bytes]) -> Re
 def personal_ics(token: str) -> Response:
     """The subscriber's personal calendar, with subscriber-only meeting details."""
 
-    def build(events: list[Event]) -> bytes:
+    def build(events: list[Event], moment: datetime) -> bytes:
         info = ical.CalendarInfo(
             name=PERSONAL_TITLE, description=PERSONAL_DESCRIPTION, url=_links().manage(token)
         )
-        return calendar(events, info, AUDIENCE)
+        return calendar(events, info, AUDIENCE, moment)
 
     return _personal(token, "ics", build)
 
@@ -299,7 +302,7 @@ def personal_ics(token: str) -> Response:
 def personal_rss(token: str) -> Response:
     """The subscriber's personal RSS feed, with subscriber-only meeting details."""
 
-    def build(events: list[Event]) -> bytes:
+    def build(events: list[Event], moment: datetime) -> bytes:
         links = _links()
         info = syndication.FeedInfo(
             title=PERSONAL_TITLE,
@@ -308,7 +311,12 @@ def personal_rss(token: str) -> Response:
             self_url=links.personal_feed(token, "rss"),
         )
         return syndication.render_rss(
-            events, info=info, links=links, domain=settings().domain, audience=AUDIENCE
+            events,
+            info=info,
+            links=links,
+            domain=settings().domain,
+            audience=AUDIENCE,
+            now=moment,
         )
 
     return _personal(token, "rss", build)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired, TypedDict
 
-AccessPolicy = Literal["public", "subscribers", "hidden"]
+AccessPolicy = Literal["public", "subscribers", "revealed", "hidden"]
 
 
 class Speaker(TypedDict):
@@ -32,6 +32,7 @@ class Meeting(TypedDict, total=False):
     passcode: str
     alternate_id: str
     access: AccessPolicy
+    reveal_minutes: int  # `revealed`: minutes before the start the details reach subscribers
 
 
 class PreviousValues(TypedDict, total=False):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from events.db import Base, UTCDateTime
@@ -12,7 +12,7 @@ from events.models.fields import Location, Meeting, Speaker
 
 VISIBILITIES = ("public", "unlisted")
 STATUSES = ("confirmed", "tentative", "cancelled")
-ACCESS_POLICIES = ("public", "subscribers", "hidden")
+ACCESS_POLICIES = ("public", "subscribers", "revealed", "hidden")
 
 
 class Series(Base):
@@ -32,6 +32,11 @@ class Series(Base):
     location: Mapped[Location | None] = mapped_column(JSON)
     meeting: Mapped[Meeting | None] = mapped_column(JSON)
     auto_announce: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Minutes a new talk lasts when it names no end (migration 0014_workspace_defaults).
+    duration: Mapped[int | None] = mapped_column(Integer)
+    # Set (for good) once the series or one of its talks has a `revealed` meeting: only
+    # then does a personal feed look for reveal moments (events.queries.revealed_meetings).
+    reveals: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Taxonomy topics (by slug, name or 'Parent › Child') and free keywords, as imported;
     # events.topics links the known ones (migration 0011_discovery).
     topics: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")

@@ -114,6 +114,7 @@ def test_public_reads_never_show_withheld_meeting_details(
         "passcode": None,
         "alternate_id": None,
         "access": "subscribers",
+        "reveal_minutes": None,
         "withheld": True,
     }
 

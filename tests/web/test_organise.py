@@ -624,6 +624,27 @@ def test_series_description_preview(web: Flask, sessions: sessionmaker[Session])
     assert client.get("/organise").get_data(as_text=True).count("Lisbon Number Theory") == 0
 
 
+def test_the_live_preview_endpoint_renders_as_the_public_page(
+    web: Flask, sessions: sessionmaker[Session]
+) -> None:
+    from web.pages import rich_text
+
+    text = "**Bold**, $\\int_0^1 x\\,dx$ and <script>alert(1)</script>"
+    client = signed_in(web, organiser(sessions, "ana@example.org"))
+    token = csrf(client, "/organise/series/new")
+    shown = client.post("/organise/preview", data={"text": text}, headers={"X-CSRFToken": token})
+    with web.app_context():
+        expected = rich_text(text)
+    assert shown.status_code == 200 and shown.get_data(as_text=True) == expected
+    assert "<math" in expected and "<script" not in expected
+    assert shown.headers["Cache-Control"] == "no-store"
+    assert client.post("/organise/preview", data={"text": text}).status_code == 400  # no CSRF
+    assert web.test_client().post("/organise/preview", data={"text": text}).status_code in (
+        302,
+        400,
+    )
+
+
 def test_the_slug_changes_until_the_first_talk_is_published(
     web: Flask, sessions: sessionmaker[Session]
 ) -> None:

@@ -31,6 +31,7 @@ from tests.support.mailtools import SmtpServer, free_port, text_part
 from tests.support.parsers import icaljs
 from tests.web.test_pages_browser import CHROMIUM, browser  # noqa: F401  (fixture by name)
 from web.context import state
+from web.pages import rich_text
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium")
 
@@ -134,6 +135,10 @@ def test_an_organiser_publishes_a_beijing_talk_in_a_lisbon_series(
     page.get_by_label("Series name").fill("Lisbon Number Theory")
     page.get_by_label("Timezone").fill("Europe/Lisbon")
     page.get_by_label("Description").fill("Talks on *numbers*, $\\zeta(s)$.")
+    live = page.locator('[data-preview-of="description"] .prose')
+    live.locator("em").wait_for()  # the live preview, rendered by the server while typing
+    with app.app_context():
+        assert live.inner_html() == rich_text("Talks on *numbers*, $\\zeta(s)$.")
     valid("series form")
     shot(page, "series-form")
     page.get_by_role("button", name="Create series").click()
@@ -151,8 +156,10 @@ def test_an_organiser_publishes_a_beijing_talk_in_a_lisbon_series(
             "Start time": "09:30",
             "End time": "10:30",
             "Timezone": "Beijing time",
+            "Abstract": "On **$q$-series**.",
         },
     )
+    page.locator('[data-preview-of="abstract"] .prose strong math').wait_for()
     preview = page.locator("[data-when-preview] li")
     preview.first.wait_for()
     shown = preview.all_inner_texts()

@@ -308,6 +308,7 @@ def meeting_out(meeting: Meeting | None, editor: bool) -> MeetingOut | None:
         passcode=view.passcode,
         alternate_id=view.alternate_id,
         access=meeting.get("access", "subscribers"),
+        reveal_minutes=view.reveal_minutes,
         withheld=view.withheld,
     )
 

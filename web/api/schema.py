@@ -50,7 +50,10 @@ class MeetingOut(Out):
     id: str | None = None
     passcode: str | None = None
     alternate_id: str | None = None
-    access: Literal["public", "subscribers", "hidden"] | None = None
+    access: Literal["public", "subscribers", "revealed", "hidden"] | None = None
+    reveal_minutes: int | None = Field(
+        default=None, description="`revealed`: minutes before the start subscribers get details"
+    )
     withheld: bool = False
 
 
@@ -67,6 +70,9 @@ class SeriesOut(Out):
     visibility: Literal["public", "unlisted"]
     location: LocationOut | None
     meeting: MeetingOut | None
+    duration: int | None = Field(
+        default=None, description="minutes a new talk lasts when it gives no end"
+    )
     topics: list[str] = Field(
         default_factory=list,
         description="taxonomy topics (slug, name or 'Parent › Child') and free keywords",

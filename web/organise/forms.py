@@ -48,6 +48,9 @@ else:
 
 ACCESS_CHOICES = [
     SelectChoice("subscribers", "Subscribers only (in their emails and personal feeds)"),
+    SelectChoice(
+        "revealed", "Subscribers only, shortly before the start (reminder, personal feeds)"
+    ),
     SelectChoice("public", "Everyone (shown on public pages and feeds)"),
     SelectChoice("hidden", "Nobody (kept here only)"),
 ]
@@ -99,6 +102,11 @@ class _Place:
     meeting_access = SelectField(
         "Who sees the meeting details", choices=ACCESS_CHOICES, default="subscribers"
     )
+    meeting_reveal = StringField(
+        "Reveal the details this many minutes before the start",
+        widget=NumberInput(min=1, max=10080),
+        description="Only for “shortly before the start”; 15 when left empty.",
+    )
 
 
 class SeriesForm(FlaskForm, _Place):
@@ -131,6 +139,11 @@ class SeriesForm(FlaskForm, _Place):
         description="One site a line, as scheme and host (and port): https://math.example.edu "
         "or https://*.example.edu for its subdomains. Left empty, any site may embed it.",
         render_kw={"rows": 3, "autocomplete": "off", "spellcheck": "false"},
+    )
+    duration = StringField(
+        "Default duration in minutes",
+        widget=NumberInput(min=1, max=1440),
+        description="A new talk lasts this long unless it gives an end time.",
     )
 
 
@@ -213,6 +226,8 @@ def place_data(form: SeriesForm | TalkForm) -> tuple[dict[str, Any], dict[str, A
     }
     if meeting:
         meeting["access"] = form.meeting_access.data or "subscribers"
+        if meeting["access"] == "revealed" and _text(form.meeting_reveal):
+            meeting["reveal_minutes"] = _text(form.meeting_reveal)
     return location, meeting or None
 
 
@@ -230,6 +245,8 @@ def fill_place(
     form.meeting_id.data = meeting.get("id", "")
     form.meeting_passcode.data = meeting.get("passcode", "")
     form.meeting_access.data = meeting.get("access", "subscribers")
+    reveal = meeting.get("reveal_minutes")
+    form.meeting_reveal.data = str(reveal) if reveal else ""
 
 
 def slugify(name: str) -> str:
@@ -253,6 +270,7 @@ def series_data(form: SeriesForm, *, slug: str | None = None) -> dict[str, Any]:
         "meeting": meeting,
         "auto_announce": bool(form.auto_announce.data),
         "embed_origins": form.embed_origins.data or "",
+        "duration": _text(form.duration) or None,
     }
 
 
@@ -267,6 +285,7 @@ def fill_series(form: SeriesForm, series: Series) -> None:
     form.description.data = series.description
     form.auto_announce.data = series.auto_announce
     form.embed_origins.data = "\n".join(series.embed_origins)
+    form.duration.data = str(series.duration) if series.duration else ""
     fill_place(form, dict(series.location or {}), dict(series.meeting or {}))
 
 
@@ -283,7 +302,10 @@ SERIES_FIELDS = {
     "meeting.url": "meeting_url",
     "meeting.id": "meeting_id",
     "meeting.passcode": "meeting_passcode",
+    "meeting.reveal_minutes": "meeting_reveal",
+    "meeting.access": "meeting_access",
     "meeting": "meeting_url",
+    "duration": "duration",
 }
 TALK_FIELDS = {
     "title": "title",
@@ -295,6 +317,8 @@ TALK_FIELDS = {
     "meeting.url": "meeting_url",
     "meeting.id": "meeting_id",
     "meeting.passcode": "meeting_passcode",
+    "meeting.reveal_minutes": "meeting_reveal",
+    "meeting.access": "meeting_access",
     "meeting": "meeting_url",
     "slides": "slides",
     "recording": "recording",
@@ -340,13 +364,15 @@ def apply_errors(
     return unplaced
 
 
-def _when(form: TalkForm, zone: str) -> tuple[str | None, str | None]:
+def _when(form: TalkForm, zone: str, default: int | None = None) -> tuple[str | None, str | None]:
     """Return the start and end texts for the schema, with an offset when one was chosen.
 
     Puts a field error (and returns None) for a missing date or time, a time skipped by a
     DST change (with the nearest valid times) or a time that happens twice and no choice.
     """
     day, start, end = _text(form.date), _text(form.start_time), _text(form.end_time)
+    if not end and not _text(form.duration) and default:
+        form.duration.data = str(default)  # the series' default duration
     if not day:
         form.date.errors = ["Enter the date of the talk."]
     if not start:
@@ -411,7 +437,7 @@ def _wall(form: TalkForm, field: Field, text: str, zone: str) -> str | None:
 def talk_data(form: TalkForm, talk_id: str, series: Series) -> dict[str, Any] | None:
     """Return the talk form as an event input mapping, or None after a date/time error."""
     zone = _text(form.timezone) or series.timezone
-    start, end = _when(form, zone)
+    start, end = _when(form, zone, series.duration)
     location, meeting = place_data(form)
     speakers = []
     for entry in form.speakers.entries:
@@ -494,6 +520,7 @@ def fill_talk(form: TalkForm, data: dict[str, Any], series: Series) -> None:
 def defaults_for(form: TalkForm, series: Series) -> None:
     """Fill a new talk's form with the series' defaults."""
     form.timezone.data = series.timezone
+    form.duration.data = str(series.duration) if series.duration else ""
     fill_place(form, dict(series.location or {}), dict(series.meeting or {}))
 
 
@@ -541,7 +568,11 @@ def talk_title(talk: Event | TalkDraft) -> str:
 
 def when_text(talk: Event | TalkDraft, zone: str) -> str:
     """Return the talk's start in a zone, for lists."""
-    start: datetime = talk.start_utc
+    return instant_text(talk.start_utc, zone)
+
+
+def instant_text(start: datetime, zone: str) -> str:
+    """Return an instant in a zone: 'Sat 04 Dec 2027, 09:30 UTC+00:00'."""
     local = times.local(start, zone)
     return f"{local:%a %d %b %Y, %H:%M} {times.utc_offset_label(start, zone)}"
 

@@ -32,6 +32,7 @@ from web.organise.forms import (
     defaults_for,
     fill_series,
     fill_talk,
+    instant_text,
     series_data,
     talk_data,
     talk_title,
@@ -39,6 +40,8 @@ from web.organise.forms import (
 )
 from web.organise.signin import current_organiser, may_email, send_link, signed_in
 from web.pages import embed_snippet, rich_text
+
+PREVIEW_LIMIT = 100_000
 
 
 def me() -> Organiser:
@@ -164,6 +167,18 @@ def _series_preview(form: SeriesForm, series: Series | None) -> tuple[str, int]:
         slug_locked=locked,
         embed_snippet=embed_snippet(series) if series is not None else None,
     )
+
+
+@bp.post("/organise/preview")
+@signed_in
+def preview() -> Response:
+    """Markdown with LaTeX rendered exactly as the public pages render it (the live preview)."""
+    text = request.form.get("text", "")
+    if len(text) > PREVIEW_LIMIT:
+        abort(413, "Too long to preview.")
+    response = Response(rich_text(text), content_type="text/html; charset=utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/organise/series/<slug>")
@@ -313,6 +328,7 @@ def _talk_page(
     form.number_speakers()
     context.setdefault("unplaced", [])
     context.setdefault("preview", None)
+    following = accounts.next_session(db(), series, talk, now()) if talk is not None else None
     return page(
         "organise/talk_form.html",
         status,
@@ -321,6 +337,7 @@ def _talk_page(
         talk=talk,
         is_draft=talk is None or isinstance(talk, TalkDraft),
         heading=talk_title(talk) if talk is not None else "New talk",
+        next_session=instant_text(following.start_utc, series.timezone) if following else None,
         **context,
     )
 
@@ -464,16 +481,24 @@ def delete(talk_id: str) -> Response:
 @bp.post("/organise/talks/<talk_id>/duplicate")
 @signed_in
 def duplicate(talk_id: str) -> Response:
-    """Copy a talk into a new draft in the same slot a week later."""
+    """Copy a talk into a new draft in the same slot a week later, or in the next session
+    (`to=session`: the next block of its session, or the schedule's next occurrence)."""
     found, series, _ = _talk(talk_id)
     if not ConfirmForm().validate_on_submit():
         abort(400, "The form expired; try again.")
+    to = None
+    if request.form.get("to") == "session":
+        to = accounts.next_session(db(), series, found, now())
+        if to is None:
+            flash("Not duplicated: this series has no next session (no schedule or block).")
+            return redirect(url_for("organise.talk", talk_id=talk_id))
     try:
-        copy = accounts.duplicate(db(), series, found, me(), now())
+        copy = accounts.duplicate(db(), series, found, me(), now(), to=to)
     except InvalidRecord as exc:
         db().rollback()
         flash(f"Not duplicated: {exc}")
         return redirect(url_for("organise.talk", talk_id=talk_id))
     db().commit()
-    flash("A copy for the same slot next week, as a draft: change the speaker and title.")
+    where = "in the next session" if to is not None else "for the same slot next week"
+    flash(f"A copy {where}, as a draft: change the speaker and title.")
     return redirect(url_for("organise.talk", talk_id=copy.id))

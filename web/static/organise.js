@@ -94,6 +94,35 @@
     suggest();
   }
 
+  // Live preview: while Markdown is typed (debounced), ask the server to render it exactly
+  // as the public page does, and show the answer; the Preview button works without this.
+  function setupLivePreview(box) {
+    var field = document.getElementById(box.getAttribute("data-preview-of"));
+    var form = field && field.form;
+    var token = form && form.querySelector('input[name="csrf_token"]');
+    var target = box.querySelector(".prose");
+    if (!field || !token || !target || !window.fetch) return;
+    var timer = null, asked = 0;
+    function render() {
+      var mine = ++asked;
+      var body = new URLSearchParams();
+      body.set("text", field.value);
+      fetch(box.getAttribute("data-preview-url"), {
+        method: "POST", credentials: "same-origin", body: body,
+        headers: { "X-CSRFToken": token.value, "Accept": "text/html" }
+      }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+        if (html === null || mine !== asked) return;  // an answer to older text arrived late
+        target.innerHTML = html;  // sanitised by the server, as on the public page
+        box.hidden = !field.value.trim();
+        box.setAttribute("data-rendered", String(mine));
+      }).catch(function () {});
+    }
+    field.addEventListener("input", function () {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(render, 300);
+    });
+  }
+
   function focusErrors() {
     var summary = document.getElementById("error-summary");
     if (summary) summary.focus();
@@ -103,6 +132,7 @@
     Array.prototype.forEach.call(document.querySelectorAll("form[data-series-zone]"), setupPreview);
     setupZoneSuggest();
     setupSlug();
+    Array.prototype.forEach.call(document.querySelectorAll("[data-preview-of]"), setupLivePreview);
     focusErrors();
   }
 
