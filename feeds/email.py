@@ -14,7 +14,7 @@ from __future__ import annotations
 import quopri
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -376,6 +376,70 @@ def digest_email(
     _footer(body, reader, series_names)
     listed = list_id("EventFeed digest", "digest", envelope)
     return _message(subject, body, reader, envelope, None, listed=listed)
+
+
+def session_email(
+    block: Event,
+    talks: Sequence[Event],
+    series: Series,
+    reader: Reader,
+    envelope: Envelope,
+    *,
+    urls: Mapping[str, str],
+    ics: str | None,
+    added: Sequence[str] = (),
+) -> EmailMessage:
+    """Return the one announcement of a session (or workshop) listing every talk in it.
+
+    `urls` maps the block's and each talk's id to its page; `added` names the talks an
+    update adds to a session announced before (the email is then an update that lists every
+    talk, the new ones marked); `ics` is a calendar (METHOD:PUBLISH) of the talks, made an
+    iTIP REQUEST here, one VEVENT per talk with the talk's own UID, as in the feeds.
+    """
+    count = f"{len(talks)} talk{'s' if len(talks) != 1 else ''}"
+    moment = display.talk_moment(block, reader.timezone)
+    prefix = "Updated: " if added else ""
+    heading = block.title if block.title != series.name else f"{series.name} session"
+    subject = f"{prefix}[{series.name}] {heading}: {count} — {moment}"
+    body = _Body(f"{prefix}{heading}", [])
+    if added:
+        news = [t.title for t in talks if t.id in added]
+        what = "A talk has" if len(news) == 1 else f"{len(news)} talks have"
+        body.p(f"{series.name}: {what} been added to this {block.kind}. It now holds {count}.")
+    else:
+        body.p(f"{series.name}: a {block.kind} of {count} has been announced.")
+    body.row("When", display.talk_span(block, reader.timezone))
+    place = display.place_text(block.location)
+    if place:
+        body.row("Where", place)
+    _meeting_rows(body, block.meeting)
+    body.link("Programme", urls[block.id])
+    for talk in talks:
+        mark = " (new)" if talk.id in added else ""
+        body.h(f"{talk.title}{mark}")
+        if talk.speakers:
+            body.row("Speakers", display.speakers_text(talk.speakers))
+        body.row("When", display.talk_span(talk, reader.timezone))
+        if talk.status == "tentative":
+            body.row("Status", "tentative")
+        if talk.meeting != block.meeting:
+            _meeting_rows(body, talk.meeting)
+        for label, url in (
+            ("Livestream", talk.livestream),
+            ("Video", talk.recording),
+            ("Slides", talk.slides),
+        ):
+            if url:
+                body.link(label, url)
+        body.link("Details", urls[talk.id])
+        body.abstract(talk.abstract)
+    _footer(body, reader, [series.name])
+    listed = list_id(series.name, series.slug, envelope)
+    if ics is None:
+        return _message(subject, body, reader, envelope, None, listed=listed)
+    calendar, method = itip_calendar(ics, "announcement", reader.email)
+    msg = _message(subject, body, reader, envelope, calendar, listed=listed, ics_method=method)
+    return msg
 
 
 def confirmation_email(

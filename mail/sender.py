@@ -56,7 +56,7 @@ from events.models import Event, Outbox, PreviousValues, Series, Subscriber
 from feeds import email as mail
 from feeds import ical
 from feeds.links import Links
-from mail import outbox, subscribers
+from mail import blocks, outbox, subscribers
 
 LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 10
@@ -197,6 +197,8 @@ def build(
             return None
         start = datetime.fromisoformat(row.payload["week_start"])
         return mail.digest_email(items, reader, envelope, week_start=start)
+    if row.kind in blocks.BLOCK_KINDS:
+        return block_email(session, row, subscriber, settings, reader, envelope)
     event = _event_to_send(row)
     kind = row.kind
     if event is None or not mail.is_event_kind(kind):
@@ -211,6 +213,56 @@ def build(
         ics=_calendar(event, settings, {} if calendars is None else calendars),
         previous=row.payload.get("previous"),
     )
+
+
+def block_email(
+    session: Session,
+    row: Outbox,
+    subscriber: Subscriber,
+    settings: Settings,
+    reader: mail.Reader,
+    envelope: mail.Envelope,
+) -> EmailMessage | None:
+    """Return a session's announcement (or update) from its talks as they are now.
+
+    Records the talks it lists in the row (`payload["talks"]`, see mail.blocks); None when
+    the session is gone or cancelled, has no talk left, or an update has nothing new.
+    """
+    block = row.event
+    if block is None or block.status == "cancelled":
+        return None
+    talks = blocks.talks_of(block)
+    added: list[str] = []
+    if row.kind == "session-update":
+        mine = blocks.block_rows(session, block.id).get(subscriber.id, [])
+        seen = blocks.listed([r for r in mine if r.id != row.id])
+        added = [t.id for t in talks if t.id not in seen]
+        if not added:
+            return None
+    if not talks:
+        return None
+    row.payload = {**row.payload, "talks": [t.id for t in talks]}
+    links = Links(settings.base_url)
+    return mail.session_email(
+        block,
+        talks,
+        block.series,
+        reader,
+        envelope,
+        urls={e.id: links.event_page(e.id) for e in (block, *talks)},
+        ics=talks_calendar(talks, block.series, settings),
+        added=added,
+    )
+
+
+def talks_calendar(talks: list[Event], series: Series, settings: Settings) -> str:
+    """Return talks as one calendar (METHOD:PUBLISH), one VEVENT per talk as in the feeds."""
+    links = Links(settings.base_url)
+    info = ical.CalendarInfo(name=series.name, url=links.series_page(series.slug), method="PUBLISH")
+    data = ical.render_calendar(
+        talks, info=info, links=links, domain=settings.domain, audience="subscriber"
+    )
+    return with_organizer(data, series.name, parseaddr(settings.mail_from)[1]).decode("utf-8")
 
 
 def _event_to_send(row: Outbox) -> Event | None:
@@ -292,8 +344,19 @@ def preview(session: Session, event: Event, settings: Settings) -> list[tuple[st
     emails = mail.EventEmails()
     calendars: dict[tuple[str, int], str] = {}
     found = []
+    block = blocks.block_of(session, event)
     for subscriber in outbox.active_subscribers(session, event.series_id):
         if not subscriber.announcements:
+            continue
+        if block is not None:  # the session's one announcement, as it would be built now
+            envelope = mail.Envelope.new(settings.mail_from, settings.domain)
+            row = Outbox(kind="session", event=block, payload={})
+            links = Links(settings.base_url)
+            msg = block_email(
+                session, row, subscriber, settings, reader_for(subscriber, links), envelope
+            )
+            if msg is not None:
+                found.append((subscriber.email, mail.to_bytes(msg)))
             continue
         envelope = mail.Envelope.new(settings.mail_from, settings.domain)
         data, _ = event_message(

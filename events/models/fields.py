@@ -51,3 +51,5 @@ class OutboxPayload(TypedDict, total=False):
     previous: PreviousValues
     week_start: str
     event_ids: list[str]
+    # The talks a session's announcement listed when it was built (mail.blocks).
+    talks: list[str]

@@ -28,6 +28,8 @@ OUTBOX_KINDS = (
     "reminder",
     "digest",
     "signin",
+    "session",
+    "session-update",
 )
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped")
 
