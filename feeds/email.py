@@ -442,6 +442,35 @@ def session_email(
     return msg
 
 
+def recording_email(
+    event: Event,
+    series: Series,
+    reader: Reader,
+    envelope: Envelope,
+    *,
+    link: str,
+    url: str,
+    event_url: str,
+) -> EmailMessage:
+    """Return the short note that a talk's video (`link` 'recording') or slides are online."""
+    what = "Video" if link == "recording" else "Slides"
+    subject = f"{what} available: [{series.name}] {event.title}"
+    body = _Body(f"{what} available: {event.title}", [])
+    noun = "video" if link == "recording" else "slides"
+    body.p(f"{series.name}: the {noun} of this talk can now be watched or read online.")
+    body.link(what, url)
+    body.row("Title", event.title)
+    if event.speakers:
+        body.row("Speakers", display.speakers_text(event.speakers))
+    body.row("When", display.talk_span(event, reader.timezone))
+    body.link("Details", event_url)
+    body.p("You can turn these notes off on the page that manages your subscription.")
+    _footer(body, reader, [series.name])
+    return _message(
+        subject, body, reader, envelope, None, listed=list_id(series.name, series.slug, envelope)
+    )
+
+
 def confirmation_email(
     series_names: Sequence[str], reader: Reader, envelope: Envelope, *, confirm_url: str
 ) -> EmailMessage:

@@ -197,6 +197,8 @@ def build(
             return None
         start = datetime.fromisoformat(row.payload["week_start"])
         return mail.digest_email(items, reader, envelope, week_start=start)
+    if row.kind == "recording":
+        return _recording_note(row, links, reader, envelope)
     if row.kind in blocks.BLOCK_KINDS:
         return block_email(session, row, subscriber, settings, reader, envelope)
     event = _event_to_send(row)
@@ -212,6 +214,26 @@ def build(
         event_url=links.event_page(event.id),
         ics=_calendar(event, settings, {} if calendars is None else calendars),
         previous=row.payload.get("previous"),
+    )
+
+
+def _recording_note(
+    row: Outbox, links: Links, reader: mail.Reader, envelope: mail.Envelope
+) -> EmailMessage | None:
+    """Return a 'recording available' note, or None when the talk or its link is gone."""
+    event = row.event
+    link = row.payload.get("link", "")
+    url = getattr(event, link, None) if link in ("recording", "slides") else None
+    if event is None or event.status == "cancelled" or not isinstance(url, str) or not url:
+        return None
+    return mail.recording_email(
+        event,
+        event.series,
+        reader,
+        envelope,
+        link=link,
+        url=url,
+        event_url=links.event_page(event.id),
     )
 
 
