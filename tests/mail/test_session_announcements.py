@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from icalendar import Calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +26,7 @@ from events.models import Event, Outbox
 from feeds import email as mail
 from mail import blocks, sender, subscribers
 from mail.sender import talks_calendar
+from server import cli
 from tests.feeds.test_email_snapshots import ENVELOPE, READER, check_snapshot, parse
 from tests.support.mailtools import SmtpServer, calendar_part, html_part, text_part
 from tests.support.parsers import all_parsers
@@ -49,7 +51,9 @@ TALK_B = {
 }
 
 
-def session_doc(talks: list[dict[str, Any]], end: str = "11:30") -> dict[str, Any]:
+def session_doc(
+    talks: list[dict[str, Any]], end: str = "11:30", auto_announce: bool = True
+) -> dict[str, Any]:
     """Return the Beijing series with one session on Saturday 9 January 2027."""
     block = {
         "id": "bj-2027-01-09",
@@ -65,7 +69,7 @@ def session_doc(talks: list[dict[str, Any]], end: str = "11:30") -> dict[str, An
                 "slug": "bj",
                 "name": "Joint Seminar of Machine Learning",
                 "timezone": "Asia/Shanghai",
-                "auto_announce": True,
+                "auto_announce": auto_announce,
                 "location": "Online",
                 "meeting": {
                     "platform": "Tencent Meeting",
@@ -264,3 +268,24 @@ def test_session_email_matches_snapshots(room: Room, make_event: Callable[..., E
     check_snapshot("email-session.txt", text_part(msg))
     check_snapshot("email-session.html", html_part(msg))
     assert msg["List-Id"] == "Joint Seminar of Machine Learning <bj.events.example.org>"
+
+
+def test_cli_announce_of_a_session_talk_previews_and_queues_the_session_email(
+    room: Room, smtp: SmtpServer, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    room.load(session_doc([TALK_A, TALK_B], auto_announce=False))
+    env = {**cli_env, "EVENTFEED_SMTP_URL": smtp.url}
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "wrote 1 .eml" in run("announce", "bj-wang", "--preview", str(tmp_path / "eml"))
+    [eml] = (tmp_path / "eml").glob("*.eml")
+    assert b"Deep learning for PDEs" in eml.read_bytes()
+    assert "queued 1" in run("announce", "bj-wang")
+    assert "queued 0" in run("announce", "bj-2027-01-09")  # the same email
+    run("send")
+    [msg] = smtp.inbox.to(LISBON)
+    assert "2 talks" in msg["Subject"]
