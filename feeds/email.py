@@ -14,7 +14,7 @@ from __future__ import annotations
 import quopri
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -710,6 +710,55 @@ class EventEmails:
         previous: PreviousValues | None,
     ) -> _Template | None:
         """Render the email for placeholder values; None when they are not all verbatim."""
+
+        def build(stand_in: Reader, placeholder: Envelope) -> EmailMessage:
+            return event_email(
+                kind,
+                event,
+                series,
+                stand_in,
+                placeholder,
+                event_url=event_url,
+                ics=ics,
+                previous=previous,
+            )
+
+        return self._template_of(build, reader, envelope)
+
+    def render_built(
+        self,
+        key: tuple[object, ...],
+        build: Callable[[Reader, Envelope], EmailMessage],
+        reader: Reader,
+        envelope: Envelope,
+    ) -> tuple[bytes, str]:
+        """Return (bytes, subject) of `build(reader, envelope)`, through a template per `key`.
+
+        For emails other than `event_email` (a session's announcement): `key` must hold
+        everything `build` reads except the reader's and envelope's own values, as
+        `_template_key` does for talks (the reader's zone and whether they have a calendar
+        link are added here).
+        """
+        values = self._values(reader, envelope)
+        if values is not None:
+            full = (*key, reader.timezone, bool(reader.calendar_url), envelope.mail_from)
+            if full not in self._templates:
+                if len(self._templates) >= self._max_templates:
+                    del self._templates[next(iter(self._templates))]
+                self._templates[full] = self._template_of(build, reader, envelope)
+            template = self._templates[full]
+            data = None if template is None else template.fill(values)
+            if template is not None and data is not None:
+                self.fast += 1
+                return data, template.subject
+        self.slow += 1
+        msg = build(reader, envelope)
+        return to_bytes(msg), str(msg["Subject"])
+
+    def _template_of(
+        self, build: Callable[[Reader, Envelope], EmailMessage], reader: Reader, envelope: Envelope
+    ) -> _Template | None:
+        """Build the email for placeholder values; None when they are not all verbatim."""
         tokens = dict(self._tokens)
         if not reader.calendar_url:
             del tokens["calendar_url"]
@@ -721,16 +770,7 @@ class EventEmails:
             calendar_url=tokens.get("calendar_url"),
         )
         placeholder = Envelope(envelope.mail_from, tokens["message_id"], PLACEHOLDER_DATE)
-        msg = event_email(
-            kind,
-            event,
-            series,
-            stand_in,
-            placeholder,
-            event_url=event_url,
-            ics=ics,
-            previous=previous,
-        )
+        msg = build(stand_in, placeholder)
         data = to_bytes(msg)
         if any(
             part.get("Content-Transfer-Encoding", "7bit") not in ("7bit", "8bit")

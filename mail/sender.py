@@ -200,7 +200,7 @@ def build(
     if row.kind == "recording":
         return _recording_note(row, links, reader, envelope)
     if row.kind in blocks.BLOCK_KINDS:
-        return block_email(session, row, subscriber, settings, reader, envelope)
+        return block_email(session, row, subscriber, settings, reader, envelope, calendars)
     event = _event_to_send(row)
     kind = row.kind
     if event is None or not mail.is_event_kind(kind):
@@ -237,15 +237,10 @@ def _recording_note(
     )
 
 
-def block_email(
-    session: Session,
-    row: Outbox,
-    subscriber: Subscriber,
-    settings: Settings,
-    reader: mail.Reader,
-    envelope: mail.Envelope,
-) -> EmailMessage | None:
-    """Return a session's announcement (or update) from its talks as they are now.
+def _block_parts(
+    session: Session, row: Outbox, subscriber: Subscriber
+) -> tuple[Event, list[Event], list[str]] | None:
+    """Return (block, talks to list, talks new to this reader) of a session row, or None.
 
     Records the talks it lists in the row (`payload["talks"]`, see mail.blocks); None when
     the session is gone or cancelled, has no talk left, or an update has nothing new.
@@ -264,17 +259,55 @@ def block_email(
     if not talks:
         return None
     row.payload = {**row.payload, "talks": [t.id for t in talks]}
+    return block, talks, added
+
+
+def _session_builder(
+    block: Event,
+    talks: list[Event],
+    added: list[str],
+    settings: Settings,
+    calendars: dict[tuple[str, int], str],
+) -> tuple[tuple[object, ...], Callable[[mail.Reader, mail.Envelope], EmailMessage]]:
+    """Return (template key, builder) of a session's email for any reader."""
     links = Links(settings.base_url)
-    return mail.session_email(
-        block,
-        talks,
-        block.series,
-        reader,
-        envelope,
-        urls={e.id: links.event_page(e.id) for e in (block, *talks)},
-        ics=talks_calendar(talks, block.series, settings),
-        added=added,
-    )
+    urls = {e.id: links.event_page(e.id) for e in (block, *talks)}
+    ics = _talks_calendar(talks, block.series, settings, calendars)
+    key = ("session", block.id, block.updated_at, block.series.name, tuple(added), ics)
+
+    def build(reader: mail.Reader, envelope: mail.Envelope) -> EmailMessage:
+        return mail.session_email(
+            block, talks, block.series, reader, envelope, urls=urls, ics=ics, added=added
+        )
+
+    return key, build
+
+
+def block_email(
+    session: Session,
+    row: Outbox,
+    subscriber: Subscriber,
+    settings: Settings,
+    reader: mail.Reader,
+    envelope: mail.Envelope,
+    calendars: dict[tuple[str, int], str] | None = None,
+) -> EmailMessage | None:
+    """Return a session's announcement (or update) from its talks as they are now."""
+    parts = _block_parts(session, row, subscriber)
+    if parts is None:
+        return None
+    _, build = _session_builder(*parts, settings, {} if calendars is None else calendars)
+    return build(reader, envelope)
+
+
+def _talks_calendar(
+    talks: list[Event], series: Series, settings: Settings, calendars: dict[tuple[str, int], str]
+) -> str:
+    """Return the talks' calendar, rendered once per set of talk versions into `calendars`."""
+    key = (" ".join(f"{t.id}:{t.sequence}:{t.updated_at.isoformat()}" for t in talks), -1)
+    if key not in calendars:
+        calendars[key] = talks_calendar(talks, series, settings)
+    return calendars[key]
 
 
 def talks_calendar(talks: list[Event], series: Series, settings: Settings) -> str:
@@ -343,6 +376,13 @@ def render(
     `mail.EventEmails`); confirmations and digests from `build`.
     """
     subscriber = row.subscriber
+    if row.kind in blocks.BLOCK_KINDS and subscriber is not None and subscriber.active:
+        parts = _block_parts(session, row, subscriber)
+        if parts is None:
+            return None
+        key, builder = _session_builder(*parts, settings, calendars)
+        reader = reader_for(subscriber, Links(settings.base_url))
+        return emails.render_built(key, builder, reader, envelope)
     if row.kind not in mail.EVENT_KINDS or subscriber is None or not subscriber.active:
         msg = build(session, row, settings, envelope, calendars)
         return None if msg is None else (mail.to_bytes(msg), str(msg["Subject"]))

@@ -289,3 +289,27 @@ def test_cli_announce_of_a_session_talk_previews_and_queues_the_session_email(
     run("send")
     [msg] = smtp.inbox.to(LISBON)
     assert "2 talks" in msg["Subject"]
+
+
+def test_session_emails_from_one_template_equal_the_slow_path_for_every_reader(
+    room: Room,
+) -> None:
+    from tests.feeds.test_email_fast import reader, with_boundaries_of
+
+    room.load(session_doc([TALK_A, TALK_B], auto_announce=False))
+    emails = mail.EventEmails()
+    with room.sessions() as session:
+        block = store.get_event(session, "bj-2027-01-09")
+        talks = blocks.talks_of(block)
+        key, build = sender._session_builder(block, talks, [], room.settings, {})
+        readers = [
+            reader(n, zone, n % 2 == 0)
+            for n, zone in enumerate(["Europe/Lisbon", "Asia/Shanghai"] * 3)
+        ]
+        for who in readers:
+            envelope = mail.Envelope.new("EventFeed <noreply@events.example.org>", "example.org")
+            fast, subject = emails.render_built(key, build, who, envelope)
+            slow = build(who, envelope)
+            assert subject == str(slow["Subject"])
+            assert fast == with_boundaries_of(slow, fast), who
+    assert (emails.fast, emails.slow) == (len(readers), 0)
