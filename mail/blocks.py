@@ -10,7 +10,8 @@ Queueing (`announce_block`), for each subscriber who wants announcements:
   `session-update:<sub>:<block>:<talk>`, built at send time with the talks the reader has not
   been sent yet (none left, e.g. cancelled meanwhile: nothing is sent).
 
-A built row records the talks it listed (`payload["talks"]`); a talk listed to a reader is
+A built row records the talks it listed (`payload["talks"]`, kept when the worker prunes old
+message bytes); a talk listed to a reader is
 "announced" to them, so its later changes and cancellation follow per talk (mail.outbox).
 Breaks, lunch and the other non-talk items are never listed.
 """
@@ -58,12 +59,15 @@ def block_rows(session: Session, block_id: str) -> dict[int, list[Outbox]]:
 
 def pending(row: Outbox) -> bool:
     """Return whether a row is queued and not built yet (it will show the talks as they are)."""
-    return row.status == "queued" and row.message is None
+    return row.status == "queued" and "talks" not in row.payload
 
 
 def listed(rows: list[Outbox]) -> set[str]:
-    """Return the talks that built (or sent) rows listed to their reader."""
-    return {t for r in rows if r.message is not None for t in r.payload.get("talks", [])}
+    """Return the talks that built (or sent) rows listed to their reader.
+
+    Read from the payload, not the message: the worker drops old messages' bytes (prune).
+    """
+    return {t for r in rows for t in r.payload.get("talks", [])}
 
 
 def announce_block(session: Session, block: Event, talk: Event | None, now: datetime) -> int:

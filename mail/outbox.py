@@ -238,10 +238,10 @@ def _listed_in_block(session: Session, event: Event) -> list[Outbox]:
     query = select(Outbox).where(
         Outbox.kind.in_(("session", "session-update")),
         Outbox.event_id == event.parent_id,
-        Outbox.message.is_not(None),
         Outbox.status != "skipped",
     )
-    # As sent: counted announced even while a retry is queued.
+    # Built rows name their talks (kept when old bytes are pruned); a built row counts as
+    # announced even while a retry is queued.
     return [row for row in session.scalars(query) if event.id in row.payload.get("talks", [])]
 
 
