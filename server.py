@@ -526,7 +526,7 @@ def announce_command(ctx: click.Context, event_id: str, preview: Path | None) ->
     """Queue the announcement of a talk to its series' confirmed subscribers."""
     from events import store
     from events.db import transaction
-    from mail import outbox, sender
+    from mail import blocks, sender
 
     state = _state(ctx)
     migrate(state.engine)
@@ -540,7 +540,7 @@ def announce_command(ctx: click.Context, event_id: str, preview: Path | None) ->
                 (preview / f"{index:04d}-{safe}.eml").write_bytes(data)
             click.echo(f"wrote {len(written)} .eml file(s) to {preview}; nothing queued")
             return
-        count = outbox.announce(session, event, state.clock.now())
+        count = blocks.announce(session, event, state.clock.now())
     click.echo(f"queued {count} announcement(s) of {event_id}; `eventfeed send` delivers them")
 
 

@@ -25,6 +25,8 @@ T = TypeVar("T")
 
 # A change to any of these raises the event's SEQUENCE (RFC 5545 §3.8.7.4).
 MATERIAL_FIELDS = ("start_utc", "end_utc", "timezone", "location", "status", "meeting")
+# Links whose first appearance on a talk already under way is news (mail.recordings).
+LINK_FIELDS = ("recording", "slides")
 # A change to any of these rewrites the search index rows of the series' talks.
 SEARCHED_SERIES_FIELDS = frozenset({"name", "description", "visibility", "topics"})
 
@@ -36,6 +38,8 @@ class Outcome:
     action: str
     material: bool = False
     previous: dict[str, object] = field(default_factory=dict)
+    # Links of LINK_FIELDS an update gave a talk that had none ('recording', 'slides').
+    added_links: list[str] = field(default_factory=list)
 
 
 def get_series(session: Session, slug: str) -> Series:
@@ -155,7 +159,7 @@ def upsert_event(
             f"event {record.id!r}",
             [("id", f"already belongs to series {event.series.slug!r}; event ids are global")],
         )
-    before = {name: getattr(event, name) for name in MATERIAL_FIELDS}
+    before = {name: getattr(event, name) for name in (*MATERIAL_FIELDS, *LINK_FIELDS)}
     changed = _apply(event, values)
     if not changed:
         return event, Outcome("unchanged")
@@ -165,7 +169,8 @@ def upsert_event(
     event.updated_at = now
     _touch_parent(session, event, now)
     previous = {name: before[name] for name in changed if name in MATERIAL_FIELDS}
-    outcome = Outcome("updated", material, previous)
+    added = [name for name in LINK_FIELDS if getattr(event, name) and not before[name]]
+    outcome = Outcome("updated", material, previous, added)
     if "topics" in changed:
         topics.link_event(session, event)
     search.index_event(session, series, event)

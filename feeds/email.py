@@ -14,7 +14,7 @@ from __future__ import annotations
 import quopri
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -386,6 +386,99 @@ def digest_email(
     return _message(subject, body, reader, envelope, None, listed=listed)
 
 
+def session_email(
+    block: Event,
+    talks: Sequence[Event],
+    series: Series,
+    reader: Reader,
+    envelope: Envelope,
+    *,
+    urls: Mapping[str, str],
+    ics: str | None,
+    added: Sequence[str] = (),
+) -> EmailMessage:
+    """Return the one announcement of a session (or workshop) listing every talk in it.
+
+    `urls` maps the block's and each talk's id to its page; `added` names the talks an
+    update adds to a session announced before (the email is then an update that lists every
+    talk, the new ones marked); `ics` is a calendar (METHOD:PUBLISH) of the talks, made an
+    iTIP REQUEST here, one VEVENT per talk with the talk's own UID, as in the feeds.
+    """
+    count = f"{len(talks)} talk{'s' if len(talks) != 1 else ''}"
+    moment = display.talk_moment(block, reader.timezone)
+    prefix = "Updated: " if added else ""
+    heading = block.title if block.title != series.name else f"{series.name} session"
+    subject = f"{prefix}[{series.name}] {heading}: {count} — {moment}"
+    body = _Body(f"{prefix}{heading}", [])
+    if added:
+        news = [t.title for t in talks if t.id in added]
+        what = "A talk has" if len(news) == 1 else f"{len(news)} talks have"
+        body.p(f"{series.name}: {what} been added to this {block.kind}. It now holds {count}.")
+    else:
+        body.p(f"{series.name}: a {block.kind} of {count} has been announced.")
+    body.row("When", display.talk_span(block, reader.timezone))
+    place = display.place_text(block.location)
+    if place:
+        body.row("Where", place)
+    _meeting_rows(body, block.meeting)
+    body.link("Programme", urls[block.id])
+    for talk in talks:
+        mark = " (new)" if talk.id in added else ""
+        body.h(f"{talk.title}{mark}")
+        if talk.speakers:
+            body.row("Speakers", display.speakers_text(talk.speakers))
+        body.row("When", display.talk_span(talk, reader.timezone))
+        if talk.status == "tentative":
+            body.row("Status", "tentative")
+        if talk.meeting != block.meeting:
+            _meeting_rows(body, talk.meeting)
+        for label, url in (
+            ("Livestream", talk.livestream),
+            ("Video", talk.recording),
+            ("Slides", talk.slides),
+        ):
+            if url:
+                body.link(label, url)
+        body.link("Details", urls[talk.id])
+        body.abstract(talk.abstract)
+    _footer(body, reader, [series.name])
+    listed = list_id(series.name, series.slug, envelope)
+    if ics is None:
+        return _message(subject, body, reader, envelope, None, listed=listed)
+    calendar, method = itip_calendar(ics, "announcement", reader.email)
+    msg = _message(subject, body, reader, envelope, calendar, listed=listed, ics_method=method)
+    return msg
+
+
+def recording_email(
+    event: Event,
+    series: Series,
+    reader: Reader,
+    envelope: Envelope,
+    *,
+    link: str,
+    url: str,
+    event_url: str,
+) -> EmailMessage:
+    """Return the short note that a talk's video (`link` 'recording') or slides are online."""
+    what = "Video" if link == "recording" else "Slides"
+    subject = f"{what} available: [{series.name}] {event.title}"
+    body = _Body(f"{what} available: {event.title}", [])
+    noun = "video" if link == "recording" else "slides"
+    body.p(f"{series.name}: the {noun} of this talk can now be watched or read online.")
+    body.link(what, url)
+    body.row("Title", event.title)
+    if event.speakers:
+        body.row("Speakers", display.speakers_text(event.speakers))
+    body.row("When", display.talk_span(event, reader.timezone))
+    body.link("Details", event_url)
+    body.p("You can turn these notes off on the page that manages your subscription.")
+    _footer(body, reader, [series.name])
+    return _message(
+        subject, body, reader, envelope, None, listed=list_id(series.name, series.slug, envelope)
+    )
+
+
 def confirmation_email(
     series_names: Sequence[str], reader: Reader, envelope: Envelope, *, confirm_url: str
 ) -> EmailMessage:
@@ -629,6 +722,56 @@ class EventEmails:
         now: datetime | None = None,
     ) -> _Template | None:
         """Render the email for placeholder values; None when they are not all verbatim."""
+
+        def build(stand_in: Reader, placeholder: Envelope) -> EmailMessage:
+            return event_email(
+                kind,
+                event,
+                series,
+                stand_in,
+                placeholder,
+                event_url=event_url,
+                ics=ics,
+                previous=previous,
+                now=now,
+            )
+
+        return self._template_of(build, reader, envelope)
+
+    def render_built(
+        self,
+        key: tuple[object, ...],
+        build: Callable[[Reader, Envelope], EmailMessage],
+        reader: Reader,
+        envelope: Envelope,
+    ) -> tuple[bytes, str]:
+        """Return (bytes, subject) of `build(reader, envelope)`, through a template per `key`.
+
+        For emails other than `event_email` (a session's announcement): `key` must hold
+        everything `build` reads except the reader's and envelope's own values, as
+        `_template_key` does for talks (the reader's zone and whether they have a calendar
+        link are added here).
+        """
+        values = self._values(reader, envelope)
+        if values is not None:
+            full = (*key, reader.timezone, bool(reader.calendar_url), envelope.mail_from)
+            if full not in self._templates:
+                if len(self._templates) >= self._max_templates:
+                    del self._templates[next(iter(self._templates))]
+                self._templates[full] = self._template_of(build, reader, envelope)
+            template = self._templates[full]
+            data = None if template is None else template.fill(values)
+            if template is not None and data is not None:
+                self.fast += 1
+                return data, template.subject
+        self.slow += 1
+        msg = build(reader, envelope)
+        return to_bytes(msg), str(msg["Subject"])
+
+    def _template_of(
+        self, build: Callable[[Reader, Envelope], EmailMessage], reader: Reader, envelope: Envelope
+    ) -> _Template | None:
+        """Build the email for placeholder values; None when they are not all verbatim."""
         tokens = dict(self._tokens)
         if not reader.calendar_url:
             del tokens["calendar_url"]
@@ -640,17 +783,7 @@ class EventEmails:
             calendar_url=tokens.get("calendar_url"),
         )
         placeholder = Envelope(envelope.mail_from, tokens["message_id"], PLACEHOLDER_DATE)
-        msg = event_email(
-            kind,
-            event,
-            series,
-            stand_in,
-            placeholder,
-            event_url=event_url,
-            ics=ics,
-            previous=previous,
-            now=now,
-        )
+        msg = build(stand_in, placeholder)
         data = to_bytes(msg)
         if any(
             part.get("Content-Transfer-Encoding", "7bit") not in ("7bit", "8bit")

@@ -6,8 +6,9 @@ transaction, whichever path (import, API, browser) stored it.
 """
 
 from events import signals
-from mail import outbox
+from mail import blocks, outbox, recordings
 
-signals.talk_saved.connect(outbox.on_talk_saved)
+signals.talk_saved.connect(blocks.on_talk_saved)
+signals.talk_saved.connect(recordings.on_talk_saved)
 signals.talk_cancelled.connect(outbox.on_talk_cancelled)
-signals.talks_created.connect(outbox.on_talks_created)
+signals.talks_created.connect(blocks.on_talks_created)

@@ -5,6 +5,8 @@ Each row has a unique `dedupe_key`, so queueing the same email again is a no-op:
 - confirmation `confirmation:<subscriber>:<UTC hour>`: subscribing (at most one an hour);
 - announcement `announcement:<subscriber>:<event>`: `eventfeed announce ID`, or storing a
   new talk of an `auto_announce` series;
+- session `session:<subscriber>:<block>` and `session-update:<subscriber>:<block>:<talk>`:
+  the same for a talk inside a session or workshop, one email per block (mail.blocks);
 - change `change:<subscriber>:<event>:<sequence>`: a material change of an announced talk;
 - cancellation `cancellation:<subscriber>:<event>:<sequence>`: an announced talk cancelled;
 - reminder `reminder:<subscriber>:<event>:<start epoch>`: `eventfeed send`, once a talk is
@@ -199,6 +201,8 @@ def _follow_up(
             )
         )
     )
+    if event.parent_id is not None:
+        announced += _listed_in_block(session, event)
     if not announced:
         return 0
     kind = "cancellation" if event.status == "cancelled" else "change"
@@ -218,7 +222,7 @@ def _follow_up(
         subscriber = active.get(row.subscriber_id or -1)
         if subscriber is None:
             continue
-        if row.status == "queued":
+        if row.status == "queued" and row.kind == "announcement":
             # Not sent yet: the announcement will show the current state when it is built.
             if kind == "cancellation":
                 row.status = "skipped"
@@ -228,6 +232,18 @@ def _follow_up(
         seen = {**previous, **earlier.get(subscriber.id, {})}
         rows.append((kind, key, subscriber, event.id, {"previous": seen}))
     return queue(session, rows, now)
+
+
+def _listed_in_block(session: Session, event: Event) -> list[Outbox]:
+    """Return the built rows of its session's announcement (mail.blocks) that listed a talk."""
+    query = select(Outbox).where(
+        Outbox.kind.in_(("session", "session-update")),
+        Outbox.event_id == event.parent_id,
+        Outbox.status != "skipped",
+    )
+    # Built rows name their talks (kept when old bytes are pruned); a built row counts as
+    # announced even while a retry is queued.
+    return [row for row in session.scalars(query) if event.id in row.payload.get("talks", [])]
 
 
 def skip_pending(session: Session, subscriber: Subscriber, reason: str) -> None:

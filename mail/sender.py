@@ -57,7 +57,7 @@ from events.models import Event, Outbox, PreviousValues, Series, Subscriber
 from feeds import email as mail
 from feeds import ical
 from feeds.links import Links
-from mail import outbox, subscribers
+from mail import blocks, outbox, subscribers
 
 LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 10
@@ -203,6 +203,10 @@ def build(
             return None
         start = datetime.fromisoformat(row.payload["week_start"])
         return mail.digest_email(items, reader, envelope, week_start=start)
+    if row.kind == "recording":
+        return _recording_note(row, links, reader, envelope)
+    if row.kind in blocks.BLOCK_KINDS:
+        return block_email(session, row, subscriber, settings, reader, envelope, calendars)
     event = _event_to_send(row)
     kind = row.kind
     if event is None or not mail.is_event_kind(kind):
@@ -218,6 +222,109 @@ def build(
         previous=row.payload.get("previous"),
         now=now,
     )
+
+
+def _recording_note(
+    row: Outbox, links: Links, reader: mail.Reader, envelope: mail.Envelope
+) -> EmailMessage | None:
+    """Return a 'recording available' note, or None when the talk or its link is gone."""
+    event = row.event
+    link = row.payload.get("link", "")
+    url = getattr(event, link, None) if link in ("recording", "slides") else None
+    if event is None or event.status == "cancelled" or not isinstance(url, str) or not url:
+        return None
+    return mail.recording_email(
+        event,
+        event.series,
+        reader,
+        envelope,
+        link=link,
+        url=url,
+        event_url=links.event_page(event.id),
+    )
+
+
+def _block_parts(
+    session: Session, row: Outbox, subscriber: Subscriber
+) -> tuple[Event, list[Event], list[str]] | None:
+    """Return (block, talks to list, talks new to this reader) of a session row, or None.
+
+    Records the talks it lists in the row (`payload["talks"]`, see mail.blocks); None when
+    the session is gone or cancelled, has no talk left, or an update has nothing new.
+    """
+    block = row.event
+    if block is None or block.status == "cancelled":
+        return None
+    talks = blocks.talks_of(block)
+    added: list[str] = []
+    if row.kind == "session-update":
+        mine = blocks.block_rows(session, block.id).get(subscriber.id, [])
+        seen = blocks.listed([r for r in mine if r.id != row.id])
+        added = [t.id for t in talks if t.id not in seen]
+        if not added:
+            return None
+    if not talks:
+        return None
+    row.payload = {**row.payload, "talks": [t.id for t in talks]}
+    return block, talks, added
+
+
+def _session_builder(
+    block: Event,
+    talks: list[Event],
+    added: list[str],
+    settings: Settings,
+    calendars: dict[tuple[str, int], str],
+) -> tuple[tuple[object, ...], Callable[[mail.Reader, mail.Envelope], EmailMessage]]:
+    """Return (template key, builder) of a session's email for any reader."""
+    links = Links(settings.base_url)
+    urls = {e.id: links.event_page(e.id) for e in (block, *talks)}
+    ics = _talks_calendar(talks, block.series, settings, calendars)
+    key = ("session", block.id, block.updated_at, block.series.name, tuple(added), ics)
+
+    def build(reader: mail.Reader, envelope: mail.Envelope) -> EmailMessage:
+        return mail.session_email(
+            block, talks, block.series, reader, envelope, urls=urls, ics=ics, added=added
+        )
+
+    return key, build
+
+
+def block_email(
+    session: Session,
+    row: Outbox,
+    subscriber: Subscriber,
+    settings: Settings,
+    reader: mail.Reader,
+    envelope: mail.Envelope,
+    calendars: dict[tuple[str, int], str] | None = None,
+) -> EmailMessage | None:
+    """Return a session's announcement (or update) from its talks as they are now."""
+    parts = _block_parts(session, row, subscriber)
+    if parts is None:
+        return None
+    _, build = _session_builder(*parts, settings, {} if calendars is None else calendars)
+    return build(reader, envelope)
+
+
+def _talks_calendar(
+    talks: list[Event], series: Series, settings: Settings, calendars: dict[tuple[str, int], str]
+) -> str:
+    """Return the talks' calendar, rendered once per set of talk versions into `calendars`."""
+    key = (" ".join(f"{t.id}:{t.sequence}:{t.updated_at.isoformat()}" for t in talks), -1)
+    if key not in calendars:
+        calendars[key] = talks_calendar(talks, series, settings)
+    return calendars[key]
+
+
+def talks_calendar(talks: list[Event], series: Series, settings: Settings) -> str:
+    """Return talks as one calendar (METHOD:PUBLISH), one VEVENT per talk as in the feeds."""
+    links = Links(settings.base_url)
+    info = ical.CalendarInfo(name=series.name, url=links.series_page(series.slug), method="PUBLISH")
+    data = ical.render_calendar(
+        talks, info=info, links=links, domain=settings.domain, audience="subscriber"
+    )
+    return with_organizer(data, series.name, parseaddr(settings.mail_from)[1]).decode("utf-8")
 
 
 def _event_to_send(row: Outbox) -> Event | None:
@@ -285,6 +392,13 @@ def render(
     `mail.EventEmails`); confirmations and digests from `build`.
     """
     subscriber = row.subscriber
+    if row.kind in blocks.BLOCK_KINDS and subscriber is not None and subscriber.active:
+        parts = _block_parts(session, row, subscriber)
+        if parts is None:
+            return None
+        key, builder = _session_builder(*parts, settings, calendars)
+        reader = reader_for(subscriber, Links(settings.base_url))
+        return emails.render_built(key, builder, reader, envelope)
     if row.kind not in mail.EVENT_KINDS or subscriber is None or not subscriber.active:
         msg = build(session, row, settings, envelope, calendars, now)
         return None if msg is None else (mail.to_bytes(msg), str(msg["Subject"]))
@@ -309,8 +423,19 @@ def preview(session: Session, event: Event, settings: Settings) -> list[tuple[st
     emails = mail.EventEmails()
     calendars: dict[tuple[str, int, bool], str] = {}
     found = []
+    block = blocks.block_of(session, event)
     for subscriber in outbox.active_subscribers(session, event.series_id):
         if not subscriber.announcements:
+            continue
+        if block is not None:  # the session's one announcement, as it would be built now
+            envelope = mail.Envelope.new(settings.mail_from, settings.domain)
+            row = Outbox(kind="session", event=block, payload={})
+            links = Links(settings.base_url)
+            msg = block_email(
+                session, row, subscriber, settings, reader_for(subscriber, links), envelope
+            )
+            if msg is not None:
+                found.append((subscriber.email, mail.to_bytes(msg)))
             continue
         envelope = mail.Envelope.new(settings.mail_from, settings.domain)
         data, _ = event_message(

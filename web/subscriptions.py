@@ -217,6 +217,7 @@ def manage_post(token: str) -> tuple[str, int]:
                 _choices(request.form),
                 moment,
             )
+            subscriber.recording_notes = request.form.get("recording_notes") is not None
         except InvalidRecord as exc:
             db().rollback()
             detail = "; ".join(message for _, message in exc.errors)

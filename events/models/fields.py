@@ -52,3 +52,7 @@ class OutboxPayload(TypedDict, total=False):
     previous: PreviousValues
     week_start: str
     event_ids: list[str]
+    # The talks a session's announcement listed when it was built (mail.blocks).
+    talks: list[str]
+    # Which link a recording note is about: 'recording' or 'slides' (mail.recordings).
+    link: str

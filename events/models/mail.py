@@ -13,6 +13,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -28,6 +29,9 @@ OUTBOX_KINDS = (
     "reminder",
     "digest",
     "signin",
+    "session",
+    "session-update",
+    "recording",
 )
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped")
 
@@ -44,6 +48,8 @@ class Subscriber(Base):
     announcements: Mapped[bool] = mapped_column(Boolean, default=True)
     digest: Mapped[bool] = mapped_column(Boolean, default=True)
     reminder_hours: Mapped[int] = mapped_column(Integer, default=24)
+    # A short note when a talk's video or slides appear after it started (migration 0015).
+    recording_notes: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -4,6 +4,7 @@ and timetables, the `schedule` block round-trip and recurring .ics import."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -309,3 +310,24 @@ def test_past_occurrences_leave_no_tba_rows(
     load(sessions, write_file, lisbon({**WEEKLY, "from": "2026-12-01", "count": 8}))
     assert min(e.slot or "" for e in rows(sessions)) == "2027-01-06"
     assert date.fromisoformat("2027-01-06") > NOW.date()
+
+
+def test_the_workshop_sample_imports_as_a_timetable(sessions: sessionmaker[Session]) -> None:
+    path = Path(__file__).parents[2] / "events" / "sample_data" / "workshop-timetable.yaml"
+    importer.import_files(sessions, [path], clock=FrozenClock(NOW))
+    found = {e.id: e for e in rows(sessions)}
+    block = found.pop("2019-06-15-workshop")
+    assert block.kind == "workshop"
+    assert all(e.parent_id == block.id for e in found.values()) and len(found) == 20
+    kinds = Counter(e.kind for e in found.values())
+    assert kinds == {
+        "contributed-talk": 8,
+        "invited-talk": 6,
+        "break": 2,
+        "lunch": 1,
+        "opening": 1,
+        "poster-spotlights": 1,
+        "poster-session": 1,
+    }
+    assert found["2019-06-15-poster-spotlights"].posters[0].startswith("A Quantum Field Theory")
+    assert found["2019-06-15-opening-remarks"].start_local == "2019-06-15 08:30"

@@ -57,6 +57,9 @@ def test_workshop_timetable_in_its_zone_then_the_browser_zone(
     local = first.start_utc.astimezone(ZoneInfo(zone))
     assert rows.first.inner_text().startswith(f"{local:%H:%M}–")
     assert zone.split("/")[1] in page.locator(".zone-toggle").inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"schedules-timetable-in-{zone.split('/')[1].lower()}.png"
+    page.screenshot(path=str(shot), full_page=True)
     page.get_by_role("link", name="Show in the workshop's zone").click()
     page.wait_for_load_state("load")
     assert rows.first.inner_text() == "08:30–08:40"
@@ -87,4 +90,13 @@ def test_timetable_reads_on_a_phone_and_screenshots(
         page.wait_for_selector('body[data-viewer-zone="Europe/Lisbon"]')
         page.screenshot(path=str(SCREENSHOTS / f"schedules-{name}.png"), full_page=True)
     assert page.locator("li.talk.is-block").count() >= 2
+    # A session's own page: a block with two talks.
+    blocks = page.locator("li.talk.is-block")
+    pair = next(
+        i for i in range(blocks.count()) if blocks.nth(i).locator(".block-item").count() > 1
+    )
+    blocks.nth(pair).locator("h3 a").click()
+    page.wait_for_load_state("load")
+    assert page.locator(".tt-item").count() >= 2
+    page.screenshot(path=str(SCREENSHOTS / "schedules-session.png"), full_page=True)
     desk.close()
