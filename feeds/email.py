@@ -420,7 +420,7 @@ def session_email(
     place = display.place_text(block.location)
     if place:
         body.row("Where", place)
-    _meeting_rows(body, block.meeting)
+    _meeting_rows(body, block.meeting, block.start_utc, None)
     body.link("Programme", urls[block.id])
     for talk in talks:
         mark = " (new)" if talk.id in added else ""
@@ -431,7 +431,7 @@ def session_email(
         if talk.status == "tentative":
             body.row("Status", "tentative")
         if talk.meeting != block.meeting:
-            _meeting_rows(body, talk.meeting)
+            _meeting_rows(body, talk.meeting, talk.start_utc, None)
         for label, url in (
             ("Livestream", talk.livestream),
             ("Video", talk.recording),

@@ -274,7 +274,7 @@ def _session_builder(
     talks: list[Event],
     added: list[str],
     settings: Settings,
-    calendars: dict[tuple[str, int], str],
+    calendars: dict[tuple[str, int, bool], str],
 ) -> tuple[tuple[object, ...], Callable[[mail.Reader, mail.Envelope], EmailMessage]]:
     """Return (template key, builder) of a session's email for any reader."""
     links = Links(settings.base_url)
@@ -297,7 +297,7 @@ def block_email(
     settings: Settings,
     reader: mail.Reader,
     envelope: mail.Envelope,
-    calendars: dict[tuple[str, int], str] | None = None,
+    calendars: dict[tuple[str, int, bool], str] | None = None,
 ) -> EmailMessage | None:
     """Return a session's announcement (or update) from its talks as they are now."""
     parts = _block_parts(session, row, subscriber)
@@ -308,10 +308,13 @@ def block_email(
 
 
 def _talks_calendar(
-    talks: list[Event], series: Series, settings: Settings, calendars: dict[tuple[str, int], str]
+    talks: list[Event],
+    series: Series,
+    settings: Settings,
+    calendars: dict[tuple[str, int, bool], str],
 ) -> str:
     """Return the talks' calendar, rendered once per set of talk versions into `calendars`."""
-    key = (" ".join(f"{t.id}:{t.sequence}:{t.updated_at.isoformat()}" for t in talks), -1)
+    key = (" ".join(f"{t.id}:{t.sequence}:{t.updated_at.isoformat()}" for t in talks), -1, False)
     if key not in calendars:
         calendars[key] = talks_calendar(talks, series, settings)
     return calendars[key]
