@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from events import accounts, times
@@ -36,21 +36,40 @@ from feeds import email as mail_email
 MAX_REMINDER_HOURS = 168
 
 
-def active_subscribers(session: Session, series_id: int) -> list[Subscriber]:
-    """Return confirmed, still-subscribed, not bounced subscribers of a series."""
+def _mailable() -> tuple[ColumnElement[bool], ...]:
+    """Return the conditions of a subscriber who gets email: confirmed, not left, paused
+    or bounced."""
+    return (
+        Subscriber.confirmed_at.is_not(None),
+        Subscriber.unsubscribed_at.is_(None),
+        Subscriber.bounced_at.is_(None),
+        Subscriber.paused_at.is_(None),
+    )
+
+
+def followers(session: Session, series_id: int) -> list[tuple[Subscriber, Subscription]]:
+    """Return the mailable subscribers of a series with their confirmed subscription."""
     query = (
-        select(Subscriber)
+        select(Subscriber, Subscription)
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .where(
             Subscription.series_id == series_id,
             Subscription.confirmed_at.is_not(None),
-            Subscriber.confirmed_at.is_not(None),
-            Subscriber.unsubscribed_at.is_(None),
-            Subscriber.bounced_at.is_(None),
+            *_mailable(),
         )
         .order_by(Subscriber.id)
     )
-    return list(session.scalars(query))
+    return [(subscriber, subscription) for subscriber, subscription in session.execute(query)]
+
+
+def active_subscribers(session: Session, series_id: int) -> list[Subscriber]:
+    """Return confirmed, still-subscribed, not paused or bounced subscribers of a series."""
+    return [subscriber for subscriber, _ in followers(session, series_id)]
+
+
+def announced_to(session: Session, series_id: int) -> list[Subscriber]:
+    """Return the subscribers of a series who get an email per new talk (not a digest)."""
+    return [s for s, sub in followers(session, series_id) if sub.frequency == "announcement"]
 
 
 Row = tuple[str, str, Subscriber, str | None, dict[str, Any]]
@@ -137,7 +156,7 @@ def queue_signin(
 def announce(session: Session, event: Event, now: datetime) -> int:
     """Queue the announcement of a talk to every active subscriber who wants announcements."""
     session.flush()
-    subscribers = [s for s in active_subscribers(session, event.series_id) if s.announcements]
+    subscribers = announced_to(session, event.series_id)
     rows: list[Row] = [
         ("announcement", f"announcement:{s.id}:{event.id}", s, event.id, {}) for s in subscribers
     ]
@@ -211,17 +230,20 @@ def _follow_up(
     ):
         stale.status, stale.last_error = "skipped", "superseded by a newer change"
         earlier[stale.subscriber_id or -1] = dict(stale.payload.get("previous", {}))
-    active = {s.id: s for s in active_subscribers(session, series.id)}
+    active = {s.id: (s, sub) for s, sub in followers(session, series.id)}
     rows: list[Row] = []
     for row in announced:
-        subscriber = active.get(row.subscriber_id or -1)
-        if subscriber is None:
+        found = active.get(row.subscriber_id or -1)
+        if found is None:
             continue
+        subscriber, subscription = found
         if row.status == "queued":
             # Not sent yet: the announcement will show the current state when it is built.
             if kind == "cancellation":
                 row.status = "skipped"
                 row.last_error = "talk cancelled before the announcement was sent"
+            continue
+        if kind == "cancellation" and not subscription.cancellations:
             continue
         key = f"{kind}:{subscriber.id}:{event.id}:{event.sequence}"
         seen = {**previous, **earlier.get(subscriber.id, {})}
@@ -229,20 +251,28 @@ def _follow_up(
     return queue(session, rows, now)
 
 
-def skip_pending(session: Session, subscriber: Subscriber, reason: str) -> None:
-    """Mark a subscriber's queued emails as skipped (after unsubscribing)."""
-    session.execute(
-        update(Outbox)
-        .where(Outbox.subscriber_id == subscriber.id, Outbox.status == "queued")
-        .values(status="skipped", last_error=reason)
-    )
+def skip_pending(
+    session: Session, subscriber: Subscriber, reason: str, *, series_id: int | None = None
+) -> None:
+    """Mark a subscriber's queued emails (about one series' talks) as skipped."""
+    query = update(Outbox).where(Outbox.subscriber_id == subscriber.id, Outbox.status == "queued")
+    if series_id is not None:
+        talks = select(Event.id).where(Event.series_id == series_id)
+        query = query.where(Outbox.event_id.in_(talks))
+    session.execute(query.values(status="skipped", last_error=reason))
 
 
 def _subscribed_events(
     session: Session, subscriber_ids: list[int], start: datetime, end: datetime
 ) -> list[tuple[int, Event]]:
+    return [(sid, event) for sid, _, event in _followed_events(session, subscriber_ids, start, end)]
+
+
+def _followed_events(
+    session: Session, subscriber_ids: list[int], start: datetime, end: datetime
+) -> list[tuple[int, Subscription, Event]]:
     query = (
-        select(Subscription.subscriber_id, Event)
+        select(Subscription.subscriber_id, Subscription, Event)
         .join(Event, Event.series_id == Subscription.series_id)
         .where(
             Subscription.subscriber_id.in_(subscriber_ids),
@@ -253,28 +283,25 @@ def _subscribed_events(
         )
         .order_by(Event.start_utc, Event.id)
     )
-    return [(sid, event) for sid, event in session.execute(query)]
+    return [(sid, sub, event) for sid, sub, event in session.execute(query)]
 
 
 def _active(session: Session) -> list[Subscriber]:
-    query = select(Subscriber).where(
-        Subscriber.confirmed_at.is_not(None),
-        Subscriber.unsubscribed_at.is_(None),
-        Subscriber.bounced_at.is_(None),
-    )
+    query = select(Subscriber).where(*_mailable())
     return list(session.scalars(query.order_by(Subscriber.id)))
 
 
 def queue_reminders(session: Session, now: datetime) -> int:
-    """Queue reminders of talks starting within each subscriber's reminder hours."""
-    subscribers = {s.id: s for s in _active(session) if s.reminder_hours > 0}
+    """Queue reminders of talks starting within the reminder hours of each subscription."""
+    subscribers = {s.id: s for s in _active(session)}
     if not subscribers:
         return 0
-    horizon = now + timedelta(hours=max(s.reminder_hours for s in subscribers.values()))
+    horizon = now + timedelta(hours=MAX_REMINDER_HOURS)
     rows: list[Row] = []
-    for sid, event in _subscribed_events(session, list(subscribers), now, horizon):
+    for sid, subscription, event in _followed_events(session, list(subscribers), now, horizon):
         subscriber = subscribers[sid]
-        if event.start_utc <= now + timedelta(hours=subscriber.reminder_hours):
+        hours = subscription.reminder_hours
+        if hours > 0 and event.start_utc <= now + timedelta(hours=hours):
             key = f"reminder:{sid}:{event.id}:{int(event.start_utc.timestamp())}"
             rows.append(("reminder", key, subscriber, event.id, {}))
     return queue(session, rows, now)

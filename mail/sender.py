@@ -183,7 +183,7 @@ def build(
             return None
         confirm_url = links.confirm(subscribers.confirmation_token(subscriber))
         return mail.confirmation_email(names, reader, envelope, confirm_url=confirm_url)
-    if not subscriber.active:
+    if not subscriber.active or subscriber.paused:
         return None
     if row.kind == "digest":
         ids = list(row.payload.get("event_ids", []))
@@ -269,7 +269,12 @@ def render(
     `mail.EventEmails`); confirmations and digests from `build`.
     """
     subscriber = row.subscriber
-    if row.kind not in mail.EVENT_KINDS or subscriber is None or not subscriber.active:
+    if (
+        row.kind not in mail.EVENT_KINDS
+        or subscriber is None
+        or not subscriber.active
+        or subscriber.paused
+    ):
         msg = build(session, row, settings, envelope, calendars)
         return None if msg is None else (mail.to_bytes(msg), str(msg["Subject"]))
     event = _event_to_send(row)
@@ -292,9 +297,7 @@ def preview(session: Session, event: Event, settings: Settings) -> list[tuple[st
     emails = mail.EventEmails()
     calendars: dict[tuple[str, int], str] = {}
     found = []
-    for subscriber in outbox.active_subscribers(session, event.series_id):
-        if not subscriber.announcements:
-            continue
+    for subscriber in outbox.announced_to(session, event.series_id):
         envelope = mail.Envelope.new(settings.mail_from, settings.domain)
         data, _ = event_message(
             emails, "announcement", event, subscriber, settings, envelope, calendars

@@ -163,6 +163,23 @@ def _subscriber(token: str) -> Subscriber:
     return found
 
 
+FREQUENCIES = (
+    ("announcement", "An email for each new talk"),
+    ("daily", "A daily digest of new and changed talks"),
+    ("weekly", "A weekly digest of new and changed talks (Mondays)"),
+    ("none", "No news of talks (reminders and cancellations only)"),
+)
+REMINDERS = ((0, "No reminder"), (1, "1 hour before"), (24, "1 day before"))
+
+
+def reminder_choices(current: int) -> list[tuple[int, str]]:
+    """Return the reminder options, with a former custom value kept as one of them."""
+    found = list(REMINDERS)
+    if current not in dict(found):
+        found.append((current, f"{current} hours before"))
+    return found
+
+
 def _manage_page(subscriber: Subscriber, notice: str = "", status: int = 200) -> tuple[str, int]:
     links = _links()
     ics = links.personal_feed(subscriber.token, "ics")
@@ -174,11 +191,22 @@ def _manage_page(subscriber: Subscriber, notice: str = "", status: int = 200) ->
         s.series_id for s in subscriber.subscriptions if s.confirmed_at is not None or not confirmed
     }
     pending = {s.series_id for s in subscriber.subscriptions} - followed
+    followed_items = sorted(
+        (
+            {"key": s.series.slug, "name": s.series.name, "subscription": s}
+            for s in subscriber.subscriptions
+            if s.series_id in followed
+        ),
+        key=lambda item: str(item["name"]),
+    )
     return _page(
         "subscriptions/manage.html",
         status,
         subscriber=subscriber,
-        all_series=all_series,
+        followed_items=followed_items,
+        other_series=[s for s in all_series if s.id not in followed],
+        frequencies=FREQUENCIES,
+        reminder_choices=reminder_choices,
         followed=followed,
         pending=pending,
         notice=notice,
@@ -191,39 +219,69 @@ def _manage_page(subscriber: Subscriber, notice: str = "", status: int = 200) ->
 
 @bp.get("/manage/<token>")
 def manage(token: str) -> tuple[str, int]:
-    """Show the subscriber's series, zone, choices, personal feeds and buttons."""
+    """Show the subscriber's series and choices, personal feeds and buttons."""
     return _manage_page(_subscriber(token))
+
+
+def _prefs(form: Any) -> dict[str, subscribers.Prefs]:
+    """Read each shown subscription's choices from the management form."""
+    prefs = {}
+    for key in form.getlist("shown"):
+        prefs[key] = subscribers.check_prefs(
+            key,
+            form.get(f"frequency-{key}", "announcement"),
+            form.get(f"reminder-{key}") or 0,
+            form.get(f"cancellations-{key}") is not None,
+        )
+    return prefs
 
 
 @bp.post("/manage/<token>")
 def manage_post(token: str) -> tuple[str, int]:
-    """Save choices, rotate the token or unsubscribe."""
+    """Save choices, pause or resume, leave one series or all, or rotate the token."""
     subscriber = _subscriber(token)
     action = request.form.get("action", "save")
     moment = now()
-    if action == "rotate":
-        subscribers.rotate_token(subscriber, moment)
-        notice = "New private links made; the old ones no longer work."
-    elif action == "unsubscribe":
-        subscribers.unsubscribe(db(), subscriber, moment)
-        notice = "You are unsubscribed; no more emails will be sent."
-    else:
-        try:
-            subscribers.update_choices(
-                db(),
-                subscriber,
-                request.form.getlist("series"),
-                request.form.get("timezone", subscriber.timezone),
-                _choices(request.form),
-                moment,
-            )
-        except InvalidRecord as exc:
-            db().rollback()
-            detail = "; ".join(message for _, message in exc.errors)
-            return _manage_page(_subscriber(token), notice=detail, status=422)
-        notice = "Saved."
+    try:
+        notice = _manage_action(subscriber, action, moment)
+    except InvalidRecord as exc:
+        db().rollback()
+        detail = "; ".join(f"{field}: {message}" for field, message in exc.errors)
+        return _manage_page(_subscriber(token), notice=detail, status=422)
     db().commit()
     return _manage_page(subscriber, notice=notice)
+
+
+def _manage_action(subscriber: Subscriber, action: str, moment: datetime) -> str:
+    """Apply one button of the management page; return the notice to show."""
+    form = request.form
+    if action == "rotate":
+        subscribers.rotate_token(subscriber, moment)
+        return "New private links made; the old ones no longer work."
+    if action == "unsubscribe":
+        subscribers.unsubscribe(db(), subscriber, moment)
+        return "You are unsubscribed; no more emails will be sent."
+    if action == "pause":
+        subscribers.pause(db(), subscriber, moment)
+        return "All emails are paused until you resume them."
+    if action == "resume":
+        subscribers.resume(subscriber, moment)
+        return "Emails resumed."
+    if action == "leave":
+        name = subscribers.leave(db(), subscriber, form.get("leave", ""), moment)
+        return f"You no longer follow {name}."
+    # The former subscriber-wide fields (older pages): they set every series not shown.
+    legacy = _choices(form) if "reminder_hours" in form else None
+    subscribers.update_choices(
+        db(),
+        subscriber,
+        form.getlist("series"),
+        form.get("timezone", subscriber.timezone),
+        legacy,
+        moment,
+        _prefs(form),
+    )
+    return "Saved."
 
 
 @bp.get("/unsubscribe/<token>")

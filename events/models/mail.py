@@ -13,6 +13,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -29,6 +30,9 @@ OUTBOX_KINDS = (
     "digest",
     "signin",
 )
+# How often a subscription brings news of its talks (migration 0014_subscription_prefs).
+FREQUENCIES = ("announcement", "daily", "weekly", "none")
+DIGEST_FREQUENCIES = ("daily", "weekly")
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped")
 
 
@@ -48,6 +52,8 @@ class Subscriber(Base):
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     bounce_reason: Mapped[str | None] = mapped_column(Text)
+    # "Pause all" on the management page: nothing but confirmations is sent meanwhile.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -66,6 +72,11 @@ class Subscriber(Base):
         return self.active and self.bounced_at is None
 
     @property
+    def paused(self) -> bool:
+        """Return whether the subscriber paused all emails."""
+        return self.paused_at is not None
+
+    @property
     def state(self) -> str:
         """Return 'bounced', 'unsubscribed', 'confirmed' or 'pending'."""
         if self.bounced_at is not None:
@@ -76,7 +87,11 @@ class Subscriber(Base):
 
 
 class Subscription(Base):
-    """One subscriber following one series; mail flows only once it is confirmed."""
+    """One subscriber following one series; mail flows only once it is confirmed.
+
+    Its choices: `frequency` (FREQUENCIES: an email per new talk, a daily or weekly digest,
+    or none), `reminder_hours` before each talk (0: none) and whether cancellations are sent.
+    """
 
     __tablename__ = "subscription"
 
@@ -88,6 +103,11 @@ class Subscription(Base):
     )
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    frequency: Mapped[str] = mapped_column(
+        String(16), default="announcement", server_default="announcement"
+    )
+    reminder_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
+    cancellations: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     series: Mapped[Series] = relationship()
