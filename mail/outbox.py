@@ -9,8 +9,10 @@ Each row has a unique `dedupe_key`, so queueing the same email again is a no-op:
 - cancellation `cancellation:<subscriber>:<event>:<sequence>`: an announced talk cancelled;
 - reminder `reminder:<subscriber>:<event>:<start epoch>`: `eventfeed send`, once a talk is
   within the subscriber's reminder hours;
-- digest `digest:<subscriber>:<ISO year-week>`: `eventfeed send`, on Mondays in the
-  subscriber's zone, when the week has talks;
+- digest `digest:<subscriber>:<daily|weekly>:<day or ISO year-week>`: the worker (or
+  `eventfeed send`) from 07:00 in the subscriber's zone, daily or on Mondays, when talks of
+  the series followed at that frequency are new or changed since their last digest
+  (`DigestedTalk` records each talk's SEQUENCE digested);
 - signin `signin:<sign-in link id>`: the organiser workspace's one-time sign-in link (no
   subscriber; the message is built when queued, see `queue_signin`).
 
@@ -24,12 +26,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from events import accounts, times
 from events.config import Settings
-from events.models import Event, Outbox, Series, Subscriber, Subscription
+from events.models import TALK_KINDS, DigestedTalk, Event, Outbox, Series, Subscriber, Subscription
+from events.models.mail import DIGEST_FREQUENCIES
 from events.store import Outcome
 from feeds import email as mail_email
 
@@ -307,22 +310,127 @@ def queue_reminders(session: Session, now: datetime) -> int:
     return queue(session, rows, now)
 
 
-def queue_digests(session: Session, now: datetime) -> int:
-    """Queue the weekly digest on Mondays (subscriber's zone) when the week has talks."""
-    rows: list[Row] = []
-    for subscriber in _active(session):
-        if not subscriber.digest:
-            continue
-        local = times.local(now, subscriber.timezone)
-        if local.weekday() != 0:
-            continue
-        start = times.week_start(now, subscriber.timezone)
-        end = start + timedelta(days=7)
-        found = _subscribed_events(session, [subscriber.id], now, end)
-        if not found:
-            continue
+DIGEST_HOUR = 7  # digests go out at 07:00 in the reader's zone
+DIGEST_GRACE_HOURS = 3  # a worker that was down sends them until 10:00; later, next time
+DIGEST_WEEKDAY = 0  # weekly digests on Mondays
+DIGEST_MAX_TALKS = 100  # the earliest ones; the rest wait for the next digest
+
+
+def digest_period(now: datetime, zone: str, frequency: str) -> str | None:
+    """Return the period a digest due now belongs to ('2026-12-01', '2026-W49'), or None.
+
+    Daily digests are due at 07:00 every day in the reader's zone, weekly ones at 07:00 on
+    Mondays; a worker that was down sends them until `DIGEST_GRACE_HOURS` later, once.
+    Missed altogether, their talks wait for the next digest (nothing is marked digested).
+    """
+    local = times.local(now, zone)
+    if not DIGEST_HOUR <= local.hour < DIGEST_HOUR + DIGEST_GRACE_HOURS:
+        return None
+    if frequency == "daily":
+        return local.date().isoformat()
+    if frequency == "weekly" and local.weekday() == DIGEST_WEEKDAY:
         year, week, _ = local.isocalendar()
-        payload = {"week_start": start.isoformat(), "event_ids": [e.id for _, e in found]}
-        key = f"digest:{subscriber.id}:{year}-W{week:02d}"
-        rows.append(("digest", key, subscriber, None, payload))
-    return queue(session, rows, now)
+        return f"{year}-W{week:02d}"
+    return None
+
+
+def _digest_candidates(
+    session: Session, subscriber_ids: list[int], now: datetime
+) -> list[tuple[int, Subscription, Event, int | None]]:
+    """Return (subscriber, subscription, talk, sequence digested or None) of digest readers'
+    upcoming talks not yet digested at their current sequence."""
+    digested = aliased(DigestedTalk)
+    query = (
+        select(Subscription.subscriber_id, Subscription, Event, digested.sequence)
+        .join(Event, Event.series_id == Subscription.series_id)
+        .outerjoin(
+            digested,
+            and_(
+                digested.subscriber_id == Subscription.subscriber_id, digested.event_id == Event.id
+            ),
+        )
+        .where(
+            Subscription.subscriber_id.in_(subscriber_ids),
+            Subscription.confirmed_at.is_not(None),
+            Subscription.frequency.in_(DIGEST_FREQUENCIES),
+            Event.kind.in_(TALK_KINDS),
+            Event.end_utc > now,
+            or_(digested.sequence.is_(None), digested.sequence < Event.sequence),
+        )
+        .order_by(Event.start_utc, Event.id)
+    )
+    return [(sid, sub, event, seen) for sid, sub, event, seen in session.execute(query)]
+
+
+def queue_digests(session: Session, now: datetime) -> int:
+    """Queue the daily and weekly digests due now: per subscriber and period, the new and
+    changed talks of the series followed at that frequency; nothing when nothing is new."""
+    due: dict[int, tuple[Subscriber, dict[str, str]]] = {}
+    for subscriber in _active(session):
+        periods = {
+            frequency: period
+            for frequency in DIGEST_FREQUENCIES
+            if (period := digest_period(now, subscriber.timezone, frequency)) is not None
+        }
+        if periods:
+            due[subscriber.id] = (subscriber, periods)
+    rows: list[Row] = []
+    marks: dict[str, list[tuple[int, Event, bool]]] = {}
+    ids = list(due)
+    for start in range(0, len(ids), 500):
+        found: dict[tuple[int, str], list[tuple[Event, int | None]]] = {}
+        for sid, subscription, event, seen in _digest_candidates(
+            session, ids[start : start + 500], now
+        ):
+            if subscription.frequency not in due[sid][1]:
+                continue
+            if event.status == "cancelled" and (seen is None or not subscription.cancellations):
+                continue  # never announced to this reader, or they hid cancellations
+            talks = found.setdefault((sid, subscription.frequency), [])
+            if len(talks) < DIGEST_MAX_TALKS and all(e.id != event.id for e, _ in talks):
+                talks.append((event, seen))
+        for (sid, frequency), talks in found.items():
+            subscriber, periods = due[sid]
+            key = f"digest:{sid}:{frequency}:{periods[frequency]}"
+            payload = {
+                "frequency": frequency,
+                "day": times.local_date(now, subscriber.timezone).isoformat(),
+                "event_ids": [e.id for e, _ in talks],
+                "changed": [e.id for e, seen in talks if seen is not None],
+            }
+            rows.append(("digest", key, subscriber, None, payload))
+            marks[key] = [(sid, e, seen is not None) for e, seen in talks]
+    keys = [row[1] for row in rows]
+    existing: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        existing.update(
+            session.scalars(select(Outbox.dedupe_key).where(Outbox.dedupe_key.in_(chunk)))
+        )
+    fresh = [row for row in rows if row[1] not in existing]
+    for row in fresh:
+        _mark_digested(session, marks[row[1]], now)
+    return queue(session, fresh, now)
+
+
+def _mark_digested(session: Session, talks: list[tuple[int, Event, bool]], now: datetime) -> None:
+    """Record that these talks, at their current sequence, went into a digest."""
+    new = []
+    for sid, event, seen in talks:
+        if seen:
+            session.execute(
+                update(DigestedTalk)
+                .where(DigestedTalk.subscriber_id == sid, DigestedTalk.event_id == event.id)
+                .values(sequence=event.sequence, digested_at=now)
+            )
+        else:
+            new.append(
+                {
+                    "subscriber_id": sid,
+                    "event_id": event.id,
+                    "sequence": event.sequence,
+                    "digested_at": now,
+                }
+            )
+    if new:
+        session.execute(insert(DigestedTalk), new)

@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -186,17 +186,7 @@ def build(
     if not subscriber.active or subscriber.paused:
         return None
     if row.kind == "digest":
-        ids = list(row.payload.get("event_ids", []))
-        events = session.scalars(select(Event).where(Event.id.in_(ids))).all()
-        items = [
-            (e, e.series, links.event_page(e.id))
-            for e in sorted(events, key=lambda e: (e.start_utc, e.id))
-            if e.status != "cancelled"
-        ]
-        if not items:
-            return None
-        start = datetime.fromisoformat(row.payload["week_start"])
-        return mail.digest_email(items, reader, envelope, week_start=start)
+        return _digest(session, row, reader, envelope, links)
     event = _event_to_send(row)
     kind = row.kind
     if event is None or not mail.is_event_kind(kind):
@@ -211,6 +201,27 @@ def build(
         ics=_calendar(event, settings, {} if calendars is None else calendars),
         previous=row.payload.get("previous"),
     )
+
+
+def _digest(
+    session: Session, row: Outbox, reader: mail.Reader, envelope: mail.Envelope, links: Links
+) -> EmailMessage | None:
+    """Return a digest as its talks are now (a talk deleted since is left out)."""
+    ids = list(row.payload.get("event_ids", []))
+    changed = set(row.payload.get("changed", []))
+    events = session.scalars(select(Event).where(Event.id.in_(ids))).all()
+    items = [
+        mail.DigestItem(
+            e, e.series, links.event_page(e.id), links.event_ics(e.id), changed=e.id in changed
+        )
+        for e in events
+        if e.status != "cancelled" or e.id in changed
+    ]
+    if not items:
+        return None
+    frequency = str(row.payload.get("frequency", "weekly"))
+    day = date.fromisoformat(str(row.payload.get("day", row.created_at.date().isoformat())))
+    return mail.digest_email(items, reader, envelope, frequency=frequency, day=day)
 
 
 def _event_to_send(row: Outbox) -> Event | None:
@@ -648,9 +659,20 @@ def _release(factory: sessionmaker[Session], ids: list[int], worker: str) -> Non
 
 
 def queue_due(factory: sessionmaker[Session], now: datetime) -> int:
-    """Queue the reminders and weekly digests that are due (idempotent)."""
+    """Queue the reminders and digests that are due (idempotent)."""
+    return queue_reminders(factory, now) + queue_digests(factory, now)
+
+
+def queue_reminders(factory: sessionmaker[Session], now: datetime) -> int:
+    """Queue the reminders that are due, in one transaction (idempotent)."""
     with factory() as session, session.begin():
-        return outbox.queue_reminders(session, now) + outbox.queue_digests(session, now)
+        return outbox.queue_reminders(session, now)
+
+
+def queue_digests(factory: sessionmaker[Session], now: datetime) -> int:
+    """Queue the daily and weekly digests that are due, in one transaction (idempotent)."""
+    with factory() as session, session.begin():
+        return outbox.queue_digests(session, now)
 
 
 def send_batch(

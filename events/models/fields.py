@@ -51,3 +51,8 @@ class OutboxPayload(TypedDict, total=False):
     previous: PreviousValues
     week_start: str
     event_ids: list[str]
+    # Digests (mail.outbox.queue_digests): daily or weekly, the reader's day it was queued
+    # on, and the talks the reader saw in an earlier digest.
+    frequency: str
+    day: str
+    changed: list[str]

@@ -113,6 +113,21 @@ class Subscription(Base):
     series: Mapped[Series] = relationship()
 
 
+class DigestedTalk(Base):
+    """A talk, at one SEQUENCE, that went into a subscriber's digest (never twice unchanged)."""
+
+    __tablename__ = "digested_talk"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("event.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    sequence: Mapped[int] = mapped_column(Integer)
+    digested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Outbox(Base):
     """One email to send: queued with the change that causes it, delivered by `eventfeed send`."""
 

@@ -1,4 +1,5 @@
-"""email, per series: how often, reminders and cancellations per subscription; pause all
+"""email, per series: how often, reminders and cancellations per subscription; pause all;
+the talks each subscriber's digests carried
 
 Revision ID: 0014_subscription_prefs
 Revises: 0013_workspace2
@@ -36,6 +37,17 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("paused_at", events.db.UTCDateTime(timezone=True), nullable=True)
         )
+    op.create_table(
+        "digested_talk",
+        sa.Column("subscriber_id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.String(length=100), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("digested_at", events.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["subscriber_id"], ["subscriber.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["event_id"], ["event.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("subscriber_id", "event_id"),
+    )
+    op.create_index("ix_digested_talk_event_id", "digested_talk", ["event_id"])
     # The subscriber-wide choices become each subscription's.
     op.execute(
         "UPDATE subscription SET "
@@ -49,6 +61,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this migration."""
+    op.drop_index("ix_digested_talk_event_id", table_name="digested_talk")
+    op.drop_table("digested_talk")
     with op.batch_alter_table("subscriber") as batch:
         batch.drop_column("paused_at")
     with op.batch_alter_table("subscription") as batch:
