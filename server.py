@@ -555,12 +555,13 @@ def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> N
     if loop:
         ctx.invoke(worker_command, batch=batch, idle=float(interval))
         return
-    from mail.worker import Worker, queue_due_mail
+    from mail.worker import Worker, queue_digests, queue_due_mail
 
     state = _state(ctx)
     migrate(state.engine)
     worker = Worker(state.sessions, state.settings, state.clock, batch=batch)
     queue_due_mail(state.sessions, state.clock.now())
+    queue_digests(state.sessions, state.clock.now())
     try:
         total = worker.drain()
     finally:
