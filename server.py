@@ -487,7 +487,7 @@ def subscribers_list(ctx: click.Context, slug: str | None) -> None:
         if not found:
             click.echo("no subscribers")
         for subscriber in found:
-            series = ",".join(sorted(s.series.slug for s in subscriber.subscriptions))
+            series = ",".join(sorted(s.key for s in subscriber.subscriptions))
             line = f"{subscriber.email}\t{subscriber.state}\t{subscriber.timezone}\t{series}"
             if subscriber.bounced_at is not None:
                 line += f"\tbounced {subscriber.bounced_at:%Y-%m-%d %H:%M}Z: "

@@ -26,12 +26,22 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from events import accounts, times
 from events.config import Settings
-from events.models import TALK_KINDS, DigestedTalk, Event, Outbox, Series, Subscriber, Subscription
+from events.models import (
+    TALK_KINDS,
+    DigestedTalk,
+    Event,
+    Outbox,
+    Series,
+    Subscriber,
+    Subscription,
+    Topic,
+    TopicLink,
+)
 from events.models.mail import DIGEST_FREQUENCIES
 from events.store import Outcome
 from feeds import email as mail_email
@@ -70,9 +80,58 @@ def active_subscribers(session: Session, series_id: int) -> list[Subscriber]:
     return [subscriber for subscriber, _ in followers(session, series_id)]
 
 
-def announced_to(session: Session, series_id: int) -> list[Subscriber]:
-    """Return the subscribers of a series who get an email per new talk (not a digest)."""
-    return [s for s, sub in followers(session, series_id) if sub.frequency == "announcement"]
+def _topics_of(session: Session, event: Event) -> list[int]:
+    """Return the topics a talk of a public series is listed under (its own and its series',
+    with their parents: a topic page lists its subtopics' talks too)."""
+    linked = select(TopicLink.topic_id).where(
+        or_(TopicLink.event_id == event.id, TopicLink.series_id == event.series_id)
+    )
+    query = select(Topic.id, Topic.parent_id).where(
+        Topic.id.in_(linked),
+        exists().where(Series.id == event.series_id, Series.visibility == "public"),
+    )
+    found: set[int] = set()
+    for topic_id, parent_id in session.execute(query):
+        found.add(topic_id)
+        if parent_id is not None:
+            found.add(parent_id)
+    return sorted(found)
+
+
+Followers = dict[int, tuple[Subscriber, list[Subscription]]]
+
+
+def talk_followers(session: Session, event: Event) -> Followers:
+    """Return the mailable readers of a talk, through its series or its topics, by id: one
+    entry per reader, with every subscription that brings them the talk."""
+    found: Followers = {}
+    for subscriber, subscription in followers(session, event.series_id):
+        found.setdefault(subscriber.id, (subscriber, []))[1].append(subscription)
+    topic_ids = _topics_of(session, event)
+    if topic_ids:
+        query = (
+            select(Subscriber, Subscription)
+            .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+            .where(
+                Subscription.topic_id.in_(topic_ids),
+                Subscription.confirmed_at.is_not(None),
+                *_mailable(),
+            )
+            .order_by(Subscriber.id, Subscription.id)
+        )
+        for subscriber, subscription in session.execute(query):
+            found.setdefault(subscriber.id, (subscriber, []))[1].append(subscription)
+    return dict(sorted(found.items()))
+
+
+def announced_to(session: Session, event: Event) -> list[Subscriber]:
+    """Return the readers of a talk who get an email per new talk (any way they follow it
+    asks for one; one email however many ways)."""
+    return [
+        subscriber
+        for subscriber, subscriptions in talk_followers(session, event).values()
+        if any(s.frequency == "announcement" for s in subscriptions)
+    ]
 
 
 Row = tuple[str, str, Subscriber, str | None, dict[str, Any]]
@@ -159,7 +218,7 @@ def queue_signin(
 def announce(session: Session, event: Event, now: datetime) -> int:
     """Queue the announcement of a talk to every active subscriber who wants announcements."""
     session.flush()
-    subscribers = announced_to(session, event.series_id)
+    subscribers = announced_to(session, event)
     rows: list[Row] = [
         ("announcement", f"announcement:{s.id}:{event.id}", s, event.id, {}) for s in subscribers
     ]
@@ -233,20 +292,20 @@ def _follow_up(
     ):
         stale.status, stale.last_error = "skipped", "superseded by a newer change"
         earlier[stale.subscriber_id or -1] = dict(stale.payload.get("previous", {}))
-    active = {s.id: (s, sub) for s, sub in followers(session, series.id)}
+    active = talk_followers(session, event)
     rows: list[Row] = []
     for row in announced:
         found = active.get(row.subscriber_id or -1)
         if found is None:
             continue
-        subscriber, subscription = found
+        subscriber, subscriptions = found
         if row.status == "queued":
             # Not sent yet: the announcement will show the current state when it is built.
             if kind == "cancellation":
                 row.status = "skipped"
                 row.last_error = "talk cancelled before the announcement was sent"
             continue
-        if kind == "cancellation" and not subscription.cancellations:
+        if kind == "cancellation" and not any(s.cancellations for s in subscriptions):
             continue
         key = f"{kind}:{subscriber.id}:{event.id}:{event.sequence}"
         seen = {**previous, **earlier.get(subscriber.id, {})}
@@ -286,7 +345,36 @@ def _followed_events(
         )
         .order_by(Event.start_utc, Event.id)
     )
-    return [(sid, sub, event) for sid, sub, event in session.execute(query)]
+    found = [(sid, sub, event) for sid, sub, event in session.execute(query)]
+    by_topic = (
+        select(Subscription.subscriber_id, Subscription, Event)
+        .select_from(Subscription)
+        .join(Event, _about_topic())
+        .where(
+            Subscription.subscriber_id.in_(subscriber_ids),
+            Subscription.confirmed_at.is_not(None),
+            Subscription.topic_id.is_not(None),
+            Event.status != "cancelled",
+            Event.start_utc >= start,
+            Event.start_utc < end,
+        )
+        .order_by(Event.start_utc, Event.id)
+    )
+    found += [(sid, sub, event) for sid, sub, event in session.execute(by_topic)]
+    return found
+
+
+def _about_topic() -> ColumnElement[bool]:
+    """Return the condition that a talk of a public series is listed under the followed
+    topic (directly, through its series, or through a subtopic)."""
+    child = aliased(Topic)
+    return and_(
+        exists().where(Series.id == Event.series_id, Series.visibility == "public"),
+        exists()
+        .where(child.id == TopicLink.topic_id)
+        .where(or_(child.id == Subscription.topic_id, child.parent_id == Subscription.topic_id))
+        .where(or_(TopicLink.event_id == Event.id, TopicLink.series_id == Event.series_id)),
+    )
 
 
 def _active(session: Session) -> list[Subscriber]:
@@ -301,9 +389,13 @@ def queue_reminders(session: Session, now: datetime) -> int:
         return 0
     horizon = now + timedelta(hours=MAX_REMINDER_HOURS)
     rows: list[Row] = []
+    # One reminder per talk, at the longest of the ways the reader follows it.
+    longest: dict[tuple[int, str], tuple[int, Event]] = {}
     for sid, subscription, event in _followed_events(session, list(subscribers), now, horizon):
+        hours = max(subscription.reminder_hours, longest.get((sid, event.id), (0, event))[0])
+        longest[(sid, event.id)] = (hours, event)
+    for (sid, _), (hours, event) in sorted(longest.items(), key=lambda i: i[1][1].start_utc):
         subscriber = subscribers[sid]
-        hours = subscription.reminder_hours
         if hours > 0 and event.start_utc <= now + timedelta(hours=hours):
             key = f"reminder:{sid}:{event.id}:{int(event.start_utc.timestamp())}"
             rows.append(("reminder", key, subscriber, event.id, {}))
@@ -359,7 +451,46 @@ def _digest_candidates(
         )
         .order_by(Event.start_utc, Event.id)
     )
-    return [(sid, sub, event, seen) for sid, sub, event, seen in session.execute(query)]
+    found = [(sid, sub, event, seen) for sid, sub, event, seen in session.execute(query)]
+    by_topic = (
+        select(Subscription.subscriber_id, Subscription, Event, digested.sequence)
+        .select_from(Subscription)
+        .join(Event, _about_topic())
+        .outerjoin(
+            digested,
+            and_(
+                digested.subscriber_id == Subscription.subscriber_id,
+                digested.event_id == Event.id,
+            ),
+        )
+        .where(
+            Subscription.subscriber_id.in_(subscriber_ids),
+            Subscription.confirmed_at.is_not(None),
+            Subscription.topic_id.is_not(None),
+            Subscription.frequency.in_(DIGEST_FREQUENCIES),
+            Event.kind.in_(TALK_KINDS),
+            Event.end_utc > now,
+            or_(digested.sequence.is_(None), digested.sequence < Event.sequence),
+        )
+        .order_by(Event.start_utc, Event.id)
+    )
+    found += [(sid, sub, event, seen) for sid, sub, event, seen in session.execute(by_topic)]
+    return sorted(found, key=lambda row: (row[2].start_utc, row[2].id))
+
+
+def _announced(
+    session: Session, subscriber_ids: list[int], event_ids: set[str]
+) -> set[tuple[int, str]]:
+    """Return the (subscriber, talk) pairs of these that had an announcement queued."""
+    if not event_ids:
+        return set()
+    query = select(Outbox.subscriber_id, Outbox.event_id).where(
+        Outbox.kind == "announcement",
+        Outbox.status != "skipped",
+        Outbox.subscriber_id.in_(subscriber_ids),
+        Outbox.event_id.in_(sorted(event_ids)),
+    )
+    return {(sid, eid) for sid, eid in session.execute(query) if sid is not None and eid}
 
 
 def queue_digests(session: Session, now: datetime) -> int:
@@ -379,16 +510,19 @@ def queue_digests(session: Session, now: datetime) -> int:
     ids = list(due)
     for start in range(0, len(ids), 500):
         found: dict[tuple[int, str], list[tuple[Event, int | None]]] = {}
-        for sid, subscription, event, seen in _digest_candidates(
-            session, ids[start : start + 500], now
-        ):
-            if subscription.frequency not in due[sid][1]:
+        candidates = _digest_candidates(session, ids[start : start + 500], now)
+        # One email per talk however it is followed: a talk announced to the reader (they
+        # follow it another way too, for every talk) stays out of their digests.
+        taken = _announced(session, ids[start : start + 500], {c[2].id for c in candidates})
+        for sid, subscription, event, seen in candidates:
+            if subscription.frequency not in due[sid][1] or (sid, event.id) in taken:
                 continue
             if event.status == "cancelled" and (seen is None or not subscription.cancellations):
                 continue  # never announced to this reader, or they hid cancellations
             talks = found.setdefault((sid, subscription.frequency), [])
-            if len(talks) < DIGEST_MAX_TALKS and all(e.id != event.id for e, _ in talks):
+            if len(talks) < DIGEST_MAX_TALKS:
                 talks.append((event, seen))
+                taken.add((sid, event.id))
         for (sid, frequency), talks in found.items():
             subscriber, periods = due[sid]
             key = f"digest:{sid}:{frequency}:{periods[frequency]}"

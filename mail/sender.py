@@ -174,8 +174,8 @@ def build(
     links = Links(settings.base_url)
     reader = reader_for(subscriber, links)
     if row.kind == "confirmation":
-        names = [s.series.name for s in subscriber.subscriptions if s.confirmed_at is None]
-        names = names or [s.series.name for s in subscriber.subscriptions]
+        names = [s.name for s in subscriber.subscriptions if s.confirmed_at is None]
+        names = names or [s.name for s in subscriber.subscriptions]
         # Asked for after leaving: send it (it resumes nothing until followed); left after
         # asking: drop it.
         left = subscriber.unsubscribed_at
@@ -308,7 +308,7 @@ def preview(session: Session, event: Event, settings: Settings) -> list[tuple[st
     emails = mail.EventEmails()
     calendars: dict[tuple[str, int], str] = {}
     found = []
-    for subscriber in outbox.announced_to(session, event.series_id):
+    for subscriber in outbox.announced_to(session, event):
         envelope = mail.Envelope.new(settings.mail_from, settings.domain)
         data, _ = event_message(
             emails, "announcement", event, subscriber, settings, envelope, calendars

@@ -23,10 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from events import store, times
+from events import store, times, topics
 from events.errors import EventFeedError, InvalidRecord, NotFound
 from events.models import Outbox, Subscriber, Subscription
-from events.models.mail import FREQUENCIES
+from events.models.mail import FREQUENCIES, TOPIC_KEY
 from mail import outbox
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600
@@ -49,10 +49,13 @@ class Choices:
     announcements: bool = True
     digest: bool = True
     reminder_hours: int = DEFAULT_REMINDER_HOURS
+    how_often: str | None = None  # a FREQUENCIES value chosen outright (topic form)
 
     @property
     def frequency(self) -> str:
         """Return the frequency a new subscription gets from these choices."""
+        if self.how_often is not None:
+            return self.how_often
         if self.announcements:
             return "announcement"
         return "weekly" if self.digest else "none"
@@ -159,17 +162,26 @@ def _add_series(
     confirmed: bool,
     choices: Choices | None = None,
 ) -> list[Subscription]:
+    """Follow series (by slug) or topics (by 'topic:<slug>'), unconfirmed unless `confirmed`."""
     added = []
     for slug in dict.fromkeys(slugs):
-        series = store.get_series(session, slug)
-        found = session.get(Subscription, (subscriber.id, series.id))
+        series_id, topic_id = _target(session, slug)
+        found = session.scalar(
+            select(Subscription).where(
+                Subscription.subscriber_id == subscriber.id,
+                Subscription.series_id == series_id
+                if series_id is not None
+                else Subscription.topic_id == topic_id,
+            )
+        )
         if found is None:
             chosen = choices or Choices(
                 subscriber.announcements, subscriber.digest, subscriber.reminder_hours
             )
             found = Subscription(
                 subscriber_id=subscriber.id,
-                series_id=series.id,
+                series_id=series_id,
+                topic_id=topic_id,
                 created_at=now,
                 frequency=chosen.frequency,
                 reminder_hours=chosen.reminder_hours,
@@ -181,6 +193,13 @@ def _add_series(
         added.append(found)
     session.flush()
     return added
+
+
+def _target(session: Session, key: str) -> tuple[int | None, int | None]:
+    """Return (series id, topic id) of a series slug or a 'topic:<slug>' key, or raise."""
+    if key.startswith(TOPIC_KEY):
+        return None, topics.get_topic(session, key.removeprefix(TOPIC_KEY)).topic.id
+    return store.get_series(session, key).id, None
 
 
 def subscribe(
@@ -335,14 +354,13 @@ def update_choices(
     subscriber-wide ones (the API and older forms).
     """
     zone_name = check_zone(zone)
-    wanted = set()
     for slug in slugs:
         try:
-            wanted.add(store.get_series(session, slug).id)
+            _target(session, slug)
         except NotFound as exc:
             raise InvalidRecord("subscription", [("series", str(exc))]) from None
     for subscription in list(subscriber.subscriptions):
-        if subscription.series_id not in wanted:
+        if subscription.key not in slugs:
             subscriber.subscriptions.remove(subscription)
     session.flush()
     _add_series(session, subscriber, slugs, now, confirmed=subscriber.confirmed_at is not None)
@@ -355,11 +373,11 @@ def update_choices(
         subscriber.digest = choices.digest
         subscriber.reminder_hours = choices.reminder_hours
         for subscription in subscriber.subscriptions:
-            if subscription.series.slug not in (prefs or {}):
+            if subscription.key not in (prefs or {}):
                 subscription.frequency = choices.frequency
                 subscription.reminder_hours = choices.reminder_hours
     for subscription in subscriber.subscriptions:
-        chosen = (prefs or {}).get(subscription.series.slug)
+        chosen = (prefs or {}).get(subscription.key)
         if chosen is not None:
             subscription.frequency = chosen.frequency
             subscription.reminder_hours = chosen.reminder_hours
@@ -382,14 +400,16 @@ def resume(subscriber: Subscriber, now: datetime) -> None:
 
 
 def leave(session: Session, subscriber: Subscriber, slug: str, now: datetime) -> str:
-    """Stop following one series (its emails not sent yet are skipped); return its name."""
+    """Stop following one series or topic (by its key; the series' emails not sent yet are
+    skipped); return its name."""
     for subscription in list(subscriber.subscriptions):
-        if subscription.series.slug == slug:
-            name = subscription.series.name
+        if subscription.key == slug:
+            name = subscription.name
             series_id = subscription.series_id
             subscriber.subscriptions.remove(subscription)
             session.flush()
-            outbox.skip_pending(session, subscriber, "left the series", series_id=series_id)
+            if series_id is not None:
+                outbox.skip_pending(session, subscriber, "left the series", series_id=series_id)
             subscriber.updated_at = now
             return name
     raise InvalidRecord("subscription", [("series", f"you do not follow {slug!r}")])

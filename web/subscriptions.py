@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, request, url_for
 from sqlalchemy import select
 
-from events import queries, times
+from events import queries, times, topics
 from events.access import Audience
-from events.errors import InvalidRecord
+from events.errors import InvalidRecord, NotFound
 from events.models import Event, Series, Subscriber
+from events.models.mail import TOPIC_KEY
 from feeds import ical, syndication
 from feeds.formats import FORMATS
 from feeds.links import Links, google_calendar_subscribe, webcal
@@ -35,12 +37,16 @@ def _links() -> Links:
 
 
 def _choices(form: Any) -> subscribers.Choices:
-    """Read the choices from a form (checkboxes)."""
-    return subscribers.check_choices(
+    """Read the choices from a form (checkboxes, or the topic form's `frequency` radios)."""
+    choices = subscribers.check_choices(
         form.get("announcements") is not None,
         form.get("digest") is not None,
         form.get("reminder_hours") or 0,
     )
+    if "frequency" not in form:
+        return choices
+    prefs = subscribers.check_prefs("email", form.get("frequency"), choices.reminder_hours, True)
+    return replace(choices, how_often=prefs.frequency)
 
 
 def _series(slug: str) -> Series:
@@ -99,6 +105,58 @@ def subscribe_form(slug: str) -> tuple[str, int]:
     return _subscribe_page(_series(slug))
 
 
+def _topic(slug: str) -> topics.Named:
+    try:
+        return topics.get_topic(db(), slug)
+    except NotFound:
+        abort(404, f"No topic {slug!r}.")
+
+
+def _topic_page(
+    named: topics.Named, status: int = 200, errors: Any = (), form: Any = None
+) -> tuple[str, int]:
+    """The subscribe form of a topic: each talk's announcement, or a daily or weekly digest."""
+    return _page(
+        "subscriptions/subscribe.html",
+        status,
+        series=None,
+        topic=named,
+        action=url_for("subscriptions.topic_subscribe_post", slug=named.topic.slug),
+        choices=[],
+        chosen=set(),
+        frequencies=TOPIC_FREQUENCIES,
+        errors=list(errors),
+        form=form or {},
+    )
+
+
+@bp.get("/topics/<slug>/subscribe")
+def topic_subscribe_form(slug: str) -> tuple[str, int]:
+    """Show the subscribe form of a topic (talks across series)."""
+    return _topic_page(_topic(slug))
+
+
+@bp.post("/topics/<slug>/subscribe")
+@rate_limit("subscribe", SUBSCRIBE_LIMIT, 3600)
+def topic_subscribe_post(slug: str) -> tuple[str, int]:
+    """Record a pending topic subscription and queue the confirmation email (double opt-in)."""
+    named = _topic(slug)
+    form = request.form
+    try:
+        subscribers.subscribe_and_commit(
+            db(),
+            form.get("email", ""),
+            [TOPIC_KEY + named.topic.slug],
+            form.get("timezone"),
+            _choices(form),
+            now(),
+        )
+    except InvalidRecord as exc:
+        db().rollback()
+        return _topic_page(named, 422, exc.errors, form)
+    return _check_inbox()
+
+
 @bp.get("/subscribe")
 def subscribe_any_form() -> tuple[str, int]:
     """Show the subscribe form with every public series to choose from (?series= ticks one)."""
@@ -129,6 +187,10 @@ def _subscribe(series: Series | None, slugs: list[str]) -> tuple[str, int]:
     except InvalidRecord as exc:
         db().rollback()
         return _subscribe_page(series, 422, exc.errors, form)
+    return _check_inbox()
+
+
+def _check_inbox() -> tuple[str, int]:
     return _page(
         "subscriptions/message.html",
         title="Check your inbox",
@@ -170,6 +232,7 @@ FREQUENCIES = (
     ("none", "No news of talks (reminders and cancellations only)"),
 )
 REMINDERS = ((0, "No reminder"), (1, "1 hour before"), (24, "1 day before"))
+TOPIC_FREQUENCIES = FREQUENCIES[:3]
 
 
 def reminder_choices(current: int) -> list[tuple[int, str]]:
@@ -193,9 +256,9 @@ def _manage_page(subscriber: Subscriber, notice: str = "", status: int = 200) ->
     pending = {s.series_id for s in subscriber.subscriptions} - followed
     followed_items = sorted(
         (
-            {"key": s.series.slug, "name": s.series.name, "subscription": s}
+            {"key": s.key, "name": s.name, "subscription": s}
             for s in subscriber.subscriptions
-            if s.series_id in followed
+            if s.confirmed_at is not None or not confirmed
         ),
         key=lambda item: str(item["name"]),
     )
