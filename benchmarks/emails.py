@@ -179,6 +179,7 @@ def seed(engine: Any, readers: int, now: datetime, digest_readers: int) -> None:
             "series_id": n + 1,
             "confirmed_at": now - timedelta(days=10),
             "created_at": now - timedelta(days=10),
+            "reminder_hours": 0,
         }
         for k in range(readers)
         for n in range(SERIES)

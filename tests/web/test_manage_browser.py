@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from events import topics
 from events.clock import SYSTEM_CLOCK
 from events.models import Subscriber
 from mail import subscribers
@@ -111,4 +112,39 @@ def test_manage_page_without_javascript_posts_the_form(
     assert "You no longer follow" in page.content()
     with sessions() as session:
         assert session.scalars(select(Subscriber)).one().subscriptions == []
+    context.close()
+
+
+def test_topic_page_get_emails_by_keyboard_then_the_same_manage_page(
+    site: tuple[Any, str], sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    chromium, url = site
+    root = url.split("/manage/")[0]
+    with sessions() as session, session.begin():
+        topics.add_topic(session, "ml", "Machine learning")
+    context = chromium.new_context(timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    page.goto(f"{root}/topics/ml")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Get emails").click()
+    assert page.locator("#timezone").input_value() == "Asia/Shanghai"  # from site.js
+    tab_to(page, "#email")
+    page.keyboard.type("topic-reader@example.org")
+    tab_to(page, "input[name='frequency']:checked")
+    page.keyboard.press("ArrowDown")  # each new talk → daily digest
+    page.screenshot(path=str(tmp_path / "topic-subscribe.png"), full_page=True)
+    tab_to(page, "button[type='submit']")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Check your inbox" in page.content()
+    with sessions() as session, session.begin():
+        reader = session.scalars(
+            select(Subscriber).where(Subscriber.email == "topic-reader@example.org")
+        ).one()
+        assert [(s.key, s.frequency) for s in reader.subscriptions] == [("topic:ml", "daily")]
+        reader.confirmed_at = reader.subscriptions[0].confirmed_at = SYSTEM_CLOCK.now()
+        token = reader.token
+    page.goto(f"{root}/manage/{token}")
+    assert page.get_by_label("A daily digest of new and changed talks").first.is_checked()
+    page.screenshot(path=str(tmp_path / "topic-manage.png"), full_page=True)
     context.close()
