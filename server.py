@@ -490,7 +490,7 @@ def subscribers_list(ctx: click.Context, slug: str | None) -> None:
         if not found:
             click.echo("no subscribers")
         for subscriber in found:
-            series = ",".join(sorted(s.series.slug for s in subscriber.subscriptions))
+            series = ",".join(sorted(s.key for s in subscriber.subscriptions))
             line = f"{subscriber.email}\t{subscriber.state}\t{subscriber.timezone}\t{series}"
             if subscriber.bounced_at is not None:
                 line += f"\tbounced {subscriber.bounced_at:%Y-%m-%d %H:%M}Z: "
@@ -558,12 +558,13 @@ def send_command(ctx: click.Context, loop: bool, batch: int, interval: int) -> N
     if loop:
         ctx.invoke(worker_command, batch=batch, idle=float(interval))
         return
-    from mail.worker import Worker, queue_due_mail
+    from mail.worker import Worker, queue_digests, queue_due_mail
 
     state = _state(ctx)
     migrate(state.engine)
     worker = Worker(state.sessions, state.settings, state.clock, batch=batch)
     queue_due_mail(state.sessions, state.clock.now())
+    queue_digests(state.sessions, state.clock.now())
     try:
         total = worker.drain()
     finally:

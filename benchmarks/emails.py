@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, text, update
 
 from events.clock import FrozenClock
 from events.config import Settings
@@ -179,6 +179,7 @@ def seed(engine: Any, readers: int, now: datetime, digest_readers: int) -> None:
             "series_id": n + 1,
             "confirmed_at": now - timedelta(days=10),
             "created_at": now - timedelta(days=10),
+            "reminder_hours": 0,
         }
         for k in range(readers)
         for n in range(SERIES)
@@ -195,7 +196,7 @@ def seed(engine: Any, readers: int, now: datetime, digest_readers: int) -> None:
 def empty(engine: Any) -> None:
     """Empty the benchmark database (PostgreSQL: the tables EventFeed uses)."""
     with engine.begin() as conn:
-        for table in ("outbox", "subscription", "subscriber", "event", "series"):
+        for table in ("outbox", "digested_talk", "subscription", "subscriber", "event", "series"):
             conn.execute(text(f"DELETE FROM {table}"))
 
 
@@ -300,7 +301,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
-        # Digests: the readers' next 07:00 local; every talk is new to them.
+        # Digests: the readers' next 07:00 local; every talk is new to them. The digest readers
+        # now follow their series by weekly digest (mail.outbox.queue_digests).
+        with engine.begin() as conn:
+            conn.execute(
+                update(Subscription)
+                .where(Subscription.subscriber_id <= digest_readers)
+                .values(frequency="weekly")
+            )
         started = time.perf_counter()
         due = now + timedelta(days=1)  # Monday
         with sessions() as session, session.begin():

@@ -16,13 +16,14 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
 from typing import Literal, TypeGuard
 
+from events import times
 from events.access import is_revealed, visible_meeting, withheld_text
 from events.models import Event, Meeting, PreviousValues, Series
 from feeds import display
@@ -363,24 +364,55 @@ def _change_rows(body: _Body, event: Event, reader: Reader, previous: PreviousVa
     body.hr()
 
 
+@dataclass(frozen=True)
+class DigestItem:
+    """One talk of a digest: its page, its .ics download, and whether the reader saw it before."""
+
+    event: Event
+    series: Series
+    url: str
+    ics_url: str
+    changed: bool = False
+
+
+DIGEST_NAMES = {"daily": "Daily", "weekly": "Weekly"}
+
+
 def digest_email(
-    items: Sequence[tuple[Event, Series, str]],
-    reader: Reader,
-    envelope: Envelope,
-    *,
-    week_start: datetime,
+    items: Sequence[DigestItem], reader: Reader, envelope: Envelope, *, frequency: str, day: date
 ) -> EmailMessage:
-    """Return the weekly digest: the reader's talks of the coming week, by day, in their zone."""
-    label = display.day(week_start, reader.timezone)
-    subject = f"This week's talks: {len(items)} from {label}"
-    series_names = sorted({series.name for _, series, _ in items})
-    body = _Body(f"Your talks for the week from {label}", [])
+    """Return a daily or weekly digest: new and changed talks, by day in the reader's zone."""
+    name = DIGEST_NAMES.get(frequency, "Weekly")
+    label = display.day(times.local_midnight(day, reader.timezone), reader.timezone)
+    count = len(items)
+    subject = f"{name} digest, {label}: {count} new or changed talk{'s' if count != 1 else ''}"
+    series_names = sorted({item.series.name for item in items})
+    body = _Body(f"{name} digest of {label}", [])
     body.p(
-        f"Times are given in each talk's zone and in yours ({display.zone_label(reader.timezone)})."
+        "New and changed talks of the series you follow. Times are given in each talk's zone "
+        f"and in yours ({display.zone_label(reader.timezone)})."
     )
-    for event, series, url in items:
-        body.h(f"{series.name}: {event.title}")
-        _event_rows(body, event, reader, url)
+    shown_day = None
+    for item in sorted(items, key=lambda i: (i.event.start_utc, i.event.id)):
+        event = item.event
+        local_day = display.day(event.start_utc, reader.timezone)
+        if local_day != shown_day:
+            body.h(local_day)
+            shown_day = local_day
+        state = "Cancelled" if event.status == "cancelled" else "Changed" if item.changed else ""
+        body.p(f"{state + ': ' if state else ''}{item.series.name}: {event.title}")
+        if event.speakers:
+            body.row("Speakers", display.speakers_text(event.speakers))
+        body.row("When", display.talk_span(event, reader.timezone))
+        place = display.place_text(event.location)
+        if place:
+            body.row("Where", place)
+        for link_label, url in (("Livestream", event.livestream), ("Slides", event.slides)):
+            if url:
+                body.link(link_label, url)
+        body.link("Details", item.url)
+        if event.status != "cancelled":
+            body.link("Add to calendar", item.ics_url)
     _footer(body, reader, series_names)
     listed = list_id("EventFeed digest", "digest", envelope)
     return _message(subject, body, reader, envelope, None, listed=listed)

@@ -73,9 +73,7 @@ def listed(rows: list[Outbox]) -> set[str]:
 def announce_block(session: Session, block: Event, talk: Event | None, now: datetime) -> int:
     """Queue the announcement (or update) of a block to every subscriber who wants it."""
     session.flush()
-    subscribers = [
-        s for s in outbox.active_subscribers(session, block.series_id) if s.announcements
-    ]
+    subscribers = outbox.announced_to(session, talk if talk is not None else block)
     if not subscribers:
         return 0
     rows = block_rows(session, block.id)

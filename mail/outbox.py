@@ -12,8 +12,10 @@ Each row has a unique `dedupe_key`, so queueing the same email again is a no-op:
 - reminder `reminder:<subscriber>:<event>:<start epoch>`: `eventfeed send`, once a talk is
   within the subscriber's reminder hours; and `...:revealed` past the reveal moment of a
   `revealed` meeting when the reminder was queued before it (it carries the join details);
-- digest `digest:<subscriber>:<ISO year-week>`: `eventfeed send`, on Mondays in the
-  subscriber's zone, when the week has talks;
+- digest `digest:<subscriber>:<daily|weekly>:<day or ISO year-week>`: the worker (or
+  `eventfeed send`) from 07:00 in the subscriber's zone, daily or on Mondays, when talks of
+  the series followed at that frequency are new or changed since their last digest
+  (`DigestedTalk` records each talk's SEQUENCE digested);
 - signin `signin:<sign-in link id>`: the organiser workspace's one-time sign-in link (no
   subscriber; the message is built when queued, see `queue_signin`).
 
@@ -27,33 +29,112 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from events import access, accounts, times
 from events.config import Settings
-from events.models import Event, Outbox, Series, Subscriber, Subscription
+from events.models import (
+    TALK_KINDS,
+    DigestedTalk,
+    Event,
+    Outbox,
+    Series,
+    Subscriber,
+    Subscription,
+    Topic,
+    TopicLink,
+)
+from events.models.mail import DIGEST_FREQUENCIES
 from events.store import Outcome
 from feeds import email as mail_email
 
 MAX_REMINDER_HOURS = 168
 
 
-def active_subscribers(session: Session, series_id: int) -> list[Subscriber]:
-    """Return confirmed, still-subscribed, not bounced subscribers of a series."""
+def _mailable() -> tuple[ColumnElement[bool], ...]:
+    """Return the conditions of a subscriber who gets email: confirmed, not left, paused
+    or bounced."""
+    return (
+        Subscriber.confirmed_at.is_not(None),
+        Subscriber.unsubscribed_at.is_(None),
+        Subscriber.bounced_at.is_(None),
+        Subscriber.paused_at.is_(None),
+    )
+
+
+def followers(session: Session, series_id: int) -> list[tuple[Subscriber, Subscription]]:
+    """Return the mailable subscribers of a series with their confirmed subscription."""
     query = (
-        select(Subscriber)
+        select(Subscriber, Subscription)
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .where(
             Subscription.series_id == series_id,
             Subscription.confirmed_at.is_not(None),
-            Subscriber.confirmed_at.is_not(None),
-            Subscriber.unsubscribed_at.is_(None),
-            Subscriber.bounced_at.is_(None),
+            *_mailable(),
         )
         .order_by(Subscriber.id)
     )
-    return list(session.scalars(query))
+    return [(subscriber, subscription) for subscriber, subscription in session.execute(query)]
+
+
+def active_subscribers(session: Session, series_id: int) -> list[Subscriber]:
+    """Return confirmed, still-subscribed, not paused or bounced subscribers of a series."""
+    return [subscriber for subscriber, _ in followers(session, series_id)]
+
+
+def _topics_of(session: Session, event: Event) -> list[int]:
+    """Return the topics a talk of a public series is listed under (its own and its series',
+    with their parents: a topic page lists its subtopics' talks too)."""
+    linked = select(TopicLink.topic_id).where(
+        or_(TopicLink.event_id == event.id, TopicLink.series_id == event.series_id)
+    )
+    query = select(Topic.id, Topic.parent_id).where(
+        Topic.id.in_(linked),
+        exists().where(Series.id == event.series_id, Series.visibility == "public"),
+    )
+    found: set[int] = set()
+    for topic_id, parent_id in session.execute(query):
+        found.add(topic_id)
+        if parent_id is not None:
+            found.add(parent_id)
+    return sorted(found)
+
+
+Followers = dict[int, tuple[Subscriber, list[Subscription]]]
+
+
+def talk_followers(session: Session, event: Event) -> Followers:
+    """Return the mailable readers of a talk, through its series or its topics, by id: one
+    entry per reader, with every subscription that brings them the talk."""
+    found: Followers = {}
+    for subscriber, subscription in followers(session, event.series_id):
+        found.setdefault(subscriber.id, (subscriber, []))[1].append(subscription)
+    topic_ids = _topics_of(session, event)
+    if topic_ids:
+        query = (
+            select(Subscriber, Subscription)
+            .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+            .where(
+                Subscription.topic_id.in_(topic_ids),
+                Subscription.confirmed_at.is_not(None),
+                *_mailable(),
+            )
+            .order_by(Subscriber.id, Subscription.id)
+        )
+        for subscriber, subscription in session.execute(query):
+            found.setdefault(subscriber.id, (subscriber, []))[1].append(subscription)
+    return dict(sorted(found.items()))
+
+
+def announced_to(session: Session, event: Event) -> list[Subscriber]:
+    """Return the readers of a talk who get an email per new talk (any way they follow it
+    asks for one; one email however many ways)."""
+    return [
+        subscriber
+        for subscriber, subscriptions in talk_followers(session, event).values()
+        if any(s.frequency == "announcement" for s in subscriptions)
+    ]
 
 
 Row = tuple[str, str, Subscriber, str | None, dict[str, Any]]
@@ -140,7 +221,7 @@ def queue_signin(
 def announce(session: Session, event: Event, now: datetime) -> int:
     """Queue the announcement of a talk to every active subscriber who wants announcements."""
     session.flush()
-    subscribers = [s for s in active_subscribers(session, event.series_id) if s.announcements]
+    subscribers = announced_to(session, event)
     rows: list[Row] = [
         ("announcement", f"announcement:{s.id}:{event.id}", s, event.id, {}) for s in subscribers
     ]
@@ -216,17 +297,20 @@ def _follow_up(
     ):
         stale.status, stale.last_error = "skipped", "superseded by a newer change"
         earlier[stale.subscriber_id or -1] = dict(stale.payload.get("previous", {}))
-    active = {s.id: s for s in active_subscribers(session, series.id)}
+    active = talk_followers(session, event)
     rows: list[Row] = []
     for row in announced:
-        subscriber = active.get(row.subscriber_id or -1)
-        if subscriber is None:
+        found = active.get(row.subscriber_id or -1)
+        if found is None:
             continue
+        subscriber, subscriptions = found
         if row.status == "queued" and row.kind == "announcement":
             # Not sent yet: the announcement will show the current state when it is built.
             if kind == "cancellation":
                 row.status = "skipped"
                 row.last_error = "talk cancelled before the announcement was sent"
+            continue
+        if kind == "cancellation" and not any(s.cancellations for s in subscriptions):
             continue
         key = f"{kind}:{subscriber.id}:{event.id}:{event.sequence}"
         seen = {**previous, **earlier.get(subscriber.id, {})}
@@ -246,20 +330,28 @@ def _listed_in_block(session: Session, event: Event) -> list[Outbox]:
     return [row for row in session.scalars(query) if event.id in row.payload.get("talks", [])]
 
 
-def skip_pending(session: Session, subscriber: Subscriber, reason: str) -> None:
-    """Mark a subscriber's queued emails as skipped (after unsubscribing)."""
-    session.execute(
-        update(Outbox)
-        .where(Outbox.subscriber_id == subscriber.id, Outbox.status == "queued")
-        .values(status="skipped", last_error=reason)
-    )
+def skip_pending(
+    session: Session, subscriber: Subscriber, reason: str, *, series_id: int | None = None
+) -> None:
+    """Mark a subscriber's queued emails (about one series' talks) as skipped."""
+    query = update(Outbox).where(Outbox.subscriber_id == subscriber.id, Outbox.status == "queued")
+    if series_id is not None:
+        talks = select(Event.id).where(Event.series_id == series_id)
+        query = query.where(Outbox.event_id.in_(talks))
+    session.execute(query.values(status="skipped", last_error=reason))
 
 
 def _subscribed_events(
     session: Session, subscriber_ids: list[int], start: datetime, end: datetime
 ) -> list[tuple[int, Event]]:
+    return [(sid, event) for sid, _, event in _followed_events(session, subscriber_ids, start, end)]
+
+
+def _followed_events(
+    session: Session, subscriber_ids: list[int], start: datetime, end: datetime
+) -> list[tuple[int, Subscription, Event]]:
     query = (
-        select(Subscription.subscriber_id, Event)
+        select(Subscription.subscriber_id, Subscription, Event)
         .join(Event, Event.series_id == Subscription.series_id)
         .where(
             Subscription.subscriber_id.in_(subscriber_ids),
@@ -270,33 +362,63 @@ def _subscribed_events(
         )
         .order_by(Event.start_utc, Event.id)
     )
-    return [(sid, event) for sid, event in session.execute(query)]
+    found = [(sid, sub, event) for sid, sub, event in session.execute(query)]
+    by_topic = (
+        select(Subscription.subscriber_id, Subscription, Event)
+        .select_from(Subscription)
+        .join(Event, _about_topic())
+        .where(
+            Subscription.subscriber_id.in_(subscriber_ids),
+            Subscription.confirmed_at.is_not(None),
+            Subscription.topic_id.is_not(None),
+            Event.status != "cancelled",
+            Event.start_utc >= start,
+            Event.start_utc < end,
+        )
+        .order_by(Event.start_utc, Event.id)
+    )
+    found += [(sid, sub, event) for sid, sub, event in session.execute(by_topic)]
+    return found
+
+
+def _about_topic() -> ColumnElement[bool]:
+    """Return the condition that a talk of a public series is listed under the followed
+    topic (directly, through its series, or through a subtopic)."""
+    child = aliased(Topic)
+    return and_(
+        exists().where(Series.id == Event.series_id, Series.visibility == "public"),
+        exists()
+        .where(child.id == TopicLink.topic_id)
+        .where(or_(child.id == Subscription.topic_id, child.parent_id == Subscription.topic_id))
+        .where(or_(TopicLink.event_id == Event.id, TopicLink.series_id == Event.series_id)),
+    )
 
 
 def _active(session: Session) -> list[Subscriber]:
-    query = select(Subscriber).where(
-        Subscriber.confirmed_at.is_not(None),
-        Subscriber.unsubscribed_at.is_(None),
-        Subscriber.bounced_at.is_(None),
-    )
+    query = select(Subscriber).where(*_mailable())
     return list(session.scalars(query.order_by(Subscriber.id)))
 
 
 def queue_reminders(session: Session, now: datetime) -> int:
-    """Queue reminders of talks starting within each subscriber's reminder hours.
+    """Queue reminders of talks starting within the reminder hours of each subscription.
 
     A talk whose meeting details are `revealed` after the reminder was due gets a second
     reminder at the reveal moment, carrying them (the first one could not).
     """
-    subscribers = {s.id: s for s in _active(session) if s.reminder_hours > 0}
+    subscribers = {s.id: s for s in _active(session)}
     if not subscribers:
         return 0
-    horizon = now + timedelta(hours=max(s.reminder_hours for s in subscribers.values()))
+    horizon = now + timedelta(hours=MAX_REMINDER_HOURS)
     rows: list[Row] = []
     revealed: list[tuple[Row, datetime]] = []
-    for sid, event in _subscribed_events(session, list(subscribers), now, horizon):
+    # One reminder per talk, at the longest of the ways the reader follows it.
+    longest: dict[tuple[int, str], tuple[int, Event]] = {}
+    for sid, subscription, event in _followed_events(session, list(subscribers), now, horizon):
+        hours = max(subscription.reminder_hours, longest.get((sid, event.id), (0, event))[0])
+        longest[(sid, event.id)] = (hours, event)
+    for (sid, _), (hours, event) in sorted(longest.items(), key=lambda i: i[1][1].start_utc):
         subscriber = subscribers[sid]
-        if event.start_utc <= now + timedelta(hours=subscriber.reminder_hours):
+        if hours > 0 and event.start_utc <= now + timedelta(hours=hours):
             key = f"reminder:{sid}:{event.id}:{int(event.start_utc.timestamp())}"
             row: Row = ("reminder", key, subscriber, event.id, {})
             reveal = access.reveal_at(event.meeting, event.start_utc)
@@ -325,22 +447,169 @@ def _queued_at(session: Session, keys: list[str]) -> dict[str, datetime]:
     return found
 
 
-def queue_digests(session: Session, now: datetime) -> int:
-    """Queue the weekly digest on Mondays (subscriber's zone) when the week has talks."""
-    rows: list[Row] = []
-    for subscriber in _active(session):
-        if not subscriber.digest:
-            continue
-        local = times.local(now, subscriber.timezone)
-        if local.weekday() != 0:
-            continue
-        start = times.week_start(now, subscriber.timezone)
-        end = start + timedelta(days=7)
-        found = _subscribed_events(session, [subscriber.id], now, end)
-        if not found:
-            continue
+DIGEST_HOUR = 7  # digests go out at 07:00 in the reader's zone
+DIGEST_GRACE_HOURS = 3  # a worker that was down sends them until 10:00; later, next time
+DIGEST_WEEKDAY = 0  # weekly digests on Mondays
+DIGEST_MAX_TALKS = 100  # the earliest ones; the rest wait for the next digest
+
+
+def digest_period(now: datetime, zone: str, frequency: str) -> str | None:
+    """Return the period a digest due now belongs to ('2026-12-01', '2026-W49'), or None.
+
+    Daily digests are due at 07:00 every day in the reader's zone, weekly ones at 07:00 on
+    Mondays; a worker that was down sends them until `DIGEST_GRACE_HOURS` later, once.
+    Missed altogether, their talks wait for the next digest (nothing is marked digested).
+    """
+    local = times.local(now, zone)
+    if not DIGEST_HOUR <= local.hour < DIGEST_HOUR + DIGEST_GRACE_HOURS:
+        return None
+    if frequency == "daily":
+        return local.date().isoformat()
+    if frequency == "weekly" and local.weekday() == DIGEST_WEEKDAY:
         year, week, _ = local.isocalendar()
-        payload = {"week_start": start.isoformat(), "event_ids": [e.id for _, e in found]}
-        key = f"digest:{subscriber.id}:{year}-W{week:02d}"
-        rows.append(("digest", key, subscriber, None, payload))
-    return queue(session, rows, now)
+        return f"{year}-W{week:02d}"
+    return None
+
+
+def _digest_candidates(
+    session: Session, subscriber_ids: list[int], now: datetime
+) -> list[tuple[int, Subscription, Event, int | None]]:
+    """Return (subscriber, subscription, talk, sequence digested or None) of digest readers'
+    upcoming talks not yet digested at their current sequence."""
+    digested = aliased(DigestedTalk)
+    query = (
+        select(Subscription.subscriber_id, Subscription, Event, digested.sequence)
+        .join(Event, Event.series_id == Subscription.series_id)
+        .outerjoin(
+            digested,
+            and_(
+                digested.subscriber_id == Subscription.subscriber_id, digested.event_id == Event.id
+            ),
+        )
+        .where(
+            Subscription.subscriber_id.in_(subscriber_ids),
+            Subscription.confirmed_at.is_not(None),
+            Subscription.frequency.in_(DIGEST_FREQUENCIES),
+            Event.kind.in_(TALK_KINDS),
+            Event.end_utc > now,
+            or_(digested.sequence.is_(None), digested.sequence < Event.sequence),
+        )
+        .order_by(Event.start_utc, Event.id)
+    )
+    found = [(sid, sub, event, seen) for sid, sub, event, seen in session.execute(query)]
+    by_topic = (
+        select(Subscription.subscriber_id, Subscription, Event, digested.sequence)
+        .select_from(Subscription)
+        .join(Event, _about_topic())
+        .outerjoin(
+            digested,
+            and_(
+                digested.subscriber_id == Subscription.subscriber_id,
+                digested.event_id == Event.id,
+            ),
+        )
+        .where(
+            Subscription.subscriber_id.in_(subscriber_ids),
+            Subscription.confirmed_at.is_not(None),
+            Subscription.topic_id.is_not(None),
+            Subscription.frequency.in_(DIGEST_FREQUENCIES),
+            Event.kind.in_(TALK_KINDS),
+            Event.end_utc > now,
+            or_(digested.sequence.is_(None), digested.sequence < Event.sequence),
+        )
+        .order_by(Event.start_utc, Event.id)
+    )
+    found += [(sid, sub, event, seen) for sid, sub, event, seen in session.execute(by_topic)]
+    return sorted(found, key=lambda row: (row[2].start_utc, row[2].id))
+
+
+def _announced(
+    session: Session, subscriber_ids: list[int], event_ids: set[str]
+) -> set[tuple[int, str]]:
+    """Return the (subscriber, talk) pairs of these that had an announcement queued."""
+    if not event_ids:
+        return set()
+    query = select(Outbox.subscriber_id, Outbox.event_id).where(
+        Outbox.kind == "announcement",
+        Outbox.status != "skipped",
+        Outbox.subscriber_id.in_(subscriber_ids),
+        Outbox.event_id.in_(sorted(event_ids)),
+    )
+    return {(sid, eid) for sid, eid in session.execute(query) if sid is not None and eid}
+
+
+def queue_digests(session: Session, now: datetime) -> int:
+    """Queue the daily and weekly digests due now: per subscriber and period, the new and
+    changed talks of the series followed at that frequency; nothing when nothing is new."""
+    due: dict[int, tuple[Subscriber, dict[str, str]]] = {}
+    for subscriber in _active(session):
+        periods = {
+            frequency: period
+            for frequency in DIGEST_FREQUENCIES
+            if (period := digest_period(now, subscriber.timezone, frequency)) is not None
+        }
+        if periods:
+            due[subscriber.id] = (subscriber, periods)
+    rows: list[Row] = []
+    marks: dict[str, list[tuple[int, Event, bool]]] = {}
+    ids = list(due)
+    for start in range(0, len(ids), 500):
+        found: dict[tuple[int, str], list[tuple[Event, int | None]]] = {}
+        candidates = _digest_candidates(session, ids[start : start + 500], now)
+        # One email per talk however it is followed: a talk announced to the reader (they
+        # follow it another way too, for every talk) stays out of their digests.
+        taken = _announced(session, ids[start : start + 500], {c[2].id for c in candidates})
+        for sid, subscription, event, seen in candidates:
+            if subscription.frequency not in due[sid][1] or (sid, event.id) in taken:
+                continue
+            if event.status == "cancelled" and (seen is None or not subscription.cancellations):
+                continue  # never announced to this reader, or they hid cancellations
+            talks = found.setdefault((sid, subscription.frequency), [])
+            if len(talks) < DIGEST_MAX_TALKS:
+                talks.append((event, seen))
+                taken.add((sid, event.id))
+        for (sid, frequency), talks in found.items():
+            subscriber, periods = due[sid]
+            key = f"digest:{sid}:{frequency}:{periods[frequency]}"
+            payload = {
+                "frequency": frequency,
+                "day": times.local_date(now, subscriber.timezone).isoformat(),
+                "event_ids": [e.id for e, _ in talks],
+                "changed": [e.id for e, seen in talks if seen is not None],
+            }
+            rows.append(("digest", key, subscriber, None, payload))
+            marks[key] = [(sid, e, seen is not None) for e, seen in talks]
+    keys = [row[1] for row in rows]
+    existing: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        existing.update(
+            session.scalars(select(Outbox.dedupe_key).where(Outbox.dedupe_key.in_(chunk)))
+        )
+    fresh = [row for row in rows if row[1] not in existing]
+    for row in fresh:
+        _mark_digested(session, marks[row[1]], now)
+    return queue(session, fresh, now)
+
+
+def _mark_digested(session: Session, talks: list[tuple[int, Event, bool]], now: datetime) -> None:
+    """Record that these talks, at their current sequence, went into a digest."""
+    new = []
+    for sid, event, seen in talks:
+        if seen:
+            session.execute(
+                update(DigestedTalk)
+                .where(DigestedTalk.subscriber_id == sid, DigestedTalk.event_id == event.id)
+                .values(sequence=event.sequence, digested_at=now)
+            )
+        else:
+            new.append(
+                {
+                    "subscriber_id": sid,
+                    "event_id": event.id,
+                    "sequence": event.sequence,
+                    "digested_at": now,
+                }
+            )
+    if new:
+        session.execute(insert(DigestedTalk), new)

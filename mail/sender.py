@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -180,8 +180,8 @@ def build(
     links = Links(settings.base_url)
     reader = reader_for(subscriber, links)
     if row.kind == "confirmation":
-        names = [s.series.name for s in subscriber.subscriptions if s.confirmed_at is None]
-        names = names or [s.series.name for s in subscriber.subscriptions]
+        names = [s.name for s in subscriber.subscriptions if s.confirmed_at is None]
+        names = names or [s.name for s in subscriber.subscriptions]
         # Asked for after leaving: send it (it resumes nothing until followed); left after
         # asking: drop it.
         left = subscriber.unsubscribed_at
@@ -189,20 +189,10 @@ def build(
             return None
         confirm_url = links.confirm(subscribers.confirmation_token(subscriber))
         return mail.confirmation_email(names, reader, envelope, confirm_url=confirm_url)
-    if not subscriber.active:
+    if not subscriber.active or subscriber.paused:
         return None
     if row.kind == "digest":
-        ids = list(row.payload.get("event_ids", []))
-        events = session.scalars(select(Event).where(Event.id.in_(ids))).all()
-        items = [
-            (e, e.series, links.event_page(e.id))
-            for e in sorted(events, key=lambda e: (e.start_utc, e.id))
-            if e.status != "cancelled"
-        ]
-        if not items:
-            return None
-        start = datetime.fromisoformat(row.payload["week_start"])
-        return mail.digest_email(items, reader, envelope, week_start=start)
+        return _digest(session, row, reader, envelope, links)
     if row.kind == "recording":
         return _recording_note(row, links, reader, envelope)
     if row.kind in blocks.BLOCK_KINDS:
@@ -330,6 +320,27 @@ def talks_calendar(talks: list[Event], series: Series, settings: Settings) -> st
     return with_organizer(data, series.name, parseaddr(settings.mail_from)[1]).decode("utf-8")
 
 
+def _digest(
+    session: Session, row: Outbox, reader: mail.Reader, envelope: mail.Envelope, links: Links
+) -> EmailMessage | None:
+    """Return a digest as its talks are now (a talk deleted since is left out)."""
+    ids = list(row.payload.get("event_ids", []))
+    changed = set(row.payload.get("changed", []))
+    events = session.scalars(select(Event).where(Event.id.in_(ids))).all()
+    items = [
+        mail.DigestItem(
+            e, e.series, links.event_page(e.id), links.event_ics(e.id), changed=e.id in changed
+        )
+        for e in events
+        if e.status != "cancelled" or e.id in changed
+    ]
+    if not items:
+        return None
+    frequency = str(row.payload.get("frequency", "weekly"))
+    day = date.fromisoformat(str(row.payload.get("day", row.created_at.date().isoformat())))
+    return mail.digest_email(items, reader, envelope, frequency=frequency, day=day)
+
+
 def _event_to_send(row: Outbox) -> Event | None:
     """Return the talk of an event email, or None when the email must not be sent any more."""
     event = row.event
@@ -395,14 +406,24 @@ def render(
     `mail.EventEmails`); confirmations and digests from `build`.
     """
     subscriber = row.subscriber
-    if row.kind in blocks.BLOCK_KINDS and subscriber is not None and subscriber.active:
+    if (
+        row.kind in blocks.BLOCK_KINDS
+        and subscriber is not None
+        and subscriber.active
+        and not subscriber.paused
+    ):
         parts = _block_parts(session, row, subscriber)
         if parts is None:
             return None
         key, builder = _session_builder(*parts, settings, calendars)
         reader = reader_for(subscriber, Links(settings.base_url))
         return emails.render_built(key, builder, reader, envelope)
-    if row.kind not in mail.EVENT_KINDS or subscriber is None or not subscriber.active:
+    if (
+        row.kind not in mail.EVENT_KINDS
+        or subscriber is None
+        or not subscriber.active
+        or subscriber.paused
+    ):
         msg = build(session, row, settings, envelope, calendars, now)
         return None if msg is None else (mail.to_bytes(msg), str(msg["Subject"]))
     event = _event_to_send(row)
@@ -427,9 +448,7 @@ def preview(session: Session, event: Event, settings: Settings) -> list[tuple[st
     calendars: dict[tuple[str, int, bool], str] = {}
     found = []
     block = blocks.block_of(session, event)
-    for subscriber in outbox.active_subscribers(session, event.series_id):
-        if not subscriber.announcements:
-            continue
+    for subscriber in outbox.announced_to(session, event):
         if block is not None:  # the session's one announcement, as it would be built now
             envelope = mail.Envelope.new(settings.mail_from, settings.domain)
             row = Outbox(kind="session", event=block, payload={})
@@ -792,9 +811,20 @@ def _release(factory: sessionmaker[Session], ids: list[int], worker: str) -> Non
 
 
 def queue_due(factory: sessionmaker[Session], now: datetime) -> int:
-    """Queue the reminders and weekly digests that are due (idempotent)."""
+    """Queue the reminders and digests that are due (idempotent)."""
+    return queue_reminders(factory, now) + queue_digests(factory, now)
+
+
+def queue_reminders(factory: sessionmaker[Session], now: datetime) -> int:
+    """Queue the reminders that are due, in one transaction (idempotent)."""
     with factory() as session, session.begin():
-        return outbox.queue_reminders(session, now) + outbox.queue_digests(session, now)
+        return outbox.queue_reminders(session, now)
+
+
+def queue_digests(factory: sessionmaker[Session], now: datetime) -> int:
+    """Queue the daily and weekly digests that are due, in one transaction (idempotent)."""
+    with factory() as session, session.begin():
+        return outbox.queue_digests(session, now)
 
 
 def send_batch(

@@ -23,9 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from events import store, times
+from events import store, times, topics
 from events.errors import EventFeedError, InvalidRecord, NotFound
 from events.models import Outbox, Subscriber, Subscription
+from events.models.mail import FREQUENCIES, TOPIC_KEY
 from mail import outbox
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600
@@ -48,6 +49,34 @@ class Choices:
     announcements: bool = True
     digest: bool = True
     reminder_hours: int = DEFAULT_REMINDER_HOURS
+    how_often: str | None = None  # a FREQUENCIES value chosen outright (topic form)
+
+    @property
+    def frequency(self) -> str:
+        """Return the frequency a new subscription gets from these choices."""
+        if self.how_often is not None:
+            return self.how_often
+        if self.announcements:
+            return "announcement"
+        return "weekly" if self.digest else "none"
+
+
+@dataclass(frozen=True)
+class Prefs:
+    """The choices of one subscription (one followed series), from the management page."""
+
+    frequency: str = "announcement"
+    reminder_hours: int = DEFAULT_REMINDER_HOURS
+    cancellations: bool = True
+
+
+def check_prefs(field: str, frequency: Any, reminder_hours: Any, cancellations: Any) -> Prefs:
+    """Validate one subscription's choices; errors name `field` (e.g. the series slug)."""
+    if frequency not in FREQUENCIES:
+        choices = ", ".join(FREQUENCIES)
+        raise InvalidRecord("subscription", [(f"{field} frequency", f"must be one of {choices}")])
+    hours = check_choices(True, True, reminder_hours).reminder_hours
+    return Prefs(str(frequency), hours, bool(cancellations))
 
 
 def normalise_email(value: str) -> str:
@@ -126,20 +155,51 @@ def _ensure(
 
 
 def _add_series(
-    session: Session, subscriber: Subscriber, slugs: Iterable[str], now: datetime, confirmed: bool
+    session: Session,
+    subscriber: Subscriber,
+    slugs: Iterable[str],
+    now: datetime,
+    confirmed: bool,
+    choices: Choices | None = None,
 ) -> list[Subscription]:
+    """Follow series (by slug) or topics (by 'topic:<slug>'), unconfirmed unless `confirmed`."""
     added = []
     for slug in dict.fromkeys(slugs):
-        series = store.get_series(session, slug)
-        found = session.get(Subscription, (subscriber.id, series.id))
+        series_id, topic_id = _target(session, slug)
+        found = session.scalar(
+            select(Subscription).where(
+                Subscription.subscriber_id == subscriber.id,
+                Subscription.series_id == series_id
+                if series_id is not None
+                else Subscription.topic_id == topic_id,
+            )
+        )
         if found is None:
-            found = Subscription(subscriber_id=subscriber.id, series_id=series.id, created_at=now)
+            chosen = choices or Choices(
+                subscriber.announcements, subscriber.digest, subscriber.reminder_hours
+            )
+            found = Subscription(
+                subscriber_id=subscriber.id,
+                series_id=series_id,
+                topic_id=topic_id,
+                created_at=now,
+                frequency=chosen.frequency,
+                reminder_hours=chosen.reminder_hours,
+                cancellations=True,
+            )
             session.add(found)
         if confirmed and found.confirmed_at is None:
             found.confirmed_at = now
         added.append(found)
     session.flush()
     return added
+
+
+def _target(session: Session, key: str) -> tuple[int | None, int | None]:
+    """Return (series id, topic id) of a series slug or a 'topic:<slug>' key, or raise."""
+    if key.startswith(TOPIC_KEY):
+        return None, topics.get_topic(session, key.removeprefix(TOPIC_KEY)).topic.id
+    return store.get_series(session, key).id, None
 
 
 def subscribe(
@@ -165,7 +225,7 @@ def subscribe(
     address = normalise_email(email)
     subscriber, _ = _ensure(session, address, check_zone(zone), choices, now)
     try:
-        _add_series(session, subscriber, slugs, now, confirmed=False)
+        _add_series(session, subscriber, slugs, now, confirmed=False, choices=choices)
     except NotFound as exc:
         raise InvalidRecord("subscription", [("series", str(exc))]) from None
     if _may_send_confirmation(session, subscriber, now):
@@ -284,27 +344,75 @@ def update_choices(
     subscriber: Subscriber,
     slugs: list[str],
     zone: str,
-    choices: Choices,
+    choices: Choices | None,
     now: datetime,
+    prefs: dict[str, Prefs] | None = None,
 ) -> None:
-    """Replace the subscriber's series, zone and choices (from the management page)."""
+    """Replace the subscriber's series, zone and choices (from the management page).
+
+    `prefs` holds the choices of followed series by slug; `choices`, when given, the former
+    subscriber-wide ones (the API and older forms).
+    """
     zone_name = check_zone(zone)
-    wanted = set()
     for slug in slugs:
         try:
-            wanted.add(store.get_series(session, slug).id)
+            _target(session, slug)
         except NotFound as exc:
             raise InvalidRecord("subscription", [("series", str(exc))]) from None
     for subscription in list(subscriber.subscriptions):
-        if subscription.series_id not in wanted:
+        if subscription.key not in slugs:
             subscriber.subscriptions.remove(subscription)
     session.flush()
     _add_series(session, subscriber, slugs, now, confirmed=subscriber.confirmed_at is not None)
+    session.refresh(subscriber, ["subscriptions"])
     subscriber.timezone = zone_name
-    subscriber.announcements = choices.announcements
-    subscriber.digest = choices.digest
-    subscriber.reminder_hours = choices.reminder_hours
+    if choices is not None:
+        # The former subscriber-wide choices: defaults for series followed from now on, and
+        # the choices of every followed series that `prefs` does not name.
+        subscriber.announcements = choices.announcements
+        subscriber.digest = choices.digest
+        subscriber.reminder_hours = choices.reminder_hours
+        for subscription in subscriber.subscriptions:
+            if subscription.key not in (prefs or {}):
+                subscription.frequency = choices.frequency
+                subscription.reminder_hours = choices.reminder_hours
+    for subscription in subscriber.subscriptions:
+        chosen = (prefs or {}).get(subscription.key)
+        if chosen is not None:
+            subscription.frequency = chosen.frequency
+            subscription.reminder_hours = chosen.reminder_hours
+            subscription.cancellations = chosen.cancellations
     subscriber.updated_at = now
+
+
+def pause(session: Session, subscriber: Subscriber, now: datetime) -> None:
+    """Pause every email but confirmations (those already queued are skipped) until resumed."""
+    if subscriber.paused_at is None:
+        subscriber.paused_at = now
+        subscriber.updated_at = now
+    outbox.skip_pending(session, subscriber, "paused")
+
+
+def resume(subscriber: Subscriber, now: datetime) -> None:
+    """Resume the emails of a paused subscriber."""
+    subscriber.paused_at = None
+    subscriber.updated_at = now
+
+
+def leave(session: Session, subscriber: Subscriber, slug: str, now: datetime) -> str:
+    """Stop following one series or topic (by its key; the series' emails not sent yet are
+    skipped); return its name."""
+    for subscription in list(subscriber.subscriptions):
+        if subscription.key == slug:
+            name = subscription.name
+            series_id = subscription.series_id
+            subscriber.subscriptions.remove(subscription)
+            session.flush()
+            if series_id is not None:
+                outbox.skip_pending(session, subscriber, "left the series", series_id=series_id)
+            subscriber.updated_at = now
+            return name
+    raise InvalidRecord("subscription", [("series", f"you do not follow {slug!r}")])
 
 
 def rotate_token(subscriber: Subscriber, now: datetime) -> str:

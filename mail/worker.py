@@ -7,7 +7,9 @@ leases, `mail.sender.claim`; on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`):
   open between batches (`sender.Mailer`), record each outcome;
 - **scheduled jobs** (`JOBS`), each run by whichever worker gets there first (idempotent by
   the outbox's dedupe keys):
-  `due-mail` every minute: queue the reminders and digests that are due;
+  `due-mail` every minute: queue the reminders that are due;
+  `digests` every minute: queue the daily and weekly digests due (07:00 in each reader's
+  zone, `mail.outbox.queue_digests`);
   `prune` hourly: drop the stored bytes of messages sent more than `KEEP_MESSAGES` ago
   (the rows stay, as the record of what was sent).
 
@@ -37,9 +39,21 @@ KEEP_MESSAGES = timedelta(days=30)
 
 
 def queue_due_mail(factory: sessionmaker[Session], now: datetime) -> int:
-    """Queue due reminders and digests (two workers at once: the loser's rows exist)."""
+    """Queue due reminders (two workers at once: the loser's rows exist)."""
     with contextlib.suppress(IntegrityError):
-        return sender.queue_due(factory, now)
+        return sender.queue_reminders(factory, now)
+    return 0
+
+
+def queue_digests(factory: sessionmaker[Session], now: datetime) -> int:
+    """Queue the daily and weekly digests due at 07:00 in their readers' zones.
+
+    Several workers may run this at once: a digest's dedupe key (subscriber, frequency,
+    period) is unique, so the second transaction to insert it fails and rolls back whole,
+    talks-digested records included; its rows already exist.
+    """
+    with contextlib.suppress(IntegrityError):
+        return sender.queue_digests(factory, now)
     return 0
 
 
@@ -72,6 +86,7 @@ def default_jobs() -> list[Job]:
     """Return the worker's scheduled jobs."""
     return [
         Job("due-mail", timedelta(minutes=1), queue_due_mail),
+        Job("digests", timedelta(minutes=1), queue_digests),
         Job("prune", timedelta(hours=1), prune),
     ]
 

@@ -89,7 +89,7 @@ class Subscribe:
     webcal: str
     google: str
     feeds: list[Feed]
-    email: str | None = None  # topics have no email subscription yet
+    email: str | None = None  # the subscribe-by-email page
 
 
 def zone_time(start: datetime, end: datetime, zone_name: str) -> ZoneTime:

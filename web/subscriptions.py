@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, request, url_for
 from sqlalchemy import select
 
-from events import queries, times
+from events import queries, times, topics
 from events.access import Audience
-from events.errors import InvalidRecord
+from events.errors import InvalidRecord, NotFound
 from events.models import Event, Series, Subscriber
+from events.models.mail import TOPIC_KEY
 from feeds import ical, syndication
 from feeds.formats import FORMATS
 from feeds.links import Links, google_calendar_subscribe, webcal
@@ -35,12 +37,16 @@ def _links() -> Links:
 
 
 def _choices(form: Any) -> subscribers.Choices:
-    """Read the choices from a form (checkboxes)."""
-    return subscribers.check_choices(
+    """Read the choices from a form (checkboxes, or the topic form's `frequency` radios)."""
+    choices = subscribers.check_choices(
         form.get("announcements") is not None,
         form.get("digest") is not None,
         form.get("reminder_hours") or 0,
     )
+    if "frequency" not in form:
+        return choices
+    prefs = subscribers.check_prefs("email", form.get("frequency"), choices.reminder_hours, True)
+    return replace(choices, how_often=prefs.frequency)
 
 
 def _series(slug: str) -> Series:
@@ -99,6 +105,58 @@ def subscribe_form(slug: str) -> tuple[str, int]:
     return _subscribe_page(_series(slug))
 
 
+def _topic(slug: str) -> topics.Named:
+    try:
+        return topics.get_topic(db(), slug)
+    except NotFound:
+        abort(404, f"No topic {slug!r}.")
+
+
+def _topic_page(
+    named: topics.Named, status: int = 200, errors: Any = (), form: Any = None
+) -> tuple[str, int]:
+    """The subscribe form of a topic: each talk's announcement, or a daily or weekly digest."""
+    return _page(
+        "subscriptions/subscribe.html",
+        status,
+        series=None,
+        topic=named,
+        action=url_for("subscriptions.topic_subscribe_post", slug=named.topic.slug),
+        choices=[],
+        chosen=set(),
+        frequencies=TOPIC_FREQUENCIES,
+        errors=list(errors),
+        form=form or {},
+    )
+
+
+@bp.get("/topics/<slug>/subscribe")
+def topic_subscribe_form(slug: str) -> tuple[str, int]:
+    """Show the subscribe form of a topic (talks across series)."""
+    return _topic_page(_topic(slug))
+
+
+@bp.post("/topics/<slug>/subscribe")
+@rate_limit("subscribe", SUBSCRIBE_LIMIT, 3600)
+def topic_subscribe_post(slug: str) -> tuple[str, int]:
+    """Record a pending topic subscription and queue the confirmation email (double opt-in)."""
+    named = _topic(slug)
+    form = request.form
+    try:
+        subscribers.subscribe_and_commit(
+            db(),
+            form.get("email", ""),
+            [TOPIC_KEY + named.topic.slug],
+            form.get("timezone"),
+            _choices(form),
+            now(),
+        )
+    except InvalidRecord as exc:
+        db().rollback()
+        return _topic_page(named, 422, exc.errors, form)
+    return _check_inbox()
+
+
 @bp.get("/subscribe")
 def subscribe_any_form() -> tuple[str, int]:
     """Show the subscribe form with every public series to choose from (?series= ticks one)."""
@@ -129,6 +187,10 @@ def _subscribe(series: Series | None, slugs: list[str]) -> tuple[str, int]:
     except InvalidRecord as exc:
         db().rollback()
         return _subscribe_page(series, 422, exc.errors, form)
+    return _check_inbox()
+
+
+def _check_inbox() -> tuple[str, int]:
     return _page(
         "subscriptions/message.html",
         title="Check your inbox",
@@ -163,6 +225,24 @@ def _subscriber(token: str) -> Subscriber:
     return found
 
 
+FREQUENCIES = (
+    ("announcement", "An email for each new talk"),
+    ("daily", "A daily digest of new and changed talks"),
+    ("weekly", "A weekly digest of new and changed talks (Mondays)"),
+    ("none", "No news of talks (reminders and cancellations only)"),
+)
+REMINDERS = ((0, "No reminder"), (1, "1 hour before"), (24, "1 day before"))
+TOPIC_FREQUENCIES = FREQUENCIES[:3]
+
+
+def reminder_choices(current: int) -> list[tuple[int, str]]:
+    """Return the reminder options, with a former custom value kept as one of them."""
+    found = list(REMINDERS)
+    if current not in dict(found):
+        found.append((current, f"{current} hours before"))
+    return found
+
+
 def _manage_page(subscriber: Subscriber, notice: str = "", status: int = 200) -> tuple[str, int]:
     links = _links()
     ics = links.personal_feed(subscriber.token, "ics")
@@ -174,11 +254,22 @@ def _manage_page(subscriber: Subscriber, notice: str = "", status: int = 200) ->
         s.series_id for s in subscriber.subscriptions if s.confirmed_at is not None or not confirmed
     }
     pending = {s.series_id for s in subscriber.subscriptions} - followed
+    followed_items = sorted(
+        (
+            {"key": s.key, "name": s.name, "subscription": s}
+            for s in subscriber.subscriptions
+            if s.confirmed_at is not None or not confirmed
+        ),
+        key=lambda item: str(item["name"]),
+    )
     return _page(
         "subscriptions/manage.html",
         status,
         subscriber=subscriber,
-        all_series=all_series,
+        followed_items=followed_items,
+        other_series=[s for s in all_series if s.id not in followed],
+        frequencies=FREQUENCIES,
+        reminder_choices=reminder_choices,
         followed=followed,
         pending=pending,
         notice=notice,
@@ -191,40 +282,70 @@ def _manage_page(subscriber: Subscriber, notice: str = "", status: int = 200) ->
 
 @bp.get("/manage/<token>")
 def manage(token: str) -> tuple[str, int]:
-    """Show the subscriber's series, zone, choices, personal feeds and buttons."""
+    """Show the subscriber's series and choices, personal feeds and buttons."""
     return _manage_page(_subscriber(token))
+
+
+def _prefs(form: Any) -> dict[str, subscribers.Prefs]:
+    """Read each shown subscription's choices from the management form."""
+    prefs = {}
+    for key in form.getlist("shown"):
+        prefs[key] = subscribers.check_prefs(
+            key,
+            form.get(f"frequency-{key}", "announcement"),
+            form.get(f"reminder-{key}") or 0,
+            form.get(f"cancellations-{key}") is not None,
+        )
+    return prefs
 
 
 @bp.post("/manage/<token>")
 def manage_post(token: str) -> tuple[str, int]:
-    """Save choices, rotate the token or unsubscribe."""
+    """Save choices, pause or resume, leave one series or all, or rotate the token."""
     subscriber = _subscriber(token)
     action = request.form.get("action", "save")
     moment = now()
-    if action == "rotate":
-        subscribers.rotate_token(subscriber, moment)
-        notice = "New private links made; the old ones no longer work."
-    elif action == "unsubscribe":
-        subscribers.unsubscribe(db(), subscriber, moment)
-        notice = "You are unsubscribed; no more emails will be sent."
-    else:
-        try:
-            subscribers.update_choices(
-                db(),
-                subscriber,
-                request.form.getlist("series"),
-                request.form.get("timezone", subscriber.timezone),
-                _choices(request.form),
-                moment,
-            )
-            subscriber.recording_notes = request.form.get("recording_notes") is not None
-        except InvalidRecord as exc:
-            db().rollback()
-            detail = "; ".join(message for _, message in exc.errors)
-            return _manage_page(_subscriber(token), notice=detail, status=422)
-        notice = "Saved."
+    try:
+        notice = _manage_action(subscriber, action, moment)
+    except InvalidRecord as exc:
+        db().rollback()
+        detail = "; ".join(f"{field}: {message}" for field, message in exc.errors)
+        return _manage_page(_subscriber(token), notice=detail, status=422)
     db().commit()
     return _manage_page(subscriber, notice=notice)
+
+
+def _manage_action(subscriber: Subscriber, action: str, moment: datetime) -> str:
+    """Apply one button of the management page; return the notice to show."""
+    form = request.form
+    if action == "rotate":
+        subscribers.rotate_token(subscriber, moment)
+        return "New private links made; the old ones no longer work."
+    if action == "unsubscribe":
+        subscribers.unsubscribe(db(), subscriber, moment)
+        return "You are unsubscribed; no more emails will be sent."
+    if action == "pause":
+        subscribers.pause(db(), subscriber, moment)
+        return "All emails are paused until you resume them."
+    if action == "resume":
+        subscribers.resume(subscriber, moment)
+        return "Emails resumed."
+    if action == "leave":
+        name = subscribers.leave(db(), subscriber, form.get("leave", ""), moment)
+        return f"You no longer follow {name}."
+    # The former subscriber-wide fields (older pages): they set every series not shown.
+    legacy = _choices(form) if "reminder_hours" in form else None
+    subscribers.update_choices(
+        db(),
+        subscriber,
+        form.getlist("series"),
+        form.get("timezone", subscriber.timezone),
+        legacy,
+        moment,
+        _prefs(form),
+    )
+    subscriber.recording_notes = form.get("recording_notes") is not None
+    return "Saved."
 
 
 @bp.get("/unsubscribe/<token>")

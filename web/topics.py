@@ -8,7 +8,7 @@ series (events.topics), a page at a time, with its own calendar and reader feeds
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, url_for
 from werkzeug.exceptions import NotFound
 
 from events import topics
@@ -30,7 +30,8 @@ def topic_feeds(slug: str, path: str) -> Subscribe:
     feeds = [
         Feed(links.topic_feed(slug, f.ext), f.media_type, f.label, path) for f in FORMATS.values()
     ]
-    return Subscribe(path, ics, webcal(ics), google_calendar_subscribe(ics), feeds)
+    email = url_for("subscriptions.topic_subscribe_form", slug=slug)
+    return Subscribe(path, ics, webcal(ics), google_calendar_subscribe(ics), feeds, email)
 
 
 @bp.get("/topics")

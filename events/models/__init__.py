@@ -29,7 +29,14 @@ from events.models.fields import (
     PreviousValues,
     Speaker,
 )
-from events.models.mail import OUTBOX_KINDS, OUTBOX_STATUSES, Outbox, Subscriber, Subscription
+from events.models.mail import (
+    OUTBOX_KINDS,
+    OUTBOX_STATUSES,
+    DigestedTalk,
+    Outbox,
+    Subscriber,
+    Subscription,
+)
 from events.models.records import ACCESS_POLICIES, STATUSES, VISIBILITIES, Event, Series
 from events.models.rendered import RenderedFeed, RenderedPiece
 from events.models.schedules import (
@@ -79,6 +86,7 @@ __all__ = [
     "Speaker",
     "Subscriber",
     "Subscription",
+    "DigestedTalk",
     "TalkDraft",
     "TalkEdit",
     "Topic",

@@ -56,3 +56,8 @@ class OutboxPayload(TypedDict, total=False):
     talks: list[str]
     # Which link a recording note is about: 'recording' or 'slides' (mail.recordings).
     link: str
+    # Digests (mail.outbox.queue_digests): daily or weekly, the reader's day it was queued
+    # on, and the talks the reader saw in an earlier digest.
+    frequency: str
+    day: str
+    changed: list[str]

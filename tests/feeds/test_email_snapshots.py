@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -50,6 +50,23 @@ MEETING = {
     "passcode": "974114",
     "access": "subscribers",
 }
+
+
+MONDAY = date(2026, 11, 30)
+
+
+def digest_items(*events: Event) -> list[mail.DigestItem]:
+    """Digest entries of talks (the last one marked changed when there are several)."""
+    return [
+        mail.DigestItem(
+            e,
+            e.series,
+            f"https://events.example.org/events/{e.id}",
+            f"https://events.example.org/events/{e.id}.ics",
+            changed=len(events) > 1 and n == len(events) - 1,
+        )
+        for n, e in enumerate(events)
+    ]
 
 
 def check_snapshot(name: str, content: str) -> None:
@@ -192,13 +209,16 @@ def test_digest_and_confirmation_match_snapshots(
     talk: Event, make_event: Callable[..., Event]
 ) -> None:
     other = make_event(id="2026-12-07-costa", start="2026-12-07 12:00", end="2026-12-07 13:00")
-    items = [(e, e.series, f"https://events.example.org/events/{e.id}") for e in (talk, other)]
-    week = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)  # Monday 00:00 Beijing time
-    digest = parse(mail.digest_email(items, READER, ENVELOPE, week_start=week))
-    assert digest["Subject"] == "This week's talks: 2 from Mon 30 Nov 2026"
+    items = digest_items(talk, other)
+    digest = parse(mail.digest_email(items, READER, ENVELOPE, frequency="weekly", day=MONDAY))
+    assert digest["Subject"] == "Weekly digest, Mon 30 Nov 2026: 2 new or changed talks"
     check_snapshot("email-digest.txt", text_part(digest))
     check_snapshot("email-digest.html", html_part(digest))
     assert not [p for p in digest.walk() if p.get_content_type() == "text/calendar"]
+    daily = parse(mail.digest_email(items[1:], READER, ENVELOPE, frequency="daily", day=MONDAY))
+    assert daily["Subject"] == "Daily digest, Mon 30 Nov 2026: 1 new or changed talk"
+    check_snapshot("email-digest-daily.txt", text_part(daily))
+    check_snapshot("email-digest-daily.html", html_part(daily))
 
     confirm = parse(
         mail.confirmation_email(
@@ -234,9 +254,8 @@ def test_list_headers_on_list_mail_only(talk: Event) -> None:
         msg = parse(build(kind, talk, READER))
         assert msg["Precedence"] == "bulk", kind
         assert msg["List-Id"] == f"{talk.series.name} <{talk.series.slug}.events.example.org>"
-    week = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
-    items = [(talk, talk.series, "https://events.example.org/events/x")]
-    digest = parse(mail.digest_email(items, READER, ENVELOPE, week_start=week))
+    items = digest_items(talk)
+    digest = parse(mail.digest_email(items, READER, ENVELOPE, frequency="daily", day=MONDAY))
     assert digest["Precedence"] == "bulk"
     assert digest["List-Id"] == "EventFeed digest <digest.events.example.org>"
     confirm = parse(

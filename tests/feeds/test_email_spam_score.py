@@ -8,14 +8,21 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
-from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
 
 from events.models import Event
 from feeds import email as mail
-from tests.feeds.test_email_snapshots import ENVELOPE, READER, build, parse, talk  # noqa: F401
+from tests.feeds.test_email_snapshots import (  # noqa: F401
+    ENVELOPE,
+    MONDAY,
+    READER,
+    build,
+    digest_items,
+    parse,
+    talk,
+)
 from tests.support.mailtools import html_part, text_part
 
 SPAMASSASSIN = shutil.which("spamassassin")
@@ -26,9 +33,10 @@ THRESHOLD = 2.0
 def messages(event: Event) -> dict[str, EmailMessage]:
     """One message of each kind, with the fixed envelope of the snapshot tests."""
     found = {kind: build(kind, event, READER) for kind in mail.EVENT_KINDS}
-    items = [(event, event.series, f"https://events.example.org/events/{event.id}")]
-    week = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
-    found["digest"] = mail.digest_email(items, READER, ENVELOPE, week_start=week)
+    for frequency in ("daily", "weekly"):
+        found[f"{frequency} digest"] = mail.digest_email(
+            digest_items(event), READER, ENVELOPE, frequency=frequency, day=MONDAY
+        )
     found["confirmation"] = mail.confirmation_email(
         [event.series.name],
         READER,

@@ -21,7 +21,7 @@ from events import importer, store
 from events.clock import SYSTEM_CLOCK
 from events.config import Settings
 from events.errors import InvalidRecord
-from events.models import Event, Outbox, Series, Subscriber
+from events.models import Event, Outbox, Series, Subscriber, Subscription
 from events.schemas import validate_event
 from mail import outbox, sender, subscribers
 from server import cli, sample_data_path
@@ -496,8 +496,9 @@ def test_reminders_and_digests_are_queued_once(
 ) -> None:
     event = make_event(start="2026-12-07 12:00", end="2026-12-07 13:00")  # a Monday
     add(sessions, "a@example.org", "Europe/Lisbon")
-    monday_morning = event.start_utc - timedelta(hours=5)
+    monday_morning = event.start_utc - timedelta(hours=5)  # 07:00 in Lisbon
     with sessions() as session, session.begin():
+        session.scalars(select(Subscription)).one().frequency = "weekly"
         assert outbox.queue_reminders(session, event.start_utc - timedelta(hours=30)) == 0
         assert outbox.queue_reminders(session, monday_morning) == 1
         assert outbox.queue_reminders(session, monday_morning) == 0

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import available_timezones
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -160,3 +161,52 @@ def test_sigterm_finishes_the_message_in_hand_and_hands_the_rest_back(
         queued = session.scalars(select(Outbox).where(Outbox.status == "queued")).all()
         assert all(row.attempts == 0 and row.locked_by is None for row in queued)
     assert f"stopped: sent {delivered}," in err
+
+
+def test_three_worker_processes_on_postgresql_send_each_digest_once(
+    engine: Engine,
+    cli_env: dict[str, str],
+    sessions: sessionmaker[Session],
+    make_event: Callable[..., Event],
+    smtp: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    """Three workers start together and all find the same daily digests due: each reader
+    gets one (the digest's dedupe key is per subscriber and day)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("several workers share rows through SKIP LOCKED on PostgreSQL")
+    now = SYSTEM_CLOCK.now()
+    # Readers in a zone where it is between 07:00 and 10:00 now (there always is one).
+    due = sorted(
+        z
+        for z in available_timezones()
+        if "/" in z and not z.startswith(("Etc/", "posix/", "right/"))
+        if outbox.digest_period(now, z, "daily") is not None
+    )
+    total = 30
+    make_event(start=f"{FUTURE} 12:00", end=f"{FUTURE} 13:00")
+    make_event(start=f"{FUTURE} 15:00", end=f"{FUTURE} 16:00")
+    with sessions() as session, session.begin():
+        for n in range(total):
+            found = subscribers.add_confirmed(
+                session, f"d{n:03d}@example.org", ["lisbon-ml"], due[0], now
+            )
+            session.flush()
+            for subscription in found.subscriptions:
+                subscription.frequency, subscription.reminder_hours = "daily", 0
+    env = {**cli_env, "EVENTFEED_SMTP_URL": smtp.url}
+    logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
+    workers = [start_worker(env, "--batch", "4", "--idle", "0.2", log=log) for log in logs]
+    try:
+        wait_for(lambda: all("sending over" in log.read_text() for log in logs), timeout=120)
+        wait_for(lambda: statuses(sessions) == {"sent": total}, timeout=120)
+        time.sleep(1.5)  # room for a doubled digest to show up
+    finally:
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+        for process in workers:
+            process.communicate(timeout=30)
+    assert [process.returncode for process in workers] == [0, 0, 0]
+    received = [m["To"] for m in smtp.inbox.messages]
+    assert sorted(received) == [f"d{n:03d}@example.org" for n in range(total)]
+    assert all("2 new or changed talks" in m["Subject"] for m in smtp.inbox.messages)

@@ -220,6 +220,7 @@ def swept_pages(
         "/topics/math-ap?tz=Asia/Tokyo",
         "/topics/empty",
         "/topics/no-such-topic",
+        "/topics/math/subscribe",
         "/embed/topics/math",
         f"/embed/series/{SERIES}",
         f"/embed/series/{SERIES}?tz=Asia/Tokyo&theme=dark&accent=c0ffee&limit=2",

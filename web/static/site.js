@@ -79,9 +79,30 @@
     });
   }
 
+  function suggestZones() {
+    // The manage page's zone field keeps the saved zone; when the browser's differs, a button
+    // offers it (the reader decides, then saves the form).
+    var fields = document.querySelectorAll("input[data-suggest-zone]");
+    Array.prototype.forEach.call(fields, function (field) {
+      var zone = browserZone();
+      if (!zone || field.value === zone) return;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "button small zone-suggestion";
+      button.textContent = "Use " + zone + " (this device's timezone)";
+      button.addEventListener("click", function () {
+        field.value = zone;
+        button.remove();
+        field.focus();
+      });
+      field.insertAdjacentElement("afterend", button);
+    });
+  }
+
   function ready() {
     setupCopy();
     fillZones();
+    suggestZones();
   }
 
   detectZone();
