@@ -262,9 +262,10 @@ def token_group() -> None:
 @click.option("--series", "series_slugs", multiple=True, help="A series the token may change.")
 @click.option("--admin", is_flag=True, help="The token may change every series.")
 @click.option("--label", default="", help="Who or what the token is for.")
+@click.option("--read-only", is_flag=True, help="The token may read its series, never write.")
 @click.pass_context
 def token_create(
-    ctx: click.Context, series_slugs: tuple[str, ...], admin: bool, label: str
+    ctx: click.Context, series_slugs: tuple[str, ...], admin: bool, label: str, read_only: bool
 ) -> None:
     """Create a token and print it once (it cannot be shown again)."""
     state = _state(ctx)
@@ -276,9 +277,15 @@ def token_create(
                     f"note: series {slug!r} does not exist yet; the token may create it", err=True
                 )
         token, secret = tokens.create_token(
-            session, state.clock.now(), series=list(series_slugs), admin=admin, label=label
+            session,
+            state.clock.now(),
+            series=list(series_slugs),
+            admin=admin,
+            label=label,
+            read_only=read_only,
         )
         scope = "admin" if token.admin else "series " + ", ".join(token.series)
+        scope += ", read-only" if token.read_only else ", read-write"
         click.echo(
             f"token {token.id} ({token.prefix}..., {scope}); shown once, keep it secret:", err=True
         )
@@ -309,6 +316,7 @@ def token_list(ctx: click.Context) -> None:
         click.echo("no tokens")
     for token in found:
         scope = "admin" if token.admin else ",".join(token.series)
+        scope += " (read-only)" if token.read_only else ""
         used = token.last_used_at.strftime("%Y-%m-%d %H:%M") if token.last_used_at else "never"
         revoked = token.revoked_at.strftime("%Y-%m-%d %H:%M") if token.revoked_at else "-"
         click.echo(
