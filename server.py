@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import mail  # noqa: F401  (connects the mail room to the records' signals)
 from events import demo as demo_data
-from events import exporter, importer, tokens, topics
+from events import exporter, importer, mirror, store, tokens, topics
 from events.clock import SYSTEM_CLOCK, Clock
 from events.config import Settings
 from events.db import make_engine, make_sessionmaker, migrate
@@ -331,6 +331,43 @@ def _serve(ctx: click.Context, host: str, port: int, debug: bool) -> None:
     migrate(state.engine)
     click.echo(f"EventFeed on http://{host}:{port}/ (base URL {state.settings.base_url})", err=True)
     app.run(host=host, port=port, debug=debug, use_reloader=False)
+
+
+@cli.command("mirror")
+@click.argument("slug")
+@click.argument("url", required=False)
+@click.option("--refresh", is_flag=True, help="Fetch the calendar now and apply what changed.")
+@click.option("--remove", is_flag=True, help="Stop mirroring (the talks stay as they are).")
+@click.pass_context
+def mirror_command(
+    ctx: click.Context, slug: str, url: str | None, refresh: bool, remove: bool
+) -> None:
+    """Make series SLUG mirror the iCalendar URL, or show, refresh or stop its mirror."""
+    state = _state(ctx)
+    migrate(state.engine)
+    if remove and (url or refresh):
+        raise click.ClickException("give --remove alone")
+    now = state.clock.now()
+    with state.sessions() as session, session.begin():
+        series = store.get_series(session, slug)
+        if remove:
+            done = mirror.remove_mirror(session, series)
+            click.echo(f"series {slug!r} " + ("no longer mirrors" if done else "mirrored nothing"))
+            return
+        if url:
+            made = mirror.set_mirror(session, series, url, now)
+            click.echo(f"series {slug!r} mirrors {made.url}")
+        elif mirror.get_mirror(session, series) is None:
+            raise mirror.MirrorError(f"series {slug!r} mirrors no calendar; give a URL")
+    if refresh:
+        outcome = mirror.refresh(state.sessions, slug, state.settings, now)
+        if outcome.result == "error":
+            raise click.ClickException(outcome.message)
+        click.echo(f"{outcome.result}: {outcome.message}")
+    with state.sessions() as session:
+        shown = mirror.get_mirror(session, store.get_series(session, slug))
+        if shown is not None:
+            click.echo(mirror.status_text(shown))
 
 
 @cli.command("serve")

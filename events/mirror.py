@@ -303,6 +303,21 @@ def status(mirror: SeriesMirror) -> dict[str, Any]:
     }
 
 
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "never"
+
+
+def status_text(mirror: SeriesMirror) -> str:
+    """Return a mirror's state as a few lines (the CLI's answer)."""
+    lines = [f"url: {mirror.url}", f"last fetch: {_when(mirror.fetched_at)}"]
+    if mirror.result:
+        detail = f" ({mirror.message})" if mirror.message else ""
+        lines.append(f"result: {mirror.result}{detail}")
+    lines.append(f"last good data: {_when(mirror.good_at)}")
+    lines.append(f"next fetch: {_when(mirror.next_fetch_at)}")
+    return "\n".join(lines)
+
+
 # --- refreshing ------------------------------------------------------------------------
 
 
