@@ -20,10 +20,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import mirror, store
-from events.clock import SYSTEM_CLOCK
+from events.clock import SYSTEM_CLOCK, FrozenClock
 from events.config import Settings
 from events.models import Event, Outbox, Series, SeriesMirror
 from mail import subscribers
+from mail.worker import Worker
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 SLUG = "lisbon-ml"
@@ -412,3 +413,16 @@ def test_the_worker_job_refreshes_due_mirrors_once(
     assert len(state.requests) == 1
     assert mirror.refresh_due(sessions, NOW + timedelta(minutes=60), settings()) == 1
     assert len(state.requests) == 2 and the_mirror(sessions).result == "not modified"
+
+
+def test_eventfeed_worker_runs_the_mirror_job(
+    sessions: sessionmaker[Session],
+    upstream: tuple[Upstream, str],
+    mirrored: Callable[[str], None],
+) -> None:
+    state, base = upstream
+    mirrored(base + "/export.ics")
+    worker = Worker(sessions, settings(), FrozenClock(NOW))
+    assert [job.name for job in worker.jobs] == ["due-mail", "prune", "mirror"]
+    worker.run_jobs()
+    assert len(state.requests) == 1 and the_mirror(sessions).result == "ok"
