@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import mail  # noqa: F401  (connects the mail room to the records' signals)
 from events import demo as demo_data
-from events import exporter, importer, tokens, topics
+from events import exporter, importer, mirror, store, tokens, topics
 from events.clock import SYSTEM_CLOCK, Clock
 from events.config import Settings
 from events.db import make_engine, make_sessionmaker, migrate
@@ -265,9 +265,10 @@ def token_group() -> None:
 @click.option("--series", "series_slugs", multiple=True, help="A series the token may change.")
 @click.option("--admin", is_flag=True, help="The token may change every series.")
 @click.option("--label", default="", help="Who or what the token is for.")
+@click.option("--read-only", is_flag=True, help="The token may read its series, never write.")
 @click.pass_context
 def token_create(
-    ctx: click.Context, series_slugs: tuple[str, ...], admin: bool, label: str
+    ctx: click.Context, series_slugs: tuple[str, ...], admin: bool, label: str, read_only: bool
 ) -> None:
     """Create a token and print it once (it cannot be shown again)."""
     state = _state(ctx)
@@ -279,9 +280,15 @@ def token_create(
                     f"note: series {slug!r} does not exist yet; the token may create it", err=True
                 )
         token, secret = tokens.create_token(
-            session, state.clock.now(), series=list(series_slugs), admin=admin, label=label
+            session,
+            state.clock.now(),
+            series=list(series_slugs),
+            admin=admin,
+            label=label,
+            read_only=read_only,
         )
         scope = "admin" if token.admin else "series " + ", ".join(token.series)
+        scope += ", read-only" if token.read_only else ", read-write"
         click.echo(
             f"token {token.id} ({token.prefix}..., {scope}); shown once, keep it secret:", err=True
         )
@@ -312,6 +319,7 @@ def token_list(ctx: click.Context) -> None:
         click.echo("no tokens")
     for token in found:
         scope = "admin" if token.admin else ",".join(token.series)
+        scope += " (read-only)" if token.read_only else ""
         used = token.last_used_at.strftime("%Y-%m-%d %H:%M") if token.last_used_at else "never"
         revoked = token.revoked_at.strftime("%Y-%m-%d %H:%M") if token.revoked_at else "-"
         click.echo(
@@ -326,6 +334,43 @@ def _serve(ctx: click.Context, host: str, port: int, debug: bool) -> None:
     migrate(state.engine)
     click.echo(f"EventFeed on http://{host}:{port}/ (base URL {state.settings.base_url})", err=True)
     app.run(host=host, port=port, debug=debug, use_reloader=False)
+
+
+@cli.command("mirror")
+@click.argument("slug")
+@click.argument("url", required=False)
+@click.option("--refresh", is_flag=True, help="Fetch the calendar now and apply what changed.")
+@click.option("--remove", is_flag=True, help="Stop mirroring (the talks stay as they are).")
+@click.pass_context
+def mirror_command(
+    ctx: click.Context, slug: str, url: str | None, refresh: bool, remove: bool
+) -> None:
+    """Make series SLUG mirror the iCalendar URL, or show, refresh or stop its mirror."""
+    state = _state(ctx)
+    migrate(state.engine)
+    if remove and (url or refresh):
+        raise click.ClickException("give --remove alone")
+    now = state.clock.now()
+    with state.sessions() as session, session.begin():
+        series = store.get_series(session, slug)
+        if remove:
+            done = mirror.remove_mirror(session, series)
+            click.echo(f"series {slug!r} " + ("no longer mirrors" if done else "mirrored nothing"))
+            return
+        if url:
+            made = mirror.set_mirror(session, series, url, now)
+            click.echo(f"series {slug!r} mirrors {made.url}")
+        elif mirror.get_mirror(session, series) is None:
+            raise mirror.MirrorError(f"series {slug!r} mirrors no calendar; give a URL")
+    if refresh:
+        outcome = mirror.refresh(state.sessions, slug, state.settings, now)
+        if outcome.result == "error":
+            raise click.ClickException(outcome.message)
+        click.echo(f"{outcome.result}: {outcome.message}")
+    with state.sessions() as session:
+        shown = mirror.get_mirror(session, store.get_series(session, slug))
+        if shown is not None:
+            click.echo(mirror.status_text(shown))
 
 
 @cli.command("serve")

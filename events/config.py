@@ -18,6 +18,10 @@
 | EVENTFEED_MAX_BODY_BYTES | 5242880 | largest request body accepted (413 above) |
 | EVENTFEED_API_WRITES_PER_MINUTE | 120 | API writes per token per minute (429 above) |
 | EVENTFEED_API_IMPORTS_PER_HOUR | 30 | API imports per token per hour (429 above) |
+| EVENTFEED_MIRROR_EVERY_MINUTES | 60 | how often the worker refreshes a mirrored series (failures back off up to 8 times longer) |
+| EVENTFEED_MIRROR_TIMEOUT_SECONDS | 10 | timeout of each connect and read of a mirror fetch (and 3 times that for the whole fetch) |
+| EVENTFEED_MIRROR_MAX_BYTES | 5242880 | largest upstream calendar a mirror accepts |
+| EVENTFEED_MIRROR_ALLOWED_NETWORKS | (none) | comma-separated networks (e.g. `127.0.0.0/8,10.1.0.0/16`) a mirror may fetch from although private, loopback or link-local; by default every such address is refused |
 
 Modes: `production` refuses to start without EVENTFEED_SECRET_KEY (a random key per
 process would break sessions and forms across workers). `development` and `demo` (set by
@@ -32,6 +36,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -44,6 +49,7 @@ from events.errors import ConfigError
 PREFIX = "EVENTFEED_"
 SECRET_FILE = "secret_key"
 Mode = Literal["production", "development", "demo"]
+IPNetwork = IPv4Network | IPv6Network
 
 
 class Settings(BaseSettings):
@@ -77,11 +83,38 @@ class Settings(BaseSettings):
     feed_max_age: int = Field(default=300, ge=0)
     feed_stale_seconds: int = Field(default=60, ge=0)
     proxy_hops: int = Field(default=0, ge=0, le=10)
+    # Mirrored series (issue 16): refresh interval, fetch limits, non-public networks allowed.
+    mirror_every_minutes: int = Field(default=60, ge=1)
+    mirror_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    mirror_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    mirror_allowed_networks: str = ""
 
     @property
     def domain(self) -> str:
         """Return the host of the base URL, the domain of event UIDs."""
         return urlsplit(self.base_url).hostname or "localhost"
+
+    @property
+    def mirror_networks(self) -> tuple[IPNetwork, ...]:
+        """Return the networks a mirror may fetch from although not public."""
+        return tuple(
+            ip_network(part.strip(), strict=False)
+            for part in self.mirror_allowed_networks.split(",")
+            if part.strip()
+        )
+
+    @field_validator("mirror_allowed_networks")
+    @classmethod
+    def _mirror_allowed_networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{part.strip()!r} is not a network such as 127.0.0.0/8"
+                    ) from None
+        return value
 
     @field_validator("base_url")
     @classmethod

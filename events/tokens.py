@@ -3,7 +3,8 @@
 A token is shown once at creation (`eft_` + 43 random URL-safe characters). The database
 keeps its SHA-256 hash and a short prefix (the first 12 characters) to name it in lists
 and to revoke it. A token is either an admin token (every series) or an editor token for
-a list of series slugs.
+a list of series slugs; either may be read-only (it reads what its scope allows, including
+unlisted series and hidden meeting details, and every write answers 403).
 """
 
 from __future__ import annotations
@@ -37,10 +38,15 @@ class Editor:
     prefix: str
     admin: bool
     series: frozenset[str]
+    read_only: bool = False
+
+    def may_read(self, slug: str) -> bool:
+        """Return True when this token's scope covers the series `slug`."""
+        return self.admin or slug in self.series
 
     def may_edit(self, slug: str) -> bool:
         """Return True when this editor may change the series `slug`."""
-        return self.admin or slug in self.series
+        return not self.read_only and self.may_read(slug)
 
 
 def hash_token(token: str) -> str:
@@ -56,6 +62,7 @@ def create_token(
     admin: bool = False,
     label: str = "",
     organiser_id: int | None = None,
+    read_only: bool = False,
 ) -> tuple[ApiToken, str]:
     """Store a new token and return it with its secret text (shown once, never stored)."""
     if admin and series:
@@ -74,6 +81,7 @@ def create_token(
         series=sorted(set(series)),
         created_at=now,
         organiser_id=organiser_id,
+        read_only=read_only,
     )
     session.add(token)
     session.flush()
@@ -132,4 +140,4 @@ def authenticate(session: Session, secret: str, now: datetime) -> Editor | None:
     last = token.last_used_at
     if last is None or (now - last).total_seconds() > 60:
         token.last_used_at = now
-    return Editor(token.id, token.prefix, token.admin, frozenset(token.series))
+    return Editor(token.id, token.prefix, token.admin, frozenset(token.series), token.read_only)

@@ -11,7 +11,9 @@ leases, `mail.sender.claim`; on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`):
   `digests` every minute: queue the daily and weekly digests due (07:00 in each reader's
   zone, `mail.outbox.queue_digests`);
   `prune` hourly: drop the stored bytes of messages sent more than `KEEP_MESSAGES` ago
-  (the rows stay, as the record of what was sent).
+  (the rows stay, as the record of what was sent);
+  `mirror` every minute: refresh the mirrored series that are due (`events.mirror`; each
+  mirror is claimed by one worker, so copies share them).
 
 Stopping: `stop()` (SIGTERM or SIGINT in the CLI) lets the message in hand finish, records
 every outcome, hands the unsent rest of the batch back to the queue and returns.
@@ -29,6 +31,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from events import mirror
 from events.clock import SYSTEM_CLOCK, Clock
 from events.config import Settings
 from events.models import Outbox
@@ -105,8 +108,18 @@ class Worker:
     log: Callable[[str], None] = lambda line: None
     stopping: threading.Event = field(default_factory=threading.Event)
     total: sender.SendReport = field(default_factory=sender.SendReport)
+    mirrors: bool = True  # add the `mirror` job (it needs the settings' fetch limits)
 
     def __post_init__(self) -> None:
+        if self.mirrors and all(job.name != "mirror" for job in self.jobs):
+            settings = self.settings
+            self.jobs.append(
+                Job(
+                    "mirror",
+                    timedelta(minutes=1),
+                    lambda factory, now: mirror.refresh_due(factory, now, settings),
+                )
+            )
         self.emails = EventEmails()  # each talk's email rendered once, for every batch
         self.mailer = sender.Mailer(self.settings)
 

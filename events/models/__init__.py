@@ -8,7 +8,8 @@
 - `accounts`: organisers, their roles, sign-in links, talk drafts (the workspace).
 - `search`: the search index (one folded text per public talk);
 - `topics`: the topic taxonomy and the links of series and talks to it;
-- `documents`: stored site-wide and personal feeds.
+- `documents`: stored site-wide and personal feeds;
+- `mirror`: series that follow an external iCalendar URL.
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
@@ -37,6 +38,7 @@ from events.models.mail import (
     Subscriber,
     Subscription,
 )
+from events.models.mirror import MIRROR_RESULTS, SeriesMirror
 from events.models.records import ACCESS_POLICIES, STATUSES, VISIBILITIES, Event, Series
 from events.models.rendered import RenderedFeed, RenderedPiece
 from events.models.schedules import (
@@ -52,6 +54,8 @@ from events.models.search import SearchDoc
 from events.models.topics import Topic, TopicLink
 
 __all__ = [
+    "MIRROR_RESULTS",
+    "SeriesMirror",
     "BREAK_KINDS",
     "CONTAINER_KINDS",
     "EVENT_KINDS",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from events.db import Base, UTCDateTime
@@ -23,6 +23,8 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     series: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A read-only token reads what its scope allows and may not write (migration 0017_mirror).
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -9,12 +9,21 @@ from events.clock import SYSTEM_CLOCK
 
 
 def issue_token(
-    sessions: sessionmaker[Session], *series: str, admin: bool = False, label: str = ""
+    sessions: sessionmaker[Session],
+    *series: str,
+    admin: bool = False,
+    label: str = "",
+    read_only: bool = False,
 ) -> str:
     """Create a token through the same code as `eventfeed token create`; return its secret."""
     with sessions() as session, session.begin():
         _, secret = tokens.create_token(
-            session, SYSTEM_CLOCK.now(), series=list(series), admin=admin, label=label
+            session,
+            SYSTEM_CLOCK.now(),
+            series=list(series),
+            admin=admin,
+            label=label,
+            read_only=read_only,
         )
     return secret
 

@@ -7,7 +7,7 @@ a 429 with `Retry-After`. Every route is an `operation`, so it is listed in the 
 document at /api/v1/openapi.json.
 
 Modules: `base` (blueprint, auth, input, answers), `schema` (answer models, OpenAPI), and
-the routes: `series`, `talks`, `imports`, `subscriptions`, `search`.
+the routes: `series`, `talks`, `imports`, `subscriptions`, `search`, `mirror`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 
 from flask import Flask, Response
 
-from web.api import imports, search, series, subscriptions, talks  # noqa: F401  (register the routes)
+from web.api import imports, mirror, search, series, subscriptions, talks  # noqa: F401  (register the routes)
 from web.api.base import OPERATIONS, PREFIX, bp
 from web.api.schema import openapi_document
 from web.context import settings

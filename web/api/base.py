@@ -104,14 +104,19 @@ def operation(
 def _csrf_unless_a_token_authenticates() -> None:
     """Check CSRF on writes unless a bearer token authenticates the request.
 
-    A bad token answers 401. Without a token, a write that carries the session cookie
-    must carry its CSRF token (`X-CSRFToken`); one without any cookie has no ambient
-    credentials to forge, so scripts may call the public write (subscriptions) as is.
+    A bad token answers 401, a read-only token 403 on every write. Without a token, a write
+    that carries the session cookie must carry its CSRF token (`X-CSRFToken`); one without
+    any cookie has no ambient credentials to forge, so scripts may call the public write
+    (subscriptions) as is.
     """
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    if "Authorization" in request.headers and current_editor(required=False) is not None:
-        return
+    if "Authorization" in request.headers:
+        editor = current_editor(required=False)
+        if editor is not None and editor.read_only:
+            raise ApiError(403, "Authorization", "this token is read-only: it may not write")
+        if editor is not None:
+            return
     if request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]):
         csrf.protect()
 
@@ -182,6 +187,8 @@ def writer(slug: str) -> tokens.Editor:
     """Return the editor allowed to change series `slug` (401/403 otherwise), rate-limited."""
     editor = current_editor(required=True)
     assert editor is not None
+    if editor.read_only:
+        raise ApiError(403, "Authorization", "this token is read-only: it may not write")
     if not editor.may_edit(slug):
         raise ApiError(403, "series", f"this token may not change series {slug!r}")
     check_rate("api-write", f"token-{editor.token_id}", settings().api_writes_per_minute, 60)
@@ -314,7 +321,7 @@ def meeting_out(meeting: Meeting | None, editor: bool) -> MeetingOut | None:
 
 
 def may_see(editor: tokens.Editor | None, slug: str) -> bool:
-    return editor is not None and editor.may_edit(slug)
+    return editor is not None and editor.may_read(slug)
 
 
 def series_out(series: Series, editor: tokens.Editor | None) -> SeriesOut:

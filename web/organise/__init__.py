@@ -10,6 +10,6 @@ from flask import Blueprint
 
 bp = Blueprint("organise", __name__)
 
-from web.organise import imports, routes, signin, tokens  # noqa: E402  (routes register on bp)
+from web.organise import imports, mirror, routes, signin, tokens  # noqa: E402  (routes register on bp)
 
-__all__ = ["bp", "imports", "routes", "signin", "tokens"]
+__all__ = ["bp", "imports", "mirror", "routes", "signin", "tokens"]

@@ -600,3 +600,8 @@ class TokenForm(FlaskForm):
 
     label = StringField("Label (what the token is for)")
     series = SelectField("Series", choices=[])
+    access = SelectField(
+        "Access",
+        choices=[SelectChoice("read-write", "Read and write"), SelectChoice("read", "Read only")],
+        default="read-write",
+    )

@@ -1,10 +1,10 @@
 """API tokens in the workspace: create one (shown once), list yours, revoke.
 
 The same tokens as `eventfeed token create` (`events.tokens`): stored as hashes, scoped to
-series slugs, usable with the editor API. A workspace token can only be scoped to series you
-own (one, or every series you own at the time of creation, listed by slug); editors make
-changes in the workspace. You see and revoke the tokens you made here; tokens made on the
-command line are listed by `eventfeed token list`.
+series slugs, read-only or read-write, usable with the editor API. A workspace token can
+only be scoped to series you own (one, or every series you own at the time of creation,
+listed by slug); editors make changes in the workspace. You see and revoke the tokens you
+made here; tokens made on the command line are listed by `eventfeed token list`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,12 @@ def api_tokens() -> Any:
     if form.validate_on_submit():
         slugs = [slug for slug, _ in owned] if form.series.data == ALL else [form.series.data]
         _, secret = tokens.create_token(
-            db(), now(), series=slugs, label=form.label.data or "", organiser_id=me().id
+            db(),
+            now(),
+            series=slugs,
+            label=form.label.data or "",
+            organiser_id=me().id,
+            read_only=form.access.data == "read",
         )
         db().commit()
         form = TokenForm(formdata=None)
