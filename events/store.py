@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from events import search, signals, times, topics
+from events import history, search, signals, times, topics
 from events.errors import Conflict, InvalidRecord, NotFound, StaleRecord
 from events.models import CONTAINER_KINDS, TALK_KINDS, Event, Series
 from events.schemas import SERIES_FIELDS, EventRecord, SeriesRecord
@@ -236,6 +236,7 @@ def create_events(
     for start in range(0, len(rows), INSERT_BATCH):
         session.execute(statement, rows[start : start + INSERT_BATCH])
     ids = [record.id for record in records]
+    history.log_created(session, series, ids, now)
     for event in existing_events(session, ids).values():
         topics.link_event(session, event, new=True)
         search.index_event(session, series, event)

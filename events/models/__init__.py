@@ -9,6 +9,7 @@
 - `search`: the search index (one folded text per public talk);
 - `topics`: the topic taxonomy and the links of series and talks to it;
 - `documents`: stored site-wide and personal feeds.
+- `history`: the change log of series and talks, speakers' secret links.
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
@@ -29,6 +30,7 @@ from events.models.fields import (
     PreviousValues,
     Speaker,
 )
+from events.models.history import CHANGE_ACTIONS, CHANGE_PATHS, Change, SpeakerLink
 from events.models.mail import OUTBOX_KINDS, OUTBOX_STATUSES, Outbox, Subscriber, Subscription
 from events.models.records import ACCESS_POLICIES, STATUSES, VISIBILITIES, Event, Series
 from events.models.rendered import RenderedFeed, RenderedPiece
@@ -45,6 +47,10 @@ from events.models.search import SearchDoc
 from events.models.topics import Topic, TopicLink
 
 __all__ = [
+    "CHANGE_ACTIONS",
+    "CHANGE_PATHS",
+    "Change",
+    "SpeakerLink",
     "BREAK_KINDS",
     "CONTAINER_KINDS",
     "EVENT_KINDS",

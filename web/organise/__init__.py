@@ -10,6 +10,12 @@ from flask import Blueprint
 
 bp = Blueprint("organise", __name__)
 
-from web.organise import imports, routes, signin, tokens  # noqa: E402  (routes register on bp)
+from web.organise import (  # noqa: E402  (routes register on bp)
+    history,
+    imports,
+    routes,
+    signin,
+    tokens,
+)
 
-__all__ = ["bp", "imports", "routes", "signin", "tokens"]
+__all__ = ["bp", "history", "imports", "routes", "signin", "tokens"]
