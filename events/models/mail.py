@@ -28,6 +28,7 @@ OUTBOX_KINDS = (
     "reminder",
     "digest",
     "signin",
+    "notice",  # to a series' organisers (mail.organisers)
 )
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped")
 

@@ -15,7 +15,8 @@ from web.organise import (  # noqa: E402  (routes register on bp)
     imports,
     routes,
     signin,
+    speakers,
     tokens,
 )
 
-__all__ = ["bp", "history", "imports", "routes", "signin", "tokens"]
+__all__ = ["bp", "history", "imports", "routes", "signin", "speakers", "tokens"]
