@@ -11,6 +11,7 @@ from flask import Blueprint
 bp = Blueprint("organise", __name__)
 
 from web.organise import (  # noqa: E402  (routes register on bp)
+    audience,
     history,
     imports,
     routes,
@@ -19,4 +20,4 @@ from web.organise import (  # noqa: E402  (routes register on bp)
     tokens,
 )
 
-__all__ = ["bp", "history", "imports", "routes", "signin", "speakers", "tokens"]
+__all__ = ["audience", "bp", "history", "imports", "routes", "signin", "speakers", "tokens"]
