@@ -122,7 +122,9 @@ def values_of(target: Series | Event) -> dict[str, Any]:
 def _diff(target: Series | Event) -> dict[str, list[Any]]:
     state: InstanceState[Any] = inspect(target)
     changed: dict[str, list[Any]] = {}
-    for name in _names(target):
+    names = _names(target)
+    # Only the attributes set since the last flush have a committed (old) value kept.
+    for name in [n for n in state.committed_state if n in names]:
         seen = state.attrs[name].history
         if not seen.added and not seen.deleted:
             continue
