@@ -229,3 +229,30 @@ def accounts_id(sessions: sessionmaker[Session], email: str) -> int:
         found = accounts.by_email(session, email)
         assert found is not None
         return found.id
+
+
+def test_the_organisers_notice_is_delivered_over_smtp(
+    make_app: Callable[..., Flask], sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    from mail import sender
+    from tests.support.mailtools import SmtpServer, text_part
+    from web.context import state
+
+    smtp = SmtpServer()
+    smtp.start()
+    try:
+        web = make_app(clock=clock, smtp_url=smtp.url, mail_from="EventFeed <noreply@example.org>")
+        owner, talk_id = setup_talk(web, sessions)
+        path = make_link(owner, talk_id)
+        speaker = web.test_client()
+        form = speaker_form(speaker, path, title="A better title")
+        assert speaker.post(path, data=form).status_code == 200
+        report = sender.send_batch(sessions, state(web).settings, progress=False)
+        assert report.sent == 2, report.errors
+        (message,) = smtp.inbox.to("owner@example.org")
+        assert message["Subject"] == "Speaker update: A better title"
+        body = text_part(message)
+        assert "Title: Modular forms in Beijing → A better title" in body
+        assert f"/organise/talks/{talk_id}/history" in body
+    finally:
+        smtp.stop()
