@@ -146,5 +146,15 @@ def test_speaker_link_then_history_and_restore_in_chromium(
         assert talk.speakers[0].get("affiliation") == "Kyoto"
         last = session.scalars(select(Change).order_by(Change.id.desc())).first()
         assert last is not None and last.action == "restored" and last.who == "mei@example.org"
+    organiser.goto(f"{root}/organise/series/{SLUG}")
+    organiser.get_by_role("link", name="History").click()
+    series_log = organiser.inner_text("main")
+    assert "talk k1" in series_log and series_log.count("one row per talk") == 1
+    html_checker.assert_valid(organiser.content(), "series history")
+    shot(organiser, "series-history")
+    organiser.goto(f"{root}/organise/series/{SLUG}")
+    organiser.get_by_role("link", name="Subscribers").click()
+    assert "not tracked" in organiser.inner_text("main")
+    shot(organiser, "subscribers")
     # The refused save answers 422, which Chromium reports on its console; nothing else.
     assert [p for p in problems if "status of 422" not in p] == []
