@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import mail  # noqa: F401  (connects the mail room to the records' signals)
 from events import demo as demo_data
-from events import exporter, importer, mirror, store, tokens, topics
+from events import exporter, history, importer, mirror, store, tokens, topics
 from events.clock import SYSTEM_CLOCK, Clock
 from events.config import Settings
 from events.db import make_engine, make_sessionmaker, migrate
@@ -174,14 +174,15 @@ def import_command(
         if not preview.ok:
             raise click.exceptions.Exit(1)
         return
-    report = importer.import_files(
-        state.sessions,
-        files,
-        fmt=fmt,
-        default_series=series_slug,
-        clock=state.clock,
-        cancel_missing=cancel_missing,
-    )
+    with history.acting(history.Actor("import via CLI", "import")):
+        report = importer.import_files(
+            state.sessions,
+            files,
+            fmt=fmt,
+            default_series=series_slug,
+            clock=state.clock,
+            cancel_missing=cancel_missing,
+        )
     click.echo(f"imported {len(files)} file(s): {report.summary()}")
 
 

@@ -34,7 +34,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import importer, store, times
+from events import history, importer, store, times
 from events.config import IPNetwork, Settings
 from events.errors import EventFeedError
 from events.models import Event, Series, SeriesMirror
@@ -413,6 +413,7 @@ def refresh(
         parsed = in_window(importer.parse_bytes(url, fetched.body, "ics", slug, now), now)
 
         def write(session: Session) -> Outcome:
+            session.info[history.ACTOR_KEY] = history.Actor(f"mirror of {url}"[:320], "mirror")
             report = importer.apply(session, parsed, now, progress=False)
             current = store.get_series(session, slug)
             cancelled = _cancel_missing(session, current, set(report.event_ids), now)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from events import search, signals, times, topics
+from events import history, search, signals, times, topics
 from events.db import UTCDateTime, insert_rows, sqlite_triggers_aside
 from events.errors import Conflict, InvalidRecord, NotFound, StaleRecord
 from events.models import CONTAINER_KINDS, TALK_KINDS, Event, Meeting, Series
@@ -253,6 +253,7 @@ def create_events(
     topics.link_new_events(session, ((record.id, record.topics) for record in records))
     search.index_new_events(session, series, records)
     ids = [record.id for record in records]
+    history.log_created(session, series, ids, now)
     signals.talks_created.send(session, series=series, event_ids=ids, now=now)
 
 

@@ -705,7 +705,7 @@ def _prepare(
                 continue
             subscriber = row.subscriber
             # A sign-in email goes to an organiser, not a subscriber (built when queued).
-            if row.kind not in ("confirmation", "signin") and (
+            if row.kind not in ("confirmation", "signin", "notice") and (
                 subscriber is None or not subscriber.mailable
             ):
                 reason = "address bounced" if subscriber and subscriber.bounced_at else None

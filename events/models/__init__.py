@@ -9,7 +9,8 @@
 - `search`: the search index (one folded text per public talk);
 - `topics`: the topic taxonomy and the links of series and talks to it;
 - `documents`: stored site-wide and personal feeds;
-- `mirror`: series that follow an external iCalendar URL.
+- `mirror`: series that follow an external iCalendar URL;
+- `history`: the change log of series and talks, speakers' secret links.
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
@@ -30,6 +31,7 @@ from events.models.fields import (
     PreviousValues,
     Speaker,
 )
+from events.models.history import CHANGE_ACTIONS, CHANGE_PATHS, Change, SpeakerLink
 from events.models.mail import (
     OUTBOX_KINDS,
     OUTBOX_STATUSES,
@@ -56,6 +58,10 @@ from events.models.topics import Topic, TopicLink
 __all__ = [
     "MIRROR_RESULTS",
     "SeriesMirror",
+    "CHANGE_ACTIONS",
+    "CHANGE_PATHS",
+    "Change",
+    "SpeakerLink",
     "BREAK_KINDS",
     "CONTAINER_KINDS",
     "EVENT_KINDS",

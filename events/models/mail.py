@@ -35,6 +35,7 @@ OUTBOX_KINDS = (
     "session",
     "session-update",
     "recording",
+    "notice",  # to a series' organisers (mail.organisers)
 )
 # How often a subscription brings news of its talks (migration 0014_subscription_prefs).
 FREQUENCIES = ("announcement", "daily", "weekly", "none")

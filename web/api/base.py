@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from events import importer, store, times, tokens
+from events import history, importer, store, times, tokens
 from events.access import visible_meeting
 from events.errors import EventFeedError, InvalidRecord, TimeError
 from events.models import Event, Meeting, Series
@@ -180,6 +180,7 @@ def current_editor(*, required: bool) -> tokens.Editor | None:
         check_rate("api-auth-failure", client_address(), FAILED_AUTH_PER_MINUTE, 60)
         raise unauthorised("invalid or revoked API token")
     g.api_editor = editor
+    history.set_actor(history.Actor(f"API token {editor.prefix}…", "api"))
     return editor
 
 

@@ -10,6 +10,25 @@ from flask import Blueprint
 
 bp = Blueprint("organise", __name__)
 
-from web.organise import imports, mirror, routes, signin, tokens  # noqa: E402  (routes register on bp)
+from web.organise import (  # noqa: E402  (routes register on bp)
+    audience,
+    history,
+    imports,
+    mirror,
+    routes,
+    signin,
+    speakers,
+    tokens,
+)
 
-__all__ = ["bp", "imports", "mirror", "routes", "signin", "tokens"]
+__all__ = [
+    "audience",
+    "bp",
+    "history",
+    "imports",
+    "mirror",
+    "routes",
+    "signin",
+    "speakers",
+    "tokens",
+]
