@@ -147,6 +147,8 @@ Origin = Annotated[
     str, Field(max_length=300), BeforeValidator(_no_controls), AfterValidator(parse_origin)
 ]
 Tag = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(_line)]
+# A series name (its column holds 300 characters).
+Name = Annotated[str, Field(min_length=1, max_length=300), BeforeValidator(_line)]
 
 
 class Strict(BaseModel):
@@ -216,7 +218,7 @@ class SeriesIn(Strict):
     """A series as written in an import file or sent to the API (events apart)."""
 
     slug: str = Field(pattern=SLUG_PATTERN)
-    name: Line = Field(min_length=1, max_length=300)
+    name: Name
     description: Text = ""
     timezone: ShortLine
     homepage: Url | None = None

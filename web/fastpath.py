@@ -25,7 +25,6 @@ hooks: the per-request cost is the stamp query, the stored row and the bytes.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 from collections import OrderedDict
@@ -45,7 +44,7 @@ from events.errors import NotFound
 from feeds import cache
 from feeds.formats import FORMATS
 from web.context import AppState
-from web.feeds import feed_version
+from web.feeds import feed_version, personal_version
 from web.http import cache_headers, not_modified, ok_response, set_validators, strong_etag
 from web.security import CORS_EXPOSED, SECURITY_HEADERS
 
@@ -237,8 +236,7 @@ def _personal(session: Session, state: AppState, token: str, fmt: str) -> Found 
     if found is None:
         return None
     subscriber_id, stamps = found
-    token_hash = hashlib.sha256(token.encode()).hexdigest()[:16]
-    version = feed_version(state.settings, stamps, state.clock.now(), "personal", fmt, token_hash)
+    version = personal_version(session, state.settings, token, stamps, state.clock.now(), fmt)
     key = f"personal/{subscriber_id}/{fmt}"
     return Found(
         key,

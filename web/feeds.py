@@ -24,11 +24,13 @@ after the stamp was read.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from events import listings, queries, times, topics
 from events.access import Audience, is_revealed
@@ -232,6 +234,22 @@ def feed_version(
         str(config.feed_max_events),
         str(config.cancelled_retention_days),
     )
+
+
+def personal_version(
+    session: Session,
+    config: Settings,
+    token: str,
+    stamps: queries.SeriesStamps,
+    moment: datetime,
+    fmt: str,
+) -> str:
+    """Return a personal feed's version: the followed series' stamps, a hash of the token
+    (it is in the body's links) and the talks whose `revealed` meeting details have reached
+    subscribers by `moment` (so a body made before a reveal is never served after it)."""
+    token_hash = hashlib.sha256(token.encode()).hexdigest()[:16]
+    reveals = queries.revealed_meetings(session, list(stamps.revealing), moment)
+    return feed_version(config, stamps, moment, "personal", fmt, token_hash, reveals)
 
 
 def stored_document(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -23,7 +22,7 @@ from mail import subscribers
 from mail.subscribers import SUBSCRIBE_LIMIT
 from web import pages
 from web.context import db, now, settings
-from web.feeds import calendar, stamps_version, stored_document
+from web.feeds import calendar, personal_version, stored_document
 from web.security import csrf_exempt, rate_limit
 
 bp = Blueprint("subscriptions", __name__, template_folder="templates")
@@ -391,9 +390,7 @@ def _personal(token: str, fmt: str, build: Callable[[list[Event], datetime], byt
         abort(404, "Unknown or rotated link.")
     subscriber_id, stamps = found
     moment = now()
-    token_hash = hashlib.sha256(token.encode()).hexdigest()[:16]
-    reveals = queries.revealed_meetings(db(), list(stamps.revealing), moment)
-    version = stamps_version(stamps, moment, "personal", fmt, token_hash, reveals)
+    version = personal_version(db(), settings(), token, stamps, moment, fmt)
     series_ids = list(stamps.series_ids)
     response = stored_document(
         f"personal/{subscriber_id}/{fmt}",

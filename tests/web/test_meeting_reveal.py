@@ -69,7 +69,9 @@ def site(
         follower = subscribers.add_confirmed(
             session, "li@example.org", ["bj"], "Asia/Shanghai", BEFORE
         )
-        follower.reminder_hours = 1
+        session.flush()
+        for subscription in follower.subscriptions:
+            subscription.reminder_hours = 1
         token = follower.token
     return app, token
 
@@ -161,9 +163,13 @@ def test_a_reminder_due_after_the_reveal_carries_the_details_once(
     app, _ = site
     with sessions() as session, session.begin():
         found = subscribers.add_confirmed(session, "li@example.org", ["bj"], None, BEFORE)
-        found.reminder_hours = 0
+        session.flush()
+        for subscription in found.subscriptions:
+            subscription.reminder_hours = 0  # reminders are chosen per followed series
         late = subscribers.add_confirmed(session, "wu@example.org", ["bj"], None, BEFORE)
-        late.reminder_hours = 1
+        session.flush()
+        for subscription in late.subscriptions:
+            subscription.reminder_hours = 1
     # Reminders of 1 hour would be due at 00:30; at 01:10 the first pass sends one reminder,
     # already past the reveal: it carries the details and no second one follows.
     assert send(sessions, app, AFTER) == 1

@@ -1,7 +1,7 @@
 """recording notes: a subscriber's choice to hear when a talk's video or slides appear
 
 Revision ID: 0015_recording_notes
-Revises: 0013_workspace2
+Revises: 0014_workspace_defaults
 Create Date: 2026-12-01 06:45:00
 """
 
@@ -18,15 +18,14 @@ depends_on = None
 
 def upgrade() -> None:
     """Apply this migration."""
-    with op.batch_alter_table("subscriber") as batch:
-        batch.add_column(
-            sa.Column(
-                "recording_notes", sa.Boolean(), nullable=False, server_default=sa.true()
-            )
-        )
+    # Plain ADD COLUMN: a batch copy on SQLite drops the subscriber table, and with it (ON
+    # DELETE CASCADE) every subscription.
+    op.add_column(
+        "subscriber",
+        sa.Column("recording_notes", sa.Boolean(), nullable=False, server_default=sa.true()),
+    )
 
 
 def downgrade() -> None:
     """Revert this migration."""
-    with op.batch_alter_table("subscriber") as batch:
-        batch.drop_column("recording_notes")
+    op.drop_column("subscriber", "recording_notes")
