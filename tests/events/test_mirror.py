@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from events import mirror, store
 from events.clock import SYSTEM_CLOCK, FrozenClock
 from events.config import Settings
-from events.models import Event, Outbox, Series, SeriesMirror
+from events.models import Change, Event, Outbox, Series, SeriesMirror
 from mail import subscribers
 from mail.worker import Worker
 
@@ -426,3 +426,17 @@ def test_eventfeed_worker_runs_the_mirror_job(
     assert [job.name for job in worker.jobs] == ["due-mail", "digests", "prune", "mirror"]
     worker.run_jobs()
     assert len(state.requests) == 1 and the_mirror(sessions).result == "ok"
+
+
+def test_a_mirror_refresh_is_logged_in_the_history_as_the_mirror(
+    sessions: sessionmaker[Session],
+    upstream: tuple[Upstream, str],
+    mirrored: Callable[[str], None],
+) -> None:
+    _, base = upstream
+    mirrored(base + "/export.ics")
+    assert mirror.refresh_due(sessions, NOW, settings()) == 1
+    with sessions() as session:
+        changes = session.scalars(select(Change).where(Change.entity == "talk")).all()
+    assert changes and {c.path for c in changes} == {"mirror"}
+    assert all(c.who == f"mirror of {base}/export.ics" for c in changes)
