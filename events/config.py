@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=0)
     api_writes_per_minute: int = Field(default=120, ge=0)
     api_imports_per_hour: int = Field(default=30, ge=0)
+    # Workspace imports with more talks than this are applied by `eventfeed worker`.
+    import_background_talks: int = Field(default=2000, ge=0)
     # Who may create an organiser account by signing in: anyone ("open") or only people
     # an admin or a series owner invited ("invite"; `eventfeed organiser add` always works).
     organiser_signup: Literal["open", "invite"] = "open"

@@ -53,6 +53,7 @@ MAX_OCCURRENCES = 1000
 MAX_JSON_OBJECTS = 4 * MAX_RECORDS
 MAX_YAML_BYTES = 1_500_000
 FORMATS = ("yaml", "json", "csv", "ics")
+PROGRESS_EVERY = 200  # talks between two `on_progress` calls of `apply`
 
 
 @dataclass
@@ -682,11 +683,13 @@ def apply(
     progress: bool | None = None,
     *,
     cancel_missing: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Validate and write every record in the caller's transaction; raise on the first error.
 
     With `cancel_missing`, the upcoming talks of the file's series that the file does not
-    list are cancelled (see `missing_talks`).
+    list are cancelled (see `missing_talks`). `on_progress(done, total)` is called every
+    `PROGRESS_EVERY` talks checked (it must not write in the caller's transaction).
     """
     report = ImportReport()
     slugs = [str(d["slug"]) for _, d in parsed.series if isinstance(d.get("slug"), str)]
@@ -707,7 +710,7 @@ def apply(
     # out in batched INSERTs, so the series' feed-stamp triggers run a few times, not per talk.
     stored = store.existing_events(session, _event_ids(parsed))
     with session.no_autoflush:
-        _apply_events(session, parsed, now, show, known, stored, seen, report)
+        _apply_events(session, parsed, now, show, known, stored, seen, report, on_progress)
     session.flush()
     if cancel_missing:
         for talk in missing_talks(session, parsed, known, seen, now):
@@ -736,11 +739,15 @@ def _apply_events(
     stored: dict[str, Event],
     seen: dict[str, str],
     report: ImportReport,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> None:
     new: dict[str, list[EventRecord]] = {}  # talks to create, by series: inserted in bulk
-    for item in tqdm(
-        parsed.events, desc="importing", unit="talk", disable=not show, file=sys.stderr
+    total = len(parsed.events)
+    for done, item in enumerate(
+        tqdm(parsed.events, desc="importing", unit="talk", disable=not show, file=sys.stderr)
     ):
+        if on_progress is not None and done and done % PROGRESS_EVERY == 0:
+            on_progress(done, total)
         series, event_record = _check_event(session, item, known, seen)
         report.event_ids.append(event_record.id)
         existing = stored.get(event_record.id)

@@ -13,7 +13,9 @@ leases, `mail.sender.claim`; on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`):
   `prune` hourly: drop the stored bytes of messages sent more than `KEEP_MESSAGES` ago
   (the rows stay, as the record of what was sent);
   `mirror` every minute: refresh the mirrored series that are due (`events.mirror`; each
-  mirror is claimed by one worker, so copies share them).
+  mirror is claimed by one worker, so copies share them);
+  `imports` on every turn of the loop: apply the workspace imports queued for the
+  background (`events.import_jobs`; each job claimed by one worker, all or nothing).
 
 Stopping: `stop()` (SIGTERM or SIGINT in the CLI) lets the message in hand finish, records
 every outcome, hands the unsent rest of the batch back to the queue and returns.
@@ -31,7 +33,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import mirror
+from events import import_jobs, mirror
 from events.clock import SYSTEM_CLOCK, Clock
 from events.config import Settings
 from events.models import Outbox
@@ -75,6 +77,11 @@ def prune(factory: sessionmaker[Session], now: datetime) -> int:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+def run_imports(factory: sessionmaker[Session], now: datetime) -> int:
+    """Apply the workspace imports queued for the background, one at a time."""
+    return import_jobs.run_next(factory, now, lambda: datetime.now(now.tzinfo))
+
+
 @dataclass
 class Job:
     """A scheduled job: run `action(factory, now)` every `every`."""
@@ -91,6 +98,7 @@ def default_jobs() -> list[Job]:
         Job("due-mail", timedelta(minutes=1), queue_due_mail),
         Job("digests", timedelta(minutes=1), queue_digests),
         Job("prune", timedelta(hours=1), prune),
+        Job("imports", timedelta(0), run_imports),
     ]
 
 

@@ -10,7 +10,8 @@
 - `topics`: the topic taxonomy and the links of series and talks to it;
 - `documents`: stored site-wide and personal feeds;
 - `mirror`: series that follow an external iCalendar URL;
-- `history`: the change log of series and talks, speakers' secret links.
+- `history`: the change log of series and talks, speakers' secret links;
+- `imports`: workspace imports applied in the background by the worker.
 """
 
 from events.models.access import TOKEN_PREFIX_LENGTH, ApiToken, RateWindow
@@ -32,6 +33,7 @@ from events.models.fields import (
     Speaker,
 )
 from events.models.history import CHANGE_ACTIONS, CHANGE_PATHS, Change, SpeakerLink
+from events.models.imports import IMPORT_JOB_STATUSES, ImportJob
 from events.models.mail import (
     OUTBOX_KINDS,
     OUTBOX_STATUSES,
@@ -56,6 +58,8 @@ from events.models.search import SearchDoc
 from events.models.topics import Topic, TopicLink
 
 __all__ = [
+    "IMPORT_JOB_STATUSES",
+    "ImportJob",
     "MIRROR_RESULTS",
     "SeriesMirror",
     "CHANGE_ACTIONS",

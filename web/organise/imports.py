@@ -4,7 +4,9 @@ The uploaded bytes stay on the server, in `<instance>/imports/`, under a random 
 the organiser who uploaded them, for `KEEP` at most; the preview and "Apply" re-read and
 re-parse those bytes (a client never sends a copy back). The same limits as the API import
 apply (request size, file size, record count, text checks); "Apply" writes everything or
-nothing, in one transaction, through `events.importer.apply`.
+nothing, in one transaction, through `events.importer.apply`. A file with more talks than
+`import_background_talks` is handed to `eventfeed worker` instead (`events.import_jobs`): the
+organiser follows its progress on the job's page.
 
 Who may import: every series a file names must be one you organise; a file that changes a
 series' own settings needs its owner; a file cannot create a series (create it in the
@@ -21,12 +23,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from sqlalchemy import select
 
-from events import accounts, importer
+from events import accounts, import_jobs, importer
 from events.errors import EventFeedError, ImportFailed
-from events.models import Series
+from events.models import ImportJob, Series
 from web.context import db, now, settings, state
 from web.organise import bp
 from web.organise.forms import ImportApplyForm, ImportUploadForm
@@ -217,6 +219,8 @@ def import_apply(slug: str, token: str) -> Any:
     check_rate("api-write", f"organiser-{me().id}", settings().api_writes_per_minute, 60)
     try:
         parsed = _parse(upload)
+        if len(parsed.events) > settings().import_background_talks:
+            return _queue(slug, upload, parsed, bool(form.cancel_missing.data))
         with state().sessions() as session, session.begin():
             report = importer.apply(
                 session,
@@ -239,3 +243,51 @@ def import_apply(slug: str, token: str) -> Any:
     flash(summary + ".")
     db().expire_all()
     return redirect(url_for("organise.series", slug=slug))
+
+
+def _queue(slug: str, upload: Upload, parsed: importer.Parsed, cancel: bool) -> Any:
+    """Hand a checked upload to the worker and send the organiser to its progress page."""
+    with state().sessions() as session, session.begin():
+        job = import_jobs.queue(
+            session,
+            series=slug,
+            organiser_id=me().id,
+            who=me().email,
+            name=upload.name,
+            fmt=upload.fmt,
+            raw=upload.raw,
+            cancel_missing=cancel,
+            total=len(parsed.events),
+            now=now(),
+        )
+        job_id = job.id
+    _forget(me().id, upload.token)
+    return redirect(url_for("organise.import_job", slug=slug, job_id=job_id))
+
+
+def _job(slug: str, job_id: int) -> tuple[Series, str, ImportJob]:
+    """Return a job of this series for one of its organisers (or an admin), or 404."""
+    series, role = _series(slug)
+    db().expire_all()
+    job = db().get(ImportJob, job_id)
+    if job is None or job.series_slug != slug:
+        abort(404, "No such import.")
+    return series, role, job
+
+
+@bp.get("/organise/series/<slug>/import/jobs/<int:job_id>")
+@signed_in
+def import_job(slug: str, job_id: int) -> tuple[str, int]:
+    """The progress of an import applied in the background, then its summary or error."""
+    series, role, job = _job(slug, job_id)
+    return page("organise/import_job.html", series=series, role=role, job=job)
+
+
+@bp.get("/organise/series/<slug>/import/jobs/<int:job_id>.json")
+@signed_in
+def import_job_status(slug: str, job_id: int) -> Any:
+    """The job's status, counts, summary and error as JSON (polled by the job's page)."""
+    _, _, job = _job(slug, job_id)
+    response = jsonify(import_jobs.status(job))
+    response.headers["Cache-Control"] = "no-store"
+    return response
