@@ -10,6 +10,7 @@
   var url = box.getAttribute("data-status-url");
   var bar = document.getElementById("import-progress");
   var done = document.getElementById("import-done");
+  var said = document.getElementById("import-job-state");
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
@@ -18,6 +19,9 @@
         if (job.status === "done" || job.status === "failed") { window.location.reload(); return; }
         if (bar) { bar.max = job.total || 1; bar.value = job.done; bar.textContent = job.done + " of " + job.total; }
         if (done) { done.textContent = String(job.done); }
+        if (said && job.status === "running") {
+          said.textContent = "Applying: nothing is saved until every talk is written, all at once.";
+        }
         window.setTimeout(poll, 1000);
       })
       .catch(function () { window.setTimeout(poll, 5000); });
