@@ -122,6 +122,20 @@ def _state(ctx: click.Context, **config: Any) -> AppState:
     return found
 
 
+def _database_state(ctx: click.Context) -> AppState:
+    """Return the CLI's state without building the Flask app (for database-only commands)."""
+    obj = ctx.ensure_object(dict)
+    if "app" in obj:
+        return _state(ctx)
+    if "state" not in obj:
+        settings = Settings.from_env()
+        engine = make_engine(settings.database_url, pool_pre_ping=True, hide_parameters=True)
+        obj["state"] = AppState(settings, engine, make_sessionmaker(engine), SYSTEM_CLOCK)
+        ctx.find_root().call_on_close(engine.dispose)
+    found: AppState = obj["state"]
+    return found
+
+
 @click.group(cls=_Cli)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -164,7 +178,7 @@ def import_command(
     cancel_missing: bool,
 ) -> None:
     """Import series and talks from YAML, JSON, CSV or .ics files (all or nothing)."""
-    state = _state(ctx)
+    state = _database_state(ctx)
     migrate(state.engine)
     if dry_run:
         preview = importer.preview_files(

@@ -116,13 +116,19 @@ def _sqlite_executemany(connection: Connection, table: Table, rows: list[dict[st
     order = compiled.positiontup or []
     dialect = connection.dialect
     # dialect_impl: the type as this dialect stores it (SQLite's DATETIME as text, say).
-    convert = [
-        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in order
-    ]
-    parameters = [
-        tuple(row[name] if to is None else to(row[name]) for name, to in convert) for row in rows
-    ]
-    connection.exec_driver_sql(str(compiled), parameters)
+    columns = []
+    for name in order:
+        to = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        values = [row[name] for row in rows]
+        if to is not None:
+            first = values[0]
+            # A value shared by every row (a batch's `created_at`, an empty list) is converted once.
+            if all(value is first for value in values):
+                values = [to(first)] * len(values)
+            else:
+                values = [to(value) for value in values]
+        columns.append(values)
+    connection.exec_driver_sql(str(compiled), list(zip(*columns, strict=True)))
 
 
 @contextmanager

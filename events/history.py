@@ -27,6 +27,7 @@ from typing import Any, cast
 from sqlalchemy import Table, event, insert, inspect, select, update
 from sqlalchemy.orm import InstanceState, Session, SessionTransaction, UOWTransaction
 
+from events.db import insert_rows
 from events.models import Change, Event, Series
 from events.schemas import SERIES_FIELDS
 
@@ -241,6 +242,10 @@ def log_created(session: Session, series: Series, event_ids: Iterable[str], now:
         "note": "",
     }
     rows = [{**base, "entity_id": talk_id} for talk_id in event_ids]
+    if session.get_bind().dialect.name == "sqlite":
+        # sqlite3's own executemany: SQLAlchemy's per-row parameter handling cost more.
+        insert_rows(session, CHANGE_TABLE, rows)
+        return
     for start in range(0, len(rows), LOG_BATCH):
         session.execute(insert(CHANGE_TABLE), rows[start : start + LOG_BATCH])
 
