@@ -101,13 +101,13 @@ def status(event: Event) -> dict[str, int]:
         where = [Outbox.event_id == block.id, Outbox.kind.in_(blocks.BLOCK_KINDS)]
     counts = dict.fromkeys(STATES, 0)
     query = (
-        select(Outbox.status, Outbox.attempts > 0, func.count())
+        select(Outbox.status, Outbox.attempts, func.count())
         .where(*where)
-        .group_by(Outbox.status, Outbox.attempts > 0)
+        .group_by(Outbox.status, Outbox.attempts)
     )
-    for state, retried, count in db().execute(query):
+    for state, attempts, count in db().execute(query):
         if state in ("queued", "sending"):
-            counts["deferred" if retried else "queued"] += count
+            counts["deferred" if attempts else "queued"] += count
         elif state == "sent":
             counts["sent"] += count
         elif state in ("bounced", "failed"):
@@ -189,4 +189,7 @@ def send_announcement(talk_id: str) -> Response:
     queued = blocks.announce(db(), event, now())
     db().commit()
     flash(f"Queued for {queued} subscriber{'' if queued == 1 else 's'}.")
-    return redirect(url_for("organise.announce", talk_id=talk_id))
+    zone = request.args.get("zone")
+    return redirect(
+        url_for("organise.announce", talk_id=talk_id, **({"zone": zone} if zone else {}))
+    )
