@@ -189,7 +189,5 @@ def send_announcement(talk_id: str) -> Response:
     queued = blocks.announce(db(), event, now())
     db().commit()
     flash(f"Queued for {queued} subscriber{'' if queued == 1 else 's'}.")
-    zone = request.args.get("zone")
-    return redirect(
-        url_for("organise.announce", talk_id=talk_id, **({"zone": zone} if zone else {}))
-    )
+    zone = request.args.get("zone") or None  # url_for leaves out None values
+    return redirect(url_for("organise.announce", talk_id=talk_id, zone=zone))
