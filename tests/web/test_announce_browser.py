@@ -80,9 +80,13 @@ def test_announce_preview_in_two_zones_then_send_in_chromium(
     html_checker.assert_valid(page.content(), "announce")
     frame = page.frame_locator('iframe[title="HTML version for America/New_York"]')
     frame.get_by_text("Knots").first.wait_for()
+    page.frame_locator('iframe[title="HTML version for Asia/Tokyo"]').get_by_text(
+        "Knots"
+    ).first.wait_for()
     subject = page.locator("#subject-2").inner_text()
     assert "15:00" in page.locator("#text-1").text_content()  # type: ignore[operator]
     text = page.locator("#text-2").text_content()
+    page.locator('iframe[title="HTML version for America/New_York"]').scroll_into_view_if_needed()
     shot(page, "announce-preview")
     page.get_by_role("button", name="Send now").click()
     page.get_by_text("Queued for 1 subscriber.").wait_for()
