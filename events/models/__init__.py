@@ -31,7 +31,13 @@ from events.models.fields import (
     PreviousValues,
     Speaker,
 )
-from events.models.history import CHANGE_ACTIONS, CHANGE_PATHS, Change, SpeakerLink
+from events.models.history import (
+    CHANGE_ACTIONS,
+    CHANGE_PATHS,
+    Change,
+    ScheduledAnnouncement,
+    SpeakerLink,
+)
 from events.models.mail import (
     OUTBOX_KINDS,
     OUTBOX_STATUSES,
@@ -56,6 +62,7 @@ from events.models.search import SearchDoc
 from events.models.topics import Topic, TopicLink
 
 __all__ = [
+    "ScheduledAnnouncement",
     "MIRROR_RESULTS",
     "SeriesMirror",
     "CHANGE_ACTIONS",

@@ -423,7 +423,13 @@ def test_eventfeed_worker_runs_the_mirror_job(
     state, base = upstream
     mirrored(base + "/export.ics")
     worker = Worker(sessions, settings(), FrozenClock(NOW))
-    assert [job.name for job in worker.jobs] == ["due-mail", "digests", "prune", "mirror"]
+    assert [job.name for job in worker.jobs] == [
+        "due-mail",
+        "digests",
+        "announcements",
+        "prune",
+        "mirror",
+    ]
     worker.run_jobs()
     assert len(state.requests) == 1 and the_mirror(sessions).result == "ok"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from events import accounts, store
 from events.clock import FrozenClock
-from events.models import Subscriber
+from events.models import Outbox, ScheduledAnnouncement, Subscriber
 from mail import sender, subscribers
+from mail.worker import Worker
 from tests.support.mailtools import SmtpServer, text_part
 from tests.web.test_history import publish_talk
 from tests.web.test_organise import (
@@ -150,6 +151,10 @@ def test_announce_authorization_matrix(web: Flask, sessions: sessionmaker[Sessio
         assert owner.get(route.replace(talk_id, "no-such-talk")).status_code == 404, route
     token = csrf(outsider, "/organise/series/porto-algebra")
     assert outsider.post(path, data={"csrf_token": token}).status_code == 404
+    scheduling = {"csrf_token": token, "lead": "7"}
+    assert outsider.post(f"{path}/schedule", data=scheduling).status_code == 404
+    assert owner.post(f"{path}/schedule", data={"lead": "7"}).status_code == 400
+    assert anonymous.post(f"{path}/schedule", data={}).status_code in (302, 400)
     assert anonymous.post(path, data={}).status_code in (302, 400)
     assert owner.post(path, data={}).status_code == 400  # no CSRF token
     assert counts(owner.get(path).get_data(as_text=True))["queued"] == 0
@@ -173,3 +178,58 @@ def test_a_draft_is_not_announced(web: Flask, sessions: sessionmaker[Session]) -
     assert made.status_code == 302
     draft = str(made.headers["Location"]).rsplit("/", 1)[1]
     assert owner.get(f"/organise/talks/{draft}/announce").status_code == 404
+
+
+def test_a_scheduled_announcement_is_queued_once_at_its_moment(
+    web: Flask, sessions: sessionmaker[Session]
+) -> None:
+    owner = signed_in(web, organiser(sessions, "owner@example.org"))
+    make_series_via_form(owner)
+    talk_id = publish_talk(owner)  # 2026-03-20 09:30 Beijing = 01:30 UTC
+    readers(sessions)
+    path = f"/organise/talks/{talk_id}/announce"
+    scheduled = owner.post(f"{path}/schedule", data={"csrf_token": csrf(owner, path), "lead": "7"})
+    assert scheduled.status_code == 302
+    html = owner.get(path).get_data(as_text=True)
+    assert "Scheduled 7 days before the start: 2026-03-13 01:30 UTC." in html
+    due = datetime(2026, 3, 13, 1, 30, tzinfo=UTC)
+    settings = state(web).settings
+    workers = [Worker(sessions, settings, FrozenClock(due - timedelta(minutes=1))) for _ in "ab"]
+    for worker in workers:
+        worker.jobs = [j for j in worker.jobs if j.name == "announcements"]
+        worker.run_jobs()
+    assert counts(owner.get(path).get_data(as_text=True))["queued"] == 0
+    for worker in workers:  # both workers at the due moment: queued once
+        worker.clock = FrozenClock(due)
+        worker.jobs[0].last = None
+        worker.run_jobs()
+    with sessions() as session:
+        rows = session.scalars(select(Outbox).where(Outbox.event_id == talk_id)).all()
+        assert sorted(r.recipient for r in rows) == [
+            "ana@example.org",
+            "bo@example.org",
+            "gone@example.org",
+        ]
+        planned = session.get(ScheduledAnnouncement, talk_id)
+        assert planned is not None and planned.queued_at == due
+    assert "was queued 2026-03-13 01:30 UTC" in owner.get(path).get_data(as_text=True)
+
+
+def test_a_cancelled_schedule_queues_nothing(web: Flask, sessions: sessionmaker[Session]) -> None:
+    owner = signed_in(web, organiser(sessions, "owner@example.org"))
+    make_series_via_form(owner)
+    talk_id = publish_talk(owner)
+    readers(sessions)
+    path = f"/organise/talks/{talk_id}/announce"
+    owner.post(f"{path}/schedule", data={"csrf_token": csrf(owner, path), "lead": "1"})
+    assert "Scheduled 1 day before" in owner.get(path).get_data(as_text=True)
+    cancelled = owner.post(
+        f"{path}/schedule", data={"csrf_token": csrf(owner, path), "action": "cancel"}
+    )
+    assert cancelled.status_code == 302
+    assert "Scheduled 1 day" not in owner.get(path).get_data(as_text=True)
+    worker = Worker(sessions, state(web).settings, FrozenClock(datetime(2026, 3, 30, tzinfo=UTC)))
+    worker.jobs = [j for j in worker.jobs if j.name == "announcements"]
+    worker.run_jobs()
+    with sessions() as session:
+        assert session.scalars(select(Outbox).where(Outbox.event_id == talk_id)).all() == []

@@ -10,6 +10,7 @@ the worker sends. The HTML part is served by its own route under a strict CSP, s
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -20,14 +21,14 @@ from werkzeug.wrappers import Response
 
 from events import times
 from events.errors import UnknownTimezone
-from events.models import Event, Outbox, Series, Subscriber
+from events.models import Event, Outbox, ScheduledAnnouncement, Series, Subscriber
 from feeds import email as mail_email
 from feeds.links import Links
 from mail import blocks, sender
 from web.context import db, now, settings
 from web.organise import bp
 from web.organise.forms import ConfirmForm
-from web.organise.routes import _talk, page
+from web.organise.routes import _talk, me, page
 from web.organise.signin import signed_in
 
 # The HTML part is a page of its own, shown sandboxed: no script, no form, no plugin.
@@ -37,6 +38,7 @@ HTML_PART_POLICY = (
 )
 PREVIEW_ADDRESS = "subscriber@example.invalid"
 STATES = ("queued", "sent", "deferred", "bounced")
+LEADS = (7, 1)  # "Schedule": days before the start
 
 
 def _published(talk_id: str) -> tuple[Event, Series]:
@@ -149,6 +151,8 @@ def announce(talk_id: str) -> tuple[str, int]:
         ],
         counts=status(event),
         form=ConfirmForm(),
+        scheduled=db().get(ScheduledAnnouncement, event.id),
+        leads=LEADS,
     )
 
 
@@ -191,3 +195,37 @@ def send_announcement(talk_id: str) -> Response:
     flash(f"Queued for {queued} subscriber{'' if queued == 1 else 's'}.")
     zone = request.args.get("zone") or None  # url_for leaves out None values
     return redirect(url_for("organise.announce", talk_id=talk_id, zone=zone))
+
+
+@bp.post("/organise/talks/<talk_id>/announce/schedule")
+@signed_in
+def schedule_announcement(talk_id: str) -> Response:
+    """Schedule the announcement `lead` days before the start, or cancel the schedule."""
+    event, _ = _published(talk_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "The form expired; try again.")
+    planned = db().get(ScheduledAnnouncement, event.id)
+    if request.form.get("action") == "cancel":
+        if planned is not None and planned.queued_at is None:
+            db().delete(planned)
+            flash("The scheduled announcement is cancelled.")
+    else:
+        lead = request.form.get("lead", type=int)
+        if lead not in LEADS:
+            abort(400, "Choose 7 or 1 days before.")
+        if planned is not None:
+            db().delete(planned)
+            db().flush()
+        due = max(event.start_utc - timedelta(days=lead), now())
+        db().add(
+            ScheduledAnnouncement(
+                event_id=event.id,
+                lead_days=lead,
+                due_at=due,
+                created_by=me().email,
+                created_at=now(),
+            )
+        )
+        flash(f"Scheduled for {due.strftime('%Y-%m-%d %H:%M')} UTC.")
+    db().commit()
+    return redirect(url_for("organise.announce", talk_id=talk_id))
