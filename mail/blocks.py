@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from events.models import Event, Outbox, Series
+from events.models import Event, Outbox, ScheduledAnnouncement, Series
 from events.models.schedules import CONTAINER_KINDS, TALK_KINDS
 from events.store import Outcome
 from mail import outbox
@@ -126,3 +126,29 @@ def on_talks_created(
             if event.status != "cancelled" and event.end_utc > now:
                 added += announce(session, event, now)
     return added
+
+
+def queue_scheduled(session: Session, now: datetime) -> int:
+    """Queue the scheduled announcements due by `now`, each claimed once (several workers)."""
+    due = session.scalars(
+        select(ScheduledAnnouncement).where(
+            ScheduledAnnouncement.queued_at.is_(None), ScheduledAnnouncement.due_at <= now
+        )
+    ).all()
+    queued = 0
+    for planned in due:
+        claimed = session.execute(
+            update(ScheduledAnnouncement)
+            .where(
+                ScheduledAnnouncement.event_id == planned.event_id,
+                ScheduledAnnouncement.queued_at.is_(None),
+            )
+            .values(queued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            continue  # another worker has it
+        event = session.get(Event, planned.event_id)
+        if event is not None and event.status != "cancelled":
+            queued += announce(session, event, now)
+    return queued

@@ -10,6 +10,8 @@ leases, `mail.sender.claim`; on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`):
   `due-mail` every minute: queue the reminders that are due;
   `digests` every minute: queue the daily and weekly digests due (07:00 in each reader's
   zone, `mail.outbox.queue_digests`);
+  `announcements` every minute: queue the announcements scheduled from the workspace that
+  are due (`mail.blocks.queue_scheduled`, each claimed once by a conditional update);
   `prune` hourly: drop the stored bytes of messages sent more than `KEEP_MESSAGES` ago
   (the rows stay, as the record of what was sent);
   `mirror` every minute: refresh the mirrored series that are due (`events.mirror`; each
@@ -38,7 +40,7 @@ from events.clock import SYSTEM_CLOCK, Clock
 from events.config import Settings
 from events.models import Outbox
 from feeds.email import EventEmails
-from mail import sender
+from mail import blocks, sender
 
 KEEP_MESSAGES = timedelta(days=30)
 
@@ -59,6 +61,13 @@ def queue_digests(factory: sessionmaker[Session], now: datetime) -> int:
     """
     with contextlib.suppress(IntegrityError):
         return sender.queue_digests(factory, now)
+    return 0
+
+
+def queue_scheduled(factory: sessionmaker[Session], now: datetime) -> int:
+    """Queue the scheduled announcements due (each claimed by one worker; keys dedupe too)."""
+    with contextlib.suppress(IntegrityError), factory() as session, session.begin():
+        return blocks.queue_scheduled(session, now)
     return 0
 
 
@@ -97,6 +106,7 @@ def default_jobs() -> list[Job]:
     return [
         Job("due-mail", timedelta(minutes=1), queue_due_mail),
         Job("digests", timedelta(minutes=1), queue_digests),
+        Job("announcements", timedelta(minutes=1), queue_scheduled),
         Job("prune", timedelta(hours=1), prune),
         Job("imports", timedelta(0), run_imports),
     ]

@@ -32,7 +32,13 @@ from events.models.fields import (
     PreviousValues,
     Speaker,
 )
-from events.models.history import CHANGE_ACTIONS, CHANGE_PATHS, Change, SpeakerLink
+from events.models.history import (
+    CHANGE_ACTIONS,
+    CHANGE_PATHS,
+    Change,
+    ScheduledAnnouncement,
+    SpeakerLink,
+)
 from events.models.imports import IMPORT_JOB_STATUSES, ImportJob
 from events.models.mail import (
     OUTBOX_KINDS,
@@ -60,6 +66,7 @@ from events.models.topics import Topic, TopicLink
 __all__ = [
     "IMPORT_JOB_STATUSES",
     "ImportJob",
+    "ScheduledAnnouncement",
     "MIRROR_RESULTS",
     "SeriesMirror",
     "CHANGE_ACTIONS",

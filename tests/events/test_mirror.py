@@ -426,6 +426,7 @@ def test_eventfeed_worker_runs_the_mirror_job(
     assert [job.name for job in worker.jobs] == [
         "due-mail",
         "digests",
+        "announcements",
         "prune",
         "imports",
         "mirror",

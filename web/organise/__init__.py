@@ -11,6 +11,7 @@ from flask import Blueprint
 bp = Blueprint("organise", __name__)
 
 from web.organise import (  # noqa: E402  (routes register on bp)
+    announce,
     audience,
     history,
     imports,
@@ -22,6 +23,7 @@ from web.organise import (  # noqa: E402  (routes register on bp)
 )
 
 __all__ = [
+    "announce",
     "audience",
     "bp",
     "history",
