@@ -64,6 +64,7 @@ class SeriesDocument(TypedDict, total=False):
     meeting: Meeting
     auto_announce: bool
     duration: int
+    announce_lead: int
     schedule: dict[str, Any]
     topics: list[str]
     events: list[EventDocument]

@@ -234,6 +234,8 @@ class SeriesIn(Strict):
     # Sites that may frame /embed/series/<slug> (events.origins); empty: any site.
     embed_origins: list[Origin] = Field(default_factory=list, max_length=MAX_ORIGINS)
     duration: int | None = Field(default=None, ge=1, le=MAX_DURATION_MINUTES)
+    # Schedule each new talk's announcement this many days before its start (mail.blocks).
+    announce_lead: Literal[1, 7] | None = None
 
     @field_validator("topics", mode="before")
     @classmethod
@@ -338,6 +340,7 @@ class SeriesRecord:
     topics: list[str] = field(default_factory=list)
     embed_origins: list[str] = field(default_factory=list)
     duration: int | None = None  # minutes a talk lasts when it names no end
+    announce_lead: int | None = None  # days before the start a new talk is announced
 
 
 # The column names a series record holds, in order: the one list every copy derives from.

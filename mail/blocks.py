@@ -14,12 +14,16 @@ A built row records the talks it listed (`payload["talks"]`, kept when the worke
 message bytes); a talk listed to a reader is
 "announced" to them, so its later changes and cancellation follow per talk (mail.outbox).
 Breaks, lunch and the other non-talk items are never listed.
+
+A series with a default lead (`series.announce_lead`, 7 or 1 days) and no automatic
+announcement gets each new talk's announcement scheduled that long before its start
+(`schedule_by_default`); the worker queues it when due (`queue_scheduled`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -105,6 +109,8 @@ def on_talk_saved(
     session: Session, *, series: Series, event: Event, outcome: Outcome, now: datetime
 ) -> int:
     """Receive `talk_saved`: a new talk of a block announces the block, else as mail.outbox."""
+    if outcome.action == "created":
+        schedule_by_default(session, series, [event], now)
     block = block_of(session, event) if outcome.action == "created" else None
     if block is None:
         return outbox.on_talk_saved(session, series=series, event=event, outcome=outcome, now=now)
@@ -117,6 +123,11 @@ def on_talks_created(
     session: Session, *, series: Series, event_ids: list[str], now: datetime
 ) -> int:
     """Receive `talks_created` (a bulk import): announce them as `on_talk_saved` would."""
+    if series.announce_lead and not series.auto_announce:
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start : start + 500]
+            found = session.scalars(select(Event).where(Event.id.in_(chunk))).all()
+            schedule_by_default(session, series, list(found), now)
     if not series.auto_announce:
         return 0
     added = 0
@@ -125,6 +136,33 @@ def on_talks_created(
         for event in session.scalars(select(Event).where(Event.id.in_(chunk))):
             if event.status != "cancelled" and event.end_utc > now:
                 added += announce(session, event, now)
+    return added
+
+
+def schedule_by_default(
+    session: Session, series: Series, events: list[Event], now: datetime
+) -> int:
+    """Schedule new talks' announcements `series.announce_lead` days before their start
+    (not when the series announces at once, nor for talks over, cancelled or not talks)."""
+    lead = series.announce_lead
+    if not lead or series.auto_announce:
+        return 0
+    added = 0
+    for event in events:
+        if event.kind not in TALK_KINDS or event.status == "cancelled" or event.end_utc <= now:
+            continue
+        if session.get(ScheduledAnnouncement, event.id) is not None:
+            continue
+        session.add(
+            ScheduledAnnouncement(
+                event_id=event.id,
+                lead_days=lead,
+                due_at=max(event.start_utc - timedelta(days=lead), now),
+                created_by="series default",
+                created_at=now,
+            )
+        )
+        added += 1
     return added
 
 

@@ -34,6 +34,8 @@ class Series(Base):
     auto_announce: Mapped[bool] = mapped_column(Boolean, default=False)
     # Minutes a new talk lasts when it names no end (migration 0014_workspace_defaults).
     duration: Mapped[int | None] = mapped_column(Integer)
+    # Days before the start a new talk's announcement is scheduled (1 or 7; None: by hand).
+    announce_lead: Mapped[int | None] = mapped_column(Integer)
     # Set (for good) once the series or one of its talks has a `revealed` meeting: only
     # then does a personal feed look for reveal moments (events.queries.revealed_meetings).
     reveals: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

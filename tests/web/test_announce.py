@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from events import accounts, store
 from events.clock import FrozenClock
-from events.models import Outbox, ScheduledAnnouncement, Subscriber
+from events.models import Outbox, ScheduledAnnouncement, Series, Subscriber
 from mail import sender, subscribers
 from mail.worker import Worker
 from tests.support.mailtools import SmtpServer, text_part
@@ -233,3 +233,33 @@ def test_a_cancelled_schedule_queues_nothing(web: Flask, sessions: sessionmaker[
     worker.run_jobs()
     with sessions() as session:
         assert session.scalars(select(Outbox).where(Outbox.event_id == talk_id)).all() == []
+
+
+def test_a_series_default_lead_schedules_each_new_talk(
+    web: Flask, sessions: sessionmaker[Session], run: Callable[..., Any]
+) -> None:
+    owner = signed_in(web, organiser(sessions, "owner@example.org"))
+    made = make_series_via_form(owner, announce_lead="7")
+    assert made.status_code == 302, made.get_data(as_text=True)
+    settings_page = owner.get(f"/organise/series/{SLUG}/settings").get_data(as_text=True)
+    assert '<option selected value="7">' in settings_page
+    talk_id = publish_talk(owner)  # 2026-03-20 09:30 Beijing = 01:30 UTC
+    with sessions() as session:
+        planned = session.get(ScheduledAnnouncement, talk_id)
+        assert planned is not None and planned.lead_days == 7
+        assert planned.due_at == datetime(2026, 3, 13, 1, 30, tzinfo=UTC)
+        assert planned.created_by == "series default"
+    html = owner.get(f"/organise/talks/{talk_id}/announce").get_data(as_text=True)
+    assert "Schedule 7 days before (series default)" in html
+    assert html.index("Schedule 7 days") < html.index("Schedule 1 day")
+    # the export carries the default, so an import sets it again
+    exported = run("export", SLUG)
+    assert exported.exit_code == 0 and "announce_lead: 7" in exported.output
+
+
+def test_a_bad_default_lead_is_a_field_error(web: Flask, sessions: sessionmaker[Session]) -> None:
+    owner = signed_in(web, organiser(sessions, "owner@example.org"))
+    made = make_series_via_form(owner, announce_lead="3")
+    assert made.status_code == 422
+    with sessions() as session:
+        assert session.scalars(select(Series).where(Series.slug == SLUG)).first() is None

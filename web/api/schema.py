@@ -73,6 +73,10 @@ class SeriesOut(Out):
     duration: int | None = Field(
         default=None, description="minutes a new talk lasts when it gives no end"
     )
+    announce_lead: Literal[1, 7] | None = Field(
+        default=None,
+        description="days before the start each new talk's announcement is scheduled",
+    )
     topics: list[str] = Field(
         default_factory=list,
         description="taxonomy topics (slug, name or 'Parent › Child') and free keywords",

@@ -152,7 +152,8 @@ def announce(talk_id: str) -> tuple[str, int]:
         counts=status(event),
         form=ConfirmForm(),
         scheduled=db().get(ScheduledAnnouncement, event.id),
-        leads=LEADS,
+        leads=sorted(LEADS, key=lambda lead: lead != series.announce_lead),
+        default_lead=series.announce_lead,
     )
 
 

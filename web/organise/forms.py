@@ -145,6 +145,16 @@ class SeriesForm(FlaskForm, _Place):
         widget=NumberInput(min=1, max=1440),
         description="A new talk lasts this long unless it gives an end time.",
     )
+    announce_lead = SelectField(
+        "Schedule each new talk's announcement",
+        choices=[
+            SelectChoice("", "No: I announce talks myself"),
+            SelectChoice("7", "7 days before the start"),
+            SelectChoice("1", "1 day before the start"),
+        ],
+        default="",
+        description="Subscribers get the email then; the talk's Announce page can change it.",
+    )
 
 
 class SpeakerForm(Form):
@@ -271,7 +281,13 @@ def series_data(form: SeriesForm, *, slug: str | None = None) -> dict[str, Any]:
         "auto_announce": bool(form.auto_announce.data),
         "embed_origins": form.embed_origins.data or "",
         "duration": _text(form.duration) or None,
+        "announce_lead": _number(_text(form.announce_lead)),
     }
+
+
+def _number(text: str) -> int | str | None:
+    """Return a chosen number as the schema takes it (other text: for its error)."""
+    return int(text) if text.isdigit() else text or None
 
 
 def fill_series(form: SeriesForm, series: Series) -> None:
@@ -286,6 +302,7 @@ def fill_series(form: SeriesForm, series: Series) -> None:
     form.auto_announce.data = series.auto_announce
     form.embed_origins.data = "\n".join(series.embed_origins)
     form.duration.data = str(series.duration) if series.duration else ""
+    form.announce_lead.data = str(series.announce_lead or "")
     fill_place(form, dict(series.location or {}), dict(series.meeting or {}))
 
 
@@ -306,6 +323,7 @@ SERIES_FIELDS = {
     "meeting.access": "meeting_access",
     "meeting": "meeting_url",
     "duration": "duration",
+    "announce_lead": "announce_lead",
 }
 TALK_FIELDS = {
     "title": "title",
