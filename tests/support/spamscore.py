@@ -1,4 +1,4 @@
-"""SpamAssassin scores of messages (Debian's, offline rules), as test_email_spam_score does."""
+"""SpamAssassin scores of messages (Debian's, offline rules), shared by every spam-score test."""
 
 from __future__ import annotations
 
