@@ -202,3 +202,18 @@ def test_the_api_documents_topics(client: FlaskClient) -> None:
     document = client.get("/api/v1/openapi.json").get_json()
     text = str(document["paths"]["/subscriptions"]) + str(document.get("components", {}))
     assert "topics" in text and "frequency" in text and "cancellations" in text
+
+
+@pytest.mark.parametrize(
+    ("lang", "texts"),
+    [
+        ("pt-PT", ["Receber emails de", "Com que frequência", "1 dia antes", "for cancelada"]),
+        ("zh-Hans", ["频率", "提前 1 天", "报告取消时通知我", "电子邮件地址"]),
+    ],
+)
+def test_the_subscribe_form_speaks_the_readers_language(
+    client: FlaskClient, content: None, lang: str, texts: list[str]
+) -> None:
+    page = client.get(f"{FORM}?lang={lang}").get_data(as_text=True)
+    for text in texts:
+        assert text in page, (lang, text)
