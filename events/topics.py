@@ -17,9 +17,19 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, delete, exists, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from events import queries
@@ -232,16 +242,12 @@ def upcoming(session: Session, topic: Topic, now: datetime, *, number: int, size
 
 def _taxonomy_digest(session: Session) -> tuple[list[tuple[int, int | None]], str]:
     """Return every topic's (id, parent id) and a digest of the whole taxonomy."""
-    rows = session.execute(
-        select(Topic.id, Topic.slug, Topic.name, Topic.description, Topic.parent_id).order_by(
-            Topic.id
-        )
-    ).all()
+    rows = session.connection().execute(_TAXONOMY).all()
     digest = hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()[:16]
     return [(row[0], row[4]) for row in rows], digest
 
 
-def _linked(ids: Sequence[int]) -> ColumnElement[bool]:
+def _linked(ids: Sequence[int] | BindParameter[Any]) -> ColumnElement[bool]:
     """Return the condition that a series, or one of its talks, is linked to the topics."""
     return or_(
         Series.id.in_(
@@ -255,6 +261,23 @@ def _linked(ids: Sequence[int]) -> ColumnElement[bool]:
             .where(TopicLink.topic_id.in_(ids))
         ),
     )
+
+
+# Built once (a personal feed's 304 runs them for a reader who follows topics).
+_TAXONOMY = select(Topic.id, Topic.slug, Topic.name, Topic.description, Topic.parent_id).order_by(
+    Topic.id
+)
+_TOPIC_SERIES = (
+    select(
+        Series.id,
+        Series.updated_at,
+        Series.talks_changed_at,
+        Series.feed_revision,
+        Series.reveals,
+    )
+    .where(Series.visibility == "public", _linked(bindparam("ids", expanding=True)))
+    .order_by(Series.id)
+)
 
 
 def feed_stamps(session: Session, topic: Topic) -> tuple[SeriesStamps, str]:
@@ -300,17 +323,7 @@ def personal_stamps(session: Session, token: str) -> tuple[int, SeriesStamps] | 
     subscriber_id, stamps = found
     rows, digest = _taxonomy_digest(session)
     ids = [row[0] for row in rows if row[0] in stamps.topic_ids or row[1] in stamps.topic_ids]
-    series = session.execute(
-        select(
-            Series.id,
-            Series.updated_at,
-            Series.talks_changed_at,
-            Series.feed_revision,
-            Series.reveals,
-        )
-        .where(Series.visibility == "public", _linked(ids))
-        .order_by(Series.id)
-    ).all()
+    series = session.connection().execute(_TOPIC_SERIES, {"ids": ids}).all()
     moments = [m for row in series for m in (row[1], row[2]) if m is not None]
     changed = max([*moments, *([stamps.changed] if stamps.changed else [])], default=None)
     revealing = tuple(sorted({*stamps.revealing, *(row[0] for row in series if row[4])}))
