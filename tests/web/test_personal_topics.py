@@ -196,3 +196,39 @@ def test_an_unconfirmed_topic_adds_nothing(site: Flask, sessions: sessionmaker[S
                 subscription.confirmed_at = None
     bodies = {url: site.test_client().get(url).data for url in PERSONAL}
     assert _has(bodies, "Alpha talk") and not _has(bodies, "Gamma talk")
+
+
+def test_a_topic_talks_revealed_meeting_reaches_the_feed_at_its_moment(
+    make_app: Callable[..., Flask],
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+    sessions: sessionmaker[Session],
+) -> None:
+    """A reader who follows only the topic gets the passcode when it is revealed, no sooner:
+    the version of their feed covers the topic series' reveal moments too."""
+    from events.clock import FrozenClock
+    from tests.web.test_meeting_reveal import AFTER, BEFORE, MEETING, PASSCODE
+
+    clock = FrozenClock(BEFORE)
+    app = make_app(clock=clock)
+    with sessions() as session, session.begin():
+        topics.add_topic(session, "ml", "Machine learning")
+    make_series(slug="bj", name="Joint ML", timezone="Beijing time", meeting=MEETING, topics=["ml"])
+    make_event(series="bj", id="bj-talk", start="2026-03-10 09:30", end="2026-03-10 11:30")
+    with sessions() as session, session.begin():
+        reader = subscribers.add_confirmed(
+            session, "li@example.org", ["topic:ml"], "Asia/Shanghai", BEFORE
+        )
+        token = reader.token
+    urls = [f"/s/{token}.ics", f"/s/{token}.rss"]
+    client = app.test_client()
+    for url in urls:
+        body = client.get(url).data
+        assert b"bj-talk" in body and PASSCODE.encode() not in body, url
+        assert _answer(app, url).data == body
+    clock.advance(AFTER - BEFORE)  # the reveal moment has passed; no row changed
+    for url in urls:
+        assert _fast(app).answer(EnvironBuilder(path=url).get_environ()) is None, url
+        body = client.get(url).data
+        assert PASSCODE.encode() in body, url
+        assert _answer(app, url).data == body
