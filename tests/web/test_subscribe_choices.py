@@ -165,8 +165,12 @@ def test_the_api_subscribes_to_topics_with_double_opt_in(
         "/api/v1/subscriptions", json={"email": "t@example.org", "topics": "math"}
     )
     assert alone.status_code == 202
-    made = _subscriptions(sessions, "t@example.org")["topic:math"]
-    assert (made.frequency, made.reminder_hours, made.cancellations) == ("announcement", 24, True)
+    topic = _subscriptions(sessions, "t@example.org")["topic:math"]
+    assert (topic.frequency, topic.reminder_hours, topic.cancellations) == (
+        "announcement",
+        24,
+        True,
+    )
 
 
 @pytest.mark.parametrize(
