@@ -329,19 +329,22 @@ def window_feed(
     now: datetime,
     settings: Settings,
     shape: Shape = Shape(),
+    also: ColumnElement[bool] | None = None,
 ) -> list[Event]:
     """Return the talks of several series (any visibility) in the rolling window, capped.
 
-    For personal feeds: a subscriber sees every series they follow, unlisted ones included.
+    For personal feeds: a subscriber sees every series they follow, unlisted ones included,
+    and the talks meeting `also` (those of followed topics), each once.
     """
-    if not series_ids:
+    if not series_ids and also is None:
         return []
+    chosen = Event.series_id.in_(list(series_ids))
     query = (
         select(Event)
         .join(Event.series)
         .options(contains_eager(Event.series))
         .where(
-            Event.series_id.in_(list(series_ids)),
+            chosen if also is None else or_(chosen, also),
             in_window(now, settings),
             retained(now, settings),
             shape.condition(),
@@ -448,6 +451,8 @@ class SeriesStamps:
     series_ids: tuple[int, ...] = ()
     # Those of the series that have had a talk whose meeting is `revealed` (`Series.reveals`).
     revealing: tuple[int, ...] = ()
+    # The topics a personal feed follows (their talks join it: events.topics.personal_stamps).
+    topic_ids: tuple[int, ...] = ()
 
     @property
     def last_modified(self) -> datetime | None:
@@ -512,6 +517,7 @@ _FOLLOWED = (
         Series.talks_changed_at,
         Series.feed_revision,
         Series.reveals,
+        Subscription.topic_id,
     )
     .select_from(Subscriber)
     .outerjoin(
@@ -525,7 +531,10 @@ _FOLLOWED = (
 
 def personal_stamps(session: Session, token: str) -> tuple[int, SeriesStamps] | None:
     """Return (subscriber id, stamps of the followed series) for a confirmed subscriber's
-    current token, in one query; None for an unknown, rotated or unconfirmed token."""
+    current token, in one query; None for an unknown, rotated or unconfirmed token.
+
+    The followed topics are only named (`topic_ids`): events.topics.personal_stamps adds
+    what their talks change with."""
     if not token or len(token) > 64:
         return None
     rows = session.connection().execute(_FOLLOWED, {"token": token}).all()
@@ -539,7 +548,9 @@ def personal_stamps(session: Session, token: str) -> tuple[int, SeriesStamps] | 
     base = _stamps((*row, updated, talks), ids)
     # the subscriber's own edits (zone, choices) too: the manage page changes them
     revealing = tuple(r[2] for r in followed if r[6])
-    stamps = SeriesStamps((*base.summary, str(rows[0][1])), base.changed, ids, revealing)
+    topic_ids = tuple(sorted(r[7] for r in rows if r[7] is not None))
+    summary = (*base.summary, str(rows[0][1]), topic_ids)
+    stamps = SeriesStamps(summary, base.changed, ids, revealing, topic_ids)
     return rows[0][0], stamps
 
 

@@ -17,11 +17,22 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, delete, exists, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
+from events import queries
 from events.db import insert_rows
 from events.errors import InvalidRecord, NotFound
 from events.listings import Page
@@ -229,22 +240,16 @@ def upcoming(session: Session, topic: Topic, now: datetime, *, number: int, size
     return Page(rows[:size], number, len(rows) > size)
 
 
-def feed_stamps(session: Session, topic: Topic) -> tuple[SeriesStamps, str]:
-    """Return what a topic's feeds change with: the stamps of the public series linked to
-    the topic (or a subtopic) or holding a talk linked to it, and a digest of the taxonomy.
-
-    A talk edit bumps its series' stamp (triggers, migration 0005); a talk or series that
-    gains or loses the topic moves its series into or out of the set; a taxonomy change
-    (which relinks everything) changes the digest.
-    """
-    rows = session.execute(
-        select(Topic.id, Topic.slug, Topic.name, Topic.description, Topic.parent_id).order_by(
-            Topic.id
-        )
-    ).all()
+def _taxonomy_digest(session: Session) -> tuple[list[tuple[int, int | None]], str]:
+    """Return every topic's (id, parent id) and a digest of the whole taxonomy."""
+    rows = session.connection().execute(_TAXONOMY).all()
     digest = hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()[:16]
-    ids = [row[0] for row in rows if topic.id in (row[0], row[4])]
-    linked = or_(
+    return [(row[0], row[4]) for row in rows], digest
+
+
+def _linked(ids: Sequence[int] | BindParameter[Any]) -> ColumnElement[bool]:
+    """Return the condition that a series, or one of its talks, is linked to the topics."""
+    return or_(
         Series.id.in_(
             select(TopicLink.series_id).where(
                 TopicLink.topic_id.in_(ids), TopicLink.series_id.is_not(None)
@@ -256,7 +261,79 @@ def feed_stamps(session: Session, topic: Topic) -> tuple[SeriesStamps, str]:
             .where(TopicLink.topic_id.in_(ids))
         ),
     )
-    return public_stamps(session, linked), digest
+
+
+# Built once (a personal feed's 304 runs them for a reader who follows topics).
+_TAXONOMY = select(Topic.id, Topic.slug, Topic.name, Topic.description, Topic.parent_id).order_by(
+    Topic.id
+)
+_TOPIC_SERIES = (
+    select(
+        Series.id,
+        Series.updated_at,
+        Series.talks_changed_at,
+        Series.feed_revision,
+        Series.reveals,
+    )
+    .where(Series.visibility == "public", _linked(bindparam("ids", expanding=True)))
+    .order_by(Series.id)
+)
+
+
+def feed_stamps(session: Session, topic: Topic) -> tuple[SeriesStamps, str]:
+    """Return what a topic's feeds change with: the stamps of the public series linked to
+    the topic (or a subtopic) or holding a talk linked to it, and a digest of the taxonomy.
+
+    A talk edit bumps its series' stamp (triggers, migration 0005); a talk or series that
+    gains or loses the topic moves its series into or out of the set; a taxonomy change
+    (which relinks everything) changes the digest.
+    """
+    rows, digest = _taxonomy_digest(session)
+    ids = [row[0] for row in rows if topic.id in row]
+    return public_stamps(session, _linked(ids)), digest
+
+
+def followed(topic_ids: Sequence[int]) -> ColumnElement[bool]:
+    """Return the condition that a talk belongs to one of the followed topics (or their
+    subtopics): linked to it directly or through its series, in a public series."""
+    children = select(Topic.id).where(Topic.parent_id.in_(topic_ids))
+    ids = select(Topic.id).where(or_(Topic.id.in_(topic_ids), Topic.id.in_(children)))
+    public = select(Series.id).where(Series.visibility == "public").correlate(None)
+    return and_(
+        Event.series_id.in_(public),
+        or_(
+            exists().where(TopicLink.event_id == Event.id, TopicLink.topic_id.in_(ids)),
+            exists().where(TopicLink.series_id == Event.series_id, TopicLink.topic_id.in_(ids)),
+        ),
+    )
+
+
+def personal_stamps(session: Session, token: str) -> tuple[int, SeriesStamps] | None:
+    """Return `queries.personal_stamps` with what the followed topics' talks change with.
+
+    For a reader who follows topics, the stamps also hold those of every public series
+    linked to one of them (or a subtopic) or holding a talk linked to one, and a digest of
+    the taxonomy, as a topic's own feeds do (`feed_stamps`): a talk joining or leaving a
+    followed topic, any edit of such a talk, and any change of the taxonomy change them.
+    Following or leaving a topic changes the subscriber's `updated_at` and `topic_ids`.
+    """
+    found = queries.personal_stamps(session, token)
+    if found is None or not found[1].topic_ids:
+        return found
+    subscriber_id, stamps = found
+    rows, digest = _taxonomy_digest(session)
+    ids = [row[0] for row in rows if row[0] in stamps.topic_ids or row[1] in stamps.topic_ids]
+    series = session.connection().execute(_TOPIC_SERIES, {"ids": ids}).all()
+    moments = [m for row in series for m in (row[1], row[2]) if m is not None]
+    changed = max([*moments, *([stamps.changed] if stamps.changed else [])], default=None)
+    revealing = tuple(sorted({*stamps.revealing, *(row[0] for row in series if row[4])}))
+    summary = (
+        *stamps.summary,
+        digest,
+        tuple((row[0], row[3], str(row[1]), str(row[2])) for row in series),
+    )
+    merged = SeriesStamps(summary, changed, stamps.series_ids, revealing, stamps.topic_ids)
+    return subscriber_id, merged
 
 
 def feed_events(session: Session, topic: Topic, *, since: datetime, cap: int) -> list[Event]:

@@ -49,7 +49,8 @@ class Choices:
     announcements: bool = True
     digest: bool = True
     reminder_hours: int = DEFAULT_REMINDER_HOURS
-    how_often: str | None = None  # a FREQUENCIES value chosen outright (topic form)
+    how_often: str | None = None  # a FREQUENCIES value chosen outright (subscribe forms)
+    cancellations: bool = True
 
     @property
     def frequency(self) -> str:
@@ -100,8 +101,15 @@ def check_zone(value: str | None) -> str:
         raise InvalidRecord("subscription", [("timezone", str(exc))]) from None
 
 
-def check_choices(announcements: Any, digest: Any, reminder_hours: Any) -> Choices:
-    """Validate the preferences; reminder hours must be 0 (off) to 168."""
+def check_choices(
+    announcements: Any,
+    digest: Any,
+    reminder_hours: Any,
+    frequency: Any = None,
+    cancellations: Any = True,
+) -> Choices:
+    """Validate the preferences; reminder hours must be 0 (off) to 168; `frequency`, when
+    given, is one of FREQUENCIES and decides over `announcements` and `digest`."""
     try:
         hours = int(reminder_hours)
     except (TypeError, ValueError):
@@ -113,7 +121,13 @@ def check_choices(announcements: Any, digest: Any, reminder_hours: Any) -> Choic
             "subscription",
             [("reminder_hours", f"must be 0 (off) to {outbox.MAX_REMINDER_HOURS}")],
         )
-    return Choices(bool(announcements), bool(digest), hours)
+    if frequency is not None and frequency not in FREQUENCIES:
+        choices = ", ".join(FREQUENCIES)
+        raise InvalidRecord("subscription", [("frequency", f"must be one of {choices}")])
+    if not isinstance(cancellations, bool):
+        raise InvalidRecord("subscription", [("cancellations", "must be true or false")])
+    how_often = None if frequency is None else str(frequency)
+    return Choices(bool(announcements), bool(digest), hours, how_often, cancellations)
 
 
 def new_token() -> str:
@@ -185,7 +199,7 @@ def _add_series(
                 created_at=now,
                 frequency=chosen.frequency,
                 reminder_hours=chosen.reminder_hours,
-                cancellations=True,
+                cancellations=chosen.cancellations,
             )
             session.add(found)
         if confirmed and found.confirmed_at is None:
@@ -223,11 +237,16 @@ def subscribe(
     if not slugs:
         raise InvalidRecord("subscription", [("series", "choose at least one series")])
     address = normalise_email(email)
+    unknown = []
+    for key in dict.fromkeys(slugs):
+        try:
+            _target(session, key)
+        except NotFound as exc:
+            unknown.append(("topics" if key.startswith(TOPIC_KEY) else "series", str(exc)))
+    if unknown:
+        raise InvalidRecord("subscription", unknown)
     subscriber, _ = _ensure(session, address, check_zone(zone), choices, now)
-    try:
-        _add_series(session, subscriber, slugs, now, confirmed=False, choices=choices)
-    except NotFound as exc:
-        raise InvalidRecord("subscription", [("series", str(exc))]) from None
+    _add_series(session, subscriber, slugs, now, confirmed=False, choices=choices)
     if _may_send_confirmation(session, subscriber, now):
         outbox.queue_confirmation(session, subscriber, now)
     return subscriber

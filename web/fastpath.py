@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import ETags
 from werkzeug.http import parse_accept_header, parse_date, parse_etags
 
-from events import queries
+from events import queries, topics
 from events.errors import NotFound
 from feeds import cache
 from feeds.formats import FORMATS
@@ -231,8 +231,9 @@ def _site(session: Session, state: AppState, fmt: str) -> Found:
 
 
 def _personal(session: Session, state: AppState, token: str, fmt: str) -> Found | None:
-    """A personal feed (web.subscriptions._personal): private, keyed by its subscriber."""
-    found = queries.personal_stamps(session, token)
+    """A personal feed (web.subscriptions._personal): private, keyed by its subscriber;
+    its stamps cover the followed topics' talks too (events.topics.personal_stamps)."""
+    found = topics.personal_stamps(session, token)
     if found is None:
         return None
     subscriber_id, stamps = found

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, request, url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from events import queries, times, topics
@@ -36,16 +36,22 @@ def _links() -> Links:
 
 
 def _choices(form: Any) -> subscribers.Choices:
-    """Read the choices from a form (checkboxes, or the topic form's `frequency` radios)."""
-    choices = subscribers.check_choices(
-        form.get("announcements") is not None,
-        form.get("digest") is not None,
-        form.get("reminder_hours") or 0,
-    )
+    """Read the choices from a subscribe form: how often (`frequency` radios), the reminder
+    and cancellations, stored on each subscription it asks for; or, from older forms
+    without `frequency`, the former subscriber-wide checkboxes."""
     if "frequency" not in form:
-        return choices
-    prefs = subscribers.check_prefs("email", form.get("frequency"), choices.reminder_hours, True)
-    return replace(choices, how_often=prefs.frequency)
+        return subscribers.check_choices(
+            form.get("announcements") is not None,
+            form.get("digest") is not None,
+            form.get("reminder_hours") or 0,
+        )
+    return subscribers.check_choices(
+        True,
+        True,
+        form.get("reminder_hours") or 0,
+        frequency=form.get("frequency"),
+        cancellations=form.get("cancellations") is not None,
+    )
 
 
 def _series(slug: str) -> Series:
@@ -59,6 +65,8 @@ def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     """Render an email page in the site's base template (one stylesheet, no inline script)."""
     # The zone field's suggestions (<datalist id="zones">) on the subscribe and manage forms.
     suggestions = times.zone_suggestions()
+    context.setdefault("frequencies", SUBSCRIBE_FREQUENCIES)
+    context.setdefault("reminders", SUBSCRIBE_REMINDERS)
     return pages.render_page(
         template, status, zone_suggestions=suggestions, no_times=True, **context
     )
@@ -123,7 +131,6 @@ def _topic_page(
         action=url_for("subscriptions.topic_subscribe_post", slug=named.topic.slug),
         choices=[],
         chosen=set(),
-        frequencies=TOPIC_FREQUENCIES,
         errors=list(errors),
         form=form or {},
     )
@@ -231,7 +238,18 @@ FREQUENCIES = (
     ("none", "No news of talks (reminders and cancellations only)"),
 )
 REMINDERS = ((0, "No reminder"), (1, "1 hour before"), (24, "1 day before"))
-TOPIC_FREQUENCIES = FREQUENCIES[:3]
+# The subscribe forms' choices (series, topic, several series): stored on each subscription
+# asked for; 'none' is offered on the manage page only.
+SUBSCRIBE_FREQUENCIES = (
+    ("announcement", _l("Every announcement: an email for each new talk")),
+    ("daily", _l("Daily digest of new and changed talks")),
+    ("weekly", _l("Weekly digest of new and changed talks (Mondays)")),
+)
+SUBSCRIBE_REMINDERS = (
+    (0, _l("No reminder")),
+    (1, _l("1 hour before")),
+    (24, _l("1 day before")),
+)
 
 
 def reminder_choices(current: int) -> list[tuple[int, str]]:
@@ -367,12 +385,18 @@ def unsubscribe_post(token: str) -> tuple[str, int]:
     )
 
 
-def personal_events(series_ids: list[int], moment: datetime) -> list[Event]:
-    """Return the talks of the subscriber's series in the rolling feed window (capped)."""
-    return queries.window_feed(db(), series_ids, now=moment, settings=settings())
+def personal_events(
+    series_ids: list[int], moment: datetime, topic_ids: tuple[int, ...] = ()
+) -> list[Event]:
+    """Return the talks of the subscriber's series and topics (public series' talks on them,
+    each talk once) in the rolling feed window (capped)."""
+    also = topics.followed(topic_ids) if topic_ids else None
+    return queries.window_feed(db(), series_ids, now=moment, settings=settings(), also=also)
 
 
 PERSONAL_TITLE = "My seminars"
+# (unchanged when topics joined the feed: stored bodies are kept per data version, and a
+# new text would need a RENDERER_VERSION bump, feeds.cache)
 PERSONAL_DESCRIPTION = "Talks of the seminar series you follow, with details for subscribers."
 
 
@@ -385,7 +409,7 @@ def _personal(token: str, fmt: str, build: Callable[[list[Event], datetime], byt
     `revealed` meeting details have reached subscribers, so a body made before a reveal is
     never served after it.
     """
-    found = queries.personal_stamps(db(), token)
+    found = topics.personal_stamps(db(), token)
     if found is None:
         abort(404, "Unknown or rotated link.")
     subscriber_id, stamps = found
@@ -397,7 +421,7 @@ def _personal(token: str, fmt: str, build: Callable[[list[Event], datetime], byt
         version,
         stamps,
         FORMATS[fmt].content_type,
-        lambda: build(personal_events(series_ids, moment), moment),
+        lambda: build(personal_events(series_ids, moment, stamps.topic_ids), moment),
         private=True,
     )
     response.headers["X-Robots-Tag"] = "noindex"

@@ -124,7 +124,13 @@ def sample(sessions: sessionmaker[Session]) -> None:
 
 @pytest.fixture
 def pages() -> Iterator[list[str]]:
-    yield ["/", f"/series/{SEMINAR}", f"/events/{TALK}", "/no-such-page"]
+    yield [
+        "/",
+        f"/series/{SEMINAR}",
+        f"/events/{TALK}",
+        "/no-such-page",
+        f"/series/{SEMINAR}/subscribe",
+    ]
 
 
 def html_lang(html: str) -> str:

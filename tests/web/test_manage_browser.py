@@ -148,3 +148,78 @@ def test_topic_page_get_emails_by_keyboard_then_the_same_manage_page(
     assert page.get_by_label("A daily digest of new and changed talks").first.is_checked()
     page.screenshot(path=str(tmp_path / "topic-manage.png"), full_page=True)
     context.close()
+
+
+def _subscription(sessions: sessionmaker[Session], email: str) -> tuple[str, int, bool, bool]:
+    """Return the (frequency, reminder hours, cancellations, confirmed) asked for by `email`."""
+    with sessions() as session:
+        reader = session.scalars(select(Subscriber).where(Subscriber.email == email)).one()
+        (sub,) = reader.subscriptions
+        return sub.frequency, sub.reminder_hours, sub.cancellations, sub.confirmed_at is not None
+
+
+def test_series_subscribe_form_by_keyboard_offers_each_subscriptions_choices(
+    site: tuple[Any, str], sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    chromium, url = site
+    root = url.split("/manage/")[0]
+    context = chromium.new_context(
+        timezone_id="Asia/Shanghai", viewport={"width": 900, "height": 1200}
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text))
+    page.goto(f"{root}/series/{SEMINAR}/subscribe")
+    assert page.locator("#timezone").input_value() == "Asia/Shanghai"  # from site.js
+    # the defaults: every announcement, a day ahead, cancellations told
+    assert page.get_by_label("Every announcement: an email for each new talk").is_checked()
+    assert page.get_by_label("Reminder before each talk").input_value() == "24"
+    assert page.get_by_label("Tell me when a talk is cancelled").is_checked()
+    tab_to(page, "#email")
+    page.keyboard.type("keyboard-reader@example.org")
+    tab_to(page, "input[name='frequency']:checked")
+    page.keyboard.press("ArrowDown")  # every announcement → daily digest
+    page.keyboard.press("ArrowDown")  # → weekly digest
+    tab_to(page, "#reminder_hours")
+    page.keyboard.press("ArrowUp")  # 1 day → 1 hour
+    tab_to(page, "input[name='cancellations']")
+    page.keyboard.press("Space")  # untick cancellations
+    page.screenshot(path=str(tmp_path / "series-subscribe.png"), full_page=True)
+    tab_to(page, "button[type='submit']")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Check your inbox" in page.content()
+    assert _subscription(sessions, "keyboard-reader@example.org") == ("weekly", 1, False, False)
+    with sessions() as session:
+        reader = session.scalars(
+            select(Subscriber).where(Subscriber.email == "keyboard-reader@example.org")
+        ).one()
+        signed = subscribers.confirmation_token(reader)
+    page.goto(f"{root}/subscriptions/confirm/{signed}")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Yes, send me these emails").click()
+    assert "Subscription confirmed." in page.content()
+    page.screenshot(path=str(tmp_path / "series-confirmed.png"), full_page=True)
+    assert _subscription(sessions, "keyboard-reader@example.org") == ("weekly", 1, False, True)
+    assert errors == []
+    context.close()
+
+
+def test_series_subscribe_form_without_javascript(
+    site: tuple[Any, str], sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    chromium, url = site
+    root = url.split("/manage/")[0]
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{root}/series/{SEMINAR}/subscribe")
+    page.get_by_label("Email address").fill("plain-reader@example.org")
+    page.get_by_label("Your timezone").fill("Europe/Lisbon")
+    page.get_by_label("Daily digest of new and changed talks").check()
+    page.get_by_label("Reminder before each talk").select_option("0")
+    page.screenshot(path=str(tmp_path / "series-subscribe-nojs.png"), full_page=True)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Get emails").click()
+    assert "Check your inbox" in page.content()
+    assert _subscription(sessions, "plain-reader@example.org") == ("daily", 0, True, False)
+    context.close()

@@ -1,13 +1,15 @@
-"""The subscription route: a reader asks for emails (double opt-in), as the form does."""
+"""The subscription route: a reader asks for emails about series or topics (double opt-in),
+as the subscribe forms do."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from flask import Response
 from pydantic import Field
 
 from events.errors import InvalidRecord
+from events.models.mail import TOPIC_KEY
 from mail import subscribers
 from web.api.base import ApiError, answer, json_body, operation
 from web.api.schema import Out
@@ -16,11 +18,25 @@ from web.security import check_rate, client_address
 
 
 class SubscriptionIn(Out):
-    """A subscription request: the address, its series and what it wants to receive."""
+    """A subscription request: the address, its series and topics, and what it wants."""
 
     email: str = Field(max_length=320)
-    series: list[str] | str = Field(description="series slugs (one slug as a string is fine)")
+    series: list[str] | str = Field(
+        default_factory=list, description="series slugs (one slug as a string is fine)"
+    )
+    topics: list[str] | str = Field(
+        default_factory=list,
+        description="topic slugs (one as a string is fine): their talks across public series",
+    )
     timezone: str | None = Field(default=None, description="IANA zone or label; default UTC")
+    frequency: Literal["announcement", "daily", "weekly", "none"] | None = Field(
+        default=None,
+        description=(
+            "how often, for each series and topic asked for: announcement (an email per new "
+            "talk), daily or weekly (a digest), none; decides over announcements and digest"
+        ),
+    )
+    cancellations: bool = Field(default=True, description="tell of cancelled talks")
     announcements: bool = True
     digest: bool = True
     reminder_hours: int = Field(default=subscribers.DEFAULT_REMINDER_HOURS, ge=0, le=168)
@@ -35,36 +51,57 @@ class SubscriptionAccepted(Out):
 @operation(
     "POST",
     "/subscriptions",
-    summary="Subscribe an address to series (double opt-in: a confirmation email is sent)",
+    summary=(
+        "Subscribe an address to series and topics (double opt-in: a confirmation email is sent)"
+    ),
     ok=(202, SubscriptionAccepted),
     errors=(400, 415, 429),
     body=SubscriptionIn,
     description=(
         "Nothing is sent to the address but the confirmation email until its owner follows "
-        "the link in it. Limited per client address (429 with Retry-After)."
+        "the link in it. Give `series`, `topics` or both; the choices (`frequency`, "
+        "`reminder_hours`, `cancellations`) are stored on each subscription asked for. "
+        "Limited per client address (429 with Retry-After)."
     ),
 )
 def subscribe() -> Response:
     """Record a pending subscription and queue its confirmation email."""
     check_rate("subscribe", client_address(), subscribers.SUBSCRIBE_LIMIT, 3600)
     data = json_body()
-    slugs = data.get("series")
-    if isinstance(slugs, str):
-        slugs = [slugs]
     try:
-        if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
-            raise InvalidRecord("subscription", [("series", "a list of series slugs")])
+        slugs = _slugs(data, "series", "series slugs")
+        topic_slugs = _slugs(data, "topics", "topic slugs")
         if not isinstance(data.get("email"), str):
             raise InvalidRecord("subscription", [("email", "required")])
+        if not slugs and not topic_slugs:
+            raise InvalidRecord(
+                "subscription",
+                [("series", "give series or topics"), ("topics", "give series or topics")],
+            )
         choices = subscribers.check_choices(
             data.get("announcements", True),
             data.get("digest", True),
             data.get("reminder_hours", subscribers.DEFAULT_REMINDER_HOURS),
+            frequency=data.get("frequency"),
+            cancellations=data.get("cancellations", True),
         )
-        subscribers.subscribe_and_commit(
-            db(), data["email"], slugs, data.get("timezone"), choices, now()
-        )
+        keys = slugs + [TOPIC_KEY + slug for slug in topic_slugs]
+        zone = data.get("timezone")
+        subscribers.subscribe_and_commit(db(), data["email"], keys, zone, choices, now())
     except InvalidRecord as exc:
         db().rollback()
         raise ApiError(422, "body", str(exc), errors=list(exc.errors)) from None
     return answer(SubscriptionAccepted(status="confirmation_sent"), 202)
+
+
+def _slugs(data: dict[str, Any], field: str, what: str) -> list[str]:
+    """Return a field's slugs (one slug as a string is fine), or raise InvalidRecord."""
+    found = data.get(field, [])
+    if isinstance(found, str):
+        found = [found]
+    if not isinstance(found, list) or not all(isinstance(s, str) for s in found):
+        raise InvalidRecord("subscription", [(field, f"a list of {what}")])
+    # A series slug cannot hold a colon; 'topic:x' among series would name a topic.
+    if field == "series" and any(s.startswith(TOPIC_KEY) for s in found):
+        raise InvalidRecord("subscription", [(field, "give topics in 'topics'")])
+    return list(found)
