@@ -23,7 +23,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
 from typing import Literal, TypeGuard
 
-from events import times
+from events import languages, times
 from events.access import is_revealed, visible_meeting, withheld_text
 from events.models import Event, Meeting, PreviousValues, Series
 from feeds import display
@@ -217,10 +217,23 @@ def _meeting_rows(
         body.row("Alternate ID", view.alternate_id)
 
 
+def talk_text(event: Event, original: str, language: str | None) -> tuple[str, str]:
+    """Return a talk's (title, abstract) in `language` (a BCP 47 tag), else in `original`
+    (its series' language)."""
+    title = languages.pick(language, original, event.title, event.translations, "title")
+    abstract = languages.pick(language, original, event.abstract, event.translations, "abstract")
+    return title.text, abstract.text
+
+
 def _event_rows(
-    body: _Body, event: Event, reader: Reader, event_url: str, now: datetime | None = None
+    body: _Body,
+    event: Event,
+    reader: Reader,
+    event_url: str,
+    now: datetime | None = None,
+    title: str | None = None,
 ) -> None:
-    body.row("Title", event.title)
+    body.row("Title", event.title if title is None else title)
     if event.speakers:
         body.row("Speakers", display.speakers_text(event.speakers))
     body.row("When", display.talk_span(event, reader.timezone))
@@ -321,24 +334,27 @@ def event_email(
     ics: str | None,
     previous: PreviousValues | None = None,
     now: datetime | None = None,
+    language: str | None = None,
 ) -> EmailMessage:
     """Return an announcement, change notice, cancellation or reminder for one talk.
 
     `previous` holds the old values of a change notice (start_utc/end_utc as ISO text,
     timezone, location); `ics` is the talk's calendar (METHOD:PUBLISH) or None; `now` is
-    when the email is made (a `revealed` meeting's details only after its reveal moment).
+    when the email is made (a `revealed` meeting's details only after its reveal moment);
+    `language`: the reader's, for the talk's title and abstract (`talk_text`).
     """
+    title, abstract = talk_text(event, series.language, language)
     subject = (
-        f"{KIND_PREFIX[kind]}[{series.name}] {event.title} — "
+        f"{KIND_PREFIX[kind]}[{series.name}] {title} — "
         f"{display.talk_moment(event, reader.timezone)}"
     )
-    body = _Body(f"{KIND_PREFIX[kind]}{event.title}", [])
+    body = _Body(f"{KIND_PREFIX[kind]}{title}", [])
     body.p(f"{series.name}: {KIND_INTRO[kind]}")
     if kind == "change" and previous:
         _change_rows(body, event, reader, previous)
-    _event_rows(body, event, reader, event_url, now)
+    _event_rows(body, event, reader, event_url, now, title)
     if kind != "cancellation":
-        body.abstract(event.abstract)
+        body.abstract(abstract)
     _footer(body, reader, [series.name])
     listed = list_id(series.name, series.slug, envelope)
     if ics is None:
@@ -491,15 +507,17 @@ def recording_email(
     link: str,
     url: str,
     event_url: str,
+    language: str | None = None,
 ) -> EmailMessage:
     """Return the short note that a talk's video (`link` 'recording') or slides are online."""
     what = "Video" if link == "recording" else "Slides"
-    subject = f"{what} available: [{series.name}] {event.title}"
-    body = _Body(f"{what} available: {event.title}", [])
+    title, _ = talk_text(event, series.language, language)
+    subject = f"{what} available: [{series.name}] {title}"
+    body = _Body(f"{what} available: {title}", [])
     noun = "video" if link == "recording" else "slides"
     body.p(f"{series.name}: the {noun} of this talk can now be watched or read online.")
     body.link(what, url)
-    body.row("Title", event.title)
+    body.row("Title", title)
     if event.speakers:
         body.row("Speakers", display.speakers_text(event.speakers))
     body.row("When", display.talk_span(event, reader.timezone))
@@ -681,17 +699,19 @@ class EventEmails:
         ics: str | None,
         previous: PreviousValues | None = None,
         now: datetime | None = None,
+        language: str | None = None,
     ) -> tuple[bytes, str]:
         """Return (message bytes, subject) of `event_email` with these arguments."""
         values = self._values(reader, envelope)
         if values is not None:
             key = _template_key(kind, event, series, reader, envelope, event_url, ics, previous)
-            key += (is_revealed(event.meeting, event.start_utc, now),)
+            shown = talk_text(event, series.language, language)
+            key += (is_revealed(event.meeting, event.start_utc, now), shown)
             if key not in self._templates:
                 if len(self._templates) >= self._max_templates:
                     del self._templates[next(iter(self._templates))]  # the oldest
                 self._templates[key] = self._template(
-                    kind, event, series, reader, envelope, event_url, ics, previous, now
+                    kind, event, series, reader, envelope, event_url, ics, previous, now, language
                 )
             template = self._templates[key]
             data = None if template is None else template.fill(values)
@@ -709,6 +729,7 @@ class EventEmails:
             ics=ics,
             previous=previous,
             now=now,
+            language=language,
         )
         return to_bytes(msg), str(msg["Subject"])
 
@@ -752,6 +773,7 @@ class EventEmails:
         ics: str | None,
         previous: PreviousValues | None,
         now: datetime | None = None,
+        language: str | None = None,
     ) -> _Template | None:
         """Render the email for placeholder values; None when they are not all verbatim."""
 
@@ -766,6 +788,7 @@ class EventEmails:
                 ics=ics,
                 previous=previous,
                 now=now,
+                language=language,
             )
 
         return self._template_of(build, reader, envelope)
