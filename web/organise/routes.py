@@ -375,6 +375,9 @@ def _save(form: TalkForm, series: Series, talk: Event | TalkDraft | None) -> Any
     if action == "add_speaker":
         form.speakers.append_entry()
         return _talk_page(form, series, talk)
+    if action == "add_translation":
+        form.translations.append_entry()
+        return _talk_page(form, series, talk)
     if action == "preview":  # rendered exactly as the public talk page renders it
         return _talk_page(form, series, talk, preview=rich_text(form.abstract.data or ""))
     talk_id = talk.id if talk is not None else accounts.new_talk_id(series, form.date.data or "")
