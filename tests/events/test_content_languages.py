@@ -9,7 +9,7 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import exporter, importer, languages, store
+from events import exporter, history, importer, languages, store
 from events.clock import SYSTEM_CLOCK
 from events.errors import InvalidRecord
 from events.models import Event, Series
@@ -208,3 +208,5 @@ def test_a_translation_edit_is_an_update_with_history(
         assert event.sequence == before[1]  # not a material change: calendars keep SEQUENCE
         assert event.version > before[0]
         assert event.series.feed_revision > before[2]
+        logged = history.changes_of(session, event)
+        assert logged[0].fields["translations"] == [{}, {"pt": {"title": "Redes"}}]
