@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import exporter, history, importer, languages, store
+from events import exporter, history, importer, languages, search, store
 from events.clock import SYSTEM_CLOCK
 from events.errors import InvalidRecord
 from events.models import Event, Series
@@ -210,3 +211,20 @@ def test_a_translation_edit_is_an_update_with_history(
         assert event.series.feed_revision > before[2]
         logged = history.changes_of(session, event)
         assert logged[0].fields["translations"] == [{}, {"pt": {"title": "Redes"}}]
+
+
+def test_search_finds_a_talk_by_its_title_in_another_language(
+    sessions: sessionmaker[Session], make_series: Callable[..., Series]
+) -> None:
+    make_series(**SERIES)
+    bulk = {**TALK, "id": "bulk", "translations": {"en": {"title": "Cryo-EM basics"}}}
+    one = {**TALK, "id": "one", "translations": {"pt": {"abstract": "Microscopia crioeletrónica"}}}
+    with sessions() as session, session.begin():
+        series = store.get_series(session, "bj")
+        record = store.series_record(series)
+        store.create_events(session, series, [validate_event(bulk, record)], SYSTEM_CLOCK.now())
+        store.upsert_event(session, series, validate_event(one, record), SYSTEM_CLOCK.now())
+    when = datetime(2027, 1, 1, tzinfo=UTC)
+    with sessions() as session:
+        assert [e.id for e in search.search(session, "cryo-em basics", when).events] == ["bulk"]
+        assert [e.id for e in search.search(session, "crioeletronica", when).events] == ["one"]
