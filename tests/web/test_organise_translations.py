@@ -8,6 +8,7 @@ import re
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
+from events import store
 from events.clock import FrozenClock
 from events.models import Event
 from tests.web.test_organise import (
@@ -104,3 +105,31 @@ def test_a_talk_gets_a_title_and_abstract_in_another_language(
     with sessions() as session:
         event = session.get(Event, talk_id)
         assert event is not None and event.translations == {}
+
+
+def test_saving_the_series_settings_keeps_its_other_languages(
+    web: Flask,  # noqa: F811
+    sessions: sessionmaker[Session],
+) -> None:
+    client = signed_in(web, organiser(sessions, "ana@example.org"))
+    make_series_via_form(client, language="zh")
+    with sessions() as session, session.begin():
+        series = store.get_series(session, "lisbon-number-theory")
+        series.translations = {"en": {"name": "Lisbon NT, in English"}}
+    settings = "/organise/series/lisbon-number-theory/settings"
+    fields = {
+        "name": "里斯本数论",
+        "slug": "lisbon-number-theory",
+        "timezone": "Europe/Lisbon",
+        "language": "zh",
+        "visibility": "public",
+        "attendance": "in_person",
+        "room": "Room 1",
+        "meeting_access": "subscribers",
+    }
+    saved = post(client, settings, fields)
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    with sessions() as session:
+        series = store.get_series(session, "lisbon-number-theory")
+        assert series.name == "里斯本数论"
+        assert series.translations == {"en": {"name": "Lisbon NT, in English"}}
