@@ -395,9 +395,16 @@ DIGEST_NAMES = {"daily": "Daily", "weekly": "Weekly"}
 
 
 def digest_email(
-    items: Sequence[DigestItem], reader: Reader, envelope: Envelope, *, frequency: str, day: date
+    items: Sequence[DigestItem],
+    reader: Reader,
+    envelope: Envelope,
+    *,
+    frequency: str,
+    day: date,
+    language: str | None = None,
 ) -> EmailMessage:
-    """Return a daily or weekly digest: new and changed talks, by day in the reader's zone."""
+    """Return a daily or weekly digest: new and changed talks, by day in the reader's zone
+    (titles in the reader's `language` where a talk has one)."""
     name = DIGEST_NAMES.get(frequency, "Weekly")
     label = display.day(times.local_midnight(day, reader.timezone), reader.timezone)
     count = len(items)
@@ -416,7 +423,8 @@ def digest_email(
             body.h(local_day)
             shown_day = local_day
         state = "Cancelled" if event.status == "cancelled" else "Changed" if item.changed else ""
-        body.p(f"{state + ': ' if state else ''}{item.series.name}: {event.title}")
+        title = talk_text(event, item.series.language, language)[0]
+        body.p(f"{state + ': ' if state else ''}{item.series.name}: {title}")
         if event.speakers:
             body.row("Speakers", display.speakers_text(event.speakers))
         body.row("When", display.talk_span(event, reader.timezone))
@@ -444,6 +452,7 @@ def session_email(
     urls: Mapping[str, str],
     ics: str | None,
     added: Sequence[str] = (),
+    language: str | None = None,
 ) -> EmailMessage:
     """Return the one announcement of a session (or workshop) listing every talk in it.
 
@@ -451,15 +460,17 @@ def session_email(
     update adds to a session announced before (the email is then an update that lists every
     talk, the new ones marked); `ics` is a calendar (METHOD:PUBLISH) of the talks, made an
     iTIP REQUEST here, one VEVENT per talk with the talk's own UID, as in the feeds.
+    `language`: the reader's, for titles and abstracts (a template key must then hold it).
     """
     count = f"{len(talks)} talk{'s' if len(talks) != 1 else ''}"
     moment = display.talk_moment(block, reader.timezone)
     prefix = "Updated: " if added else ""
-    heading = block.title if block.title != series.name else f"{series.name} session"
+    block_title = talk_text(block, series.language, language)[0]
+    heading = block_title if block.title != series.name else f"{series.name} session"
     subject = f"{prefix}[{series.name}] {heading}: {count} — {moment}"
     body = _Body(f"{prefix}{heading}", [])
     if added:
-        news = [t.title for t in talks if t.id in added]
+        news = [t.id for t in talks if t.id in added]
         what = "A talk has" if len(news) == 1 else f"{len(news)} talks have"
         body.p(f"{series.name}: {what} been added to this {block.kind}. It now holds {count}.")
     else:
@@ -472,7 +483,8 @@ def session_email(
     body.link("Programme", urls[block.id])
     for talk in talks:
         mark = " (new)" if talk.id in added else ""
-        body.h(f"{talk.title}{mark}")
+        title, abstract = talk_text(talk, series.language, language)
+        body.h(f"{title}{mark}")
         if talk.speakers:
             body.row("Speakers", display.speakers_text(talk.speakers))
         body.row("When", display.talk_span(talk, reader.timezone))
@@ -488,7 +500,7 @@ def session_email(
             if url:
                 body.link(label, url)
         body.link("Details", urls[talk.id])
-        body.abstract(talk.abstract)
+        body.abstract(abstract)
     _footer(body, reader, [series.name])
     listed = list_id(series.name, series.slug, envelope)
     if ics is None:

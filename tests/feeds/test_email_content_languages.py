@@ -70,3 +70,33 @@ def test_recording_note_title_in_the_readers_language(talk: Event) -> None:
         language="en",
     )
     assert EN in str(note["Subject"])
+
+
+def test_digest_and_session_emails_take_the_language(
+    talk: Event, make_event: Callable[..., Event]
+) -> None:
+    envelope = mail.Envelope.new(MAIL_FROM, "events.example.org")
+    who = reader(3, "UTC", False)
+    item = mail.DigestItem(talk, talk.series, "https://e.example.org/events/cryo", "x.ics")
+    day = talk.start_utc.date()
+    english = mail.digest_email([item], who, envelope, frequency="daily", day=day, language="en")
+    original = mail.digest_email([item], who, envelope, frequency="daily", day=day)
+    assert EN in text_part(parse(mail.to_bytes(english)))
+    assert ZH in text_part(parse(mail.to_bytes(original)))
+    urls = {"cryo": "https://e.example.org/events/cryo"}
+    block = make_event(
+        "bj-ml",
+        id="session",
+        kind="session",
+        title="讨论班",
+        start="2026-12-05 09:30",
+        end="2026-12-05 11:30",
+        translations={"en": {"title": "Seminar session"}},
+    )
+    urls["session"] = "https://e.example.org/events/session"
+    session = mail.session_email(
+        block, [talk], talk.series, who, envelope, urls=urls, ics=None, language="en"
+    )
+    text = text_part(parse(mail.to_bytes(session)))
+    assert "Seminar session" in text and EN in text and "Cryo-EM, in English." in text
+    assert ZH not in text
