@@ -9,7 +9,16 @@ import yaml
 from sqlalchemy.orm import Session
 
 from events import schedules, store
-from events.models import Event, Location, Meeting, Schedule, Series, Speaker
+from events.models import (
+    Event,
+    Location,
+    Meeting,
+    Schedule,
+    Series,
+    SeriesTranslation,
+    Speaker,
+    TalkTranslation,
+)
 from events.schemas import SERIES_FIELDS
 
 
@@ -47,6 +56,7 @@ class EventDocument(TypedDict, total=False):
     parent: str
     posters: list[str]
     topics: list[str]
+    translations: dict[str, TalkTranslation]
 
 
 class SeriesDocument(TypedDict, total=False):
@@ -67,6 +77,7 @@ class SeriesDocument(TypedDict, total=False):
     announce_lead: int
     schedule: dict[str, Any]
     topics: list[str]
+    translations: dict[str, SeriesTranslation]
     events: list[EventDocument]
 
 
@@ -98,6 +109,7 @@ def event_document(event: Event, series: Series) -> EventDocument:
             "parent": event.parent_id,
             "posters": event.posters,
             "topics": event.topics,
+            "translations": event.translations,
         }
     )
     return cast(EventDocument, document)

@@ -52,6 +52,7 @@ TALK_FIELDS = (
     "parent_id",
     "posters",
     "topics",
+    "translations",
 )
 # Logged field → the input field of an import mapping (what validate_event reads).
 INPUT_NAMES = {"start_local": "start", "end_local": "end", "parent_id": "parent"}

@@ -345,6 +345,8 @@ def _mapping(where: str, value: Any) -> dict[str, Any]:
 
 CSV_LIST_SEPARATOR = ";"
 CSV_MEETING_PREFIX = "meeting_"
+# Columns `title@en`, `abstract@en`: a talk's title and abstract in another language.
+CSV_TRANSLATION_MARK = "@"
 
 
 def _parse_csv(name: str, raw: bytes, default_series: str | None) -> Parsed:
@@ -381,6 +383,12 @@ def _csv_records(name: str, rows: Iterable[dict[str, Any]], default_series: str 
             data["speakers"] = [
                 _csv_speaker(s) for s in data["speakers"].split(CSV_LIST_SEPARATOR) if s.strip()
             ]
+        translations: dict[str, dict[str, str]] = {}
+        for key in [k for k in data if CSV_TRANSLATION_MARK in k]:
+            part, tag = key.split(CSV_TRANSLATION_MARK, 1)
+            translations.setdefault(tag, {})[part] = data.pop(key)
+        if translations:
+            data["translations"] = translations
         for listed in ("tags", "posters"):
             if listed in data:
                 data[listed] = [
@@ -819,6 +827,7 @@ def event_input(event: Event) -> dict[str, Any]:
         "parent": event.parent_id,
         "posters": list(event.posters),
         "topics": list(event.topics),
+        "translations": {tag: dict(t) for tag, t in event.translations.items()},
     }
 
 

@@ -22,12 +22,21 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from events import times
 from events.access import DEFAULT_REVEAL_MINUTES, MAX_REVEAL_MINUTES
 from events.errors import InvalidRecord, TimeError
-from events.models import EVENT_KINDS, Location, Meeting, Speaker
+from events.languages import MAX_TRANSLATIONS, canonical_tag
+from events.models import (
+    EVENT_KINDS,
+    Location,
+    Meeting,
+    SeriesTranslation,
+    Speaker,
+    TalkTranslation,
+)
 from events.origins import MAX_ORIGINS, parse_origin, parse_origins
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
@@ -201,6 +210,56 @@ def parse_location(value: object) -> object:
 
 LocationField = Annotated[LocationIn, BeforeValidator(parse_location)]
 
+# A BCP 47 language tag, in canonical case ('zh-hans' → 'zh-Hans').
+LanguageTag = Annotated[str, Field(max_length=35), AfterValidator(canonical_tag)]
+
+
+class TalkTranslationIn(Strict):
+    """A talk's title and abstract in another language (either may be left out)."""
+
+    title: Line | None = None
+    abstract: Text | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> TalkTranslationIn:
+        if not self.title and not self.abstract:
+            raise ValueError("give a title or an abstract in this language")
+        return self
+
+
+class SeriesTranslationIn(Strict):
+    """A series' name and description in another language (either may be left out)."""
+
+    name: Line | None = None
+    description: Text | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> SeriesTranslationIn:
+        if not self.name and not self.description:
+            raise ValueError("give a name or a description in this language")
+        return self
+
+
+def _translations(value: Any) -> Any:
+    """Read translations as a mapping by tag, or as a list of mappings with a `language`."""
+    if isinstance(value, list):
+        out: dict[str, Any] = {}
+        for item in value:
+            if not isinstance(item, dict) or not isinstance(item.get("language"), str):
+                return value  # pydantic names the error
+            out[item["language"]] = {k: v for k, v in item.items() if k != "language"}
+        return out
+    return {} if value is None else value
+
+
+def _dump_translations(value: dict[str, Any], own: str, where: str) -> dict[str, Any]:
+    """Return translations as stored (empty parts dropped); refuse the original language."""
+    for tag in value:
+        if tag.lower() == own.lower():
+            message = "is the series' own language; edit the text itself"
+            raise InvalidRecord(where, [(f"translations.{tag}", message)])
+    return {tag: t.model_dump(exclude_none=True) for tag, t in value.items()}
+
 
 def split_topics(value: Any) -> Any:
     """Read topics given as one string: 'Mathematics › Analysis of PDEs; deep learning'.
@@ -236,6 +295,10 @@ class SeriesIn(Strict):
     duration: int | None = Field(default=None, ge=1, le=MAX_DURATION_MINUTES)
     # Schedule each new talk's announcement this many days before its start (mail.blocks).
     announce_lead: Literal[1, 7] | None = None
+    # Name and description in other languages, by BCP 47 tag (events.languages).
+    translations: Annotated[
+        dict[LanguageTag, SeriesTranslationIn], BeforeValidator(_translations)
+    ] = Field(default_factory=dict, max_length=MAX_TRANSLATIONS)
 
     @field_validator("topics", mode="before")
     @classmethod
@@ -285,6 +348,10 @@ class EventIn(Strict):
     kind: Literal[INPUT_KINDS] = "talk"  # type: ignore[valid-type]  # a tuple of literals
     parent: str | None = Field(default=None, pattern=EVENT_ID_PATTERN)
     posters: list[Line] = Field(default_factory=list, max_length=200)
+    # Title and abstract in languages other than the series', by BCP 47 tag.
+    translations: Annotated[
+        dict[LanguageTag, TalkTranslationIn], BeforeValidator(_translations)
+    ] = Field(default_factory=dict, max_length=MAX_TRANSLATIONS)
 
     @field_validator("kind", mode="before")
     @classmethod
@@ -341,6 +408,7 @@ class SeriesRecord:
     embed_origins: list[str] = field(default_factory=list)
     duration: int | None = None  # minutes a talk lasts when it names no end
     announce_lead: int | None = None  # days before the start a new talk is announced
+    translations: dict[str, SeriesTranslation] = field(default_factory=dict)
 
 
 # The column names a series record holds, in order: the one list every copy derives from.
@@ -372,6 +440,7 @@ class EventRecord:
     parent_id: str | None = None
     posters: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
+    translations: dict[str, TalkTranslation] = field(default_factory=dict)
 
 
 def _errors(exc: ValidationError) -> list[tuple[str, str]]:
@@ -424,6 +493,7 @@ def validate_series(data: object, *, where: str = "") -> SeriesRecord:
         meeting.setdefault("access", "subscribers")
         _reveal_default(meeting)
     values = {name: getattr(parsed, name) for name in SERIES_FIELDS}
+    values["translations"] = _dump_translations(parsed.translations, parsed.language, label)
     return SeriesRecord(**{**values, "location": _location(parsed.location), "meeting": meeting})
 
 
@@ -494,4 +564,8 @@ def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> Ev
         parent_id=parsed.parent,
         posters=parsed.posters,
         topics=parsed.topics,
+        translations=cast(
+            dict[str, TalkTranslation],
+            _dump_translations(parsed.translations, series.language, label),
+        ),
     )

@@ -23,7 +23,7 @@ ties go to the soonest (upcoming) or the latest (past) talk, then the id.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -43,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from events.db import insert_rows, sqlite_triggers_aside
-from events.models import Event, SearchDoc, Series, Speaker
+from events.models import Event, SearchDoc, Series, Speaker, TalkTranslation
 from events.schemas import EventRecord
 
 MAX_TERMS = 8
@@ -120,15 +120,26 @@ def _texts(
     }
 
 
+def _all_languages(
+    title: str, abstract: str, translations: Mapping[str, TalkTranslation]
+) -> tuple[str, str]:
+    """Return a talk's title and abstract followed by those of its other languages (issue 20),
+    so a Chinese talk is found by its English title too."""
+    titles = [title, *(t.get("title", "") for t in translations.values())]
+    abstracts = [abstract, *(t.get("abstract", "") for t in translations.values())]
+    return " ".join(t for t in titles if t), "\n".join(a for a in abstracts if a)
+
+
 def _values(series: Series, event: Event) -> dict[str, object]:
+    title, abstract = _all_languages(event.title, event.abstract, event.translations)
     return {
         "series_id": series.id,
         "start_utc": event.start_utc,
         "end_utc": event.end_utc,
         **texts(
-            title=event.title,
+            title=title,
             speakers=event.speakers,
-            abstract=event.abstract,
+            abstract=abstract,
             tags=event.tags,
             series_name=series.name,
             series_description=series.description,
@@ -160,22 +171,19 @@ def index_new_events(session: Session, series: Series, records: Iterable[EventRe
     if series.visibility != "public":
         return
     series_text = fold(f"{series.name} {series.description}")
-    rows = [
-        {
-            "event_id": record.id,
-            "series_id": series.id,
-            "start_utc": record.start_utc,
-            "end_utc": record.end_utc,
-            **_texts(
-                record.title,
-                record.speakers,
-                record.abstract,
-                [*record.tags, *record.topics, *series.topics],
-                series_text,
-            ),
-        }
-        for record in records
-    ]
+    rows = []
+    for record in records:
+        title, abstract = _all_languages(record.title, record.abstract, record.translations)
+        keywords = [*record.tags, *record.topics, *series.topics]
+        rows.append(
+            {
+                "event_id": record.id,
+                "series_id": series.id,
+                "start_utc": record.start_utc,
+                "end_utc": record.end_utc,
+                **_texts(title, record.speakers, abstract, keywords, series_text),
+            }
+        )
     with sqlite_triggers_aside(session, ("search_doc_ai",)) as aside:
         before = session.scalar(select(func.coalesce(func.max(SearchDoc.id), 0)))
         insert_rows(session, cast(Table, SearchDoc.__table__), rows)

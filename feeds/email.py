@@ -23,7 +23,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
 from typing import Literal, TypeGuard
 
-from events import times
+from events import languages, times
 from events.access import is_revealed, visible_meeting, withheld_text
 from events.models import Event, Meeting, PreviousValues, Series
 from feeds import display
@@ -217,10 +217,23 @@ def _meeting_rows(
         body.row("Alternate ID", view.alternate_id)
 
 
+def talk_text(event: Event, original: str, language: str | None) -> tuple[str, str]:
+    """Return a talk's (title, abstract) in `language` (a BCP 47 tag), else in `original`
+    (its series' language)."""
+    title = languages.pick(language, original, event.title, event.translations, "title")
+    abstract = languages.pick(language, original, event.abstract, event.translations, "abstract")
+    return title.text, abstract.text
+
+
 def _event_rows(
-    body: _Body, event: Event, reader: Reader, event_url: str, now: datetime | None = None
+    body: _Body,
+    event: Event,
+    reader: Reader,
+    event_url: str,
+    now: datetime | None = None,
+    title: str | None = None,
 ) -> None:
-    body.row("Title", event.title)
+    body.row("Title", event.title if title is None else title)
     if event.speakers:
         body.row("Speakers", display.speakers_text(event.speakers))
     body.row("When", display.talk_span(event, reader.timezone))
@@ -321,24 +334,27 @@ def event_email(
     ics: str | None,
     previous: PreviousValues | None = None,
     now: datetime | None = None,
+    language: str | None = None,
 ) -> EmailMessage:
     """Return an announcement, change notice, cancellation or reminder for one talk.
 
     `previous` holds the old values of a change notice (start_utc/end_utc as ISO text,
     timezone, location); `ics` is the talk's calendar (METHOD:PUBLISH) or None; `now` is
-    when the email is made (a `revealed` meeting's details only after its reveal moment).
+    when the email is made (a `revealed` meeting's details only after its reveal moment);
+    `language`: the reader's, for the talk's title and abstract (`talk_text`).
     """
+    title, abstract = talk_text(event, series.language, language)
     subject = (
-        f"{KIND_PREFIX[kind]}[{series.name}] {event.title} — "
+        f"{KIND_PREFIX[kind]}[{series.name}] {title} — "
         f"{display.talk_moment(event, reader.timezone)}"
     )
-    body = _Body(f"{KIND_PREFIX[kind]}{event.title}", [])
+    body = _Body(f"{KIND_PREFIX[kind]}{title}", [])
     body.p(f"{series.name}: {KIND_INTRO[kind]}")
     if kind == "change" and previous:
         _change_rows(body, event, reader, previous)
-    _event_rows(body, event, reader, event_url, now)
+    _event_rows(body, event, reader, event_url, now, title)
     if kind != "cancellation":
-        body.abstract(event.abstract)
+        body.abstract(abstract)
     _footer(body, reader, [series.name])
     listed = list_id(series.name, series.slug, envelope)
     if ics is None:
@@ -379,9 +395,16 @@ DIGEST_NAMES = {"daily": "Daily", "weekly": "Weekly"}
 
 
 def digest_email(
-    items: Sequence[DigestItem], reader: Reader, envelope: Envelope, *, frequency: str, day: date
+    items: Sequence[DigestItem],
+    reader: Reader,
+    envelope: Envelope,
+    *,
+    frequency: str,
+    day: date,
+    language: str | None = None,
 ) -> EmailMessage:
-    """Return a daily or weekly digest: new and changed talks, by day in the reader's zone."""
+    """Return a daily or weekly digest: new and changed talks, by day in the reader's zone
+    (titles in the reader's `language` where a talk has one)."""
     name = DIGEST_NAMES.get(frequency, "Weekly")
     label = display.day(times.local_midnight(day, reader.timezone), reader.timezone)
     count = len(items)
@@ -400,7 +423,8 @@ def digest_email(
             body.h(local_day)
             shown_day = local_day
         state = "Cancelled" if event.status == "cancelled" else "Changed" if item.changed else ""
-        body.p(f"{state + ': ' if state else ''}{item.series.name}: {event.title}")
+        title = talk_text(event, item.series.language, language)[0]
+        body.p(f"{state + ': ' if state else ''}{item.series.name}: {title}")
         if event.speakers:
             body.row("Speakers", display.speakers_text(event.speakers))
         body.row("When", display.talk_span(event, reader.timezone))
@@ -428,6 +452,7 @@ def session_email(
     urls: Mapping[str, str],
     ics: str | None,
     added: Sequence[str] = (),
+    language: str | None = None,
 ) -> EmailMessage:
     """Return the one announcement of a session (or workshop) listing every talk in it.
 
@@ -435,15 +460,17 @@ def session_email(
     update adds to a session announced before (the email is then an update that lists every
     talk, the new ones marked); `ics` is a calendar (METHOD:PUBLISH) of the talks, made an
     iTIP REQUEST here, one VEVENT per talk with the talk's own UID, as in the feeds.
+    `language`: the reader's, for titles and abstracts (a template key must then hold it).
     """
     count = f"{len(talks)} talk{'s' if len(talks) != 1 else ''}"
     moment = display.talk_moment(block, reader.timezone)
     prefix = "Updated: " if added else ""
-    heading = block.title if block.title != series.name else f"{series.name} session"
+    block_title = talk_text(block, series.language, language)[0]
+    heading = block_title if block.title != series.name else f"{series.name} session"
     subject = f"{prefix}[{series.name}] {heading}: {count} — {moment}"
     body = _Body(f"{prefix}{heading}", [])
     if added:
-        news = [t.title for t in talks if t.id in added]
+        news = [t.id for t in talks if t.id in added]
         what = "A talk has" if len(news) == 1 else f"{len(news)} talks have"
         body.p(f"{series.name}: {what} been added to this {block.kind}. It now holds {count}.")
     else:
@@ -456,7 +483,8 @@ def session_email(
     body.link("Programme", urls[block.id])
     for talk in talks:
         mark = " (new)" if talk.id in added else ""
-        body.h(f"{talk.title}{mark}")
+        title, abstract = talk_text(talk, series.language, language)
+        body.h(f"{title}{mark}")
         if talk.speakers:
             body.row("Speakers", display.speakers_text(talk.speakers))
         body.row("When", display.talk_span(talk, reader.timezone))
@@ -472,7 +500,7 @@ def session_email(
             if url:
                 body.link(label, url)
         body.link("Details", urls[talk.id])
-        body.abstract(talk.abstract)
+        body.abstract(abstract)
     _footer(body, reader, [series.name])
     listed = list_id(series.name, series.slug, envelope)
     if ics is None:
@@ -491,15 +519,17 @@ def recording_email(
     link: str,
     url: str,
     event_url: str,
+    language: str | None = None,
 ) -> EmailMessage:
     """Return the short note that a talk's video (`link` 'recording') or slides are online."""
     what = "Video" if link == "recording" else "Slides"
-    subject = f"{what} available: [{series.name}] {event.title}"
-    body = _Body(f"{what} available: {event.title}", [])
+    title, _ = talk_text(event, series.language, language)
+    subject = f"{what} available: [{series.name}] {title}"
+    body = _Body(f"{what} available: {title}", [])
     noun = "video" if link == "recording" else "slides"
     body.p(f"{series.name}: the {noun} of this talk can now be watched or read online.")
     body.link(what, url)
-    body.row("Title", event.title)
+    body.row("Title", title)
     if event.speakers:
         body.row("Speakers", display.speakers_text(event.speakers))
     body.row("When", display.talk_span(event, reader.timezone))
@@ -681,17 +711,19 @@ class EventEmails:
         ics: str | None,
         previous: PreviousValues | None = None,
         now: datetime | None = None,
+        language: str | None = None,
     ) -> tuple[bytes, str]:
         """Return (message bytes, subject) of `event_email` with these arguments."""
         values = self._values(reader, envelope)
         if values is not None:
             key = _template_key(kind, event, series, reader, envelope, event_url, ics, previous)
-            key += (is_revealed(event.meeting, event.start_utc, now),)
+            shown = talk_text(event, series.language, language)
+            key += (is_revealed(event.meeting, event.start_utc, now), shown)
             if key not in self._templates:
                 if len(self._templates) >= self._max_templates:
                     del self._templates[next(iter(self._templates))]  # the oldest
                 self._templates[key] = self._template(
-                    kind, event, series, reader, envelope, event_url, ics, previous, now
+                    kind, event, series, reader, envelope, event_url, ics, previous, now, language
                 )
             template = self._templates[key]
             data = None if template is None else template.fill(values)
@@ -709,6 +741,7 @@ class EventEmails:
             ics=ics,
             previous=previous,
             now=now,
+            language=language,
         )
         return to_bytes(msg), str(msg["Subject"])
 
@@ -752,6 +785,7 @@ class EventEmails:
         ics: str | None,
         previous: PreviousValues | None,
         now: datetime | None = None,
+        language: str | None = None,
     ) -> _Template | None:
         """Render the email for placeholder values; None when they are not all verbatim."""
 
@@ -766,6 +800,7 @@ class EventEmails:
                 ics=ics,
                 previous=previous,
                 now=now,
+                language=language,
             )
 
         return self._template_of(build, reader, envelope)

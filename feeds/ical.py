@@ -153,6 +153,14 @@ def description(
         parts.append("\n".join(meeting))
     parts.append("\n".join(f"{label}: {url}" for label, url in event_links(event, links)))
     parts.append(f"Series: {event.series.name}")
+    # Calendars show one SUMMARY: titles in the talk's other languages close the description.
+    others = [
+        f"[{tag}] {plain_text(text['title'])}"
+        for tag, text in sorted(event.translations.items())
+        if text.get("title")
+    ]
+    if others:
+        parts.append("\n".join(others))
     return "\n\n".join(parts)
 
 
@@ -178,8 +186,14 @@ def vevent(
     component.add("status", STATUS.get(event.status, "CONFIRMED"))
     component.add("dtstart", times.unambiguous_or_utc(event.start_utc, event.timezone))
     component.add("dtend", times.unambiguous_or_utc(event.end_utc, event.timezone))
-    component.add("summary", summary(event))
-    component.add("description", vText(description(event, links=links, audience=audience, now=now)))
+    # LANGUAGE (RFC 5545 3.2.10): the series' language, that of the title and abstract.
+    language = {"LANGUAGE": event.series.language}
+    component.add("summary", summary(event), parameters=language)
+    component.add(
+        "description",
+        vText(description(event, links=links, audience=audience, now=now)),
+        parameters=language,
+    )
     place = display.place_text(event.location)
     if place:
         component.add("location", place)

@@ -145,6 +145,7 @@ def content_html(
         parts.append(f"<p><strong>Where:</strong> {escape(place)}</p>")
     if event.abstract.strip():
         parts.append(f'<div class="abstract">{markdown_html(event.abstract)}</div>')
+    parts.extend(translations_html(event))
     meeting = _meeting_html(event, audience, now)
     if meeting:
         parts.append(meeting)
@@ -155,6 +156,23 @@ def content_html(
     parts.append(f"<ul>{items}</ul>")
     parts.append(f"<p>Series: {escape(event.series.name)}</p>")
     return sanitise("\n".join(parts))
+
+
+def translations_html(event: Event) -> list[str]:
+    """Return a talk's title and abstract in its other languages, one `<div lang>` each.
+
+    The item's own title, summary and language stay the series' (the original); these
+    alternates follow the abstract so a reader of either language finds the talk's text.
+    """
+    blocks = []
+    for tag, text in sorted(event.translations.items()):
+        inner = []
+        if text.get("title"):
+            inner.append(f"<p><strong>{escape(plain_text(text['title']))}</strong></p>")
+        if text.get("abstract"):
+            inner.append(markdown_html(text["abstract"]))
+        blocks.append(f'<div class="translation" lang="{escape(tag)}">{"".join(inner)}</div>')
+    return blocks
 
 
 def summary_text(event: Event) -> str:
@@ -338,7 +356,33 @@ def render_atom(
         now=now,
     )
     atom: bytes = fg.atom_str(pretty=True)
-    return atom
+    return _entry_languages(atom, events, info.language, domain)
+
+
+_ENTRY_ID = re.compile(rb"<entry>(\s*<id>)([^<]+)</id>")
+
+
+def _entry_languages(atom: bytes, events: Sequence[Event], language: str, domain: str) -> bytes:
+    """Mark each entry of a series in another language than the feed's with its `xml:lang`.
+
+    Site-wide and personal feeds mix series; feedgen sets `xml:lang` on the feed only.
+    """
+    other = {
+        item_id(e.id, domain).encode(): e.series.language
+        for e in events
+        if e.series.language != language
+    }
+    if not other:
+        return atom
+
+    def mark(found: re.Match[bytes]) -> bytes:
+        tag = other.get(found.group(2))
+        if tag is None:
+            return found.group(0)
+        lang = escape(tag).encode()
+        return b'<entry xml:lang="' + lang + b'">' + found.group(1) + found.group(2) + b"</id>"
+
+    return _ENTRY_ID.sub(mark, atom)
 
 
 def _rfc3339(instant: datetime) -> str:

@@ -89,8 +89,8 @@ ATTRIBUTES = {
     "mtable": {"columnalign", "rowspacing", "columnspacing"},
     "td": {"align"},
     "th": {"align"},
-    "span": {"class"},
-    "div": {"class"},
+    "span": {"class", "lang"},
+    "div": {"class", "lang"},
 }
 
 

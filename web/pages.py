@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, load_only, selectinload
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from events import filters, listings, queries, search, times, topics
+from events import filters, languages, listings, queries, search, times, topics
 from events.access import MeetingView, visible_meeting
 from events.errors import UnknownTimezone
 from events.models import CONTAINER_KINDS, Event, Series
@@ -131,6 +131,20 @@ def place_text(location: Any) -> str:
 def ui_lang() -> str:
     """Return the page language's BCP 47 tag, for `lang` attributes ('en', 'pt-PT', 'zh-Hans')."""
     return select_language().tag
+
+
+def talk_text(event: Event, key: str) -> languages.Shown:
+    """Return a talk's `title` or `abstract` in the page's language, else the original."""
+    return languages.pick(
+        ui_lang(), event.series.language, getattr(event, key), event.translations, key
+    )
+
+
+def series_text(series: Series, key: str) -> languages.Shown:
+    """Return a series' `name` or `description` in the page's language, else the original."""
+    return languages.pick(
+        ui_lang(), series.language, getattr(series, key), series.translations, key
+    )
 
 
 def title_text(text: str) -> str:
@@ -312,6 +326,8 @@ for _helper in (
     iso_utc,
     rich_text,
     title_text,
+    talk_text,
+    series_text,
     place_text,
     zone_label,
     day_time,
@@ -323,7 +339,14 @@ for _helper in (
 
 def _public_series() -> list[Series]:
     """Return the public series with the columns a list shows (no JSON columns to decode)."""
-    shown = (Series.id, Series.slug, Series.name, Series.language, Series.visibility)
+    shown = (
+        Series.id,
+        Series.slug,
+        Series.name,
+        Series.language,
+        Series.translations,
+        Series.visibility,
+    )
     query = select(Series).options(load_only(*shown))
     return list(db().scalars(query.where(Series.visibility == "public").order_by(Series.name)))
 

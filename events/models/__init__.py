@@ -30,7 +30,9 @@ from events.models.fields import (
     Meeting,
     OutboxPayload,
     PreviousValues,
+    SeriesTranslation,
     Speaker,
+    TalkTranslation,
 )
 from events.models.history import (
     CHANGE_ACTIONS,
@@ -105,6 +107,8 @@ __all__ = [
     "SeriesRole",
     "SignInToken",
     "Speaker",
+    "SeriesTranslation",
+    "TalkTranslation",
     "Subscriber",
     "Subscription",
     "DigestedTalk",

@@ -61,3 +61,17 @@ class OutboxPayload(TypedDict, total=False):
     frequency: str
     day: str
     changed: list[str]
+
+
+class TalkTranslation(TypedDict, total=False):
+    """A talk's title and abstract in another language (events.languages)."""
+
+    title: str
+    abstract: str
+
+
+class SeriesTranslation(TypedDict, total=False):
+    """A series' name and description in another language (events.languages)."""
+
+    name: str
+    description: str

@@ -8,7 +8,13 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from events.db import Base, UTCDateTime
-from events.models.fields import Location, Meeting, Speaker
+from events.models.fields import (
+    Location,
+    Meeting,
+    SeriesTranslation,
+    Speaker,
+    TalkTranslation,
+)
 
 VISIBILITIES = ("public", "unlisted")
 STATUSES = ("confirmed", "tentative", "cancelled")
@@ -28,6 +34,10 @@ class Series(Base):
     homepage: Mapped[str | None] = mapped_column(String(2000))
     organisers: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str] = mapped_column(String(35), default="en")
+    # Name and description in other languages, by BCP 47 tag (migration 0021).
+    translations: Mapped[dict[str, SeriesTranslation]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
     visibility: Mapped[str] = mapped_column(String(16), default="public")
     location: Mapped[Location | None] = mapped_column(JSON)
     meeting: Mapped[Meeting | None] = mapped_column(JSON)
@@ -78,6 +88,10 @@ class Event(Base):
     title: Mapped[str] = mapped_column(String(500))
     speakers: Mapped[list[Speaker]] = mapped_column(JSON, default=list)
     abstract: Mapped[str] = mapped_column(Text, default="")
+    # Title and abstract in languages other than the series', by BCP 47 tag (migration 0021).
+    translations: Mapped[dict[str, TalkTranslation]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
     timezone: Mapped[str] = mapped_column(String(64))
     start_local: Mapped[str] = mapped_column(String(32))
     end_local: Mapped[str] = mapped_column(String(32))

@@ -94,7 +94,7 @@ def test_series_edit_rerenders_its_talks(
     client.get("/series/lisbon-ml.ics")
     make_series(name="Renamed Seminar")
     body = client.get("/series/lisbon-ml.ics").data
-    assert b"Series: Renamed Seminar" in body
+    assert b"Series: Renamed Seminar" in body.replace(b"\r\n ", b"")
     assert body == _uncached(app, sessions, "lisbon-ml")
 
 
@@ -244,7 +244,7 @@ def test_triggers_keep_the_stamp_for_every_write_to_talks(
     assert edited.revision == first.revision + 1
     assert edited.talks_changed == later and edited.last_modified == later
     changed = client.get("/series/lisbon-ml.ics", headers={"If-None-Match": etag})
-    assert changed.status_code == 200 and b"SUMMARY:X" in changed.data
+    assert changed.status_code == 200 and b"SUMMARY;LANGUAGE=en:X" in changed.data
     make_event(id="w2")
     added = _stamp(sessions)
     assert added.revision == edited.revision + 1 and added.talks_changed == later

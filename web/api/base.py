@@ -34,7 +34,9 @@ from web.api.schema import (
     MeetingOut,
     Operation,
     SeriesOut,
+    SeriesTranslationOut,
     SpeakerOut,
+    TalkTranslationOut,
 )
 from web.context import db, now, settings, state
 from web.errors import json_errors
@@ -327,9 +329,11 @@ def may_see(editor: tokens.Editor | None, slug: str) -> bool:
 
 def series_out(series: Series, editor: tokens.Editor | None) -> SeriesOut:
     """Return the API representation of a series (meeting details for its editors only)."""
-    shown = [name for name in SERIES_FIELDS if name not in ("location", "meeting", "auto_announce")]
+    hidden = ("location", "meeting", "auto_announce", "translations")
+    shown = [name for name in SERIES_FIELDS if name not in hidden]
     return SeriesOut(
         **{name: getattr(series, name) for name in shown},
+        translations={tag: SeriesTranslationOut(**t) for tag, t in series.translations.items()},
         location=LocationOut(**series.location) if series.location else None,
         meeting=meeting_out(series.meeting, may_see(editor, series.slug)),
         page=Links(settings().base_url).series_page(series.slug),
@@ -362,6 +366,7 @@ def event_out(event: Event, editor: tokens.Editor | None) -> EventOut:
         tags=list(event.tags),
         topics=list(event.topics),
         sequence=event.sequence,
+        translations={tag: TalkTranslationOut(**t) for tag, t in event.translations.items()},
         page=Links(settings().base_url).event_page(event.id),
         created=event.created_at,
         updated=event.updated_at,

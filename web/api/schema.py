@@ -57,6 +57,20 @@ class MeetingOut(Out):
     withheld: bool = False
 
 
+class TalkTranslationOut(Out):
+    """A talk's title and abstract in another language."""
+
+    title: str | None = None
+    abstract: str | None = None
+
+
+class SeriesTranslationOut(Out):
+    """A series' name and description in another language."""
+
+    name: str | None = None
+    description: str | None = None
+
+
 class SeriesOut(Out):
     """A series as the API returns it."""
 
@@ -85,6 +99,10 @@ class SeriesOut(Out):
         default_factory=list,
         description="sites (scheme://host[:port]) allowed to frame /embed/series/<slug>; "
         "empty: any site",
+    )
+    translations: dict[str, SeriesTranslationOut] = Field(
+        default_factory=dict,
+        description="name and description in other languages, by BCP 47 tag ('en', 'pt-PT')",
     )
     page: str
     created: datetime
@@ -117,6 +135,10 @@ class EventOut(Out):
         description="taxonomy topics (slug, name or 'Parent › Child') and free keywords",
     )
     sequence: int = Field(description="iCalendar SEQUENCE: rises on changes of time, place, status")
+    translations: dict[str, TalkTranslationOut] = Field(
+        default_factory=dict,
+        description="title and abstract in languages other than the series', by BCP 47 tag",
+    )
     page: str
     created: datetime
     updated: datetime

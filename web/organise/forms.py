@@ -28,7 +28,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # wtforms 3.3, newer than its stubs
 from wtforms.widgets import DateInput, EmailInput, NumberInput, TimeInput, URLInput
 
-from events import times
+from events import languages, times
 from events.errors import NonexistentLocalTime, TimeError
 from events.models import Event, Series, TalkDraft
 
@@ -165,6 +165,16 @@ class SpeakerForm(Form):
     homepage = StringField("Homepage", widget=URLInput())
 
 
+class TranslationForm(Form):
+    """The talk's title and abstract in another language (events.languages)."""
+
+    language = StringField(
+        "Language", description="A language tag: en, pt-PT, zh-Hans…", render_kw={"size": 10}
+    )
+    title = StringField("Title in that language")
+    abstract = TextAreaField("Abstract in that language", render_kw={"rows": 4})
+
+
 class TalkForm(FlaskForm, _Place):
     """A talk: who, what, when (wall time in a zone), where, links."""
 
@@ -172,6 +182,10 @@ class TalkForm(FlaskForm, _Place):
     title = StringField("Title")
     speakers = FieldList(FormField(SpeakerForm), min_entries=1, max_entries=20)
     abstract = TextAreaField("Abstract", description="Markdown, with $LaTeX$ maths.")
+    # The title and abstract in other languages: the filled rows and one blank row.
+    translations = FieldList(
+        FormField(TranslationForm), min_entries=1, max_entries=languages.MAX_TRANSLATIONS + 1
+    )
     date = StringField("Date", widget=DateInput())
     start_time = StringField("Start time", widget=TimeInput())
     end_time = StringField("End time", widget=TimeInput())
@@ -208,6 +222,11 @@ class TalkForm(FlaskForm, _Place):
                 entry.form.name.label.text = f"Speaker {index + 1} name"
                 entry.form.affiliation.label.text = f"Speaker {index + 1} affiliation"
                 entry.form.homepage.label.text = f"Speaker {index + 1} homepage"
+        for index, row in enumerate(self.translations.entries):
+            if index:
+                row.form.language.label.text = f"Language {index + 1}"
+                row.form.title.label.text = f"Title in language {index + 1}"
+                row.form.abstract.label.text = f"Abstract in language {index + 1}"
 
 
 def _text(field: Field) -> str:
@@ -347,11 +366,11 @@ TALK_FIELDS = {
 
 
 def _field_named(form: FlaskForm, name: str) -> Field | None:
-    if name.startswith("speakers-"):
-        _, index, part = name.split("-", 2)
+    if name.startswith(("speakers-", "translations-")):
+        listed, index, part = name.split("-", 2)
         if not isinstance(form, TalkForm):
             return None
-        entries = form.speakers.entries
+        entries = getattr(form, listed).entries
         if index.isdigit() and int(index) < len(entries):
             found: Field | None = getattr(entries[int(index)].form, part, None)
             return found
@@ -369,6 +388,8 @@ def apply_errors(
         name: str | None = None
         if parts[0] == "speakers" and len(parts) >= 3 and parts[1].isdigit():
             name = f"speakers-{parts[1]}-{parts[2]}"
+        elif parts[0] == "translations" and len(parts) >= 2 and isinstance(form, TalkForm):
+            name = _translation_field(form, parts[1], parts[2] if len(parts) > 2 else "")
         else:
             for depth in (2, 1):
                 name = mapping.get(".".join(parts[:depth]))
@@ -380,6 +401,31 @@ def apply_errors(
         elif message not in field.errors:
             field.errors = [*field.errors, message]
     return unplaced
+
+
+def _translation_field(form: TalkForm, tag: str, part: str) -> str | None:
+    """Return the form field an error about translation `tag` (its `part`) belongs to."""
+    for index, entry in enumerate(form.translations.entries):
+        given = _text(entry.form.language)
+        try:
+            same = languages.canonical_tag(given) == tag
+        except ValueError:
+            same = given == tag
+        if same:
+            field = part if part in ("title", "abstract") else "language"
+            return f"translations-{index}-{field}"
+    return None
+
+
+def _translations(form: TalkForm) -> dict[str, dict[str, str]]:
+    """Return the filled translation rows by the language they give (blank rows left out)."""
+    found: dict[str, dict[str, str]] = {}
+    for entry in form.translations.entries:
+        sub = entry.form
+        texts = {"title": _text(sub.title), "abstract": (sub.abstract.data or "").strip()}
+        if _text(sub.language) or any(texts.values()):
+            found[_text(sub.language)] = {k: v for k, v in texts.items() if v}
+    return found
 
 
 def _when(form: TalkForm, zone: str, default: int | None = None) -> tuple[str | None, str | None]:
@@ -487,6 +533,7 @@ def talk_data(form: TalkForm, talk_id: str, series: Series) -> dict[str, Any] | 
         "livestream": _optional(form.livestream),
         "status": "tentative" if form.tentative.data else "confirmed",
         "tags": _text(form.tags),
+        "translations": _translations(form),
     }
     return data if start and end else None
 
@@ -513,6 +560,15 @@ def fill_talk(form: TalkForm, data: dict[str, Any], series: Series) -> None:
         entry.form.affiliation.data = speaker.get("affiliation", "")
         entry.form.homepage.data = speaker.get("homepage", "")
     form.abstract.data = data.get("abstract", "")
+    translations = data.get("translations") or {}
+    if isinstance(translations, dict):
+        rows = list(translations.items())
+        while len(form.translations.entries) < len(rows) + 1:
+            form.translations.append_entry()
+        for row, (tag, text) in zip(form.translations.entries, rows, strict=False):
+            row.form.language.data = tag
+            row.form.title.data = text.get("title", "")
+            row.form.abstract.data = text.get("abstract", "")
     zone = data.get("timezone") or series.timezone
     form.timezone.data = zone
     if data.get("start"):
@@ -558,6 +614,7 @@ def compare(mine: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, str
         "livestream": "Livestream",
         "status": "Status",
         "tags": "Tags",
+        "translations": "Other languages",
     }
 
     def shown(key: str, value: Any) -> str:

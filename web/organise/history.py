@@ -35,6 +35,7 @@ LABELS = {
     "slides": "Slides link",
     "homepage": "Web page",
     "auto_announce": "Announce new talks automatically",
+    "translations": "Other languages",
 }
 PATHS = {
     "browser": "workspace",

@@ -220,11 +220,13 @@ def series_settings(slug: str) -> Any:
     elif form.validate_on_submit() and request.form.get("action") == "preview":
         return _series_preview(form, found)
     elif form.validate_on_submit():
-        # The form does not edit these: keep them (topics, like organisers, come by import/API).
+        # The form does not edit these: keep them (topics, like organisers and the name and
+        # description in other languages, come by import/API).
         data = {
             **series_data(form),
             "organisers": list(found.organisers),
             "topics": list(found.topics),
+            "translations": {tag: dict(t) for tag, t in found.translations.items()},
         }
         try:
             accounts.update_series(db(), found, validate_series(data), now())
@@ -374,6 +376,9 @@ def _save(form: TalkForm, series: Series, talk: Event | TalkDraft | None) -> Any
     action = request.form.get("action", "save")
     if action == "add_speaker":
         form.speakers.append_entry()
+        return _talk_page(form, series, talk)
+    if action == "add_translation":
+        form.translations.append_entry()
         return _talk_page(form, series, talk)
     if action == "preview":  # rendered exactly as the public talk page renders it
         return _talk_page(form, series, talk, preview=rich_text(form.abstract.data or ""))
