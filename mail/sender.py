@@ -136,6 +136,7 @@ def reader_for(subscriber: Subscriber, links: Links) -> mail.Reader:
     return mail.Reader(
         email=subscriber.email,
         timezone=subscriber.timezone,
+        language=subscriber.language,
         manage_url=links.manage(subscriber.token),
         unsubscribe_url=links.unsubscribe(subscriber.token),
         calendar_url=links.personal_feed(subscriber.token, "ics") if subscriber.active else None,

@@ -27,6 +27,7 @@ from events import store, times, topics
 from events.errors import EventFeedError, InvalidRecord, NotFound
 from events.models import Outbox, Subscriber, Subscription
 from events.models.mail import FREQUENCIES, TOPIC_KEY
+from feeds import i18n
 from mail import outbox
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600
@@ -50,6 +51,7 @@ class Choices:
     digest: bool = True
     reminder_hours: int = DEFAULT_REMINDER_HOURS
     how_often: str | None = None  # a FREQUENCIES value chosen outright (topic form)
+    language: str = i18n.ENGLISH  # of the emails: a locale of feeds.i18n.LOCALES
 
     @property
     def frequency(self) -> str:
@@ -146,6 +148,7 @@ def _ensure(
         announcements=choices.announcements,
         digest=choices.digest,
         reminder_hours=choices.reminder_hours,
+        language=choices.language,
         created_at=now,
         updated_at=now,
     )
@@ -193,6 +196,31 @@ def _add_series(
         added.append(found)
     session.flush()
     return added
+
+
+def check_language(value: object) -> str:
+    """Return the email language of a locale or tag ('pt-PT', 'pt_PT', 'zh-Hans', 'zh-TW', 'en').
+
+    Nothing given → English; a language without a catalog is an error.
+    """
+    if value is None or value == "":
+        return i18n.ENGLISH
+    if not isinstance(value, str) or len(value) > 20:
+        raise InvalidRecord("subscription", [("language", LANGUAGE_ERROR)])
+    locale = i18n.locale_of(value)
+    primary = value.strip().replace("_", "-").lower().split("-", 1)[0]
+    if locale == i18n.ENGLISH and primary != "en":
+        raise InvalidRecord("subscription", [("language", LANGUAGE_ERROR)])
+    return locale
+
+
+LANGUAGE_ERROR = "one of en, pt-PT, zh-Hans"
+
+
+def set_language(subscriber: Subscriber, value: object, now: datetime) -> None:
+    """Change the language of a subscriber's emails (management page, API)."""
+    subscriber.language = check_language(value)
+    subscriber.updated_at = now
 
 
 def _target(session: Session, key: str) -> tuple[int | None, int | None]:

@@ -23,6 +23,7 @@ from mail.subscribers import SUBSCRIBE_LIMIT
 from web import pages
 from web.context import db, now, settings
 from web.feeds import calendar, personal_version, stored_document
+from web.i18n import current_locale
 from web.security import csrf_exempt, rate_limit
 
 bp = Blueprint("subscriptions", __name__, template_folder="templates")
@@ -36,11 +37,17 @@ def _links() -> Links:
 
 
 def _choices(form: Any) -> subscribers.Choices:
-    """Read the choices from a form (checkboxes, or the topic form's `frequency` radios)."""
-    choices = subscribers.check_choices(
-        form.get("announcements") is not None,
-        form.get("digest") is not None,
-        form.get("reminder_hours") or 0,
+    """Read the choices from a form (checkboxes, or the topic form's `frequency` radios).
+
+    The emails' language is the form's `language`, else the page's.
+    """
+    choices = replace(
+        subscribers.check_choices(
+            form.get("announcements") is not None,
+            form.get("digest") is not None,
+            form.get("reminder_hours") or 0,
+        ),
+        language=subscribers.check_language(form.get("language") or current_locale()),
     )
     if "frequency" not in form:
         return choices
@@ -344,6 +351,8 @@ def _manage_action(subscriber: Subscriber, action: str, moment: datetime) -> str
         _prefs(form),
     )
     subscriber.recording_notes = form.get("recording_notes") is not None
+    if "language" in form:
+        subscribers.set_language(subscriber, form.get("language"), moment)
     return "Saved."
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
-from flask import Response
+from flask import Response, request
 from pydantic import Field
 
 from events.errors import InvalidRecord
@@ -12,6 +13,7 @@ from mail import subscribers
 from web.api.base import ApiError, answer, json_body, operation
 from web.api.schema import Out
 from web.context import db, now
+from web.i18n import parse_language
 from web.security import check_rate, client_address
 
 
@@ -24,12 +26,27 @@ class SubscriptionIn(Out):
     announcements: bool = True
     digest: bool = True
     reminder_hours: int = Field(default=subscribers.DEFAULT_REMINDER_HOURS, ge=0, le=168)
+    language: str | None = Field(
+        default=None,
+        max_length=20,
+        description="language of the emails: en, pt-PT or zh-Hans; default: Accept-Language, "
+        "else en",
+    )
 
 
 class SubscriptionAccepted(Out):
     """The request was recorded; a confirmation email is on its way."""
 
     status: Literal["confirmation_sent"]
+
+
+def _accepted_language() -> str | None:
+    """Return the locale of the request's Accept-Language (first supported tag), else None."""
+    for tag, _quality in request.accept_languages:
+        found = parse_language(tag)
+        if found is not None:
+            return found.locale
+    return None
 
 
 @operation(
@@ -56,10 +73,13 @@ def subscribe() -> Response:
             raise InvalidRecord("subscription", [("series", "a list of series slugs")])
         if not isinstance(data.get("email"), str):
             raise InvalidRecord("subscription", [("email", "required")])
-        choices = subscribers.check_choices(
-            data.get("announcements", True),
-            data.get("digest", True),
-            data.get("reminder_hours", subscribers.DEFAULT_REMINDER_HOURS),
+        choices = replace(
+            subscribers.check_choices(
+                data.get("announcements", True),
+                data.get("digest", True),
+                data.get("reminder_hours", subscribers.DEFAULT_REMINDER_HOURS),
+            ),
+            language=subscribers.check_language(data.get("language") or _accepted_language()),
         )
         subscribers.subscribe_and_commit(
             db(), data["email"], slugs, data.get("timezone"), choices, now()
