@@ -16,14 +16,12 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
 from typing import Literal, TypeGuard
-
-from babel.dates import format_timedelta
 
 from events import times
 from events.access import MeetingView, is_revealed, visible_meeting
@@ -220,21 +218,9 @@ class _Body:
         return "\n".join(parts) + "\n"
 
 
-def minutes_text(minutes: int, locale: str) -> str:
-    """Return a duration in minutes as CLDR writes it: '30 minutes', '30 minutos', '30分钟'."""
-    return format_timedelta(
-        timedelta(minutes=minutes), granularity="minute", threshold=10**9, locale=locale
-    )
-
-
 def _withheld(view: MeetingView, reader: Reader) -> str:
     """Return where withheld join details go, as a sentence in the reader's language."""
-    _ = reader.gettext
-    if view.reveal_minutes is not None:
-        return _(
-            "Join details are sent to subscribers of this series %(duration)s before the start."
-        ) % {"duration": minutes_text(view.reveal_minutes, reader.language)}
-    return _("Join details are sent to subscribers of this series.")
+    return i18n.withheld(view.reveal_minutes, reader.language)
 
 
 def _meeting_rows(
@@ -668,7 +654,11 @@ def signin_email(
     `language` is the locale of the page the link was asked for on.
     """
     _ = i18n.texts(language).gettext
-    values = {"series": invited_to, "email": address, "duration": minutes_text(minutes, language)}
+    values = {
+        "series": invited_to,
+        "email": address,
+        "duration": i18n.minutes_text(minutes, language),
+    }
     if invited_to:
         subject = _("You are invited to organise %(series)s on EventFeed") % values
         body = _Body(_("Organise %(series)s") % values, [], language)

@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
+from babel.dates import format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -75,6 +77,26 @@ def compile_catalogs(directory: Path = TRANSLATIONS, domain: str = DOMAIN) -> li
             continue
         compiled.append(mo)
     return compiled
+
+
+def withheld(reveal_minutes: int | None, locale: str, *, capital: bool = True) -> str:
+    """Return where withheld join details go, as a sentence in `locale` (after a colon: not
+    `capital`, 'join details are sent…')."""
+    _ = texts(locale).gettext
+    if reveal_minutes is None:
+        text = _("Join details are sent to subscribers of this series.")
+    else:
+        text = _(
+            "Join details are sent to subscribers of this series %(duration)s before the start."
+        ) % {"duration": minutes_text(reveal_minutes, locale)}
+    return text if capital else text[:1].lower() + text[1:]
+
+
+def minutes_text(minutes: int, locale: str) -> str:
+    """Return a duration in minutes as CLDR writes it: '30 minutes', '30 minutos', '30分钟'."""
+    return format_timedelta(
+        timedelta(minutes=minutes), granularity="minute", threshold=10**9, locale=locale
+    )
 
 
 @cache
