@@ -297,13 +297,22 @@ def subscribe_and_commit(
 
 
 def add_confirmed(
-    session: Session, email: str, slugs: list[str], zone: str | None, now: datetime
+    session: Session,
+    email: str,
+    slugs: list[str],
+    zone: str | None,
+    now: datetime,
+    language: str | None = None,
 ) -> Subscriber:
-    """Add an already-confirmed subscriber (organisers moving an existing mailing list)."""
+    """Add an already-confirmed subscriber (organisers moving an existing mailing list);
+    `language` (en, pt-PT, zh-Hans) sets their emails' language, else a new one reads English."""
     address = normalise_email(email)
-    subscriber, _ = _ensure(session, address, check_zone(zone), Choices(), now)
+    choices = Choices(language=check_language(language))
+    subscriber, _ = _ensure(session, address, check_zone(zone), choices, now)
     if zone:
         subscriber.timezone = check_zone(zone)
+    if language:
+        subscriber.language = choices.language
     subscriber.confirmed_at = subscriber.confirmed_at or now
     subscriber.unsubscribed_at = None
     subscriber.updated_at = now
@@ -312,7 +321,8 @@ def add_confirmed(
 
 
 def import_csv(session: Session, name: str, text: str, now: datetime) -> int:
-    """Add confirmed subscribers from CSV (columns email, series, timezone); return rows."""
+    """Add confirmed subscribers from CSV (columns email, series, timezone, and optionally
+    language); return rows."""
     reader = csv.DictReader(io.StringIO(text))
     missing = {"email", "series"} - set(reader.fieldnames or [])
     if missing:
@@ -322,7 +332,12 @@ def import_csv(session: Session, name: str, text: str, now: datetime) -> int:
         slugs = [s.strip() for s in (row.get("series") or "").replace(";", ",").split(",")]
         try:
             add_confirmed(
-                session, row["email"] or "", [s for s in slugs if s], row.get("timezone"), now
+                session,
+                row["email"] or "",
+                [s for s in slugs if s],
+                row.get("timezone"),
+                now,
+                row.get("language"),
             )
         except EventFeedError as exc:
             raise InvalidRecord(f"{name} line {line}", [("record", str(exc))]) from None
