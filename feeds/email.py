@@ -288,6 +288,11 @@ def _footer(body: _Body, reader: Reader, series_names: Sequence[str]) -> None:
     body.link(_("Unsubscribe"), reader.unsubscribe_url)
 
 
+def _colon(reader: Reader) -> str:
+    """Return how the reader's language joins a name and what follows (': ', '：')."""
+    return COLONS.get(reader.language, ": ")
+
+
 def list_id(name: str, label: str, envelope: Envelope) -> str:
     """Return a List-Id (RFC 2919): `Name <label.domain>`, the domain of the sender."""
     domain = parseaddr(envelope.mail_from)[1].rsplit("@", 1)[-1] or "localhost"
@@ -376,7 +381,7 @@ def event_email(
     moment = display.talk_moment(event, reader.timezone, reader.language)
     subject = f"{prefix}[{series.name}] {event.title} — {moment}"
     body = _Body(f"{prefix}{event.title}", [], reader.language)
-    body.p(f"{series.name}: {_(KIND_INTRO[kind])}")
+    body.p(f"{series.name}{_colon(reader)}{_(KIND_INTRO[kind])}")
     if kind == "change" and previous:
         _change_rows(body, event, reader, previous)
     _event_rows(body, event, reader, event_url, now)
@@ -471,7 +476,7 @@ def digest_email(
         if local_day != shown_day:
             body.h(local_day)
             shown_day = local_day
-        heading = f"{item.series.name}: {event.title}"
+        heading = f"{item.series.name}{_colon(reader)}{event.title}"
         if event.status == "cancelled":
             heading = _("Cancelled: %(talk)s") % {"talk": heading}
         elif item.changed:
@@ -529,7 +534,7 @@ def session_email(
         if block.title != series.name
         else _("%(series)s session") % {"series": series.name}
     )
-    subject = f"{prefix}[{series.name}] {heading}: {count} — {moment}"
+    subject = f"{prefix}[{series.name}] {heading}{_colon(reader)}{count} — {moment}"
     body = _Body(f"{prefix}{heading}", [], reader.language)
     kind = _(BLOCK_NAMES.get(block.kind, BLOCK_NAMES["session"]))
     if added:
