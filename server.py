@@ -515,6 +515,7 @@ def subscribers_group() -> None:
 @click.argument("email")
 @click.option("--series", "slugs", multiple=True, required=True, help="Series slug (repeatable).")
 @click.option("--timezone", "zone", help="IANA zone or label (default UTC).")
+@click.option("--language", help="Language of their emails: en, pt-PT or zh-Hans (default en).")
 @click.option(
     "--confirmed",
     is_flag=True,
@@ -523,7 +524,12 @@ def subscribers_group() -> None:
 )
 @click.pass_context
 def subscribers_add(
-    ctx: click.Context, email: str, slugs: tuple[str, ...], zone: str | None, confirmed: bool
+    ctx: click.Context,
+    email: str,
+    slugs: tuple[str, ...],
+    zone: str | None,
+    language: str | None,
+    confirmed: bool,
 ) -> None:
     """Add (or update) a confirmed subscriber of one or more series."""
     from events.db import transaction
@@ -532,7 +538,9 @@ def subscribers_add(
     state = _state(ctx)
     migrate(state.engine)
     with transaction(state.sessions) as session:
-        found = subscribers.add_confirmed(session, email, list(slugs), zone, state.clock.now())
+        found = subscribers.add_confirmed(
+            session, email, list(slugs), zone, state.clock.now(), language
+        )
         click.echo(f"subscribed {found.email} ({found.timezone}) to {', '.join(slugs)}")
 
 
@@ -562,7 +570,8 @@ def subscribers_list(ctx: click.Context, slug: str | None) -> None:
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.pass_context
 def subscribers_import(ctx: click.Context, file: Path) -> None:
-    """Add confirmed subscribers from CSV (columns email, series, timezone); all or nothing."""
+    """Add confirmed subscribers from CSV (columns email, series, timezone[, language]); all or
+    nothing."""
     from events.db import transaction
     from mail import subscribers
 

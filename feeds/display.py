@@ -107,28 +107,65 @@ def clock(instant: datetime, zone_name: str) -> str:
     return times.local(instant, zone_name).strftime("%H:%M")
 
 
-def span(start: datetime, end: datetime, zone_name: str, *, with_date: bool = True) -> str:
-    """Return 'Sat 27 Nov 2021, 09:30–11:30 Beijing time' (both dates when they differ)."""
-    same_day = day(start, zone_name) == day(end, zone_name)
+# How other locales write a span's zone (after the times) and join the reader's zone's span.
+ZONE_WRAPS = {"pt_PT": "{text} ({zone})", "zh_Hans": "{text}（{zone}）"}
+SECOND_ZONE_SEPARATORS = {"pt_PT": "; ", "zh_Hans": "；"}
+
+
+def _with_zone(text: str, zone_name: str, locale: str) -> str:
+    """Return 'text Beijing time', 'text (hora de Lisboa)', 'text（北京时间）'."""
+    label = zone_label(zone_name, locale)
+    wrap = ZONE_WRAPS.get(locale)
+    return wrap.format(text=text, zone=label) if wrap else f"{text} {label}"
+
+
+def _second(main: str, second: str, locale: str) -> str:
+    """Join the talk's zone's text and the reader's: 'A (B)', 'A; B', 'A；B'."""
+    separator = SECOND_ZONE_SEPARATORS.get(locale)
+    return f"{main}{separator}{second}" if separator else f"{main} ({second})"
+
+
+def span(
+    start: datetime,
+    end: datetime,
+    zone_name: str,
+    *,
+    with_date: bool = True,
+    locale: str = ENGLISH,
+) -> str:
+    """Return 'Sat 27 Nov 2021, 09:30–11:30 Beijing time' (both dates when they differ).
+
+    In other locales: 'sábado, 27 de novembro de 2021, 09:30–11:30 (hora de Pequim)',
+    '2021年11月27日 星期六 09:30–11:30（北京时间）'.
+    """
+    first_day, last_day = day(start, zone_name, locale), day(end, zone_name, locale)
     first = (
-        f"{day(start, zone_name)}, {clock(start, zone_name)}"
+        day_time(first_day, clock(start, zone_name), locale)
         if with_date
         else clock(start, zone_name)
     )
-    if same_day:
+    if first_day == last_day:
         text = f"{first}–{clock(end, zone_name)}"
     else:
-        text = f"{first} – {day(end, zone_name)}, {clock(end, zone_name)}"
-    return f"{text} {zone_label(zone_name)}"
+        text = f"{first} – {day_time(last_day, clock(end, zone_name), locale)}"
+    return _with_zone(text, zone_name, locale)
 
 
-def dual_span(start: datetime, end: datetime, zone_name: str, reader_zone: str | None) -> str:
-    """Return the span in `zone_name`, then in the reader's zone in parentheses."""
-    main = span(start, end, zone_name)
+def dual_span(
+    start: datetime,
+    end: datetime,
+    zone_name: str,
+    reader_zone: str | None,
+    locale: str = ENGLISH,
+) -> str:
+    """Return the span in `zone_name`, then in the reader's zone (in parentheses in English)."""
+    main = span(start, end, zone_name, locale=locale)
     if not reader_zone or reader_zone == zone_name:
         return main
     same_date = day(start, zone_name) == day(start, reader_zone)
-    return f"{main} ({span(start, end, reader_zone, with_date=not same_date)})"
+    return _second(
+        main, span(start, end, reader_zone, with_date=not same_date, locale=locale), locale
+    )
 
 
 def talk_zones(talk_zone: str, reader_zone: str | None) -> tuple[str, str | None]:
@@ -136,40 +173,49 @@ def talk_zones(talk_zone: str, reader_zone: str | None) -> tuple[str, str | None
     return talk_zone, (reader_zone if reader_zone and reader_zone != talk_zone else None)
 
 
-def talk_span(talk: times.Timed, reader_zone: str | None) -> str:
+def talk_span(talk: times.Timed, reader_zone: str | None, locale: str = ENGLISH) -> str:
     """Return a talk's span by the zone rule (the talk's zone, then the reader's)."""
     lead, second = talk_zones(talk.timezone, reader_zone)
-    return dual_span(talk.start_utc, talk.end_utc, lead, second)
+    return dual_span(talk.start_utc, talk.end_utc, lead, second, locale)
 
 
-def talk_spans(talk: times.Timed, reader_zone: str | None) -> list[str]:
+def talk_spans(talk: times.Timed, reader_zone: str | None, locale: str = ENGLISH) -> list[str]:
     """Return a talk's span by the zone rule as separate lines, one per zone."""
     return [
-        span(talk.start_utc, talk.end_utc, zone)
+        span(talk.start_utc, talk.end_utc, zone, locale=locale)
         for zone in talk_zones(talk.timezone, reader_zone)
         if zone is not None
     ]
 
 
-def moment(instant: datetime, zone_name: str) -> str:
-    """Return 'Sat 27 Nov 2021, 09:30 Beijing time'."""
-    return f"{day(instant, zone_name)}, {clock(instant, zone_name)} {zone_label(zone_name)}"
+def moment(instant: datetime, zone_name: str, locale: str = ENGLISH) -> str:
+    """Return 'Sat 27 Nov 2021, 09:30 Beijing time'.
+
+    In other locales: 'sábado, 13 de março de 2027, 09:30 (hora de Lisboa)',
+    '2027年3月13日 星期六 09:30（北京时间）'.
+    """
+    text = day_time(day(instant, zone_name, locale), clock(instant, zone_name), locale)
+    return _with_zone(text, zone_name, locale)
 
 
-def talk_moment(talk: times.Timed, reader_zone: str | None) -> str:
+def talk_moment(talk: times.Timed, reader_zone: str | None, locale: str = ENGLISH) -> str:
     """Return a talk's start by the zone rule, for titles and subjects.
 
     'Sat 27 Nov 2021, 09:30 Beijing time (02:30 Lisbon time)'; the reader's date is added
     when it differs from the talk's.
     """
     lead, second = talk_zones(talk.timezone, reader_zone)
-    text = moment(talk.start_utc, lead)
+    text = moment(talk.start_utc, lead, locale)
     if second is None:
         return text
-    other = f"{clock(talk.start_utc, second)} {zone_label(second)}"
+    other = _with_zone(clock(talk.start_utc, second), second, locale)
     if day(talk.start_utc, second) != day(talk.start_utc, lead):
-        other = f"{day(talk.start_utc, second)}, {other}"
-    return f"{text} ({other})"
+        other = _with_zone(
+            day_time(day(talk.start_utc, second, locale), clock(talk.start_utc, second), locale),
+            second,
+            locale,
+        )
+    return _second(text, other, locale)
 
 
 def place_text(location: Mapping[str, object] | Location | None, online: str = "Online") -> str:

@@ -24,9 +24,10 @@ from html import escape
 from typing import Literal, TypeGuard
 
 from events import languages, times
-from events.access import is_revealed, visible_meeting, withheld_text
+from events.access import MeetingView, is_revealed, visible_meeting
 from events.models import Event, Meeting, PreviousValues, Series
-from feeds import display
+from feeds import display, i18n
+from feeds.i18n import N_
 from feeds.text import markdown_html, plain_text
 
 # policy.SMTP folds long headers into encoded words; 998 keeps List-Unsubscribe URLs intact.
@@ -69,17 +70,18 @@ def is_event_kind(kind: str) -> TypeGuard[EventKind]:
     return kind in EVENT_KINDS
 
 
+# The texts (English ids of the `feeds` catalogs, translated where they are used).
 KIND_PREFIX: dict[str, str] = {
     "announcement": "",
-    "change": "Changed: ",
-    "cancellation": "Cancelled: ",
-    "reminder": "Reminder: ",
+    "change": N_("Changed: "),
+    "cancellation": N_("Cancelled: "),
+    "reminder": N_("Reminder: "),
 }
 KIND_INTRO: dict[str, str] = {
-    "announcement": "A new talk has been announced.",
-    "change": "This talk has changed.",
-    "cancellation": "This talk has been cancelled.",
-    "reminder": "This talk starts soon.",
+    "announcement": N_("A new talk has been announced."),
+    "change": N_("This talk has changed."),
+    "cancellation": N_("This talk has been cancelled."),
+    "reminder": N_("This talk starts soon."),
 }
 
 
@@ -92,6 +94,15 @@ class Reader:
     manage_url: str
     unsubscribe_url: str
     calendar_url: str | None = None
+    language: str = i18n.ENGLISH  # a locale of feeds.i18n.LOCALES (the subscriber's setting)
+
+    def gettext(self, message: str) -> str:
+        """Return a text of the `feeds` catalog in the reader's language."""
+        return i18n.texts(self.language).gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """Return the plural form for `n` in the reader's language."""
+        return i18n.texts(self.language).ngettext(singular, plural, n)
 
 
 @dataclass(frozen=True)
@@ -108,12 +119,17 @@ class Envelope:
         return cls(mail_from, make_msgid(domain=domain), formatdate(usegmt=True))
 
 
+# How a label and its value are joined in the text part ('When: …', '时间：…').
+COLONS = {"zh_Hans": "："}
+
+
 @dataclass
 class _Body:
     """Content written once and rendered both as plain text and as HTML."""
 
     title: str
     blocks: list[tuple[str, str]]  # (kind, value): "p", "h", "row", "abstract", "link", "hr"
+    locale: str = i18n.ENGLISH
 
     def p(self, text: str) -> None:
         self.blocks.append(("p", text))
@@ -135,6 +151,7 @@ class _Body:
         self.blocks.append(("hr", ""))
 
     def text(self) -> str:
+        colon = COLONS.get(self.locale, ": ")
         out = [self.title, "=" * min(len(self.title), 72), ""]
         for kind, value in self.blocks:
             if kind == "p":
@@ -143,10 +160,10 @@ class _Body:
                 out += ["", value, "-" * min(len(value), 72), ""]
             elif kind == "row":
                 label, data = value.split("\0", 1)
-                out.append(f"{label}: {data}")
+                out.append(f"{label}{colon}{data}")
             elif kind == "link":
                 label, url = value.split("\0", 1)
-                out.append(f"{label}: {url}")
+                out.append(f"{label}{colon}{url}")
             elif kind == "abstract":
                 out += ["", plain_text(value), ""]
             elif kind == "hr":
@@ -156,10 +173,14 @@ class _Body:
             text = text.replace("\n\n\n", "\n\n")
         return text + "\n"
 
+    def _lang(self) -> str:
+        """Return the `<html>` lang attribute of a translated email ('' in English)."""
+        return "" if self.locale == i18n.ENGLISH else f' lang="{i18n.TAGS[self.locale]}"'
+
     def html(self) -> str:
         parts = [
             "<!DOCTYPE html>",
-            '<html><head><meta charset="utf-8">',
+            f'<html{self._lang()}><head><meta charset="utf-8">',
             f"<title>{escape(self.title)}</title></head>",
             '<body style="font-family: sans-serif; line-height: 1.4; max-width: 40em;">',
             f"<h1>{escape(self.title)}</h1>",
@@ -197,24 +218,45 @@ class _Body:
         return "\n".join(parts) + "\n"
 
 
+def _withheld(view: MeetingView, reader: Reader) -> str:
+    """Return where withheld join details go, as a sentence in the reader's language."""
+    return i18n.withheld(view.reveal_minutes, reader.language)
+
+
 def _meeting_rows(
-    body: _Body, meeting: Meeting | None, start: datetime, now: datetime | None
+    body: _Body, meeting: Meeting | None, start: datetime, now: datetime | None, reader: Reader
 ) -> None:
+    _ = reader.gettext
     view = visible_meeting(meeting, "subscriber", start=start, now=now)
     if view is None:
         return
     if view.platform:
-        body.row("Meeting", view.platform)
+        body.row(_("Meeting"), view.platform)
     if view.withheld:
-        body.row("Join details", withheld_text(view).capitalize())
+        body.row(_("Join details"), _withheld(view, reader))
     if view.url:
-        body.link("Join", view.url)
+        body.link(_("Join"), view.url)
     if view.id:
-        body.row("Meeting ID", view.id)
+        body.row(_("Meeting ID"), view.id)
     if view.passcode:
-        body.row("Passcode", view.passcode)
+        body.row(_("Passcode"), view.passcode)
     if view.alternate_id:
-        body.row("Alternate ID", view.alternate_id)
+        body.row(_("Alternate ID"), view.alternate_id)
+
+
+def _when(talk: times.Timed, reader: Reader) -> str:
+    """Return a talk's span by the zone rule in the reader's language."""
+    return display.talk_span(talk, reader.timezone, reader.language)
+
+
+def _place(location: Mapping[str, object] | None, reader: Reader) -> str:
+    """Return a talk's place in the reader's language ('Online' translated)."""
+    return display.place_text(location, reader.gettext("Online"))
+
+
+def _reading(reader: Reader, language: str | None) -> str:
+    """Return the language to show talks' own texts in: `language`, else the reader's."""
+    return language if language is not None else reader.language.replace("_", "-")
 
 
 def talk_text(event: Event, original: str, language: str | None) -> tuple[str, str]:
@@ -233,30 +275,40 @@ def _event_rows(
     now: datetime | None = None,
     title: str | None = None,
 ) -> None:
-    body.row("Title", event.title if title is None else title)
+    _ = reader.gettext
+    body.row(_("Title"), event.title if title is None else title)
     if event.speakers:
-        body.row("Speakers", display.speakers_text(event.speakers))
-    body.row("When", display.talk_span(event, reader.timezone))
-    place = display.place_text(event.location)
+        body.row(_("Speakers"), display.speakers_text(event.speakers))
+    body.row(_("When"), _when(event, reader))
+    place = _place(event.location, reader)
     if place:
-        body.row("Where", place)
+        body.row(_("Where"), place)
     if event.status == "tentative":
-        body.row("Status", "tentative")
-    _meeting_rows(body, event.meeting, event.start_utc, now)
-    for label, url in (("Livestream", event.livestream), ("Slides", event.slides)):
+        body.row(_("Status"), _("tentative"))
+    _meeting_rows(body, event.meeting, event.start_utc, now, reader)
+    for label, url in ((_("Livestream"), event.livestream), (_("Slides"), event.slides)):
         if url:
             body.link(label, url)
-    body.link("Details", event_url)
+    body.link(_("Details"), event_url)
 
 
 def _footer(body: _Body, reader: Reader, series_names: Sequence[str]) -> None:
+    _ = reader.gettext
     body.hr()
     if series_names:
-        body.p(f"You receive this email because you follow {', '.join(series_names)}.")
+        body.p(
+            _("You receive this email because you follow %(series)s.")
+            % {"series": ", ".join(series_names)}
+        )
     if reader.calendar_url:
-        body.link("Your calendar", reader.calendar_url)
-    body.link("Manage your subscription", reader.manage_url)
-    body.link("Unsubscribe", reader.unsubscribe_url)
+        body.link(_("Your calendar"), reader.calendar_url)
+    body.link(_("Manage your subscription"), reader.manage_url)
+    body.link(_("Unsubscribe"), reader.unsubscribe_url)
+
+
+def _colon(reader: Reader) -> str:
+    """Return how the reader's language joins a name and what follows (': ', '：')."""
+    return COLONS.get(reader.language, ": ")
 
 
 def list_id(name: str, label: str, envelope: Envelope) -> str:
@@ -340,16 +392,17 @@ def event_email(
 
     `previous` holds the old values of a change notice (start_utc/end_utc as ISO text,
     timezone, location); `ics` is the talk's calendar (METHOD:PUBLISH) or None; `now` is
-    when the email is made (a `revealed` meeting's details only after its reveal moment);
-    `language`: the reader's, for the talk's title and abstract (`talk_text`).
+    when the email is made (a `revealed` meeting's details only after its reveal moment).
+    Every text is in the reader's language (`reader.language`); the talk's title and abstract
+    in `language` when given, else in the reader's, where the talk has them (`talk_text`).
     """
-    title, abstract = talk_text(event, series.language, language)
-    subject = (
-        f"{KIND_PREFIX[kind]}[{series.name}] {title} — "
-        f"{display.talk_moment(event, reader.timezone)}"
-    )
-    body = _Body(f"{KIND_PREFIX[kind]}{title}", [])
-    body.p(f"{series.name}: {KIND_INTRO[kind]}")
+    _ = reader.gettext
+    title, abstract = talk_text(event, series.language, _reading(reader, language))
+    prefix = _(KIND_PREFIX[kind]) if KIND_PREFIX[kind] else ""
+    moment = display.talk_moment(event, reader.timezone, reader.language)
+    subject = f"{prefix}[{series.name}] {title} — {moment}"
+    body = _Body(f"{prefix}{title}", [], reader.language)
+    body.p(f"{series.name}{_colon(reader)}{_(KIND_INTRO[kind])}")
     if kind == "change" and previous:
         _change_rows(body, event, reader, previous)
     _event_rows(body, event, reader, event_url, now, title)
@@ -364,20 +417,27 @@ def event_email(
 
 
 def _change_rows(body: _Body, event: Event, reader: Reader, previous: PreviousValues) -> None:
+    _ = reader.gettext
     if "start_utc" in previous or "end_utc" in previous or "timezone" in previous:
         start = datetime.fromisoformat(previous.get("start_utc", event.start_utc.isoformat()))
         end = datetime.fromisoformat(previous.get("end_utc", event.end_utc.isoformat()))
         zone = previous.get("timezone", event.timezone)
-        body.row("Was", display.dual_span(start, end, *display.talk_zones(zone, reader.timezone)))
-        body.row("Now", display.talk_span(event, reader.timezone))
+        lead, second = display.talk_zones(zone, reader.timezone)
+        body.row(_("Was"), display.dual_span(start, end, lead, second, reader.language))
+        body.row(_("Now"), _when(event, reader))
     if "location" in previous:
-        body.row("Place was", display.place_text(previous["location"]) or "(none)")
-        body.row("Place now", display.place_text(event.location) or "(none)")
+        none = _("(none)")
+        body.row(_("Place was"), _place(previous["location"], reader) or none)
+        body.row(_("Place now"), _place(event.location, reader) or none)
     if "meeting" in previous:
-        body.p("The meeting details have changed; the current ones are below.")
+        body.p(_("The meeting details have changed; the current ones are below."))
     if previous.get("status") and previous["status"] != event.status:
-        body.row("Status", f"{previous['status']} → {event.status}")
+        body.row(_("Status"), f"{_(previous['status'])} → {_(event.status)}")
     body.hr()
+
+
+# Talk statuses as emails name them (the `feeds` catalog translates them).
+STATUS_NAMES = (N_("confirmed"), N_("tentative"), N_("cancelled"))
 
 
 @dataclass(frozen=True)
@@ -394,6 +454,25 @@ class DigestItem:
 DIGEST_NAMES = {"daily": "Daily", "weekly": "Weekly"}
 
 
+def _digest_titles(frequency: str, label: str, count: int, reader: Reader) -> tuple[str, str]:
+    """Return (subject, title) of a digest in the reader's language."""
+    _ = reader.gettext
+    values = {"day": label, "num": count}
+    if frequency == "daily":
+        subject = reader.ngettext(
+            "Daily digest, %(day)s: %(num)d new or changed talk",
+            "Daily digest, %(day)s: %(num)d new or changed talks",
+            count,
+        )
+        return subject % values, _("Daily digest of %(day)s") % values
+    subject = reader.ngettext(
+        "Weekly digest, %(day)s: %(num)d new or changed talk",
+        "Weekly digest, %(day)s: %(num)d new or changed talks",
+        count,
+    )
+    return subject % values, _("Weekly digest of %(day)s") % values
+
+
 def digest_email(
     items: Sequence[DigestItem],
     reader: Reader,
@@ -404,42 +483,57 @@ def digest_email(
     language: str | None = None,
 ) -> EmailMessage:
     """Return a daily or weekly digest: new and changed talks, by day in the reader's zone
-    (titles in the reader's `language` where a talk has one)."""
-    name = DIGEST_NAMES.get(frequency, "Weekly")
-    label = display.day(times.local_midnight(day, reader.timezone), reader.timezone)
-    count = len(items)
-    subject = f"{name} digest, {label}: {count} new or changed talk{'s' if count != 1 else ''}"
+    (titles in `language`, else the reader's, where a talk has them)."""
+    _ = reader.gettext
+    locale = reader.language
+    label = display.day(times.local_midnight(day, reader.timezone), reader.timezone, locale)
+    subject, title = _digest_titles(frequency, label, len(items), reader)
     series_names = sorted({item.series.name for item in items})
-    body = _Body(f"{name} digest of {label}", [])
+    body = _Body(title, [], locale)
     body.p(
-        "New and changed talks of the series you follow. Times are given in each talk's zone "
-        f"and in yours ({display.zone_label(reader.timezone)})."
+        _(
+            "New and changed talks of the series you follow. Times are given in each talk's "
+            "zone and in yours (%(zone)s)."
+        )
+        % {"zone": display.zone_label(reader.timezone, locale)}
     )
     shown_day = None
     for item in sorted(items, key=lambda i: (i.event.start_utc, i.event.id)):
         event = item.event
-        local_day = display.day(event.start_utc, reader.timezone)
+        local_day = display.day(event.start_utc, reader.timezone, locale)
         if local_day != shown_day:
             body.h(local_day)
             shown_day = local_day
-        state = "Cancelled" if event.status == "cancelled" else "Changed" if item.changed else ""
-        title = talk_text(event, item.series.language, language)[0]
-        body.p(f"{state + ': ' if state else ''}{item.series.name}: {title}")
+        title = talk_text(event, item.series.language, _reading(reader, language))[0]
+        heading = f"{item.series.name}{_colon(reader)}{title}"
+        if event.status == "cancelled":
+            heading = _("Cancelled: %(talk)s") % {"talk": heading}
+        elif item.changed:
+            heading = _("Changed: %(talk)s") % {"talk": heading}
+        body.p(heading)
         if event.speakers:
-            body.row("Speakers", display.speakers_text(event.speakers))
-        body.row("When", display.talk_span(event, reader.timezone))
-        place = display.place_text(event.location)
+            body.row(_("Speakers"), display.speakers_text(event.speakers))
+        body.row(_("When"), _when(event, reader))
+        place = _place(event.location, reader)
         if place:
-            body.row("Where", place)
-        for link_label, url in (("Livestream", event.livestream), ("Slides", event.slides)):
+            body.row(_("Where"), place)
+        for link_label, url in ((_("Livestream"), event.livestream), (_("Slides"), event.slides)):
             if url:
                 body.link(link_label, url)
-        body.link("Details", item.url)
+        body.link(_("Details"), item.url)
         if event.status != "cancelled":
-            body.link("Add to calendar", item.ics_url)
+            body.link(_("Add to calendar"), item.ics_url)
     _footer(body, reader, series_names)
     listed = list_id("EventFeed digest", "digest", envelope)
     return _message(subject, body, reader, envelope, None, listed=listed)
+
+
+# A session's kind as its email names it.
+BLOCK_NAMES = {
+    "session": N_("session"),
+    "workshop": N_("workshop"),
+    "conference-day": N_("conference day"),
+}
 
 
 def session_email(
@@ -462,44 +556,61 @@ def session_email(
     iTIP REQUEST here, one VEVENT per talk with the talk's own UID, as in the feeds.
     `language`: the reader's, for titles and abstracts (a template key must then hold it).
     """
-    count = f"{len(talks)} talk{'s' if len(talks) != 1 else ''}"
-    moment = display.talk_moment(block, reader.timezone)
-    prefix = "Updated: " if added else ""
-    block_title = talk_text(block, series.language, language)[0]
-    heading = block_title if block.title != series.name else f"{series.name} session"
-    subject = f"{prefix}[{series.name}] {heading}: {count} — {moment}"
-    body = _Body(f"{prefix}{heading}", [])
+    _ = reader.gettext
+    count = reader.ngettext("%(num)d talk", "%(num)d talks", len(talks)) % {"num": len(talks)}
+    moment = display.talk_moment(block, reader.timezone, reader.language)
+    prefix = _("Updated: ") if added else ""
+    reading = _reading(reader, language)
+    heading = (
+        talk_text(block, series.language, reading)[0]
+        if block.title != series.name
+        else _("%(series)s session") % {"series": series.name}
+    )
+    subject = f"{prefix}[{series.name}] {heading}{_colon(reader)}{count} — {moment}"
+    body = _Body(f"{prefix}{heading}", [], reader.language)
+    kind = _(BLOCK_NAMES.get(block.kind, BLOCK_NAMES["session"]))
     if added:
-        news = [t.id for t in talks if t.id in added]
-        what = "A talk has" if len(news) == 1 else f"{len(news)} talks have"
-        body.p(f"{series.name}: {what} been added to this {block.kind}. It now holds {count}.")
+        news = [t.title for t in talks if t.id in added]
+        values = {"series": series.name, "num": len(news), "kind": kind, "count": count}
+        if len(news) == 1:
+            what = _("%(series)s: A talk has been added to this %(kind)s. It now holds %(count)s.")
+        else:  # the singular form is never used: English says 'A talk' above
+            what = reader.ngettext(
+                "%(series)s: %(num)d talk has been added to this %(kind)s. It now holds %(count)s.",
+                "%(series)s: %(num)d talks have been added to this %(kind)s. "
+                "It now holds %(count)s.",
+                len(news),
+            )
+        body.p(what % values)
     else:
-        body.p(f"{series.name}: a {block.kind} of {count} has been announced.")
-    body.row("When", display.talk_span(block, reader.timezone))
-    place = display.place_text(block.location)
+        body.p(
+            _("%(series)s: a %(kind)s of %(count)s has been announced.")
+            % {"series": series.name, "kind": kind, "count": count}
+        )
+    body.row(_("When"), _when(block, reader))
+    place = _place(block.location, reader)
     if place:
-        body.row("Where", place)
-    _meeting_rows(body, block.meeting, block.start_utc, None)
-    body.link("Programme", urls[block.id])
+        body.row(_("Where"), place)
+    _meeting_rows(body, block.meeting, block.start_utc, None, reader)
+    body.link(_("Programme"), urls[block.id])
     for talk in talks:
-        mark = " (new)" if talk.id in added else ""
-        title, abstract = talk_text(talk, series.language, language)
-        body.h(f"{title}{mark}")
+        title, abstract = talk_text(talk, series.language, reading)
+        body.h(_("%(talk)s (new)") % {"talk": title} if talk.id in added else title)
         if talk.speakers:
-            body.row("Speakers", display.speakers_text(talk.speakers))
-        body.row("When", display.talk_span(talk, reader.timezone))
+            body.row(_("Speakers"), display.speakers_text(talk.speakers))
+        body.row(_("When"), _when(talk, reader))
         if talk.status == "tentative":
-            body.row("Status", "tentative")
+            body.row(_("Status"), _("tentative"))
         if talk.meeting != block.meeting:
-            _meeting_rows(body, talk.meeting, talk.start_utc, None)
+            _meeting_rows(body, talk.meeting, talk.start_utc, None, reader)
         for label, url in (
-            ("Livestream", talk.livestream),
-            ("Video", talk.recording),
-            ("Slides", talk.slides),
+            (_("Livestream"), talk.livestream),
+            (_("Video"), talk.recording),
+            (_("Slides"), talk.slides),
         ):
             if url:
                 body.link(label, url)
-        body.link("Details", urls[talk.id])
+        body.link(_("Details"), urls[talk.id])
         body.abstract(abstract)
     _footer(body, reader, [series.name])
     listed = list_id(series.name, series.slug, envelope)
@@ -522,19 +633,28 @@ def recording_email(
     language: str | None = None,
 ) -> EmailMessage:
     """Return the short note that a talk's video (`link` 'recording') or slides are online."""
-    what = "Video" if link == "recording" else "Slides"
-    title, _ = talk_text(event, series.language, language)
-    subject = f"{what} available: [{series.name}] {title}"
-    body = _Body(f"{what} available: {title}", [])
-    noun = "video" if link == "recording" else "slides"
-    body.p(f"{series.name}: the {noun} of this talk can now be watched or read online.")
+    _ = reader.gettext
+    video = link == "recording"
+    what = _("Video") if video else _("Slides")
+    shown = talk_text(event, series.language, _reading(reader, language))[0]
+    names = {"series": series.name, "talk": shown}
+    if video:
+        subject = _("Video available: [%(series)s] %(talk)s") % names
+        title = _("Video available: %(talk)s") % names
+        intro = _("%(series)s: the video of this talk can now be watched or read online.") % names
+    else:
+        subject = _("Slides available: [%(series)s] %(talk)s") % names
+        title = _("Slides available: %(talk)s") % names
+        intro = _("%(series)s: the slides of this talk can now be watched or read online.") % names
+    body = _Body(title, [], reader.language)
+    body.p(intro)
     body.link(what, url)
-    body.row("Title", title)
+    body.row(_("Title"), shown)
     if event.speakers:
-        body.row("Speakers", display.speakers_text(event.speakers))
-    body.row("When", display.talk_span(event, reader.timezone))
-    body.link("Details", event_url)
-    body.p("You can turn these notes off on the page that manages your subscription.")
+        body.row(_("Speakers"), display.speakers_text(event.speakers))
+    body.row(_("When"), _when(event, reader))
+    body.link(_("Details"), event_url)
+    body.p(_("You can turn these notes off on the page that manages your subscription."))
     _footer(body, reader, [series.name])
     return _message(
         subject, body, reader, envelope, None, listed=list_id(series.name, series.slug, envelope)
@@ -545,33 +665,55 @@ def confirmation_email(
     series_names: Sequence[str], reader: Reader, envelope: Envelope, *, confirm_url: str
 ) -> EmailMessage:
     """Return the double opt-in email with the confirmation link."""
-    names = ", ".join(series_names)
-    subject = f"Confirm your subscription to {names}"
-    body = _Body("Please confirm your subscription", [])
-    body.p(f"Someone (hopefully you) asked to receive emails about {names} at {reader.email}.")
-    body.p("Nothing is sent until you confirm. If this was not you, ignore this email.")
-    body.link("Confirm", confirm_url)
-    body.row("Your timezone", display.zone_label(reader.timezone) + f" ({reader.timezone})")
+    _ = reader.gettext
+    values = {"series": ", ".join(series_names), "email": reader.email}
+    subject = _("Confirm your subscription to %(series)s") % values
+    body = _Body(_("Please confirm your subscription"), [], reader.language)
+    body.p(
+        _("Someone (hopefully you) asked to receive emails about %(series)s at %(email)s.") % values
+    )
+    body.p(_("Nothing is sent until you confirm. If this was not you, ignore this email."))
+    body.link(_("Confirm"), confirm_url)
+    label = display.zone_label(reader.timezone, reader.language)
+    body.row(_("Your timezone"), f"{label} ({reader.timezone})")
     _footer(body, reader, [])
     return _message(subject, body, reader, envelope, None)
 
 
 def signin_email(
-    address: str, envelope: Envelope, *, signin_url: str, minutes: int, invited_to: str = ""
+    address: str,
+    envelope: Envelope,
+    *,
+    signin_url: str,
+    minutes: int,
+    invited_to: str = "",
+    language: str = i18n.ENGLISH,
 ) -> EmailMessage:
-    """Return the one-time sign-in (or invitation) email of the organiser workspace."""
+    """Return the one-time sign-in (or invitation) email of the organiser workspace.
+
+    `language` is the locale of the page the link was asked for on.
+    """
+    _ = i18n.texts(language).gettext
+    values = {
+        "series": invited_to,
+        "email": address,
+        "duration": i18n.minutes_text(minutes, language),
+    }
     if invited_to:
-        subject = f"You are invited to organise {invited_to} on EventFeed"
-        body = _Body(f"Organise {invited_to}", [])
-        body.p(f"You were invited to organise {invited_to}. Sign in to start:")
+        subject = _("You are invited to organise %(series)s on EventFeed") % values
+        body = _Body(_("Organise %(series)s") % values, [], language)
+        body.p(_("You were invited to organise %(series)s. Sign in to start:") % values)
     else:
-        subject = "Your EventFeed sign-in link"
-        body = _Body("Sign in to EventFeed", [])
-        body.p(f"Someone (hopefully you) asked to sign in to EventFeed as {address}.")
-    body.link("Sign in", signin_url)
+        subject = _("Your EventFeed sign-in link")
+        body = _Body(_("Sign in to EventFeed"), [], language)
+        body.p(_("Someone (hopefully you) asked to sign in to EventFeed as %(email)s.") % values)
+    body.link(_("Sign in"), signin_url)
     body.p(
-        f"The link works once, for {minutes} minutes. If you did not ask for it, ignore this "
-        "email: nobody can sign in without it."
+        _(
+            "The link works once, for %(duration)s. If you did not ask for it, ignore this "
+            "email: nobody can sign in without it."
+        )
+        % values
     )
     msg = EmailMessage(policy=POLICY)
     msg["From"] = envelope.mail_from
@@ -717,7 +859,7 @@ class EventEmails:
         values = self._values(reader, envelope)
         if values is not None:
             key = _template_key(kind, event, series, reader, envelope, event_url, ics, previous)
-            shown = talk_text(event, series.language, language)
+            shown = talk_text(event, series.language, _reading(reader, language))
             key += (is_revealed(event.meeting, event.start_utc, now), shown)
             if key not in self._templates:
                 if len(self._templates) >= self._max_templates:
@@ -821,7 +963,13 @@ class EventEmails:
         """
         values = self._values(reader, envelope)
         if values is not None:
-            full = (*key, reader.timezone, bool(reader.calendar_url), envelope.mail_from)
+            full = (
+                *key,
+                reader.timezone,
+                reader.language,
+                bool(reader.calendar_url),
+                envelope.mail_from,
+            )
             if full not in self._templates:
                 if len(self._templates) >= self._max_templates:
                     del self._templates[next(iter(self._templates))]
@@ -848,6 +996,7 @@ class EventEmails:
             manage_url=tokens["manage_url"],
             unsubscribe_url=tokens["unsubscribe_url"],
             calendar_url=tokens.get("calendar_url"),
+            language=reader.language,
         )
         placeholder = Envelope(envelope.mail_from, tokens["message_id"], PLACEHOLDER_DATE)
         msg = build(stand_in, placeholder)
@@ -921,6 +1070,7 @@ def _template_key(
         event.abstract,
         series.name,
         reader.timezone,
+        reader.language,
         bool(reader.calendar_url),
         envelope.mail_from,
         event_url,

@@ -31,9 +31,10 @@ from icalendar import Calendar, vDuration, vText, vUri
 from icalendar import Event as VEvent
 
 from events import times
-from events.access import Audience, MeetingView, visible_meeting, withheld_text
+from events.access import Audience, MeetingView, visible_meeting
 from events.models import CONTAINER_KINDS, Event
-from feeds import display
+from feeds import display, i18n
+from feeds.i18n import N_
 from feeds.links import Links
 from feeds.text import plain_text
 
@@ -64,16 +65,33 @@ def uid(event_id: str, domain: str) -> str:
     return f"{event_id}@{domain}"
 
 
+def locale_of(event: Event) -> str:
+    """Return the locale of a talk's fixed texts: its series' language (`feeds.i18n`)."""
+    return i18n.locale_of(event.series.language)
+
+
+def language_parameter(event: Event) -> dict[str, Any]:
+    """Return the LANGUAGE parameter of a talk's SUMMARY and DESCRIPTION (RFC 5545 3.2.10).
+
+    The series' language tag, that of the title and abstract (English ones say so too).
+    """
+    tag = event.series.language
+    return {"LANGUAGE": tag} if tag else {}
+
+
 def summary(event: Event) -> str:
     """Return 'Title — Speaker1, Speaker2' (LaTeX as Unicode; no dash without speakers).
 
     A cancelled talk's starts with 'Cancelled: ', for clients that ignore STATUS (calcurse
-    shows it as a normal appointment; Google deletes it).
+    shows it as a normal appointment; Google deletes it). Fixed texts are in the series'
+    language ('Cancelada: ', '已取消：').
     """
+    _ = i18n.texts(locale_of(event)).gettext
     if event.kind == "tba":
         name = plain_text(event.series.name)
         text = f"{name} — {plain_text(event.title)}" if event.status == "cancelled" else None
-        text = text or f"{name} — speaker TBA"
+        tba = _("speaker TBA")
+        text = text or f"{name} — {tba}"
     else:
         speakers = list(event.speakers)
         if event.kind in CONTAINER_KINDS:
@@ -81,7 +99,7 @@ def summary(event: Event) -> str:
         names = display.speaker_names(speakers)
         title = plain_text(event.title)
         text = f"{title} — {names}" if names else title
-    return f"Cancelled: {text}" if event.status == "cancelled" else text
+    return _("Cancelled: %(talk)s") % {"talk": text} if event.status == "cancelled" else text
 
 
 def programme(event: Event) -> str:
@@ -96,63 +114,78 @@ def programme(event: Event) -> str:
     return "\n".join(lines)
 
 
-def meeting_lines(view: MeetingView | None) -> list[str]:
-    """Return the meeting details an audience may see, as plain-text lines."""
+def meeting_lines(view: MeetingView | None, locale: str = i18n.ENGLISH) -> list[str]:
+    """Return the meeting details an audience may see, as plain-text lines in `locale`."""
     if view is None:
         return []
-    platform = view.platform or "Online meeting"
+    _ = i18n.texts(locale).gettext
+    platform = view.platform or _("Online meeting")
     if view.withheld:
-        return [f"{platform}: {withheld_text(view)}"]
+        return [f"{platform}: {i18n.withheld(view.reveal_minutes, locale, capital=False)}"]
     lines = [f"{platform}:"]
     if view.url:
-        lines.append(f"Join: {view.url}")
+        lines.append(_("Join: %(value)s") % {"value": view.url})
     if view.id:
-        lines.append(f"Meeting ID: {view.id}")
+        lines.append(_("Meeting ID: %(value)s") % {"value": view.id})
     if view.passcode:
-        lines.append(f"Passcode: {view.passcode}")
+        lines.append(_("Passcode: %(value)s") % {"value": view.passcode})
     if view.alternate_id:
-        lines.append(f"Alternate meeting ID: {view.alternate_id}")
+        lines.append(_("Alternate meeting ID: %(value)s") % {"value": view.alternate_id})
     return lines if len(lines) > 1 else []
+
+
+# A talk's links as feeds label them (in the series' language).
+LINK_LABELS = (
+    ("livestream", N_("Livestream")),
+    ("recording", N_("Recording")),
+    ("slides", N_("Slides")),
+    ("homepage", N_("Talk homepage")),
+)
 
 
 def event_links(event: Event, links: Links) -> list[tuple[str, str]]:
     """Return the (label, URL) pairs of a talk: livestream, recording, slides, pages."""
-    found = [
-        ("Livestream", event.livestream),
-        ("Recording", event.recording),
-        ("Slides", event.slides),
-        ("Talk homepage", event.homepage),
-        ("Talk page", links.event_page(event.id)),
-    ]
+    _ = i18n.texts(locale_of(event)).gettext
+    found = [(_(label), getattr(event, name)) for name, label in LINK_LABELS]
+    found.append((_("Talk page"), links.event_page(event.id)))
     return [(label, url) for label, url in found if url]
 
 
 def description(
     event: Event, *, links: Links, audience: Audience, now: datetime | None = None
 ) -> str:
-    """Return the plain-text DESCRIPTION: status, time, speakers, abstract, meeting, links."""
+    """Return the plain-text DESCRIPTION: status, time, speakers, abstract, meeting, links.
+
+    Fixed texts and dates are in the series' language (`locale_of`).
+    """
+    locale = locale_of(event)
+    _ = i18n.texts(locale).gettext
     parts: list[str] = []
     if event.status == "cancelled":
-        parts.append("CANCELLED: this talk will not take place.")
+        parts.append(_("CANCELLED: this talk will not take place."))
     elif event.status == "tentative":
-        parts.append("Tentative: the time or details may still change.")
-    parts.append(display.talk_span(event, "UTC"))
+        parts.append(_("Tentative: the time or details may still change."))
+    parts.append(display.talk_span(event, "UTC", locale))
     if event.kind == "tba" and event.status != "cancelled":
-        parts.append("Speaker to be announced: this slot of the series' schedule has no talk yet.")
+        parts.append(
+            _("Speaker to be announced: this slot of the series' schedule has no talk yet.")
+        )
     if event.kind in CONTAINER_KINDS and event.items:
         parts.append(programme(event))
     if event.speakers:
-        label = "Speakers: " if len(event.speakers) > 1 else "Speaker: "
-        parts.append(label + display.speakers_text(event.speakers, "; "))
+        label = i18n.texts(locale).ngettext(
+            "Speaker: %(names)s", "Speakers: %(names)s", len(event.speakers)
+        )
+        parts.append(label % {"names": display.speakers_text(event.speakers, "; ")})
     if event.abstract.strip():
         parts.append(plain_text(event.abstract).strip())
     meeting = meeting_lines(
-        visible_meeting(event.meeting, audience, start=event.start_utc, now=now)
+        visible_meeting(event.meeting, audience, start=event.start_utc, now=now), locale
     )
     if meeting:
         parts.append("\n".join(meeting))
     parts.append("\n".join(f"{label}: {url}" for label, url in event_links(event, links)))
-    parts.append(f"Series: {event.series.name}")
+    parts.append(_("Series: %(series)s") % {"series": event.series.name})
     # Calendars show one SUMMARY: titles in the talk's other languages close the description.
     others = [
         f"[{tag}] {plain_text(text['title'])}"
@@ -186,15 +219,14 @@ def vevent(
     component.add("status", STATUS.get(event.status, "CONFIRMED"))
     component.add("dtstart", times.unambiguous_or_utc(event.start_utc, event.timezone))
     component.add("dtend", times.unambiguous_or_utc(event.end_utc, event.timezone))
-    # LANGUAGE (RFC 5545 3.2.10): the series' language, that of the title and abstract.
-    language = {"LANGUAGE": event.series.language}
+    language = language_parameter(event)
     component.add("summary", summary(event), parameters=language)
     component.add(
         "description",
         vText(description(event, links=links, audience=audience, now=now)),
         parameters=language,
     )
-    place = display.place_text(event.location)
+    place = display.place_text(event.location, i18n.texts(locale_of(event)).gettext("Online"))
     if place:
         component.add("location", place)
     component.add("url", vUri(links.event_page(event.id)), parameters={"VALUE": "URI"})
@@ -202,7 +234,7 @@ def vevent(
         component.add("categories", list(event.tags))
     view = visible_meeting(event.meeting, audience, start=event.start_utc, now=now)
     if view is not None and view.url and not view.withheld:
-        label = view.platform or "Online meeting"
+        label = view.platform or i18n.texts(locale_of(event)).gettext("Online meeting")
         # FEATURE is a list (AUDIO,VIDEO), not one string; icalendar's stub says str only.
         parameters: dict[str, Any] = {"VALUE": "URI", "FEATURE": ["AUDIO", "VIDEO"]}
         parameters["LABEL"] = label

@@ -33,10 +33,10 @@ from typing import Any, Protocol
 from feedgen.feed import FeedGenerator
 
 from events import times
-from events.access import Audience, visible_meeting, withheld_text
+from events.access import Audience, visible_meeting
 from events.models import Event
-from feeds import display
-from feeds.ical import event_links
+from feeds import display, i18n
+from feeds.ical import event_links, locale_of
 from feeds.links import Links
 from feeds.text import markdown_html, plain_text, sanitise
 
@@ -87,48 +87,64 @@ def ordered(events: Sequence[Event], limit: int = MAX_ITEMS) -> list[Event]:
 def item_title(event: Event) -> str:
     """Return 'Speaker: Title — Sat 27 Nov 2021, 09:30 Beijing time' ('Cancelled: ' first).
 
-    The time is in the talk's own zone (the zone rule of `feeds.display`).
+    The time is in the talk's own zone (the zone rule of `feeds.display`); fixed texts and
+    the date are in the series' language.
     """
+    locale = locale_of(event)
     names = display.speaker_names(event.speakers)
     title = plain_text(event.title)
     title = f"{names}: {title}" if names else title
-    text = f"{title} — {display.talk_moment(event, None)}"
-    return f"Cancelled: {text}" if event.status == "cancelled" else text
+    text = f"{title} — {display.talk_moment(event, None, locale)}"
+    if event.status != "cancelled":
+        return text
+    return i18n.texts(locale).gettext("Cancelled: %(talk)s") % {"talk": text}
 
 
 def _meeting_html(event: Event, audience: Audience, now: datetime | None) -> str:
     view = visible_meeting(event.meeting, audience, start=event.start_utc, now=now)
     if view is None:
         return ""
-    platform = escape(view.platform or "Online meeting")
+    locale = locale_of(event)
+    _ = i18n.texts(locale).gettext
+    platform = escape(view.platform or _("Online meeting"))
     if view.withheld:
-        return f"<p><strong>How to join:</strong> {platform}; {escape(withheld_text(view))}</p>"
+        withheld = escape(i18n.withheld(view.reveal_minutes, locale, capital=False))
+        how = _("How to join:")
+        return f"<p><strong>{how}</strong> {platform}; {withheld}</p>"
     parts = []
     if view.url:
-        parts.append(f'<a href="{escape(view.url)}">Join the meeting</a>')
+        join = _("Join the meeting")
+        parts.append(f'<a href="{escape(view.url)}">{join}</a>')
     for label, value in (
-        ("Meeting ID", view.id),
-        ("Passcode", view.passcode),
-        ("Alternate meeting ID", view.alternate_id),
+        (_("Meeting ID: %(value)s"), view.id),
+        (_("Passcode: %(value)s"), view.passcode),
+        (_("Alternate meeting ID: %(value)s"), view.alternate_id),
     ):
         if value:
-            parts.append(f"{label}: {escape(value)}")
+            parts.append(label % {"value": escape(value)})
     if not parts:
         return ""
-    return f"<p><strong>How to join ({platform}):</strong><br>{'<br>'.join(parts)}</p>"
+    how = _("How to join (%(platform)s):") % {"platform": platform}
+    return f"<p><strong>{how}</strong><br>{'<br>'.join(parts)}</p>"
 
 
 def content_html(
     event: Event, *, links: Links, audience: Audience, now: datetime | None = None
 ) -> str:
-    """Return the sanitised HTML body of a talk's item (meeting details as at `now`)."""
+    """Return the sanitised HTML body of a talk's item (meeting details as at `now`).
+
+    Fixed texts and dates are in the series' language.
+    """
+    locale = locale_of(event)
+    _ = i18n.texts(locale).gettext
     parts: list[str] = []
     if event.status == "cancelled":
-        parts.append("<p><strong>Cancelled:</strong> this talk will not take place.</p>")
+        parts.append(_("<p><strong>Cancelled:</strong> this talk will not take place.</p>"))
     elif event.status == "tentative":
-        parts.append("<p><strong>Tentative:</strong> the time or details may still change.</p>")
-    spans = "<br>".join(escape(text) for text in display.talk_spans(event, "UTC"))
-    parts.append(f"<p><strong>When:</strong> {spans}</p>")
+        parts.append(_("<p><strong>Tentative:</strong> the time or details may still change.</p>"))
+    spans = "<br>".join(escape(text) for text in display.talk_spans(event, "UTC", locale))
+    when = _("When:")
+    parts.append(f"<p><strong>{when}</strong> {spans}</p>")
     speakers = []
     for speaker in event.speakers:
         name = escape(str(speaker["name"]))
@@ -138,11 +154,12 @@ def content_html(
             name += f" ({escape(str(speaker['affiliation']))})"
         speakers.append(name)
     if speakers:
-        label = "Speakers" if len(speakers) > 1 else "Speaker"
-        parts.append(f"<p><strong>{label}:</strong> {'; '.join(speakers)}</p>")
-    place = display.place_text(event.location)
+        label = i18n.texts(locale).ngettext("Speaker:", "Speakers:", len(speakers))
+        parts.append(f"<p><strong>{label}</strong> {'; '.join(speakers)}</p>")
+    place = display.place_text(event.location, _("Online"))
     if place:
-        parts.append(f"<p><strong>Where:</strong> {escape(place)}</p>")
+        where = _("Where:")
+        parts.append(f"<p><strong>{where}</strong> {escape(place)}</p>")
     if event.abstract.strip():
         parts.append(f'<div class="abstract">{markdown_html(event.abstract)}</div>')
     parts.extend(translations_html(event))
@@ -154,7 +171,8 @@ def content_html(
         for label, url in event_links(event, links)
     )
     parts.append(f"<ul>{items}</ul>")
-    parts.append(f"<p>Series: {escape(event.series.name)}</p>")
+    series = _("Series: %(series)s") % {"series": escape(event.series.name)}
+    parts.append(f"<p>{series}</p>")
     return sanitise("\n".join(parts))
 
 
@@ -177,9 +195,10 @@ def translations_html(event: Event) -> list[str]:
 
 def summary_text(event: Event) -> str:
     """Return a short plain-text summary: time in the series' zone and the abstract's start."""
-    head = display.talk_span(event, None)
+    locale = locale_of(event)
+    head = display.talk_span(event, None, locale)
     if event.status == "cancelled":
-        head = f"Cancelled. {head}"
+        head = i18n.texts(locale).gettext("Cancelled. %(when)s") % {"when": head}
     abstract = " ".join(plain_text(event.abstract).split())
     if len(abstract) > SUMMARY_CHARS:
         abstract = abstract[:SUMMARY_CHARS].rsplit(" ", 1)[0] + "…"

@@ -191,12 +191,21 @@ def queue_signin(
     now: datetime,
     *,
     invited_to: str = "",
+    language: str = "en",
 ) -> None:
-    """Queue an organiser's sign-in (or invitation) email, built now: it has no subscriber."""
+    """Queue an organiser's sign-in (or invitation) email, built now: it has no subscriber.
+
+    `language` (a locale of feeds.i18n.LOCALES) is the page's where it was asked for.
+    """
     envelope = mail_email.Envelope.new(settings.mail_from, settings.domain)
     minutes = int(accounts.SIGNIN_LIFETIME.total_seconds() // 60)
     msg = mail_email.signin_email(
-        address, envelope, signin_url=signin_url, minutes=minutes, invited_to=invited_to
+        address,
+        envelope,
+        signin_url=signin_url,
+        minutes=minutes,
+        invited_to=invited_to,
+        language=language,
     )
     session.add(
         Outbox(

@@ -55,7 +55,7 @@ from events.config import Settings
 from events.errors import EventFeedError
 from events.models import Event, Outbox, PreviousValues, Series, Subscriber
 from feeds import email as mail
-from feeds import ical
+from feeds import i18n, ical
 from feeds.links import Links
 from mail import blocks, outbox, subscribers
 
@@ -136,6 +136,7 @@ def reader_for(subscriber: Subscriber, links: Links) -> mail.Reader:
     return mail.Reader(
         email=subscriber.email,
         timezone=subscriber.timezone,
+        language=i18n.locale_of(subscriber.language),  # None: a preview's stand-in
         manage_url=links.manage(subscriber.token),
         unsubscribe_url=links.unsubscribe(subscriber.token),
         calendar_url=links.personal_feed(subscriber.token, "ics") if subscriber.active else None,

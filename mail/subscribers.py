@@ -27,6 +27,7 @@ from events import store, times, topics
 from events.errors import EventFeedError, InvalidRecord, NotFound
 from events.models import Outbox, Subscriber, Subscription
 from events.models.mail import FREQUENCIES, TOPIC_KEY
+from feeds import i18n
 from mail import outbox
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600
@@ -51,6 +52,7 @@ class Choices:
     reminder_hours: int = DEFAULT_REMINDER_HOURS
     how_often: str | None = None  # a FREQUENCIES value chosen outright (subscribe forms)
     cancellations: bool = True
+    language: str = i18n.ENGLISH  # of the emails: a locale of feeds.i18n.LOCALES
 
     @property
     def frequency(self) -> str:
@@ -160,6 +162,7 @@ def _ensure(
         announcements=choices.announcements,
         digest=choices.digest,
         reminder_hours=choices.reminder_hours,
+        language=choices.language,
         created_at=now,
         updated_at=now,
     )
@@ -207,6 +210,31 @@ def _add_series(
         added.append(found)
     session.flush()
     return added
+
+
+def check_language(value: object) -> str:
+    """Return the email language of a locale or tag ('pt-PT', 'pt_PT', 'zh-Hans', 'zh-TW', 'en').
+
+    Nothing given → English; a language without a catalog is an error.
+    """
+    if value is None or value == "":
+        return i18n.ENGLISH
+    if not isinstance(value, str) or len(value) > 20:
+        raise InvalidRecord("subscription", [("language", LANGUAGE_ERROR)])
+    locale = i18n.locale_of(value)
+    primary = value.strip().replace("_", "-").lower().split("-", 1)[0]
+    if locale == i18n.ENGLISH and primary != "en":
+        raise InvalidRecord("subscription", [("language", LANGUAGE_ERROR)])
+    return locale
+
+
+LANGUAGE_ERROR = "one of en, pt-PT, zh-Hans"
+
+
+def set_language(subscriber: Subscriber, value: object, now: datetime) -> None:
+    """Change the language of a subscriber's emails (management page, API)."""
+    subscriber.language = check_language(value)
+    subscriber.updated_at = now
 
 
 def _target(session: Session, key: str) -> tuple[int | None, int | None]:
@@ -288,13 +316,22 @@ def subscribe_and_commit(
 
 
 def add_confirmed(
-    session: Session, email: str, slugs: list[str], zone: str | None, now: datetime
+    session: Session,
+    email: str,
+    slugs: list[str],
+    zone: str | None,
+    now: datetime,
+    language: str | None = None,
 ) -> Subscriber:
-    """Add an already-confirmed subscriber (organisers moving an existing mailing list)."""
+    """Add an already-confirmed subscriber (organisers moving an existing mailing list);
+    `language` (en, pt-PT, zh-Hans) sets their emails' language, else a new one reads English."""
     address = normalise_email(email)
-    subscriber, _ = _ensure(session, address, check_zone(zone), Choices(), now)
+    choices = Choices(language=check_language(language))
+    subscriber, _ = _ensure(session, address, check_zone(zone), choices, now)
     if zone:
         subscriber.timezone = check_zone(zone)
+    if language:
+        subscriber.language = choices.language
     subscriber.confirmed_at = subscriber.confirmed_at or now
     subscriber.unsubscribed_at = None
     subscriber.updated_at = now
@@ -303,7 +340,8 @@ def add_confirmed(
 
 
 def import_csv(session: Session, name: str, text: str, now: datetime) -> int:
-    """Add confirmed subscribers from CSV (columns email, series, timezone); return rows."""
+    """Add confirmed subscribers from CSV (columns email, series, timezone, and optionally
+    language); return rows."""
     reader = csv.DictReader(io.StringIO(text))
     missing = {"email", "series"} - set(reader.fieldnames or [])
     if missing:
@@ -313,7 +351,12 @@ def import_csv(session: Session, name: str, text: str, now: datetime) -> int:
         slugs = [s.strip() for s in (row.get("series") or "").replace(";", ",").split(",")]
         try:
             add_confirmed(
-                session, row["email"] or "", [s for s in slugs if s], row.get("timezone"), now
+                session,
+                row["email"] or "",
+                [s for s in slugs if s],
+                row.get("timezone"),
+                now,
+                row.get("language"),
             )
         except EventFeedError as exc:
             raise InvalidRecord(f"{name} line {line}", [("record", str(exc))]) from None

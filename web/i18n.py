@@ -62,6 +62,13 @@ ALIASES = {
     "zh-cn": "zh_Hans",
     "zh-sg": "zh_Hans",
     "zh-hans-cn": "zh_Hans",
+    # Traditional Chinese is not offered: its readers get Simplified Chinese, not English.
+    "zh-hant": "zh_Hans",
+    "zh-tw": "zh_Hans",
+    "zh-hk": "zh_Hans",
+    "zh-mo": "zh_Hans",
+    "zh-hant-tw": "zh_Hans",
+    "zh-hant-hk": "zh_Hans",
 }
 _BY_LOCALE = {lang.locale: lang for lang in LANGUAGES}
 
@@ -69,7 +76,8 @@ _BY_LOCALE = {lang.locale: lang for lang in LANGUAGES}
 def parse_language(value: str | None) -> Language | None:
     """Return the interface language a `?lang=` value, cookie or tag names, else None.
 
-    'pt', 'pt-PT', 'pt_PT' → Portuguese; 'zh', 'zh-Hans', 'zh-CN', 'zh_Hans' → Chinese;
+    'pt', 'pt-PT', 'pt_PT' → Portuguese; 'zh', 'zh-Hans', 'zh-CN', 'zh_Hans' → Chinese, and
+    so do 'zh-TW', 'zh-Hant', 'zh-HK' (any other 'zh-…': the fallback is Simplified Chinese);
     'en', 'en-GB' → English.
     """
     if not value:
@@ -80,6 +88,8 @@ def parse_language(value: str | None) -> Language | None:
     primary = key.split("-", 1)[0]
     if primary == "en":
         return DEFAULT
+    if primary == "zh":
+        return _BY_LOCALE["zh_Hans"]
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from mail.subscribers import SUBSCRIBE_LIMIT
 from web import pages
 from web.context import db, now, settings
 from web.feeds import calendar, personal_version, stored_document
+from web.i18n import current_locale
 from web.security import csrf_exempt, rate_limit
 
 bp = Blueprint("subscriptions", __name__, template_folder="templates")
@@ -38,20 +40,24 @@ def _links() -> Links:
 def _choices(form: Any) -> subscribers.Choices:
     """Read the choices from a subscribe form: how often (`frequency` radios), the reminder
     and cancellations, stored on each subscription it asks for; or, from older forms
-    without `frequency`, the former subscriber-wide checkboxes."""
+    without `frequency`, the former subscriber-wide checkboxes. The emails' language is the
+    form's `language`, else the page's."""
     if "frequency" not in form:
-        return subscribers.check_choices(
+        choices = subscribers.check_choices(
             form.get("announcements") is not None,
             form.get("digest") is not None,
             form.get("reminder_hours") or 0,
         )
-    return subscribers.check_choices(
-        True,
-        True,
-        form.get("reminder_hours") or 0,
-        frequency=form.get("frequency"),
-        cancellations=form.get("cancellations") is not None,
-    )
+    else:
+        choices = subscribers.check_choices(
+            True,
+            True,
+            form.get("reminder_hours") or 0,
+            frequency=form.get("frequency"),
+            cancellations=form.get("cancellations") is not None,
+        )
+    language = subscribers.check_language(form.get("language") or current_locale())
+    return replace(choices, language=language)
 
 
 def _series(slug: str) -> Series:
@@ -362,6 +368,8 @@ def _manage_action(subscriber: Subscriber, action: str, moment: datetime) -> str
         _prefs(form),
     )
     subscriber.recording_notes = form.get("recording_notes") is not None
+    if "language" in form:
+        subscribers.set_language(subscriber, form.get("language"), moment)
     return "Saved."
 
 

@@ -59,6 +59,9 @@ class Subscriber(Base):
     reminder_hours: Mapped[int] = mapped_column(Integer, default=24)
     # A short note when a talk's video or slides appear after it started (migration 0015).
     recording_notes: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The language of their emails, a Babel locale of feeds.i18n.LOCALES (migration 0021): the
+    # page's language when they subscribed, changed on the management page.
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

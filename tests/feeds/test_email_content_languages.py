@@ -3,6 +3,7 @@ else the original; the fast path keeps one template per language shown."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -40,7 +41,11 @@ def test_talk_text_picks_the_language_with_fallback(talk: Event) -> None:
 
 @pytest.mark.parametrize(
     ("language", "title", "abstract"),
-    [("en", EN, "Cryo-EM, in English."), ("zh-Hans", ZH, "冷冻电镜显微学。"), (None, ZH, "冷冻")],
+    [
+        ("en", EN, "Cryo-EM, in English."),
+        ("zh-Hans", ZH, "冷冻电镜显微学。"),
+        (None, EN, "in English"),
+    ],
 )
 def test_announcements_speak_the_readers_language(
     talk: Event, language: str | None, title: str, abstract: str
@@ -80,9 +85,11 @@ def test_digest_and_session_emails_take_the_language(
     item = mail.DigestItem(talk, talk.series, "https://e.example.org/events/cryo", "x.ics")
     day = talk.start_utc.date()
     english = mail.digest_email([item], who, envelope, frequency="daily", day=day, language="en")
-    original = mail.digest_email([item], who, envelope, frequency="daily", day=day)
+    chinese_reader = dataclasses.replace(who, language="zh_Hans")
+    readers = mail.digest_email([item], chinese_reader, envelope, frequency="daily", day=day)
     assert EN in text_part(parse(mail.to_bytes(english)))
-    assert ZH in text_part(parse(mail.to_bytes(original)))
+    # without a language the reader's own is taken (the subscriber's setting)
+    assert ZH in text_part(parse(mail.to_bytes(readers)))
     urls = {"cryo": "https://e.example.org/events/cryo"}
     block = make_event(
         "bj-ml",

@@ -316,3 +316,45 @@ def test_session_emails_from_one_template_equal_the_slow_path_for_every_reader(
             assert subject == str(slow["Subject"])
             assert fast == with_boundaries_of(slow, fast), who
     assert (emails.fast, emails.slow) == (len(readers), 0)
+
+
+@pytest.mark.parametrize("locale", ["pt_PT", "zh_Hans"])
+def test_session_email_in_the_readers_language(room: Room, locale: str) -> None:
+    """The announcement and an update (one talk added), in Portuguese and Chinese."""
+    room.load(session_doc([TALK_A, TALK_B]))
+    with room.sessions() as session:
+        block = store.get_event(session, "bj-2027-01-09")
+        talks = blocks.talks_of(block)
+        urls = {e.id: f"https://events.example.org/events/{e.id}" for e in (block, *talks)}
+        reader = mail.Reader(
+            email=LISBON,
+            timezone="Europe/Lisbon",
+            manage_url=READER.manage_url,
+            unsubscribe_url=READER.unsubscribe_url,
+            language=locale,
+        )
+        first = parse(
+            mail.session_email(block, talks, block.series, reader, ENVELOPE, urls=urls, ics=None)
+        )
+        update = parse(
+            mail.session_email(
+                block,
+                talks,
+                block.series,
+                reader,
+                ENVELOPE,
+                urls=urls,
+                ics=None,
+                added=[talks[-1].id],
+            )
+        )
+    for name, msg in (("session", first), ("session-update", update)):
+        check_snapshot(
+            f"email-{locale}-{name}.txt", f"Subject: {msg['Subject']}\n\n{text_part(msg)}"
+        )
+    expected = {
+        "pt_PT": ("2 palestras", "foi acrescentada uma palestra", "(nova)"),
+        "zh_Hans": ("2 场报告", "新增一场报告", "（新增）"),
+    }[locale]
+    assert expected[0] in str(first["Subject"])
+    assert expected[1] in text_part(update) and expected[2] in text_part(update)

@@ -535,10 +535,14 @@ def test_cli_add_import_preview_and_send(
         "lisbon-ml",
         "--timezone",
         "Beijing time",
+        "--language",
+        "zh-Hans",
         "--confirmed",
     )
     csv_file = tmp_path / "list.csv"
-    csv_file.write_text("email,series,timezone\nb@example.org,lisbon-ml,America/New_York\n")
+    csv_file.write_text(
+        "email,series,timezone,language\nb@example.org,lisbon-ml,America/New_York,pt-PT\n"
+    )
     assert "imported 1 subscriber" in run("subscribers", "import", str(csv_file))
     out = run("announce", event.id, "--preview", str(tmp_path / "eml"))
     assert "wrote 2 .eml" in out
@@ -549,6 +553,9 @@ def test_cli_add_import_preview_and_send(
     run("send")
     assert sorted(m["To"] for m in smtp.inbox.messages) == ["a@example.org", "b@example.org"]
     assert "冷冻电镜原理及相关算法" in smtp.inbox.to("a@example.org")[0]["Subject"]
+    # Each in the language given on the command line or in the CSV.
+    assert "（里斯本时间）；" in smtp.inbox.to("a@example.org")[0]["Subject"]
+    assert "(hora de Lisboa); " in smtp.inbox.to("b@example.org")[0]["Subject"]
     result = CliRunner().invoke(
         cli, ["subscribers", "add", "x@example.org", "--series", "nope", "--confirmed"], env=env
     )

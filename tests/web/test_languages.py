@@ -107,6 +107,10 @@ def test_catalogs_compile_when_missing_or_stale(tmp_path: Path) -> None:
         ("zh-Hans", "zh_Hans"),
         ("zh-CN", "zh_Hans"),
         ("zh_Hans", "zh_Hans"),
+        ("zh-TW", "zh_Hans"),
+        ("zh-Hant", "zh_Hans"),
+        ("zh-HK", "zh_Hans"),
+        ("zh_Hant_TW", "zh_Hans"),
         ("en-GB", "en"),
         ("fr", None),
         ("", None),
@@ -176,6 +180,16 @@ def test_cookie_then_accept_language(client: FlaskClient, sample: None) -> None:
     assert html_lang(client.get("/", headers=zh).get_data(as_text=True)) == "pt-PT"
     # ?lang= wins over both
     assert html_lang(client.get("/?lang=en", headers=zh).get_data(as_text=True)) == "en"
+
+
+def test_traditional_chinese_browsers_read_simplified_chinese(
+    client: FlaskClient, sample: None
+) -> None:
+    """zh-TW, zh-Hant and zh-HK fall back to Simplified Chinese, not to the next tag."""
+    for accept in ("zh-TW,zh;q=0.9", "zh-Hant-TW, en;q=0.5", "zh-HK, en;q=0.8", "zh-MO"):
+        html = client.get("/", headers={"Accept-Language": accept}).get_data(as_text=True)
+        assert html_lang(html) == "zh-Hans", accept
+    assert html_lang(client.get("/?lang=zh-TW").get_data(as_text=True)) == "zh-Hans"
 
 
 def test_switcher_links_keep_the_page_and_its_arguments(client: FlaskClient, sample: None) -> None:

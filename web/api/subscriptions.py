@@ -3,9 +3,10 @@ as the subscribe forms do."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
-from flask import Response
+from flask import Response, request
 from pydantic import Field
 
 from events.errors import InvalidRecord
@@ -14,6 +15,7 @@ from mail import subscribers
 from web.api.base import ApiError, answer, json_body, operation
 from web.api.schema import Out
 from web.context import db, now
+from web.i18n import parse_language
 from web.security import check_rate, client_address
 
 
@@ -40,12 +42,27 @@ class SubscriptionIn(Out):
     announcements: bool = True
     digest: bool = True
     reminder_hours: int = Field(default=subscribers.DEFAULT_REMINDER_HOURS, ge=0, le=168)
+    language: str | None = Field(
+        default=None,
+        max_length=20,
+        description="language of the emails: en, pt-PT or zh-Hans; default: Accept-Language, "
+        "else en",
+    )
 
 
 class SubscriptionAccepted(Out):
     """The request was recorded; a confirmation email is on its way."""
 
     status: Literal["confirmation_sent"]
+
+
+def _accepted_language() -> str | None:
+    """Return the locale of the request's Accept-Language (first supported tag), else None."""
+    for tag, _quality in request.accept_languages:
+        found = parse_language(tag)
+        if found is not None:
+            return found.locale
+    return None
 
 
 @operation(
@@ -78,12 +95,15 @@ def subscribe() -> Response:
                 "subscription",
                 [("series", "give series or topics"), ("topics", "give series or topics")],
             )
-        choices = subscribers.check_choices(
-            data.get("announcements", True),
-            data.get("digest", True),
-            data.get("reminder_hours", subscribers.DEFAULT_REMINDER_HOURS),
-            frequency=data.get("frequency"),
-            cancellations=data.get("cancellations", True),
+        choices = replace(
+            subscribers.check_choices(
+                data.get("announcements", True),
+                data.get("digest", True),
+                data.get("reminder_hours", subscribers.DEFAULT_REMINDER_HOURS),
+                frequency=data.get("frequency"),
+                cancellations=data.get("cancellations", True),
+            ),
+            language=subscribers.check_language(data.get("language") or _accepted_language()),
         )
         keys = slugs + [TOPIC_KEY + slug for slug in topic_slugs]
         zone = data.get("timezone")

@@ -27,6 +27,7 @@ from events.errors import InvalidRecord
 from events.models import Organiser
 from mail import outbox
 from web.context import db, now, settings, state
+from web.i18n import current_locale
 from web.organise import bp
 from web.organise.forms import ConfirmForm, SignInForm
 from web.security import check_rate, client_address
@@ -88,7 +89,14 @@ def send_link(address: str, *, browser_nonce: str | None, invited_to: str = "") 
         return
     link, secret = made
     outbox.queue_signin(
-        db(), link, address, signin_url(secret), settings(), now(), invited_to=invited_to
+        db(),
+        link,
+        address,
+        signin_url(secret),
+        settings(),
+        now(),
+        invited_to=invited_to,
+        language=current_locale(),
     )
 
 
