@@ -237,7 +237,7 @@ def feed_version(
 
 
 def personal_version(
-    session: Session,
+    session: Session | None,
     config: Settings,
     token: str,
     stamps: queries.SeriesStamps,
@@ -248,7 +248,10 @@ def personal_version(
     (it is in the body's links) and the talks whose `revealed` meeting details have reached
     subscribers by `moment` (so a body made before a reveal is never served after it)."""
     token_hash = hashlib.sha256(token.encode()).hexdigest()[:16]
-    reveals = queries.revealed_meetings(session, list(stamps.revealing), moment)
+    reveals = ""
+    if stamps.revealing:  # (without any, no session is needed: the fast path)
+        assert session is not None
+        reveals = queries.revealed_meetings(session, list(stamps.revealing), moment)
     return feed_version(config, stamps, moment, "personal", fmt, token_hash, reveals)
 
 
