@@ -378,6 +378,14 @@ class FeedStamp:
         return "|".join([self.series_updated.isoformat(), changed, str(self.revision), *parts])
 
 
+# What one talk's .ics download changes with (web.feeds.event_calendar): its piece version.
+TALK_STAMP = (
+    select(Event.id, Event.sequence, Event.updated_at, Series.updated_at)
+    .join(Series, Series.id == Event.series_id)
+    .where(Event.id == bindparam("event_id"))
+)
+
+
 # Built once: a 304 answer runs only this statement, so it skips building and caching one.
 STAMP = select(Series.id, Series.updated_at, Series.talks_changed_at, Series.feed_revision).where(
     Series.slug == bindparam("slug")

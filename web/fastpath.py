@@ -8,6 +8,7 @@ GET or HEAD without a query string and without an `Authorization` header, of
 | `/series/<slug>.ics`, `.rss`, `.atom`, `.json` | `rendered_feed` (series, format, encoding) |
 | `/calendar.ics`, `/feed.rss`, `/feed.atom`, `/feed.json` | `rendered_document` `site/<fmt>` |
 | `/s/<token>.ics`, `/s/<token>.rss` (private) | `rendered_document` `personal/<id>/<fmt>` |
+| `/events/<id>.ics` (a download) | `rendered_document` `talk/<id>/ics` |
 | `/`, `/series/<slug>`, `/events/<id>` (cookies: `lang`, `tz`) | `rendered_document` `page/…` |
 
 it computes the document's version exactly as the Flask views do (`web.feeds`,
@@ -52,7 +53,7 @@ from feeds import cache
 from feeds.formats import FORMATS
 from web import page_cache
 from web.context import AppState
-from web.feeds import feed_version, personal_version
+from web.feeds import feed_version, personal_version, talk_calendar_version
 from web.http import cache_headers, not_modified, ok_response, set_validators, strong_etag
 from web.i18n import DEFAULT, LANG_COOKIE, parse_language
 from web.pages import TZ_COOKIE
@@ -67,6 +68,7 @@ SITE = {"/calendar.ics": "ics", "/feed.rss": "rss", "/feed.atom": "atom", "/feed
 # The version parts of an unfiltered site-wide feed (web.feeds: no ?series=, no ?tag=).
 SITE_FILTER = repr(sorted(queries.FeedFilter().query().items()))
 SERIES_PAGE = re.compile(r"/series/([A-Za-z0-9_-]{1,100})")
+TALK_ICS = re.compile(r"/events/([A-Za-z0-9_.-]{1,100})\.ics")
 TALK_PAGE = re.compile(r"/events/([A-Za-z0-9_.-]{1,100})")
 PAGE_TYPE = "text/html; charset=utf-8"
 MEMO_BYTES = 32 * 2**20
@@ -120,6 +122,7 @@ class Found:
     content_type: str
     load: Callable[[str], bytes | None]
     kind: str = "public"  # "public" feed, "private" (personal) feed, or "page"
+    filename: str | None = None  # a download's (Content-Disposition)
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,7 @@ class StoredFeeds:
             if unchanged:
                 response = Response(status=304, headers=headers)
             else:
-                response = ok_response(body, gzipped, found.content_type, headers)
+                response = ok_response(body, gzipped, found.content_type, headers, found.filename)
             set_validators(response, base, gzipped, found.last_modified)
             if private:
                 response.headers["X-Robots-Tag"] = "noindex"
@@ -318,7 +321,29 @@ def _route(path: str) -> Route | None:
     if matched is not None:
         token, fmt = matched.groups()
         return lambda fast: _personal(fast, token, fmt)
+    matched = TALK_ICS.fullmatch(path)
+    if matched is not None:
+        event_id = matched.group(1)
+        return lambda fast: _talk_calendar(fast, event_id)
     return None
+
+
+def _talk_calendar(fast: StoredFeeds, event_id: str) -> Found | None:
+    """One talk's .ics download (web.feeds.event_calendar)."""
+    row = fast.reader.first(queries.TALK_STAMP, {"event_id": event_id})
+    if row is None:
+        return None
+    talk_id, sequence, updated, series_updated = row
+    version = talk_calendar_version(fast.state.settings, sequence, updated, series_updated)
+    key = f"talk/{talk_id}/ics"
+    return Found(
+        key,
+        version,
+        max(updated, series_updated),
+        FORMATS["ics"].content_type,
+        _document(fast, key, version),
+        filename=f"{talk_id}.ics",
+    )
 
 
 def _series(fast: StoredFeeds, slug: str, fmt: str) -> Found:

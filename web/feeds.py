@@ -43,6 +43,7 @@ from feeds.ical import CalendarInfo, assemble, piece_zone_years, render_vevent, 
 from feeds.links import Links
 from feeds.syndication import MAX_ITEMS, FeedInfo, ItemText, ItemTexts, item_text, ordered
 from feeds.text import plain_text
+from web import page_cache
 from web.context import db, now, settings
 from web.http import cached_response, not_found, stored_answer, wants_gzip
 
@@ -306,20 +307,41 @@ def series_calendar(slug: str) -> Response:
     return _series_feed(slug, "ics" + shape.key, build)
 
 
+def talk_calendar_version(
+    config: Settings, sequence: int, updated: datetime, series_updated: datetime
+) -> str:
+    """Return the version of a talk's .ics download: its VEVENT piece's version (the talk's
+    sequence and edit, its series' edit, the settings) and the code that frames it."""
+    fingerprint = cache.settings_fingerprint(config)
+    piece = cache.version_key(sequence, updated, series_updated, fingerprint)
+    return "|".join(["talk-ics", piece, page_cache.code_fingerprint()])
+
+
 @bp.get("/events/<event_id>.ics")
 def event_calendar(event_id: str) -> Response:
-    """Serve one talk as an .ics download."""
+    """Serve one talk as an .ics download, stored per version (`rendered_document`
+    `talk/<id>/ics`; web.fastpath answers it before Flask)."""
     try:
         event = queries.event_with_series(db(), event_id)
     except NotFound as exc:
         return not_found(str(exc))
-    links = _links()
-    info = CalendarInfo(name=event.title, url=links.event_page(event.id))
-    body = calendar([event], info)
-    return cached_response(
-        body,
-        content_type=ICS_TYPE,
+    version = talk_calendar_version(
+        settings(), event.sequence, event.updated_at, event.series.updated_at
+    )
+    key = f"talk/{event.id}/ics"
+    session = db()
+
+    def build() -> bytes:
+        info = CalendarInfo(name=event.title, url=_links().event_page(event.id))
+        return calendar([event], info)
+
+    return stored_answer(
+        version=version,
         last_modified=queries.last_modified([event]),
+        content_type=ICS_TYPE,
+        load=lambda encoding: cache.stored_document(session, key, encoding, version),
+        save=lambda encoding, body: cache.store_document(session, key, encoding, version, body),
+        build=build,
         filename=f"{event.id}.ics",
     )
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 SERIES = [f"/series/alpha.{fmt}" for fmt in ("ics", "rss", "atom", "json")]
-URLS = SERIES + SITE + PERSONAL
+URLS = [*SERIES, *SITE, *PERSONAL, "/events/s0.ics"]
 
 
 def _fast(app: Flask) -> StoredFeeds:
