@@ -9,6 +9,7 @@ GET or HEAD without a query string and without an `Authorization` header, of
 | `/calendar.ics`, `/feed.rss`, `/feed.atom`, `/feed.json` | `rendered_document` `site/<fmt>` |
 | `/s/<token>.ics`, `/s/<token>.rss` (private) | `rendered_document` `personal/<id>/<fmt>` |
 | `/events/<id>.ics` (a download) | `rendered_document` `talk/<id>/ics` |
+| `/api/v1/events` (no cookie) | `rendered_document` `api/events` |
 | `/`, `/series/<slug>`, `/events/<id>` (cookies: `lang`, `tz`) | `rendered_document` `page/…` |
 
 it computes the document's version exactly as the Flask views do (`web.feeds`,
@@ -52,6 +53,8 @@ from events.times import resolve_zone
 from feeds import cache
 from feeds.formats import FORMATS
 from web import page_cache
+from web.api.base import PREFIX
+from web.api.talks import STORED_LIST, STORED_LIST_ENCODING, list_version
 from web.context import AppState
 from web.feeds import feed_version, personal_version, talk_calendar_version
 from web.http import cache_headers, not_modified, ok_response, set_validators, strong_etag
@@ -71,6 +74,9 @@ SERIES_PAGE = re.compile(r"/series/([A-Za-z0-9_-]{1,100})")
 TALK_ICS = re.compile(r"/events/([A-Za-z0-9_.-]{1,100})\.ics")
 TALK_PAGE = re.compile(r"/events/([A-Za-z0-9_.-]{1,100})")
 PAGE_TYPE = "text/html; charset=utf-8"
+API_LIST = PREFIX + "/events"
+# The encoding a kind of document is stored under when not compressed.
+PLAIN = {"page": page_cache.ENCODING, "api": STORED_LIST_ENCODING}
 MEMO_BYTES = 32 * 2**20
 
 
@@ -169,7 +175,12 @@ class StoredFeeds:
         ):
             return None
         path = environ.get("PATH_INFO", "")
-        route = _route(path)
+        if path == API_LIST:
+            if "HTTP_COOKIE" in environ:
+                return None  # (the API reads no cookie, but keep to the plainest case)
+            route: Route | None = _api_list
+        else:
+            route = _route(path)
         if route is None:
             route = self._page_route(path, environ)
             if route is None:
@@ -181,13 +192,13 @@ class StoredFeeds:
             return None  # Flask answers (its own error page, or a 404)
 
     def _respond(self, found: Found, environ: WSGIEnvironment) -> Answer | None:
-        page = found.kind == "page"
+        page = found.kind in ("page", "api")
         gzipped = not page and _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING"))
         base = strong_etag(found.version) if not page else ""
         unchanged = not page and _unchanged(environ, base, found.last_modified)
         body = b""
         if not unchanged:
-            encoding = "gzip" if gzipped else ("identity" if not page else page_cache.ENCODING)
+            encoding = "gzip" if gzipped else PLAIN.get(found.kind, "identity")
             memo_key = (found.key, encoding, found.version)
             found_body = self.memo.get(memo_key)
             if found_body is None:
@@ -215,7 +226,13 @@ class StoredFeeds:
         body: bytes,
     ) -> tuple[str, tuple[tuple[str, str], ...]]:
         """Build the status and headers the Flask stack sends for this variant."""
-        if found.kind == "page":
+        if found.kind == "api":
+            response = Response(body, 200, mimetype=found.content_type)
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
+        elif found.kind == "page":
             response = Response(body, status=200, content_type=found.content_type)
             response.vary.add("Cookie")
             response.vary.add("Accept-Language")
@@ -326,6 +343,21 @@ def _route(path: str) -> Route | None:
         event_id = matched.group(1)
         return lambda fast: _talk_calendar(fast, event_id)
     return None
+
+
+def _api_list(fast: StoredFeeds) -> Found:
+    """The anonymous talk list of the API without arguments (web.api.talks.list_events)."""
+    row = fast.reader.first(queries.PUBLIC_SUMMARY)
+    assert row is not None
+    version = list_version(fast.state.settings, queries.stamps_of(row).summary)
+    return Found(
+        STORED_LIST,
+        version,
+        None,
+        "application/json",
+        _document(fast, STORED_LIST, version),
+        kind="api",
+    )
 
 
 def _talk_calendar(fast: StoredFeeds, event_id: str) -> Found | None:

@@ -243,3 +243,25 @@ def test_the_fast_path_survives_a_dropped_connection(site: Flask) -> None:
     for connection in reader._held:  # noqa: SLF001  (closed under it, as by a restart)
         connection.close()
     assert _answer(site, "/calendar.ics").data == before
+
+
+def test_the_api_list_answers_as_the_flask_stack(
+    site: Flask, sessions: sessionmaker[Session]
+) -> None:
+    url = "/api/v1/events"
+    fast = _fast(site)
+    assert fast.answer(EnvironBuilder(path=url).get_environ()) is None  # not stored yet
+    assert _flask(site, url).status_code == 200  # Flask stores it
+    for method, headers in [("GET", {}), ("HEAD", {}), ("GET", {"Accept-Encoding": "gzip"})]:
+        quick = _answer(site, url, method, **headers)
+        slow = _flask(site, url, method, **headers)
+        assert (quick.status_code, quick.data) == (slow.status_code, slow.data), method
+        assert sorted(quick.headers.items()) == sorted(slow.headers.items()), method
+    for headers, query in [({"Authorization": "Bearer x"}, ""), ({"Cookie": "a=b"}, "")]:
+        environ = EnvironBuilder(path=url, headers=headers, query_string=query).get_environ()
+        assert fast.answer(environ) is None, headers
+    assert fast.answer(EnvironBuilder(path=url, query_string="limit=5").get_environ()) is None
+    _retitle(sessions, "s0", "Renamed talk")
+    assert fast.answer(EnvironBuilder(path=url).get_environ()) is None
+    assert b"Renamed talk" in _flask(site, url).data
+    assert b"Renamed talk" in _answer(site, url).data
