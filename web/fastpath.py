@@ -56,7 +56,12 @@ from web import page_cache
 from web.api.base import PREFIX
 from web.api.talks import STORED_LIST, STORED_LIST_ENCODING, list_version
 from web.context import AppState
-from web.feeds import feed_version, personal_version, talk_calendar_version
+from web.feeds import (
+    feed_version,
+    personal_version,
+    talk_calendar_key,
+    talk_calendar_version,
+)
 from web.http import cache_headers, not_modified, ok_response, set_validators, strong_etag
 from web.i18n import DEFAULT, LANG_COOKIE, parse_language
 from web.pages import TZ_COOKIE
@@ -367,7 +372,7 @@ def _talk_calendar(fast: StoredFeeds, event_id: str) -> Found | None:
         return None
     talk_id, sequence, updated, series_updated = row
     version = talk_calendar_version(fast.state.settings, sequence, updated, series_updated)
-    key = f"talk/{talk_id}/ics"
+    key = talk_calendar_key(talk_id)
     return Found(
         key,
         version,

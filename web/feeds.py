@@ -45,11 +45,12 @@ from feeds.syndication import MAX_ITEMS, FeedInfo, ItemText, ItemTexts, item_tex
 from feeds.text import plain_text
 from web import page_cache
 from web.context import db, now, settings
-from web.http import cached_response, not_found, stored_answer, wants_gzip
+from web.http import cached_response, not_found, stored_answer, strong_etag, wants_gzip
 
 bp = Blueprint("feeds", __name__)
 
 ICS_TYPE = ICS.content_type
+KEY_LENGTH = 100  # of `rendered_document.key`
 RENDERERS = READER_RENDERERS
 SITE_TITLE = "EventFeed: all public seminars"
 
@@ -314,7 +315,14 @@ def talk_calendar_version(
     sequence and edit, its series' edit, the settings) and the code that frames it."""
     fingerprint = cache.settings_fingerprint(config)
     piece = cache.version_key(sequence, updated, series_updated, fingerprint)
-    return "|".join(["talk-ics", piece, page_cache.code_fingerprint()])
+    text = "|".join(["talk-ics", piece, page_cache.code_fingerprint()])
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def talk_calendar_key(event_id: str) -> str:
+    """Return the `rendered_document` key of a talk's .ics (a long id is hashed to fit)."""
+    key = f"talk/{event_id}/ics"
+    return key if len(key) <= KEY_LENGTH else f"talk/{strong_etag(event_id)}/ics"
 
 
 @bp.get("/events/<event_id>.ics")
@@ -328,7 +336,7 @@ def event_calendar(event_id: str) -> Response:
     version = talk_calendar_version(
         settings(), event.sequence, event.updated_at, event.series.updated_at
     )
-    key = f"talk/{event.id}/ics"
+    key = talk_calendar_key(event.id)
     session = db()
 
     def build() -> bytes:
