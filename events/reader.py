@@ -9,12 +9,14 @@ read sees every committed write (nothing is ever stale) and holds no transaction
 between requests. Each statement is compiled once for the dialect; its parameters and
 columns go through the column types' own bind and result processors, so a row equals the
 one `Connection.execute` returns (`tests/events/test_reader.py`). A dropped connection is
-replaced once, then the error goes up. `engine.dispose()` closes every held connection.
+replaced once, then the error goes up. `engine.dispose()` closes every held connection;
+a forked child (gunicorn `--preload`) never uses or closes one of its parent's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ class Reader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect
+        self._pid = os.getpid()
         self._local = threading.local()
         self._held: list[DBAPIConnection] = []
         self._lock = threading.Lock()
@@ -84,7 +87,10 @@ class Reader:
         return None if row is None else row[0]
 
     def close(self) -> None:
-        """Close every connection held (by any thread)."""
+        """Close every connection held (by any thread) of this process."""
+        if self._pid != os.getpid():
+            self._forget()  # a forked child: the connections are the parent's
+            return
         with self._lock:
             held, self._held = self._held, []
         for connection in held:
@@ -113,7 +119,16 @@ class Reader:
     def _disconnected(self, exc: Any, connection: DBAPIConnection) -> bool:
         return bool(self.dialect.is_disconnect(exc, connection, None))
 
+    def _forget(self) -> None:
+        """Drop (never close, never use) the connections inherited over a fork."""
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._held = []
+        self._lock = threading.Lock()
+
     def _connection(self) -> DBAPIConnection:
+        if self._pid != os.getpid():
+            self._forget()
         connection: DBAPIConnection | None = getattr(self._local, "connection", None)
         if connection is None:
             pooled = self.engine.raw_connection()

@@ -70,3 +70,20 @@ def test_disposing_the_engine_closes_held_connections(engine: Engine) -> None:
     assert reader._held == []  # noqa: SLF001
     assert reader.first(queries.PUBLIC_SUMMARY) is not None  # a new one when asked again
     reader.close()
+
+
+def test_a_forked_child_never_uses_its_parents_connection(engine: Engine) -> None:
+    reader = Reader(engine)
+    assert reader.first(queries.PUBLIC_SUMMARY) is not None
+    parents = list(reader._held)  # noqa: SLF001
+    reader._pid = -1  # noqa: SLF001  (as seen from a child forked after that read)
+    assert reader.first(queries.PUBLIC_SUMMARY) is not None
+    children = list(reader._held)  # noqa: SLF001
+    assert children and children[0] is not parents[0]
+    reader._pid = -1  # noqa: SLF001
+    reader.close()  # (gunicorn's post_fork disposes the engine): the parent's stays open
+    cursor = parents[0].cursor()
+    cursor.execute("SELECT 1")
+    assert cursor.fetchall()[0][0] == 1
+    parents[0].close()
+    children[0].close()
