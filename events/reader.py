@@ -28,6 +28,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 Processor = Callable[[Any], Any] | None
 Query = Select[*tuple[Any, ...]]
 Params = Mapping[str, Any] | None
+Arguments = Sequence[Any] | dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -56,25 +57,18 @@ class Reader:
 
     def rows(self, statement: Query, params: Params = None) -> list[tuple[Any, ...]]:
         """Return every row of `statement`, each value processed by its column's type."""
-        compiled = self._compile(statement)
-        values = {**compiled.defaults, **(params or {})}
-        bound = [
-            value if process is None else process(value)
-            for value, process in zip(
-                (values[n] for n in compiled.names), compiled.binds, strict=True
-            )
+        return self.batch([(statement, params)])[0]
+
+    def batch(self, statements: Sequence[tuple[Query, Params]]) -> list[list[tuple[Any, ...]]]:
+        """Return the rows of each statement; on PostgreSQL all in one round trip (psycopg's
+        pipeline mode), each still its own autocommit statement."""
+        compiled = [self._compile(statement) for statement, _ in statements]
+        work = [
+            (c.sql, _arguments(c, params))
+            for c, (_, params) in zip(compiled, statements, strict=True)
         ]
-        args: Sequence[Any] | dict[str, Any] = (
-            bound if compiled.positional else dict(zip(compiled.names, bound, strict=True))
-        )
-        raw = self._fetch(compiled.sql, args)
-        processors = compiled.results
-        if not any(processors):
-            return [tuple(row) for row in raw]
-        return [
-            tuple(v if p is None else p(v) for v, p in zip(row, processors, strict=True))
-            for row in raw
-        ]
+        raws = self._fetch(work)
+        return [_processed(c, raw) for c, raw in zip(compiled, raws, strict=True)]
 
     def first(self, statement: Query, params: Params = None) -> tuple[Any, ...] | None:
         """Return the first row of `statement`, or None."""
@@ -98,23 +92,44 @@ class Reader:
                 connection.close()
         self._local = threading.local()
 
-    def _fetch(self, sql: str, args: Sequence[Any] | dict[str, Any]) -> list[Any]:
+    def _fetch(self, work: list[tuple[str, Arguments]]) -> list[list[Any]]:
         for observe in self.on_execute:
-            observe(sql)
+            for sql, _ in work:
+                observe(sql)
         for attempt in (1, 2):
             connection = self._connection()
             try:
-                cursor = connection.cursor()
-                try:
-                    cursor.execute(sql, args)
-                    return list(cursor.fetchall())
-                finally:
-                    cursor.close()
+                return self._run(connection, work)
             except self.dialect.loaded_dbapi.Error as exc:
                 self._drop(connection)
                 if attempt == 2 or not self._disconnected(exc, connection):
                     raise
         raise AssertionError("unreachable")
+
+    def _run(
+        self, connection: DBAPIConnection, work: list[tuple[str, Arguments]]
+    ) -> list[list[Any]]:
+        if len(work) > 1 and self.dialect.name == "postgresql":
+            cursors = []
+            with connection.pipeline():
+                for sql, args in work:
+                    cursor = connection.cursor()
+                    cursors.append(cursor)
+                    cursor.execute(sql, args)
+            try:
+                return [list(cursor.fetchall()) for cursor in cursors]
+            finally:
+                for cursor in cursors:
+                    cursor.close()
+        found = []
+        for sql, args in work:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, args)
+                found.append(list(cursor.fetchall()))
+            finally:
+                cursor.close()
+        return found
 
     def _disconnected(self, exc: Any, connection: DBAPIConnection) -> bool:
         return bool(self.dialect.is_disconnect(exc, connection, None))
@@ -177,3 +192,23 @@ class Reader:
         )
         self._compiled[id(statement)] = (statement, result)
         return result
+
+
+def _arguments(compiled: _Compiled, params: Params) -> Arguments:
+    """Return the DBAPI arguments of a compiled statement, through the bind processors."""
+    values = {**compiled.defaults, **(params or {})}
+    bound = [
+        value if process is None else process(value)
+        for value, process in zip((values[n] for n in compiled.names), compiled.binds, strict=True)
+    ]
+    return bound if compiled.positional else dict(zip(compiled.names, bound, strict=True))
+
+
+def _processed(compiled: _Compiled, raw: list[Any]) -> list[tuple[Any, ...]]:
+    """Return raw rows with each value through its column's result processor."""
+    processors = compiled.results
+    if not any(processors):
+        return [tuple(row) for row in raw]
+    return [
+        tuple(v if p is None else p(v) for v, p in zip(row, processors, strict=True)) for row in raw
+    ]

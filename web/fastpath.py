@@ -48,7 +48,7 @@ from werkzeug.http import parse_accept_header, parse_cookie, parse_date, parse_e
 
 from events import queries
 from events.errors import NotFound, UnknownTimezone
-from events.reader import Reader
+from events.reader import Params, Query, Reader
 from events.times import resolve_zone
 from feeds import cache
 from feeds.formats import FORMATS
@@ -446,34 +446,42 @@ def _personal(fast: StoredFeeds, token: str, fmt: str) -> Found | None:
     )
 
 
-def _taxonomy(fast: StoredFeeds) -> str:
-    return page_cache.taxonomy_digest(fast.reader.rows(page_cache.TAXONOMY))
-
-
-def _clock(fast: StoredFeeds, moment: datetime) -> str:
-    return str(fast.reader.scalar(page_cache.BOUNDARY, {"now": moment}))
+def _page_reads(
+    fast: StoredFeeds, first: tuple[Query, Params], moment: datetime | None
+) -> tuple[tuple[object, ...] | None, str, str]:
+    """Read a page's first stamp row, the taxonomy and (given a moment) the clock boundary,
+    in one round trip; return the row, the taxonomy digest and the boundary's text."""
+    statements: list[tuple[Query, Params]] = [first, (page_cache.TAXONOMY, None)]
+    if moment is not None:
+        statements.append((page_cache.BOUNDARY, {"now": moment}))
+    found = fast.reader.batch(statements)
+    row = found[0][0] if found[0] else None
+    boundary = str(found[2][0][0]) if moment is not None else ""
+    return row, page_cache.taxonomy_digest(found[1]), boundary
 
 
 def _home(fast: StoredFeeds, moment: datetime) -> str | None:
-    row = fast.reader.first(queries.PUBLIC_SUMMARY)
+    row, taxonomy, clock = _page_reads(fast, (queries.PUBLIC_SUMMARY, None), moment)
     assert row is not None
     summary = queries.stamps_of(row).summary
-    return page_cache.home_stamp(summary, _taxonomy(fast), _clock(fast, moment))
+    return page_cache.home_stamp(summary, taxonomy, clock)
 
 
 def _series_page(fast: StoredFeeds, moment: datetime, slug: str) -> str | None:
-    series = page_cache.row_stamp(fast.reader.first(page_cache.SERIES_ROW, {"slug": slug}))
-    if series is None:
-        return None
-    return page_cache.series_page_stamp(series, _taxonomy(fast), _clock(fast, moment))
-
-
-def _talk_page(fast: StoredFeeds, _moment: datetime, event_id: str) -> str | None:
-    row = fast.reader.first(page_cache.TALK_SERIES_ROW, {"event_id": event_id})
+    row, taxonomy, clock = _page_reads(fast, (page_cache.SERIES_ROW, {"slug": slug}), moment)
     series = page_cache.row_stamp(row)
     if series is None:
         return None
-    return page_cache.talk_page_stamp(series, _taxonomy(fast))
+    return page_cache.series_page_stamp(series, taxonomy, clock)
+
+
+def _talk_page(fast: StoredFeeds, _moment: datetime, event_id: str) -> str | None:
+    first = (page_cache.TALK_SERIES_ROW, {"event_id": event_id})
+    row, taxonomy, _ = _page_reads(fast, first, None)
+    series = page_cache.row_stamp(row)
+    if series is None:
+        return None
+    return page_cache.talk_page_stamp(series, taxonomy)
 
 
 def _stored_page(fast: StoredFeeds, key: str, page: Page) -> Found | None:

@@ -87,3 +87,19 @@ def test_a_forked_child_never_uses_its_parents_connection(engine: Engine) -> Non
     assert cursor.fetchall()[0][0] == 1
     parents[0].close()
     children[0].close()
+
+
+def test_a_batch_equals_its_statements_one_by_one(
+    engine: Engine, make_series: Callable[..., Series], make_event: Callable[..., Event]
+) -> None:
+    make_series(slug="alpha", name="Seminar Alpha", topics=["Geometry"])
+    make_event("alpha", id="a1", title="A talk", start="2030-03-01 09:30", end="10:00")
+    reader = Reader(engine)
+    seen: list[str] = []
+    reader.on_execute.append(seen.append)
+    try:
+        statements = _statements()
+        assert reader.batch(statements) == [reader.rows(s, p) for s, p in statements]
+        assert len(seen) == 2 * len(statements)
+    finally:
+        reader.close()
