@@ -38,6 +38,8 @@ ROUTES = [
     ("home page /", "/", {}),
     ("series page", f"/series/{BIG}", {}),
     ("talk page", "/events/talk-500", {}),
+    ("talk .ics", "/events/talk-500.ics", {}),
+    ("API list", "/api/v1/events", {}),
     ("/healthz", "/healthz", {}),
 ]
 

@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -380,8 +381,16 @@ class FeedStamp:
         return "|".join([self.series_updated.isoformat(), changed, str(self.revision), *parts])
 
 
+# What one talk's .ics download changes with (web.feeds.event_calendar): its piece version.
+TALK_STAMP = (
+    select(Event.id, Event.sequence, Event.updated_at, Series.updated_at)
+    .join(Series, Series.id == Event.series_id)
+    .where(Event.id == bindparam("event_id"))
+)
+
+
 # Built once: a 304 answer runs only this statement, so it skips building and caching one.
-_STAMP = select(Series.id, Series.updated_at, Series.talks_changed_at, Series.feed_revision).where(
+STAMP = select(Series.id, Series.updated_at, Series.talks_changed_at, Series.feed_revision).where(
     Series.slug == bindparam("slug")
 )
 
@@ -429,7 +438,7 @@ def series_stamp(session: Session, slug: str) -> FeedStamp:
     insert, update or delete of a talk. What else a feed depends on, the retention boundary,
     moves once a day (`retention_cutoff`), so callers add the date to the version.
     """
-    row = session.connection().execute(_STAMP, {"slug": slug}).first()
+    row = session.connection().execute(STAMP, {"slug": slug}).first()
     if row is None:
         raise NotFound(f"no series with slug {slug!r}")
     return FeedStamp(*row)
@@ -473,13 +482,14 @@ _SUMMARY = (
     func.max(Series.updated_at),
     func.max(Series.talks_changed_at),
 )
-_PUBLIC_SUMMARY = select(*_SUMMARY).where(Series.visibility == "public")
+PUBLIC_SUMMARY = select(*_SUMMARY).where(Series.visibility == "public")
 _FILTERED_SUMMARY = select(*_SUMMARY).where(
     Series.visibility == "public", Series.slug.in_(bindparam("slugs", expanding=True))
 )
 
 
-def _stamps(row: Sequence[object], series_ids: tuple[int, ...] = ()) -> SeriesStamps:
+def stamps_of(row: Sequence[object], series_ids: tuple[int, ...] = ()) -> SeriesStamps:
+    """Return the stamps of a `PUBLIC_SUMMARY` row (or one made like it)."""
     count, ids, squares, revisions, updated, talks = row
     assert updated is None or isinstance(updated, datetime)
     assert talks is None or isinstance(talks, datetime)
@@ -495,20 +505,20 @@ def site_stamps(session: Session, feed_filter: FeedFilter) -> SeriesStamps:
     if feed_filter.series:
         row = connection.execute(_FILTERED_SUMMARY, {"slugs": list(feed_filter.series)}).one()
     else:
-        row = connection.execute(_PUBLIC_SUMMARY).one()
+        row = connection.execute(PUBLIC_SUMMARY).one()
     if feed_filter.series and row[0] == 0:
         names = ", ".join(repr(s) for s in feed_filter.series)
         raise NotFound(f"no public series named {names}")
-    return _stamps(tuple(row))
+    return stamps_of(tuple(row))
 
 
 def public_stamps(session: Session, condition: ColumnElement[bool]) -> SeriesStamps:
     """Return the stamps of the public series meeting `condition` (a topic's, for example)."""
-    row = session.connection().execute(_PUBLIC_SUMMARY.where(condition)).one()
-    return _stamps(tuple(row))
+    row = session.connection().execute(PUBLIC_SUMMARY.where(condition)).one()
+    return stamps_of(tuple(row))
 
 
-_FOLLOWED = (
+FOLLOWED = (
     select(
         Subscriber.id,
         Subscriber.updated_at,
@@ -537,7 +547,12 @@ def personal_stamps(session: Session, token: str) -> tuple[int, SeriesStamps] | 
     what their talks change with."""
     if not token or len(token) > 64:
         return None
-    rows = session.connection().execute(_FOLLOWED, {"token": token}).all()
+    rows = session.connection().execute(FOLLOWED, {"token": token}).all()
+    return personal_stamps_of([tuple(r) for r in rows])
+
+
+def personal_stamps_of(rows: Sequence[Sequence[Any]]) -> tuple[int, SeriesStamps] | None:
+    """Return `personal_stamps` from the rows of `FOLLOWED` (None: no such subscriber)."""
     if not rows:
         return None
     followed = sorted((r for r in rows if r[2] is not None), key=lambda r: r[2])
@@ -545,7 +560,7 @@ def personal_stamps(session: Session, token: str) -> tuple[int, SeriesStamps] | 
     updated = max((r[3] for r in followed), default=None)
     talks = max((r[4] for r in followed if r[4] is not None), default=None)
     row = (len(ids), sum(ids), sum(i * i for i in ids), sum(r[5] for r in followed))
-    base = _stamps((*row, updated, talks), ids)
+    base = stamps_of((*row, updated, talks), ids)
     # the subscriber's own edits (zone, choices) too: the manage page changes them
     revealing = tuple(r[2] for r in followed if r[6])
     topic_ids = tuple(sorted(r[7] for r in rows if r[7] is not None))

@@ -106,7 +106,7 @@ def pieces(
     return [stored[event_id][1] for event_id, _ in wanted]
 
 
-_FEED = select(RenderedFeed.body).where(
+STORED_FEED = select(RenderedFeed.body).where(
     RenderedFeed.series_id == bindparam("series_id"),
     RenderedFeed.format == bindparam("format"),
     RenderedFeed.encoding == bindparam("encoding"),
@@ -119,7 +119,7 @@ def stored_feed(
 ) -> bytes | None:
     """Return a series feed stored under exactly `version`, or None."""
     params = {"series_id": series_id, "format": fmt, "encoding": encoding, "version": version}
-    body: bytes | None = session.connection().execute(_FEED, params).scalar()
+    body: bytes | None = session.connection().execute(STORED_FEED, params).scalar()
     return body
 
 
@@ -137,7 +137,7 @@ def store_feed(
     _upsert(session, RenderedFeed, ["series_id", "format", "encoding"], [row])
 
 
-_DOCUMENT = select(RenderedDocument.body).where(
+STORED_DOCUMENT = select(RenderedDocument.body).where(
     RenderedDocument.key == bindparam("key"),
     RenderedDocument.encoding == bindparam("encoding"),
     RenderedDocument.version == bindparam("version"),
@@ -147,7 +147,7 @@ _DOCUMENT = select(RenderedDocument.body).where(
 def stored_document(session: Session, key: str, encoding: str, version: str) -> bytes | None:
     """Return a site-wide or personal feed stored under exactly `version`, or None."""
     params = {"key": key, "encoding": encoding, "version": version}
-    body: bytes | None = session.connection().execute(_DOCUMENT, params).scalar()
+    body: bytes | None = session.connection().execute(STORED_DOCUMENT, params).scalar()
     return body
 
 

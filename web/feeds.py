@@ -43,12 +43,14 @@ from feeds.ical import CalendarInfo, assemble, piece_zone_years, render_vevent, 
 from feeds.links import Links
 from feeds.syndication import MAX_ITEMS, FeedInfo, ItemText, ItemTexts, item_text, ordered
 from feeds.text import plain_text
+from web import page_cache
 from web.context import db, now, settings
-from web.http import cached_response, not_found, stored_answer, wants_gzip
+from web.http import cached_response, not_found, stored_answer, strong_etag, wants_gzip
 
 bp = Blueprint("feeds", __name__)
 
 ICS_TYPE = ICS.content_type
+KEY_LENGTH = 100  # of `rendered_document.key`
 RENDERERS = READER_RENDERERS
 SITE_TITLE = "EventFeed: all public seminars"
 
@@ -237,7 +239,7 @@ def feed_version(
 
 
 def personal_version(
-    session: Session,
+    session: Session | None,
     config: Settings,
     token: str,
     stamps: queries.SeriesStamps,
@@ -248,7 +250,10 @@ def personal_version(
     (it is in the body's links) and the talks whose `revealed` meeting details have reached
     subscribers by `moment` (so a body made before a reveal is never served after it)."""
     token_hash = hashlib.sha256(token.encode()).hexdigest()[:16]
-    reveals = queries.revealed_meetings(session, list(stamps.revealing), moment)
+    reveals = ""
+    if stamps.revealing:  # (without any, no session is needed: the fast path)
+        assert session is not None
+        reveals = queries.revealed_meetings(session, list(stamps.revealing), moment)
     return feed_version(config, stamps, moment, "personal", fmt, token_hash, reveals)
 
 
@@ -303,20 +308,48 @@ def series_calendar(slug: str) -> Response:
     return _series_feed(slug, "ics" + shape.key, build)
 
 
+def talk_calendar_version(
+    config: Settings, sequence: int, updated: datetime, series_updated: datetime
+) -> str:
+    """Return the version of a talk's .ics download: its VEVENT piece's version (the talk's
+    sequence and edit, its series' edit, the settings) and the code that frames it."""
+    fingerprint = cache.settings_fingerprint(config)
+    piece = cache.version_key(sequence, updated, series_updated, fingerprint)
+    text = "|".join(["talk-ics", piece, page_cache.code_fingerprint()])
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def talk_calendar_key(event_id: str) -> str:
+    """Return the `rendered_document` key of a talk's .ics (a long id is hashed to fit)."""
+    key = f"talk/{event_id}/ics"
+    return key if len(key) <= KEY_LENGTH else f"talk/{strong_etag(event_id)}/ics"
+
+
 @bp.get("/events/<event_id>.ics")
 def event_calendar(event_id: str) -> Response:
-    """Serve one talk as an .ics download."""
+    """Serve one talk as an .ics download, stored per version (`rendered_document`
+    `talk/<id>/ics`; web.fastpath answers it before Flask)."""
     try:
         event = queries.event_with_series(db(), event_id)
     except NotFound as exc:
         return not_found(str(exc))
-    links = _links()
-    info = CalendarInfo(name=event.title, url=links.event_page(event.id))
-    body = calendar([event], info)
-    return cached_response(
-        body,
-        content_type=ICS_TYPE,
+    version = talk_calendar_version(
+        settings(), event.sequence, event.updated_at, event.series.updated_at
+    )
+    key = talk_calendar_key(event.id)
+    session = db()
+
+    def build() -> bytes:
+        info = CalendarInfo(name=event.title, url=_links().event_page(event.id))
+        return calendar([event], info)
+
+    return stored_answer(
+        version=version,
         last_modified=queries.last_modified([event]),
+        content_type=ICS_TYPE,
+        load=lambda encoding: cache.stored_document(session, key, encoding, version),
+        save=lambda encoding, body: cache.store_document(session, key, encoding, version, body),
+        build=build,
         filename=f"{event.id}.ics",
     )
 

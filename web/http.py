@@ -205,6 +205,7 @@ def stored_answer(
     save: Callable[[str, bytes], None],
     build: Callable[[], bytes],
     private: bool = False,
+    filename: str | None = None,
 ) -> Response:
     """Answer a document kept per version: 304 from `version` alone, else the body stored
     for it (`load(encoding)`), else `build()` once and `save` it (gzip: once per version).
@@ -234,4 +235,5 @@ def stored_answer(
         last_modified=last_modified,
         version=version,
         private=private,
+        filename=filename,
     )

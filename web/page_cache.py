@@ -70,31 +70,36 @@ def settings_digest(config: Settings) -> str:
     return hashlib.sha256(repr(sorted(shown.items())).encode()).hexdigest()[:16]
 
 
-_BOUNDARY = select(func.min(Event.end_utc)).where(Event.end_utc >= bindparam("now"))
-_TAXONOMY = select(Topic.id, Topic.slug, Topic.name, Topic.parent_id).order_by(Topic.id)
+BOUNDARY = select(func.min(Event.end_utc)).where(Event.end_utc >= bindparam("now"))
+TAXONOMY = select(Topic.id, Topic.slug, Topic.name, Topic.parent_id).order_by(Topic.id)
 
 
 def clock_stamp(session: Session, moment: datetime) -> str:
     """Return the earliest end of a talk not ended at `moment`: lists change when it moves."""
-    found = session.connection().execute(_BOUNDARY, {"now": moment}).scalar()
+    found = session.connection().execute(BOUNDARY, {"now": moment}).scalar()
     return str(found)
 
 
 def taxonomy_stamp(session: Session) -> str:
     """Return a digest of the topic taxonomy (a small table)."""
-    rows = session.connection().execute(_TAXONOMY).all()
-    return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()[:16]
+    rows = session.connection().execute(TAXONOMY).all()
+    return taxonomy_digest([tuple(r) for r in rows])
 
 
-_SERIES_ROW = select(Series.__table__).where(Series.slug == bindparam("slug"))
-_TALK_SERIES_ROW = (
+def taxonomy_digest(rows: list[tuple[object, ...]]) -> str:
+    """Return `taxonomy_stamp` from the rows of `TAXONOMY`."""
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+
+SERIES_ROW = select(Series.__table__).where(Series.slug == bindparam("slug"))
+TALK_SERIES_ROW = (
     select(Series.__table__)
     .join(Event, Event.series_id == Series.id)
     .where(Event.id == bindparam("event_id"))
 )
 
 
-def _row_stamp(row: object) -> str | None:
+def row_stamp(row: object) -> str | None:
     if row is None:
         return None
     return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:32]  # type: ignore[arg-type]
@@ -103,13 +108,28 @@ def _row_stamp(row: object) -> str | None:
 def series_stamp(session: Session, slug: str) -> str | None:
     """Return a digest of a series' whole row (its edits, and its talks' revision and newest
     change, which database triggers keep there); None for an unknown series."""
-    return _row_stamp(session.connection().execute(_SERIES_ROW, {"slug": slug}).first())
+    return row_stamp(session.connection().execute(SERIES_ROW, {"slug": slug}).first())
 
 
 def talk_series_stamp(session: Session, event_id: str) -> str | None:
     """Return `series_stamp` of a talk's series (None for an unknown talk)."""
-    row = session.connection().execute(_TALK_SERIES_ROW, {"event_id": event_id}).first()
-    return _row_stamp(row)
+    row = session.connection().execute(TALK_SERIES_ROW, {"event_id": event_id}).first()
+    return row_stamp(row)
+
+
+def home_stamp(summary: tuple[object, ...], taxonomy: str, clock: str) -> str:
+    """Return the data stamp of the unfiltered home page (web.pages.home)."""
+    return "\0".join(["home", repr(summary), taxonomy, clock])
+
+
+def series_page_stamp(series: str, taxonomy: str, clock: str) -> str:
+    """Return the data stamp of a series page (web.pages.series_page)."""
+    return "\0".join(["series", series, taxonomy, clock])
+
+
+def talk_page_stamp(series: str, taxonomy: str) -> str:
+    """Return the data stamp of a talk page: it shows no list, the clock does not reach it."""
+    return "\0".join(["talk", series, taxonomy])
 
 
 Check = Callable[[str], bool]
@@ -141,8 +161,19 @@ def request_key(allowed: Mapping[str, Check], zone: str | None) -> str | None:
         if check is None or len(args.getlist(name)) != 1 or not check(args[name]):
             return None
     query = "&".join(f"{k}={args[k]}" for k in sorted(args))
-    text = "\0".join([request.path, query, language.locale, zone or "-"])
+    return page_key(request.path, query, language.locale, zone)
+
+
+def page_key(path: str, query: str, locale: str, zone: str | None) -> str:
+    """Return the stored-copy key of a page variant (canonical query, language, zone)."""
+    text = "\0".join([path, query, locale, zone or "-"])
     return "page/" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def page_version(config: Settings, stamp: str) -> str:
+    """Return the version of a stored page: code, settings and the data's stamp."""
+    parts = [code_fingerprint(), settings_digest(config), stamp]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
 
 
 def stored_page(
@@ -161,8 +192,7 @@ def stored_page(
     stamp = data(session)
     if stamp is None:
         return render()
-    parts = [code_fingerprint(), settings_digest(settings()), stamp]
-    version = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
+    version = page_version(settings(), stamp)
     body = cache.stored_document(session, key, ENCODING, version)
     if body is not None:
         g.page_rendered = True  # the same Vary as a rendered page

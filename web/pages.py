@@ -406,13 +406,10 @@ TALK_ARGS = {"in": page_cache.exactly("mine")}
 def _home_stamp(moment: datetime) -> Callable[[Session], str]:
     def stamp(session: Session) -> str:
         site = queries.site_stamps(session, queries.FeedFilter())
-        return "\0".join(
-            [
-                "home",
-                repr(site.summary),
-                page_cache.taxonomy_stamp(session),
-                page_cache.clock_stamp(session, moment),
-            ]
+        return page_cache.home_stamp(
+            site.summary,
+            page_cache.taxonomy_stamp(session),
+            page_cache.clock_stamp(session, moment),
         )
 
     return stamp
@@ -467,13 +464,8 @@ def series_page(slug: str) -> tuple[str, int]:
         series = page_cache.series_stamp(session, slug)
         if series is None:
             return None
-        return "\0".join(
-            [
-                "series",
-                series,
-                page_cache.taxonomy_stamp(session),
-                page_cache.clock_stamp(session, moment),
-            ]
+        return page_cache.series_page_stamp(
+            series, page_cache.taxonomy_stamp(session), page_cache.clock_stamp(session, moment)
         )
 
     key = page_cache.request_key(SERIES_ARGS, viewer_zone())
@@ -524,8 +516,7 @@ def event_page(event_id: str) -> tuple[str, int]:
         series = page_cache.talk_series_stamp(session, event_id)
         if series is None:
             return None
-        # a talk page shows no list: the clock does not reach it
-        return "\0".join(["talk", series, page_cache.taxonomy_stamp(session)])
+        return page_cache.talk_page_stamp(series, page_cache.taxonomy_stamp(session))
 
     key = page_cache.request_key(TALK_ARGS, viewer_zone())
     return page_cache.stored_page(key, stamp, lambda: _event_page(event_id))

@@ -5,21 +5,26 @@ ever serves the stored body of the current version, and personal feeds stay pers
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 from flask import Flask
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.test import Client, EnvironBuilder
-from werkzeug.wrappers import Response as WireResponse
+from werkzeug.datastructures import Headers
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from events.models import Event, Series, Subscriber
 from tests.web.test_stored_feeds import PERSONAL, SITE, TOKEN, _retitle, _setup
 from web.fastpath import BodyMemo, StoredFeeds
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
 SERIES = [f"/series/alpha.{fmt}" for fmt in ("ics", "rss", "atom", "json")]
-URLS = SERIES + SITE + PERSONAL
+URLS = [*SERIES, *SITE, *PERSONAL, "/events/s0.ics"]
 
 
 def _fast(app: Flask) -> StoredFeeds:
@@ -43,17 +48,33 @@ def site(
     return app
 
 
-def _answer(app: Flask, url: str, method: str = "GET", **headers: str) -> WireResponse:
+@dataclass(frozen=True)
+class Wire:
+    """An answer as sent: status, the header list as is, the body."""
+
+    status_code: int
+    headers: Headers
+    data: bytes
+
+
+def _run(application: WSGIApplication, environ: WSGIEnvironment) -> Wire:
+    app_iter, status, headers = run_wsgi_app(application, environ, buffered=True)
+    return Wire(int(status.split()[0]), headers, b"".join(app_iter))
+
+
+def _answer(app: Flask, url: str, method: str = "GET", **headers: str) -> Wire:
     """The fast path's answer, run as WSGI (None: it passed the request on)."""
     fast = _fast(app)
     environ = EnvironBuilder(path=url, method=method, headers=headers).get_environ()
     found = fast.answer(environ)
     assert found is not None, (url, method, headers)
-    return Client(found, WireResponse).open(url, method=method, headers=headers)
+    return _run(found, environ)
 
 
-def _flask(app: Flask, url: str, method: str = "GET", **headers: str) -> WireResponse:
-    return Client(_fast(app).app, WireResponse).open(url, method=method, headers=headers)
+def _flask(app: Flask, url: str, method: str = "GET", **headers: str) -> Wire:
+    """The Flask stack's answer (the environ as built: a test client drops `Cookie`)."""
+    environ = EnvironBuilder(path=url, method=method, headers=headers).get_environ()
+    return _run(_fast(app).app, environ)
 
 
 def test_fast_answers_equal_the_flask_stack(site: Flask) -> None:
@@ -164,3 +185,83 @@ def test_the_memo_keeps_to_its_budget() -> None:
     assert memo.get(("a", "identity", "1")) is not None
     memo.put(("f", "identity", "1"), b"f" * 80)  # over a quarter of the budget: not kept
     assert memo.get(("f", "identity", "1")) is None
+
+
+PAGES = ["/", "/series/alpha", "/events/s0"]
+READERS: list[dict[str, str]] = [
+    {},
+    {"Cookie": "lang=pt"},
+    {"Accept-Language": "zh-CN,zh;q=0.9"},
+    {"Cookie": "tz=Asia%2FTokyo; lang=en"},
+    {"Cookie": "tz=Not/AZone"},
+    {"Accept-Encoding": "gzip"},
+]
+
+
+def test_stored_pages_answer_as_the_flask_stack(site: Flask) -> None:
+    for url in PAGES:
+        for headers in READERS:
+            stored = _flask(site, url, **headers)  # Flask stores this variant
+            assert stored.status_code == 200, (url, headers)
+            for method in ("GET", "HEAD"):
+                fast = _answer(site, url, method, **headers)
+                slow = _flask(site, url, method, **headers)
+                assert fast.status_code == slow.status_code == 200, (url, headers)
+                assert fast.data == slow.data, (url, method, headers)
+                assert sorted(fast.headers.items()) == sorted(slow.headers.items()), (
+                    url,
+                    method,
+                    headers,
+                )
+    tokyo = _answer(site, "/", Cookie="tz=Asia%2FTokyo").data
+    assert tokyo != _answer(site, "/").data  # zone variants never mix
+    assert _answer(site, "/", Cookie="lang=pt").data != _answer(site, "/").data
+
+
+def test_pages_the_fast_path_leaves_to_flask(site: Flask, sessions: sessionmaker[Session]) -> None:
+    fast = _fast(site)
+    site.test_client().get("/series/alpha")
+    for url, headers in [
+        ("/series/alpha?lang=pt", {}),
+        ("/series/alpha", {"Cookie": "session=abc"}),  # a session may change the answer
+        ("/series/nope", {}),
+        ("/events/nope", {}),
+        ("/series/alpha", {"Cookie": "lang=pt"}),  # not stored yet
+    ]:
+        environ = EnvironBuilder(path=url, headers=headers).get_environ()
+        assert fast.answer(environ) is None, (url, headers)
+    assert fast.answer(EnvironBuilder(path="/series/alpha").get_environ()) is not None
+    _retitle(sessions, "s0", "Renamed talk")  # the series' stamp moves: Flask renders anew
+    assert fast.answer(EnvironBuilder(path="/series/alpha").get_environ()) is None
+    assert b"Renamed talk" in site.test_client().get("/series/alpha").data
+    assert b"Renamed talk" in _answer(site, "/series/alpha").data
+
+
+def test_the_fast_path_survives_a_dropped_connection(site: Flask) -> None:
+    reader = _fast(site).reader
+    before = _answer(site, "/calendar.ics").data
+    for connection in reader._held:  # noqa: SLF001  (closed under it, as by a restart)
+        connection.close()
+    assert _answer(site, "/calendar.ics").data == before
+
+
+def test_the_api_list_answers_as_the_flask_stack(
+    site: Flask, sessions: sessionmaker[Session]
+) -> None:
+    url = "/api/v1/events"
+    fast = _fast(site)
+    assert fast.answer(EnvironBuilder(path=url).get_environ()) is None  # not stored yet
+    assert _flask(site, url).status_code == 200  # Flask stores it
+    for method, headers in [("GET", {}), ("HEAD", {}), ("GET", {"Accept-Encoding": "gzip"})]:
+        quick = _answer(site, url, method, **headers)
+        slow = _flask(site, url, method, **headers)
+        assert (quick.status_code, quick.data) == (slow.status_code, slow.data), method
+        assert sorted(quick.headers.items()) == sorted(slow.headers.items()), method
+    for headers, query in [({"Authorization": "Bearer x"}, ""), ({"Cookie": "a=b"}, "")]:
+        environ = EnvironBuilder(path=url, headers=headers, query_string=query).get_environ()
+        assert fast.answer(environ) is None, headers
+    assert fast.answer(EnvironBuilder(path=url, query_string="limit=5").get_environ()) is None
+    _retitle(sessions, "s0", "Renamed talk")
+    assert fast.answer(EnvironBuilder(path=url).get_environ()) is None
+    assert b"Renamed talk" in _flask(site, url).data
+    assert b"Renamed talk" in _answer(site, url).data

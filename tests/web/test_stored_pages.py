@@ -18,6 +18,7 @@ from events import store, topics
 from events.clock import SYSTEM_CLOCK, FrozenClock
 from events.models import Event, RenderedDocument, Series
 from events.schemas import validate_event
+from tests.web.test_stored_feeds import fast_reader
 from web.security import SECURITY_HEADERS
 
 START = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
@@ -36,10 +37,13 @@ def statements(app: Flask) -> Iterator[list[str]]:
 
     engine = state(app).engine
     sa_event.listen(engine, "before_cursor_execute", count)
+    reader = fast_reader(app)  # the fast path's reads (web.fastpath) too
+    reader.on_execute.append(seen.append)
     try:
         yield seen
     finally:
         sa_event.remove(engine, "before_cursor_execute", count)
+        reader.on_execute.remove(seen.append)
 
 
 @pytest.fixture

@@ -8,12 +8,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 from sqlalchemy import Select, and_, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from events import store, times, tokens
+from events import queries, store, times, tokens
+from events.config import Settings
 from events.errors import InvalidRecord, StaleRecord
 from events.exporter import event_document
 from events.models import Event, Series
@@ -21,6 +22,8 @@ from events.schemas import (
     EventIn,
     validate_event,
 )
+from feeds import cache
+from web import page_cache
 from web.api.base import (
     DEFAULT_LIMIT,
     JSON_TYPES,
@@ -53,7 +56,7 @@ from web.api.schema import (
     EventOut,
     EventPatch,
 )
-from web.context import db, now
+from web.context import db, now, settings
 
 TOTAL_CAP = 1000  # `total` of a talk list is exact up to this many, then `total_capped`
 
@@ -135,9 +138,39 @@ def _event_filter(session: Session, editor: tokens.Editor | None) -> Select[Any]
     ),
 )
 def list_events() -> Response:
-    """List talks, filtered by series, tag and date range, a page at a time."""
+    """List talks, filtered by series, tag and date range, a page at a time.
+
+    The first page of an anonymous list without arguments is stored per version
+    (`rendered_document` `api/events`; web.fastpath answers it before Flask)."""
     editor = current_editor(required=False)
     session = db()
+    if editor is None and not request.args:
+        version = stored_list_version(settings(), session)
+        body = cache.stored_document(session, STORED_LIST, STORED_LIST_ENCODING, version)
+        if body is None:
+            body = _list(session, editor).model_dump_json().encode()
+            cache.store_document(session, STORED_LIST, STORED_LIST_ENCODING, version, body)
+        return Response(body, 200, mimetype="application/json")
+    return answer(_list(session, editor))
+
+
+STORED_LIST = "api/events"
+STORED_LIST_ENCODING = "json"
+
+
+def stored_list_version(config: Settings, session: Session) -> str:
+    """Return the version of the anonymous talk list: the public series' one-query summary
+    (every talk change, series edit, series joining or leaving), the settings and code."""
+    summary = queries.site_stamps(session, queries.FeedFilter()).summary
+    return list_version(config, summary)
+
+
+def list_version(config: Settings, summary: tuple[object, ...]) -> str:
+    """Return `stored_list_version` from the summary (`queries.PUBLIC_SUMMARY`)."""
+    return page_cache.page_version(config, "\0".join(["api-events", repr(summary)]))
+
+
+def _list(session: Session, editor: tokens.Editor | None) -> EventList:
     limit = query_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT) or DEFAULT_LIMIT
     offset = query_int("offset", None, 0, MAX_OFFSET)
     cursor = query_text("cursor")
@@ -160,7 +193,7 @@ def list_events() -> Response:
     rows = rows[:limit]
     items = [event_out(e, editor) for e in rows]
     next_cursor = _encode_cursor(rows[-1]) if more and rows else None
-    page = EventList(
+    return EventList(
         items=items,
         total=min(total, TOTAL_CAP),
         total_capped=total > TOTAL_CAP,
@@ -168,7 +201,6 @@ def list_events() -> Response:
         offset=None if cursor is not None else (offset or 0),
         next_cursor=next_cursor,
     )
-    return answer(page)
 
 
 @operation(
