@@ -864,12 +864,17 @@ def import_files(
     """Import files in one transaction: everything is written, or nothing."""
     moment = clock.now()
     with _collector_paused():
-        parsed = read_files(list(paths), fmt, default_series, moment)
-        return store.write_retrying(
+        read = [read_files(list(paths), fmt, default_series, moment)]
+        report = store.write_retrying(
             factory,
-            lambda session: apply(session, parsed, moment, progress, cancel_missing=cancel_missing),
+            lambda session: apply(
+                session, read[0], moment, progress, cancel_missing=cancel_missing
+            ),
             "the import",
         )
+        # Freed by reference counting now, so the collection at the end has little to scan.
+        read.clear()
+    return report
 
 
 @contextmanager
