@@ -392,8 +392,11 @@ def _csv_records(name: str, rows: Iterable[dict[str, Any]], default_series: str 
     return parsed
 
 
+_CSV_SPEAKER = re.compile(r"\s*(?P<name>[^()]+?)\s*(?:\((?P<aff>.*)\))?\s*")
+
+
 def _csv_speaker(text: str) -> dict[str, str]:
-    match = re.fullmatch(r"\s*(?P<name>[^()]+?)\s*(?:\((?P<aff>.*)\))?\s*", text)
+    match = _CSV_SPEAKER.fullmatch(text)
     if not match:
         return {"name": text.strip()}
     speaker = {"name": match["name"]}
