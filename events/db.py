@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -179,19 +180,23 @@ def _sqlite_executemany(connection: Connection, table: Table, rows: list[dict[st
     compiled = insert(table).compile(dialect=connection.dialect, column_keys=names)
     order = compiled.positiontup or []
     dialect = connection.dialect
-    # dialect_impl: the type as this dialect stores it (SQLite's DATETIME as text, say).
-    columns = []
-    for name in order:
+    # The rows as columns in the statement's order, transposed in C (itemgetter, zip).
+    if len(order) == 1:
+        columns: list[Sequence[Any]] = [[row[order[0]] for row in rows]]
+    else:
+        columns = list(zip(*map(itemgetter(*order), rows), strict=True))
+    for i, name in enumerate(order):
+        # dialect_impl: the type as this dialect stores it (SQLite's DATETIME as text, say).
         to = sqlite_bind_processor(table.c[name].type, dialect)
-        values = [row[name] for row in rows]
-        if to is not None:
-            first = values[0]
-            # A value shared by every row (a batch's `created_at`, an empty list) is converted once.
-            if all(value is first for value in values):
-                values = [to(first)] * len(values)
-            else:
-                values = [to(value) for value in values]
-        columns.append(values)
+        if to is None:
+            continue
+        values = columns[i]
+        first = values[0]
+        # A value shared by every row (a batch's `created_at`, an empty list) is converted once.
+        if all(value is first for value in values):
+            columns[i] = [to(first)] * len(values)
+        else:
+            columns[i] = list(map(to, values))
     connection.exec_driver_sql(str(compiled), list(zip(*columns, strict=True)))
 
 
