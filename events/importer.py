@@ -400,8 +400,11 @@ def _csv_records(name: str, rows: Iterable[dict[str, Any]], default_series: str 
     return parsed
 
 
+_CSV_SPEAKER = re.compile(r"\s*(?P<name>[^()]+?)\s*(?:\((?P<aff>.*)\))?\s*")
+
+
 def _csv_speaker(text: str) -> dict[str, str]:
-    match = re.fullmatch(r"\s*(?P<name>[^()]+?)\s*(?:\((?P<aff>.*)\))?\s*", text)
+    match = _CSV_SPEAKER.fullmatch(text)
     if not match:
         return {"name": text.strip()}
     speaker = {"name": match["name"]}
@@ -873,12 +876,17 @@ def import_files(
     """Import files in one transaction: everything is written, or nothing."""
     moment = clock.now()
     with _collector_paused():
-        parsed = read_files(list(paths), fmt, default_series, moment)
-        return store.write_retrying(
+        read = [read_files(list(paths), fmt, default_series, moment)]
+        report = store.write_retrying(
             factory,
-            lambda session: apply(session, parsed, moment, progress, cancel_missing=cancel_missing),
+            lambda session: apply(
+                session, read[0], moment, progress, cancel_missing=cancel_missing
+            ),
             "the import",
         )
+        # Freed by reference counting now, so the collection at the end has little to scan.
+        read.clear()
+    return report
 
 
 @contextmanager
