@@ -20,6 +20,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import starmap
+from operator import itemgetter
+from typing import NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -194,8 +197,7 @@ def series_feed(
     return series, _capped(session, query, settings, newest)
 
 
-@dataclass(frozen=True)
-class TalkStamp:
+class TalkStamp(NamedTuple):
     """The columns of a talk a stored feed needs: identity, version, instants and zone."""
 
     id: str
@@ -217,28 +219,20 @@ def series_feed_stamps(
     kind: str = "vevent",
     audience: str = "public",
     shape: Shape = Shape(),
+    with_pieces: bool = True,
 ) -> tuple[Series, list[TalkStamp]]:
     """Return a series and the stamps of its feed's talks (same talks as series_feed).
 
     Only a few narrow columns per talk, with the stored piece of `kind`/`audience` (if any)
-    joined in, so a feed built from stored pieces loads no full talk unless one must be
-    rendered.
+    joined in (unless `with_pieces` is false: the caller has them, feeds.cache.PieceMemo),
+    so a feed built from stored pieces loads no full talk unless one must be rendered.
     """
     series = session.scalar(select(Series).where(Series.slug == slug))
     if series is None:
         raise NotFound(f"no series with slug {slug!r}")
-    rows = session.execute(
-        select(
-            Event.id,
-            Event.sequence,
-            Event.updated_at,
-            Event.start_utc,
-            Event.end_utc,
-            Event.timezone,
-            RenderedPiece.version,
-            RenderedPiece.body,
-        )
-        .outerjoin(
+    columns = (Event.id, Event.sequence, Event.updated_at, Event.start_utc, Event.end_utc)
+    query = (
+        select(*columns, Event.timezone, RenderedPiece.version, RenderedPiece.body).outerjoin(
             RenderedPiece,
             and_(
                 RenderedPiece.event_id == Event.id,
@@ -246,12 +240,24 @@ def series_feed_stamps(
                 RenderedPiece.audience == audience,
             ),
         )
-        .where(Event.series_id == series.id, retained(now, settings), shape.condition())
-        .order_by(Event.start_utc.desc(), Event.id)
-        .limit(settings.feed_max_events)
-    ).all()
-    stamps = sorted((TalkStamp(*row) for row in rows), key=lambda t: (t.start_utc, t.id))
+        if with_pieces
+        else select(*columns, Event.timezone)
+    )
+    # Core rows (no ORM row processing): a rebuild after an edit reads every stamp.
+    rows = (
+        session.connection()
+        .execute(
+            query.where(Event.series_id == series.id, retained(now, settings), shape.condition())
+            .order_by(Event.start_utc.desc(), Event.id)
+            .limit(settings.feed_max_events)
+        )
+        .all()
+    )
+    stamps = sorted(starmap(TalkStamp, rows), key=_START_ID)
     return series, stamps
+
+
+_START_ID = itemgetter(3, 0)  # TalkStamp (start_utc, id)
 
 
 def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
