@@ -28,6 +28,7 @@ Progress goes to stderr on a terminal only; results go to stdout and benchmarks/
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import shutil
@@ -497,6 +498,7 @@ def measure_floors(workdir: Path, body: bytes, seconds: int) -> dict[str, Result
     static = workdir / "static"
     static.mkdir(exist_ok=True)
     (static / "floor.ics").write_bytes(body)
+    (static / "floor.ics.gz").write_bytes(gzip.compress(body, compresslevel=6, mtime=0))
     (workdir / "floor.py").write_text(FLOOR_APP)
     floors = {}
     PROGRESS.say("floor: trivial Flask app")
@@ -511,6 +513,8 @@ def measure_floors(workdir: Path, body: bytes, seconds: int) -> dict[str, Result
     nginx = Nginx(workdir)
     try:
         floors["nginx"] = wrk(nginx.port, "/floor.ics", {}, seconds, workdir)
+        # The same bytes gzip-compressed, as a static file: the floor of a cached gzip copy.
+        floors["nginx_gzip"] = wrk(nginx.port, "/floor.ics.gz", {}, seconds, workdir)
     finally:
         nginx.stop()
     return floors
@@ -537,12 +541,15 @@ def run_backend(
     analyze(engine)
     engine.dispose()
     big_results, big_pss, _ = measure_app(url, workdir, seconds, quick, f"{backend} {big_talks:,}")
+    # The floors again: the machine's load may have moved between the two sizes.
+    floors_big = measure_floors(workdir, floor_body, seconds)
     PROGRESS.clear()
     return {
         "small_talks": small,
         "big_talks": big_talks,
         "floor_bytes": len(floor_body),
         "floors": {k: v.__dict__ for k, v in floors.items()},
+        "floors_big": {k: v.__dict__ for k, v in floors_big.items()},
         "small": {k: v.__dict__ for k, v in small_results.items()},
         "big": {k: v.__dict__ for k, v in big_results.items()},
         "worker_pss_mb": {"small": small_pss, "big": big_pss},
@@ -562,6 +569,11 @@ def table(backend: str, data: dict[str, Any]) -> str:
     small, big = data["small_talks"], data["big_talks"]
     s_, b_ = _size(small), _size(big)
     flask, nginx = data["floors"]["flask"], data["floors"]["nginx"]
+    big_floors = data.get("floors_big") or data["floors"]
+    flask_b, nginx_b = big_floors["flask"], big_floors["nginx"]
+    # How much slower the machine answered the Flask floor at the big size than at the small
+    # one (load moves): p50 ratios are also given divided by it.
+    drift = flask_b["p50_ms"] / max(flask["p50_ms"], 1e-3)
     lines = [
         f"**{backend}** ({small:,} and {big:,} talks; floors answer the "
         f"{data['floor_bytes'] / 1000:,.0f} KB series .ics; worker PSS peak "
@@ -569,25 +581,49 @@ def table(backend: str, data: dict[str, Any]) -> str:
         f"{data['worker_pss_mb']['big']:.0f} MB at {big:,})",
         "",
         f"| route | req/s {s_} | p50 ms | p99 ms | vs Flask floor | vs nginx "
-        f"| req/s {b_} | p50 ms | p99 ms | p50 {b_}/{s_} | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| floor: trivial Flask | {_rate(flask):,.0f} | {flask['p50_ms']:.1f} | "
-        f"{flask['p99_ms']:.1f} | 100 % | {100 * _rate(flask) / _rate(nginx):.0f} % "
-        "| | | | | |",
-        f"| floor: nginx static | {_rate(nginx):,.0f} | {nginx['p50_ms']:.1f} | "
-        f"{nginx['p99_ms']:.1f} | | 100 % | | | | | |",
+        f"| req/s {b_} | p50 ms | p99 ms | vs Flask floor {b_} | p50 {b_}/{s_} "
+        "| same, floor-adjusted | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    for label, key in (("trivial Flask", "flask"), ("nginx static", "nginx")):
+        s, b = data["floors"][key], big_floors[key]
+        lines.append(
+            f"| floor: {label} | {_rate(s):,.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
+            f"{100 * _rate(s) / _rate(flask):.0f} % | {100 * _rate(s) / _rate(nginx):.0f} % | "
+            f"{_rate(b):,.0f} | {b['p50_ms']:.1f} | {b['p99_ms']:.1f} | "
+            f"{100 * _rate(b) / _rate(flask_b):.0f} % | "
+            f"{b['p50_ms'] / max(s['p50_ms'], 1e-3):.2f} × | | |"
+        )
     for name, s in data["small"].items():
         b = data["big"].get(name)
         if b is None:
             continue
         errors = s["errors"] + s["bad_status"] + b["errors"] + b["bad_status"]
+        p50_ratio = b["p50_ms"] / max(s["p50_ms"], 1e-3)
         lines.append(
             f"| {name} | {_rate(s):,.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
             f"{100 * _rate(s) / _rate(flask):.0f} % | {100 * _rate(s) / _rate(nginx):.1f} % | "
             f"{_rate(b):,.0f} | {b['p50_ms']:.1f} | {b['p99_ms']:.1f} | "
-            f"{b['p50_ms'] / max(s['p50_ms'], 1e-3):.2f} × | {errors} |"
+            f"{100 * _rate(b) / _rate(flask_b):.0f} % | {p50_ratio:.2f} × | "
+            f"{p50_ratio / drift:.2f} × | {errors} |"
         )
+    cached = [name for name in data["small"] if name.startswith("nginx cache")]
+    if cached and "nginx_gzip" in data["floors"]:
+        ratios = []
+        for name in cached:
+            key = "nginx_gzip" if "gzip" in name else "nginx"
+            ratios.append(
+                f"{name.removeprefix('nginx cache: ')}: "
+                f"{100 * _rate(data['small'][name]) / _rate(data['floors'][key]):.0f} % at "
+                f"{s_}, {100 * _rate(data['big'][name]) / _rate(big_floors[key]):.0f} % at {b_}"
+            )
+        gz = data["floors"]["nginx_gzip"]
+        lines += [
+            "",
+            f"Through nginx's cache vs nginx serving the same bytes as a static file (the "
+            f"gzip copy: {_rate(gz):,.0f} req/s at {s_}; plain: {_rate(nginx):,.0f}, "
+            f"{_rate(nginx_b):,.0f} at {b_}): " + "; ".join(ratios) + ".",
+        ]
     return "\n".join(lines)
 
 
