@@ -40,7 +40,7 @@ from events.models import Event, RenderedDocument, RenderedFeed, RenderedPiece
 
 # Bump when a renderer's output changes, so stored pieces are re-rendered.
 RENDERER_VERSION = "2"
-PIECE_MEMO_BYTES = 32 * 2**20  # per process and database
+PIECE_MEMO_BYTES = 16 * 2**20  # per process and database
 
 
 def settings_fingerprint(settings: Settings) -> str:

@@ -27,7 +27,7 @@ CHUNKED_MIN = 64 * 1024  # smaller bodies: one plain gzip.compress (a millisecon
 WINDOW = 32 * 1024  # deflate's window: the preset dictionary of a chunk
 CHUNK_MIN = 16 * 1024  # no boundary before this many bytes in a chunk
 CHUNK_MAX = 64 * 1024  # a boundary at the first item past this, whatever its bytes
-MEMO_BYTES = 32 * 2**20
+MEMO_BYTES = 16 * 2**20
 # gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS unknown (as gzip.compress
 # with mtime=0 but for the extra flags byte).
 HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
