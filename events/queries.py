@@ -165,9 +165,16 @@ def _capped(
     """
     capped = query.order_by(Event.start_utc.desc(), Event.id).limit(settings.feed_max_events)
     if newest is not None:
-        light = session.execute(capped.with_only_columns(Event.id, Event.created_at)).all()
-        chosen = sorted(light, key=lambda row: (row[1], row[0]), reverse=True)[:newest]
-        rows: Sequence[Event] = events_by_id(session, [row[0] for row in chosen])
+        # Chosen by the database: only `newest` ids cross the wire (the whole capped set
+        # did, to be sorted here). Ids compare by code point, as Python's str does.
+        light = capped.with_only_columns(Event.id, Event.created_at).subquery()
+        order_id: ColumnElement[str] = light.c.id
+        if session.get_bind().dialect.name == "postgresql":
+            order_id = order_id.collate("C")
+        chosen = session.connection().execute(
+            select(light.c.id).order_by(light.c.created_at.desc(), order_id.desc()).limit(newest)
+        )
+        rows: Sequence[Event] = events_by_id(session, list(chosen.scalars()))
     else:
         rows = session.scalars(capped).all()
     return sorted(rows, key=lambda e: (e.start_utc, e.id))
