@@ -152,12 +152,17 @@ def insert_series(engine: Engine, sizes: Sizes, now: datetime) -> None:
 
 def insert_rest(engine: Engine, sizes: Sizes, now: datetime) -> None:
     """Insert the other talks, spread over the other series, in bulk."""
-    rest = sizes.talks - sizes.big
-    per = rest // (sizes.series - 1)
+    rest = max(sizes.talks - sizes.big, 0)
+    others = sizes.series - 1
+    if rest == 0 or others < 1:
+        return
+    per, extra = divmod(rest, others)
     first = sizes.big
     bar = progress(rest, "inserting talks")
     for n in range(1, sizes.series):
-        count = per if n < sizes.series - 1 else rest - per * (sizes.series - 2)
+        count = per + (1 if n <= extra else 0)  # the first `extra` series take one more
+        if count == 0:
+            continue  # (an empty INSERT would fail: fewer talks to add than series)
         with engine.begin() as conn:
             conn.execute(insert(Event), list(_talk_rows(n + 1, ZONES[n % 5], count, first, now)))
         first += count

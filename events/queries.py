@@ -20,7 +20,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import starmap
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -163,9 +165,16 @@ def _capped(
     """
     capped = query.order_by(Event.start_utc.desc(), Event.id).limit(settings.feed_max_events)
     if newest is not None:
-        light = session.execute(capped.with_only_columns(Event.id, Event.created_at)).all()
-        chosen = sorted(light, key=lambda row: (row[1], row[0]), reverse=True)[:newest]
-        rows: Sequence[Event] = events_by_id(session, [row[0] for row in chosen])
+        # Chosen by the database: only `newest` ids cross the wire (the whole capped set
+        # did, to be sorted here). Ids compare by code point, as Python's str does.
+        light = capped.with_only_columns(Event.id, Event.created_at).subquery()
+        order_id: ColumnElement[str] = light.c.id
+        if session.get_bind().dialect.name == "postgresql":
+            order_id = order_id.collate("C")
+        chosen = session.connection().execute(
+            select(light.c.id).order_by(light.c.created_at.desc(), order_id.desc()).limit(newest)
+        )
+        rows: Sequence[Event] = events_by_id(session, list(chosen.scalars()))
     else:
         rows = session.scalars(capped).all()
     return sorted(rows, key=lambda e: (e.start_utc, e.id))
@@ -195,8 +204,7 @@ def series_feed(
     return series, _capped(session, query, settings, newest)
 
 
-@dataclass(frozen=True)
-class TalkStamp:
+class TalkStamp(NamedTuple):
     """The columns of a talk a stored feed needs: identity, version, instants and zone."""
 
     id: str
@@ -218,28 +226,20 @@ def series_feed_stamps(
     kind: str = "vevent",
     audience: str = "public",
     shape: Shape = Shape(),
+    with_pieces: bool = True,
 ) -> tuple[Series, list[TalkStamp]]:
     """Return a series and the stamps of its feed's talks (same talks as series_feed).
 
     Only a few narrow columns per talk, with the stored piece of `kind`/`audience` (if any)
-    joined in, so a feed built from stored pieces loads no full talk unless one must be
-    rendered.
+    joined in (unless `with_pieces` is false: the caller has them, feeds.cache.PieceMemo),
+    so a feed built from stored pieces loads no full talk unless one must be rendered.
     """
     series = session.scalar(select(Series).where(Series.slug == slug))
     if series is None:
         raise NotFound(f"no series with slug {slug!r}")
-    rows = session.execute(
-        select(
-            Event.id,
-            Event.sequence,
-            Event.updated_at,
-            Event.start_utc,
-            Event.end_utc,
-            Event.timezone,
-            RenderedPiece.version,
-            RenderedPiece.body,
-        )
-        .outerjoin(
+    columns = (Event.id, Event.sequence, Event.updated_at, Event.start_utc, Event.end_utc)
+    query = (
+        select(*columns, Event.timezone, RenderedPiece.version, RenderedPiece.body).outerjoin(
             RenderedPiece,
             and_(
                 RenderedPiece.event_id == Event.id,
@@ -247,12 +247,24 @@ def series_feed_stamps(
                 RenderedPiece.audience == audience,
             ),
         )
-        .where(Event.series_id == series.id, retained(now, settings), shape.condition())
-        .order_by(Event.start_utc.desc(), Event.id)
-        .limit(settings.feed_max_events)
-    ).all()
-    stamps = sorted((TalkStamp(*row) for row in rows), key=lambda t: (t.start_utc, t.id))
+        if with_pieces
+        else select(*columns, Event.timezone)
+    )
+    # Core rows (no ORM row processing): a rebuild after an edit reads every stamp.
+    rows = (
+        session.connection()
+        .execute(
+            query.where(Event.series_id == series.id, retained(now, settings), shape.condition())
+            .order_by(Event.start_utc.desc(), Event.id)
+            .limit(settings.feed_max_events)
+        )
+        .all()
+    )
+    stamps = sorted(starmap(TalkStamp, rows), key=_START_ID)
     return series, stamps
+
+
+_START_ID = itemgetter(3, 0)  # TalkStamp (start_utc, id)
 
 
 def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:

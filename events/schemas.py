@@ -574,6 +574,8 @@ def validate_event(data: object, series: SeriesRecord, *, where: str = "") -> Ev
         topics=parsed.topics,
         translations=cast(
             dict[str, TalkTranslation],
-            _dump_translations(parsed.translations, series.language, label),
+            _dump_translations(parsed.translations, series.language, _event_label(data, where))
+            if parsed.translations
+            else {},
         ),
     )

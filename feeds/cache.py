@@ -21,12 +21,17 @@ series they show (`events.queries.SeriesStamps`), so any edit of any of them mak
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from events.config import Settings
@@ -35,6 +40,7 @@ from events.models import Event, RenderedDocument, RenderedFeed, RenderedPiece
 
 # Bump when a renderer's output changes, so stored pieces are re-rendered.
 RENDERER_VERSION = "4"  # 3: fixed texts in the series' language; 4: and translated titles
+PIECE_MEMO_BYTES = 16 * 2**20  # per process and database
 
 
 def settings_fingerprint(settings: Settings) -> str:
@@ -70,8 +76,12 @@ def pieces(
     """
     if not wanted:
         return []
-    ids = [event_id for event_id, _ in wanted] if stored is None else []
-    stored = {} if stored is None else stored
+    memo = piece_memo(session)
+    if stored is None:
+        stored = memo.current(wanted, kind, audience)
+        ids = [event_id for event_id, _ in wanted if event_id not in stored]
+    else:
+        ids = []
     for start in range(0, len(ids), 5000):
         rows = session.execute(
             select(RenderedPiece.event_id, RenderedPiece.version, RenderedPiece.body).where(
@@ -103,7 +113,90 @@ def pieces(
             ],
         )
         stored.update({event_id: (versions[event_id], body) for event_id, body in fresh.items()})
+    memo.keep(stored, kind, audience)
     return [stored[event_id][1] for event_id, _ in wanted]
+
+
+BATCH = "eventfeed.cache_batch"
+
+
+@contextmanager
+def one_commit(session: Session) -> Iterator[None]:
+    """Let the cache writes inside (pieces, a feed in both encodings) share one commit, at
+    the end (one disk flush instead of three); none if the block raises."""
+    if BATCH in session.info:
+        yield
+        return
+    session.info[BATCH] = False
+    try:
+        yield
+        written = session.info[BATCH]
+    finally:
+        del session.info[BATCH]
+    if written:
+        _commit(session)
+
+
+class PieceMemo:
+    """Stored pieces by (kind, audience, talk) with their version, kept in this process up
+    to a byte budget (least recently used out first).
+
+    A memo of `rendered_piece`: a piece is only ever returned for exactly the version asked
+    (which covers everything its bytes depend on), so it is as current as the table; it
+    saves reading every piece of a feed from the database when one talk changed.
+    """
+
+    def __init__(self, budget: int = PIECE_MEMO_BYTES) -> None:
+        self.budget = budget
+        self.size = 0
+        self._pieces: OrderedDict[tuple[str, str, str], tuple[str, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def current(
+        self, wanted: Sequence[tuple[str, str]], kind: str, audience: str
+    ) -> dict[str, tuple[str, bytes]]:
+        """Return the kept pieces of (event_id, version) pairs whose version matches."""
+        found: dict[str, tuple[str, bytes]] = {}
+        with self._lock:
+            pieces = self._pieces
+            for event_id, version in wanted:
+                kept = pieces.get((kind, audience, event_id))
+                if kept is not None and kept[0] == version:
+                    pieces.move_to_end((kind, audience, event_id))
+                    found[event_id] = kept
+        return found
+
+    def keep(self, pieces: dict[str, tuple[str, bytes]], kind: str, audience: str) -> None:
+        """Keep pieces (event_id: (version, body)), replacing older versions."""
+        with self._lock:
+            kept = self._pieces
+            for event_id, piece in pieces.items():
+                key = (kind, audience, event_id)
+                old = kept.get(key)
+                if old is not None:
+                    if old[0] == piece[0]:
+                        continue
+                    self.size -= len(old[1])
+                kept[key] = piece
+                self.size += len(piece[1])
+            while self.size > self.budget:
+                _, (_, body) = kept.popitem(last=False)
+                self.size -= len(body)
+
+
+_MEMOS: weakref.WeakKeyDictionary[Engine, PieceMemo] = weakref.WeakKeyDictionary()
+_MEMOS_LOCK = threading.Lock()
+
+
+def piece_memo(session: Session) -> PieceMemo:
+    """Return this process's piece memo for the session's database (one per engine)."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with _MEMOS_LOCK:
+        memo = _MEMOS.get(engine)
+        if memo is None:
+            memo = _MEMOS[engine] = PieceMemo()
+        return memo
 
 
 STORED_FEED = select(RenderedFeed.body).where(
@@ -177,6 +270,17 @@ def _upsert(
             set_={"version": statement.excluded.version, "body": statement.excluded.body},
         )
         session.execute(statement)
+    if BATCH in session.info:
+        session.info[BATCH] = True  # committed once, at the end of `one_commit`
+        return
+    _commit(session)
+
+
+def _commit(session: Session) -> None:
+    """Commit cache rows; on PostgreSQL without waiting for the WAL flush (rows that can
+    be rebuilt at any time: a crash may lose the last ones, never corrupt anything)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     # Keep the loaded talks usable after the commit (no reload, no extra queries).
     expire = session.expire_on_commit
     session.expire_on_commit = False

@@ -170,7 +170,8 @@ def _series_calendar(series: Series, talks: list[queries.TalkStamp], info: Calen
             t.id: (t.piece_version, t.piece)
             for t in talks
             if t.piece_version is not None and t.piece is not None
-        },
+        }
+        or None,  # not joined in: from this process's memo, else one query
     )
     zones, years = piece_zone_years(talks, vevents)
     return assemble(info, vtimezones(zones, years), vevents)
@@ -296,7 +297,7 @@ def series_calendar(slug: str) -> Response:
 
     def build(now: datetime) -> bytes:
         series, talks = queries.series_feed_stamps(
-            db(), slug, now=now, settings=settings(), shape=shape
+            db(), slug, now=now, settings=settings(), shape=shape, with_pieces=False
         )
         info = CalendarInfo(
             name=series.name,

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
@@ -27,7 +26,9 @@ from werkzeug.datastructures import ETags
 
 from events import times
 from events.config import Settings
-from web.context import settings
+from feeds import gzipped
+from feeds.cache import one_commit
+from web.context import db, settings
 
 GZIP_MIN_BYTES = 512
 
@@ -52,8 +53,9 @@ def worth_gzip(body: bytes) -> bool:
 
 
 def gzip_bytes(body: bytes) -> bytes:
-    """Return `body` gzip-compressed, the same bytes every time (no timestamp)."""
-    return gzip.compress(body, compresslevel=6, mtime=0)
+    """Return `body` gzip-compressed, the same bytes every time (no timestamp); a big body
+    in chunks, only those unlike an earlier body's compressed (feeds.gzipped)."""
+    return gzipped.gzip_bytes(body)
 
 
 def _not_modified(base_etag: str, last_modified: datetime | None) -> bool:
@@ -219,15 +221,16 @@ def stored_answer(
     gzipped = wants_gzip()
     payload = load("gzip" if gzipped else "identity")
     if payload is None:
-        body = load("identity") if gzipped else None
-        if body is None:
-            body = build()
-            save("identity", body)
-        gzipped = gzipped and worth_gzip(body)
-        payload = body
-        if gzipped:
-            payload = gzip_bytes(body)
-            save("gzip", payload)
+        with one_commit(db()):  # new pieces and both bodies: one commit
+            body = load("identity") if gzipped else None
+            if body is None:
+                body = build()
+                save("identity", body)
+            gzipped = gzipped and worth_gzip(body)
+            payload = body
+            if gzipped:
+                payload = gzip_bytes(body)
+                save("gzip", payload)
     return encoded_response(
         payload,
         gzipped=gzipped,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import queries
@@ -67,3 +68,27 @@ def test_filter_parsing() -> None:
     assert parsed == queries.FeedFilter(series=("a", "b"), tags=("pde",))
     assert parsed.query() == {"series": "a,b", "tag": "pde"}
     assert queries.FeedFilter.parse(None, "").query() == {}
+
+
+def test_reader_feeds_load_the_newest_announced_chosen_by_code_point_on_ties(
+    sessions: sessionmaker[Session], make_event: Callable[..., Event]
+) -> None:
+    # The database picks the `newest` talks (created_at, then id, latest first); ids that
+    # tie on created_at compare by code point, as Python's sort did (not by a locale).
+    ids = ["a1", "B2", "b3", "Z4", "c6"]
+    for n, talk in enumerate(ids):
+        make_event(id=talk, start=f"2026-07-{n + 1:02d} 12:00", end="13:00")
+    same = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+    with sessions() as session, session.begin():
+        session.execute(update(Event).values(created_at=same))
+        session.execute(
+            update(Event).where(Event.id == "c6").values(created_at=same + timedelta(hours=1))
+        )
+    with sessions() as session:
+        _, events = queries.series_feed(
+            session, "lisbon-ml", now=datetime.now(UTC), settings=_settings(), newest=3
+        )
+    # c6 is newest; then the ties by id, latest first: "b3" > "a1" > "Z4" > "B2" (a locale
+    # such as en_US would put "Z4" first, then "b3").
+    assert sorted(e.id for e in events) == sorted(["c6", "b3", "a1"])
+    assert [e.id for e in events] == ["a1", "b3", "c6"]  # in start order

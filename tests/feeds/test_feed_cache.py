@@ -23,6 +23,7 @@ from events.models import Event, RenderedPiece, Series
 from feeds.ical import CalendarInfo, render_calendar
 from feeds.links import Links
 from feeds.text import plain_text
+from tests.web.test_stored_feeds import statements
 from web.context import state
 
 
@@ -219,9 +220,10 @@ def test_a_304_costs_one_statement(
 ) -> None:
     make_event(id="one")
     etag = client.get("/series/lisbon-ml.ics").headers["ETag"]
-    status, statements = _statements(app, client, "/series/lisbon-ml.ics", {"If-None-Match": etag})
+    with statements(app) as seen:  # the session's and the WSGI fast path's reads
+        status = client.get("/series/lisbon-ml.ics", headers={"If-None-Match": etag}).status_code
     assert status == 304
-    assert len(statements) == 1 and "FROM series" in statements[0]
+    assert len(seen) == 1 and "FROM series" in seen[0]
 
 
 def _stamp(sessions: sessionmaker[Session]) -> queries.FeedStamp:

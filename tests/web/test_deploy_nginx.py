@@ -208,3 +208,39 @@ def test_public_feed_cached_edit_visible_after_revalidation_personal_never_cache
     # ProxyFix with one trusted hop: the address nginx saw, not what the client claims
     _get(port, "/", **{"X-Forwarded-For": "6.6.6.6"})
     assert seen[-1] == "127.0.0.1"
+
+
+def test_a_chunked_gzip_feed_decodes_the_same_through_nginx_and_curl(
+    proxied: tuple[int, list[str]],
+    make_event: Callable[..., Event],
+) -> None:
+    # A feed big enough for chunked gzip (feeds.gzipped): nginx caches the app's gzip copy
+    # and gunzips it for plain clients; curl --compressed decodes it; all the same bytes.
+    from feeds.gzipped import CHUNKED_MIN, boundaries
+
+    port, _ = proxied
+    for n in range(70):
+        make_event(
+            id=f"big-{n}",
+            title=f"Talk {n} on a long subject",
+            abstract=f"Talk {n}: " + "a long abstract with many words. " * (5 + n % 20),
+            start=f"2027-{n % 12 + 1:02d}-{n % 28 + 1:02d} 12:00",
+            end="13:00",
+        )
+    path = "/series/lisbon-ml.ics"
+    status, headers, zipped = _get(port, path, **{"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    body = gzip.decompress(zipped)
+    assert len(body) >= CHUNKED_MIN and len(boundaries(body)) > 2  # several chunks
+    status, headers, plain = _get(port, path)
+    assert headers["X-Cache-Status"] == "HIT" and "Content-Encoding" not in headers
+    assert plain == body  # nginx's gunzip of the chunked stream
+    curl = shutil.which("curl")
+    if curl is not None:
+        done = subprocess.run(
+            [curl, "-sS", "--compressed", f"http://127.0.0.1:{port}{path}"],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        )
+        assert done.stdout == body

@@ -43,3 +43,25 @@ def test_http_benchmark_quick_mode_measures_routes_and_both_floors(tmp_path: Pat
             assert result["requests"] > 0, (size, name)
             assert result["errors"] == result["bad_status"] == 0, (size, name, result)
     assert data["worker_pss_mb"]["big"] > 0
+
+
+@pytest.mark.parametrize(("talks", "series", "big"), [(1_001, 200, 1_000), (1_602, 200, 1_000)])
+def test_benchmark_database_grows_to_exactly_the_talks_asked_for(
+    tmp_path: Path, talks: int, series: int, big: int
+) -> None:
+    # `http_routes.py --talks 1001` crashed: fewer talks to add than series made empty INSERTs.
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, select
+
+    from benchmarks.feeds import Sizes, insert_rest, insert_series
+    from benchmarks.http_routes import fresh_database
+    from events.models import Event
+
+    engine = fresh_database(f"sqlite:///{tmp_path / 'bench.sqlite3'}")
+    sizes = Sizes(talks, series, big, 0, 1, 0.0, 1, 1)
+    insert_series(engine, sizes, datetime.now(UTC))
+    insert_rest(engine, sizes, datetime.now(UTC))
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count(func.distinct(Event.id)))) == talks
+    engine.dispose()
