@@ -108,7 +108,7 @@ def _embed(
     show_series: bool = False,
     ancestors: str = "*",
 ) -> Response:
-    zone, theme, accent, _ = _options()
+    zone, theme, accent, _unused = _options()
     body = render_template(
         "embed.html",
         title=title,

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from events import queries, times, topics
@@ -220,7 +221,7 @@ def confirm_post(signed: str) -> tuple[str, int]:
 def _subscriber(token: str) -> Subscriber:
     found = subscribers.by_token(db(), token)
     if found is None:
-        abort(404, "Unknown or rotated link.")
+        abort(404, _("Unknown or rotated link."))
     return found
 
 
@@ -387,7 +388,7 @@ def _personal(token: str, fmt: str, build: Callable[[list[Event], datetime], byt
     """
     found = queries.personal_stamps(db(), token)
     if found is None:
-        abort(404, "Unknown or rotated link.")
+        abort(404, _("Unknown or rotated link."))
     subscriber_id, stamps = found
     moment = now()
     version = personal_version(db(), settings(), token, stamps, moment, fmt)
