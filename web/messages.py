@@ -30,6 +30,10 @@ KNOWN: dict[str, LazyString] = {
     "a series keeps at least one owner; make someone else owner first": _l(
         "a series keeps at least one owner; make someone else owner first"
     ),
+    "choose at least one series": _l("choose at least one series"),
+    "this confirmation link is invalid or expired; subscribe again": _l(
+        "this confirmation link is invalid or expired; subscribe again"
+    ),
 }
 
 

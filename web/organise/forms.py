@@ -429,6 +429,10 @@ def _when(form: TalkForm, zone: str, default: int | None = None) -> tuple[str | 
     return start_text, _wall(form, form.end_time, f"{day} {end}", zone)
 
 
+def _clock(local: times.LocalTime) -> str:
+    return f"{local.hour:02d}:{local.minute:02d}"
+
+
 def _wall(form: TalkForm, field: Field, text: str, zone: str) -> str | None:
     try:
         local = times.parse_local_time(text)
@@ -439,7 +443,7 @@ def _wall(form: TalkForm, field: Field, text: str, zone: str) -> str | None:
             _(
                 "%(time)s does not exist on %(date)s in %(zone)s: the clocks jump forward "
                 "over it (daylight saving time starts). Nearest valid times: %(nearest)s.",
-                time=f"{local.hour:02d}:{local.minute:02d}",
+                time=_clock(local),
                 date=text[:10],
                 zone=zone,
                 nearest=nearest,
@@ -459,7 +463,7 @@ def _wall(form: TalkForm, field: Field, text: str, zone: str) -> str | None:
                 "%(time)s happens twice on %(date)s in %(zone)s (the clocks go back): choose "
                 "below whether you mean the first (UTC%(earlier)s) or the second "
                 "(UTC%(later)s).",
-                time=f"{local.hour:02d}:{local.minute:02d}",
+                time=_clock(local),
                 date=text[:10],
                 zone=zone,
                 earlier=earlier,

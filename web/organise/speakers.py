@@ -22,8 +22,10 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from events import accounts, speakers
 from events.errors import InvalidRecord, StaleRecord
 from events.models import Event, Series
+from feeds import display
 from mail import organisers
 from web.context import db, now, settings
+from web.i18n import current_locale
 from web.messages import known
 from web.organise import bp
 from web.organise.forms import ConfirmForm, FlaskForm
@@ -105,13 +107,23 @@ def _speaker_view(
         "speaker.html",
         talk=event,
         series=event.series,
-        errors=errors or [],
+        errors=[(label(name), known(message)) for name, message in errors or []],
+        talk_when=_talk_when(event),
         values=context.pop("values", None) or _values(event),
         version=context.pop("version", event.version),
         **context,
     )
     # The secret is in the address: never sent on, never kept by a cache.
     return body, status, {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+def _talk_when(event: Event) -> str:
+    """Return the talk's start and end in its own zone, in the page's language."""
+    locale, zone = current_locale(), event.timezone
+    start = display.day_time(
+        display.day(event.start_utc, zone, locale), display.clock(event.start_utc, zone), locale
+    )
+    return f"{start}–{display.clock(event.end_utc, zone)} ({zone})"
 
 
 def _values(event: Event) -> dict[str, str]:
