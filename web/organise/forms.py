@@ -99,7 +99,7 @@ class _Place:
     """Attendance, room and meeting fields shared by the series defaults and the talk form."""
 
     attendance = SelectField(_l("Attendance"), choices=ATTENDANCE_CHOICES, default="in_person")
-    room = StringField(_l("Location"), description="Room and building, or an address")
+    room = StringField(_l("Location"), description=_l("Room and building, or an address"))
     meeting_url = StringField(_l("Meeting link"), widget=URLInput())
     meeting_id = StringField(_l("Meeting ID"))
     meeting_passcode = StringField(_l("Passcode"))
@@ -138,7 +138,7 @@ class SeriesForm(FlaskForm, _Place):
         ],
     )
     homepage = StringField(_l("Series homepage"), widget=URLInput())
-    description = TextAreaField(_l("Description"), description="Markdown, with $LaTeX$ maths.")
+    description = TextAreaField(_l("Description"), description=_l("Markdown, with $LaTeX$ maths."))
     auto_announce = BooleanField(_l("Email subscribers when a talk is published"))
     embed_origins = TextAreaField(
         _l("Sites allowed to embed this schedule"),
@@ -179,7 +179,7 @@ class TalkForm(FlaskForm, _Place):
     version = HiddenField()
     title = StringField(_l("Title"))
     speakers = FieldList(FormField(SpeakerForm), min_entries=1, max_entries=20)
-    abstract = TextAreaField(_l("Abstract"), description="Markdown, with $LaTeX$ maths.")
+    abstract = TextAreaField(_l("Abstract"), description=_l("Markdown, with $LaTeX$ maths."))
     date = StringField(_l("Date"), widget=DateInput())
     start_time = StringField(_l("Start time"), widget=TimeInput())
     end_time = StringField(_l("End time"), widget=TimeInput())
@@ -205,7 +205,7 @@ class TalkForm(FlaskForm, _Place):
     slides = StringField(_l("Slides"), widget=URLInput())
     recording = StringField(_l("Recording (video or replay)"), widget=URLInput())
     livestream = StringField(_l("Livestream"), widget=URLInput())
-    tags = StringField(_l("Tags"), description="Comma-separated.")
+    tags = StringField(_l("Tags"), description=_l("Comma-separated."))
     # Set when the chosen time happens twice: the form then asks which occurrence.
     show_occurrence = False
 
