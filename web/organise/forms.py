@@ -35,6 +35,7 @@ from events.errors import NonexistentLocalTime, TimeError
 from events.models import Event, Series, TalkDraft
 from feeds import display
 from web.i18n import current_locale
+from web.messages import known
 
 if TYPE_CHECKING:  # flask_wtf has no type hints: its FlaskForm is a wtforms.Form with these
 
@@ -386,9 +387,9 @@ def apply_errors(
                     break
         field = _field_named(form, name) if name else None
         if field is None:
-            unplaced.append(f"{where}: {message}")
-        elif message not in field.errors:
-            field.errors = [*field.errors, message]
+            unplaced.append(f"{where}: {known(message)}")
+        elif known(message) not in field.errors:
+            field.errors = [*field.errors, known(message)]
     return unplaced
 
 

@@ -274,7 +274,7 @@ def people(slug: str) -> Any:
                 send_link(address, browser_nonce=None, invited_to=found.name)
         except InvalidRecord as exc:
             db().rollback()
-            form.email.errors = [exc.errors[0][1]]
+            form.email.errors = [known(exc.errors[0][1])]
             status = 422
         except accounts.LastOwner as exc:
             db().rollback()
