@@ -28,6 +28,7 @@ from feeds import email as mail_email
 from feeds.links import Links
 from mail import blocks, sender
 from web.context import db, now, settings
+from web.messages import known
 from web.organise import bp
 from web.organise.forms import ConfirmForm, utc_text
 from web.organise.routes import _talk, me, page
@@ -124,7 +125,7 @@ def _zone() -> tuple[str, str | None]:
     try:
         return times.resolve_zone(text), None
     except UnknownTimezone as exc:
-        return "UTC", str(exc)
+        return "UTC", known(exc)
 
 
 def _shown(msg: EmailMessage | None) -> dict[str, Any] | None:
