@@ -34,6 +34,7 @@ from events.models import ImportJob, Series
 from web.context import db, now, settings, state
 from web.organise import bp
 from web.organise.forms import ImportApplyForm, ImportUploadForm
+from web.organise.history import label
 from web.organise.routes import _series, me, page
 from web.organise.signin import signed_in
 from web.security import check_rate
@@ -221,6 +222,7 @@ def _preview_page(
         upload=upload,
         preview=preview,
         form=form,
+        field_label=label,
     )
 
 
