@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.vnu import NuChecker
 from tests.web.test_organise import (  # noqa: F401  (fixtures, asked for by name)
     clock,
     make_series_via_form,
@@ -87,3 +88,41 @@ def test_subscription_and_error_pages(client: FlaskClient, sessions: sessionmake
     assert "Método não permitido" in refused.get_data(as_text=True)
     topic = client.get("/topics?lang=pt").get_data(as_text=True)
     assert "<h1>Temas</h1>" in topic
+
+
+def test_translated_workspace_pages_are_valid_html(
+    web: Flask,  # noqa: F811
+    sessions: sessionmaker[Session],
+    html_checker: NuChecker,
+) -> None:
+    """Translations carry markup (links, <strong>, data attributes): still valid HTML."""
+    for lang in ("pt-PT", "zh-Hans"):
+        client = signed_in(web, organiser(sessions, f"owner-{lang}@example.org"))
+        slug = f"series-{lang.lower()}"
+        assert make_series_via_form(client, name=f"Series {lang}", slug=slug).status_code == 302
+        client.get(f"/organise?lang={lang}")
+        path = f"/organise/series/{slug}/talks/new"
+        talk = post(client, path, {**talk_fields(), "action": "publish"}).headers["Location"]
+        pages = [
+            "/organise",
+            f"/organise/series/{slug}",
+            talk,
+            f"/organise/series/{slug}/settings",
+            f"/organise/series/{slug}/history",
+            f"{talk}/history",
+            f"{talk}/announce",
+            f"{talk}/speaker-link",
+            "/organise/tokens",
+            f"/organise/series/{slug}/subscribers",
+            f"/organise/series/{slug}/people",
+        ]
+        problems = []
+        for page in pages:
+            answer = client.get(page)
+            assert answer.status_code == 200, (page, answer.status_code)
+            problems += [f"{page}: {e}" for e in html_checker.errors(answer.get_data(as_text=True))]
+        invalid = post(client, path, {**talk_fields(), "date": ""})
+        problems += [
+            f"invalid talk: {e}" for e in html_checker.errors(invalid.get_data(as_text=True))
+        ]
+        assert problems == [], "\n".join(problems)
