@@ -74,7 +74,9 @@ def test_english_messages_stay_as_written(web: Flask, sessions: sessionmaker[Ses
     assert '<html lang="en">' in page and "String should have at least 1 character" in page
 
 
-def test_subscription_and_error_pages(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+def test_subscription_and_error_pages(
+    client: FlaskClient, sessions: sessionmaker[Session], html_checker: NuChecker
+) -> None:
     from events import importer
     from server import sample_data_path
 
@@ -88,6 +90,24 @@ def test_subscription_and_error_pages(client: FlaskClient, sessions: sessionmake
     assert "Método não permitido" in refused.get_data(as_text=True)
     topic = client.get("/topics?lang=pt").get_data(as_text=True)
     assert "<h1>Temas</h1>" in topic
+    from events.clock import SYSTEM_CLOCK
+    from mail import subscribers
+
+    with sessions() as session, session.begin():
+        reader = subscribers.add_confirmed(
+            session, "reader@example.org", ["ml-joint-seminar"], "UTC", SYSTEM_CLOCK.now()
+        )
+        token = reader.token
+    problems = []
+    for lang in ("pt", "zh"):
+        for path in ("/series/ml-joint-seminar/subscribe", f"/manage/{token}", "/subscribe"):
+            answer = client.get(f"{path}?lang={lang}")
+            assert answer.status_code == 200, path
+            html = answer.get_data(as_text=True)
+            problems += [f"{path} ({lang}): {e}" for e in html_checker.errors(html)]
+    refused = client.post("/?lang=zh").get_data(as_text=True)
+    problems += [f"405: {e}" for e in html_checker.errors(refused)]
+    assert problems == [], "\n".join(problems)
 
 
 def test_translated_workspace_pages_are_valid_html(
