@@ -86,7 +86,7 @@ def test_switcher_works_without_javascript(site: tuple[Any, str]) -> None:
 
 # The workspace and the reader's own pages: (name, path, a text the page shows, per language).
 OWN_PAGES = [
-    ("workspace", "/organise", {"pt-PT": "As suas séries", "zh-Hans": "您的系列"}),
+    ("workspace", "/organise", {"pt-PT": "Os seus ciclos", "zh-Hans": "您的系列"}),
     ("talk-form", f"/organise/talks/{TALK}", {"pt-PT": "Hora de início", "zh-Hans": "开始时间"}),
     (
         "new-talk",

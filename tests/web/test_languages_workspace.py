@@ -33,7 +33,7 @@ def owner(web: Flask, sessions: sessionmaker[Session], lang: str) -> FlaskClient
 def test_workspace_speaks_portuguese(web: Flask, sessions: sessionmaker[Session]) -> None:  # noqa: F811
     client = owner(web, sessions, "pt-PT")
     home = client.get("/organise").get_data(as_text=True)
-    assert '<html lang="pt-PT">' in home and "As suas séries" in home
+    assert '<html lang="pt-PT">' in home and "Os seus ciclos" in home
     assert 'aria-current="true" lang="pt-PT">Português' in home  # the switcher
     assert "Sessão iniciada como <strong>owner@example.org</strong>" in home
     # The form's own validation messages and the records layer's known ones.
@@ -50,7 +50,7 @@ def test_workspace_speaks_portuguese(web: Flask, sessions: sessionmaker[Session]
     saved = post(client, path, {**talk_fields(), "action": "publish"})
     assert saved.status_code == 302
     page = client.get(saved.headers["Location"]).get_data(as_text=True)
-    assert "Publicada. Já está na página da série e em todos os feeds." in page
+    assert "Publicada. Já está na página do ciclo e em todos os feeds." in page
     series = client.get("/organise/series/lisbon-number-theory").get_data(as_text=True)
     assert "sexta-feira, 20 de março de 2026" in series  # 09:30 Beijing on the 20th
 
