@@ -130,7 +130,9 @@ class SeriesForm(FlaskForm, _Place):
         description=_l("An IANA zone such as Europe/Lisbon, or a label such as “Beijing time”."),
         render_kw={"list": "zone-list", "autocomplete": "off"},
     )
-    language = StringField(_l("Language"), default="en", description="A language tag: en, pt, zh…")
+    language = StringField(
+        _l("Language"), default="en", description=_l("A language tag: en, pt, zh…")
+    )
     visibility = SelectField(
         _l("Visibility"),
         choices=[
