@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, Response, g, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
@@ -32,6 +33,7 @@ from events.times import resolve_zone
 from feeds import display
 from feeds.links import Links
 from web.context import db, now, settings
+from web.i18n import current_locale
 from web.pages import ZoneTime, zone_time
 from web.security import frameable_policy
 
@@ -73,7 +75,7 @@ def series_embed(slug: str) -> Response:
     """Show a series' next talks, compactly, for an iframe on another site."""
     series = db().scalar(select(Series).where(Series.slug == slug))
     if series is None:
-        raise NotFound(f"There is no series “{slug}”.")
+        raise NotFound(_("There is no series “%(slug)s”.", slug=slug))
     limit = _options()[3]
     upcoming = listings.upcoming(db(), now(), size=limit, series_id=series.id)
     links = Links(settings().base_url)
@@ -92,7 +94,7 @@ def topic_embed(slug: str) -> Response:
     try:
         named = topics.get_topic(db(), slug)
     except NoRecord:
-        raise NotFound(f"There is no topic “{slug}”.") from None
+        raise NotFound(_("There is no topic “%(slug)s”.", slug=slug)) from None
     limit = _options()[3]
     upcoming = topics.upcoming(db(), named.topic, now(), number=1, size=limit)
     links = Links(settings().base_url)
@@ -108,7 +110,7 @@ def _embed(
     show_series: bool = False,
     ancestors: str = "*",
 ) -> Response:
-    zone, theme, accent, _ = _options()
+    zone, theme, accent, _unused = _options()
     body = render_template(
         "embed.html",
         title=title,
@@ -118,7 +120,7 @@ def _embed(
         show_series=show_series,
         when=_when,
         zone=zone,
-        zone_text=display.zone_label(zone) if zone else None,
+        zone_text=display.zone_label(zone, current_locale()) if zone else None,
         theme=theme,
         accent=accent,
         page_url=page_url,

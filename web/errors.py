@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from flask import Flask, Response, render_template, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, NotFound
 
 from web.context import settings
@@ -48,12 +49,56 @@ def handle(exc: HTTPException) -> Response | HTTPException | tuple[str, int]:
 
         message = exc.description if exc.description != NotFound.description else None
         return pages.not_found_page(message)
-    if request.blueprint == "subscriptions":
-        page = render_template(
-            "subscriptions/message.html", title=exc.name, message=exc.description or ""
-        )
-        return page, exc.code or 500
-    return exc
+    if exc.code is None or exc.code < 400:
+        return exc
+    return error_page(exc)
+
+
+# Werkzeug's names and generic descriptions are English: pages show these instead.
+TITLES = {
+    400: _l("Bad request"),
+    401: _l("Not signed in"),
+    403: _l("Not allowed"),
+    405: _l("Method not allowed"),
+    409: _l("Conflict"),
+    410: _l("Gone"),
+    413: _l("Too large"),
+    422: _l("Cannot be processed"),
+    429: _l("Too many requests"),
+    500: _l("Something went wrong"),
+    503: _l("Unavailable for a moment"),
+}
+GENERIC = {
+    400: _l("The request could not be understood. Go back, reload the page and try again."),
+    403: _l("You may not do this here."),
+    405: _l("This address does not take that kind of request."),
+    413: _l("What was sent is too large."),
+    429: _l("Too many requests in a short time: wait a little, then try again."),
+    500: _l("The error is logged. Try again in a moment."),
+    503: _l("The service is busy or being updated. Try again in a moment."),
+}
+
+
+def error_page(exc: HTTPException) -> Response:
+    """Return a page's HTTP error with the site's layout, in the page's language.
+
+    Keeps `Allow`, `Retry-After` and `WWW-Authenticate`; a description our code gave (already
+    in the page's language) is shown, werkzeug's generic English one is replaced.
+    """
+    code = exc.code or 500
+    title = str(TITLES.get(code, exc.name))
+    description = exc.description or ""
+    if description == type(exc).description or not description:
+        description = str(GENERIC.get(code, ""))
+    template = (
+        "subscriptions/message.html" if request.blueprint == "subscriptions" else "error.html"
+    )
+    body = render_template(template, title=title, message=description)
+    response = Response(body, code, mimetype="text/html")
+    for name, value in exc.get_headers():
+        if name.lower() in KEPT_HEADERS:
+            response.headers[name] = value
+    return response
 
 
 def api_error(exc: HTTPException) -> Response:

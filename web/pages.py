@@ -228,7 +228,9 @@ def topic_chips(names: list[str]) -> list[TopicChip]:
 def embed_snippet(series: Series) -> str:
     """Return the HTML an organiser pastes to embed a series' schedule (web.embed)."""
     links = Links(settings().base_url)
-    return embed_html(links.series_embed(series.slug), f"{series.name}: upcoming talks")
+    return embed_html(
+        links.series_embed(series.slug), _("%(name)s: upcoming talks", name=series.name)
+    )
 
 
 def embed_html(url: str, name: str) -> str:

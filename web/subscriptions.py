@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from events import queries, times, topics
@@ -25,6 +27,7 @@ from web import pages
 from web.context import db, now, settings
 from web.feeds import calendar, personal_version, stored_document
 from web.i18n import current_locale
+from web.messages import known
 from web.security import csrf_exempt, rate_limit
 
 bp = Blueprint("subscriptions", __name__, template_folder="templates")
@@ -63,8 +66,25 @@ def _choices(form: Any) -> subscribers.Choices:
 def _series(slug: str) -> Series:
     found = db().scalar(select(Series).where(Series.slug == slug))
     if found is None:
-        abort(404, f"No series {slug!r}.")
+        abort(404, _("No series ‘%(slug)s’.", slug=slug))
     return found
+
+
+FIELD_LABELS = {
+    "email": _l("Email address"),
+    "timezone": _l("Your timezone"),
+    "series": _l("Series"),
+}
+
+
+def field_label(field: str) -> str:
+    """Return a subscription field's name in the page's language."""
+    return str(FIELD_LABELS.get(field, field))
+
+
+def _shown(errors: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Return (field, message) errors as the page shows them, in its language."""
+    return [(field_label(field), known(message)) for field, message in errors]
 
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
@@ -91,7 +111,7 @@ def _subscribe_page(
             action=action,
             choices=[],
             chosen=set(),
-            errors=list(errors),
+            errors=_shown(errors),
             form=form or {},
         )
     public = (
@@ -107,7 +127,7 @@ def _subscribe_page(
         action=url_for("subscriptions.subscribe_any_post"),
         choices=public,
         chosen=chosen,
-        errors=list(errors),
+        errors=_shown(errors),
         form=form or {},
     )
 
@@ -122,7 +142,7 @@ def _topic(slug: str) -> topics.Named:
     try:
         return topics.get_topic(db(), slug)
     except NotFound:
-        abort(404, f"No topic {slug!r}.")
+        abort(404, _("No topic ‘%(slug)s’.", slug=slug))
 
 
 def _topic_page(
@@ -137,7 +157,7 @@ def _topic_page(
         action=url_for("subscriptions.topic_subscribe_post", slug=named.topic.slug),
         choices=[],
         chosen=set(),
-        errors=list(errors),
+        errors=_shown(errors),
         form=form or {},
     )
 
@@ -205,8 +225,8 @@ def _subscribe(series: Series | None, slugs: list[str]) -> tuple[str, int]:
 def _check_inbox() -> tuple[str, int]:
     return _page(
         "subscriptions/message.html",
-        title="Check your inbox",
-        message=(
+        title=_("Check your inbox"),
+        message=_(
             "We sent a confirmation link to that address. Nothing else is sent until you follow it."
         ),
     )
@@ -225,25 +245,25 @@ def confirm_post(signed: str) -> tuple[str, int]:
         subscriber = subscribers.confirm(db(), signed, now())
     except subscribers.BadConfirmation as exc:
         db().rollback()
-        return _page("subscriptions/message.html", 400, title="Link expired", message=str(exc))
+        return _page("subscriptions/message.html", 400, title=_("Link expired"), message=known(exc))
     db().commit()
-    return _manage_page(subscriber, notice="Subscription confirmed.")
+    return _manage_page(subscriber, notice=_("Subscription confirmed."))
 
 
 def _subscriber(token: str) -> Subscriber:
     found = subscribers.by_token(db(), token)
     if found is None:
-        abort(404, "Unknown or rotated link.")
+        abort(404, _("Unknown or rotated link."))
     return found
 
 
 FREQUENCIES = (
-    ("announcement", "An email for each new talk"),
-    ("daily", "A daily digest of new and changed talks"),
-    ("weekly", "A weekly digest of new and changed talks (Mondays)"),
-    ("none", "No news of talks (reminders and cancellations only)"),
+    ("announcement", _l("An email for each new talk")),
+    ("daily", _l("A daily digest of new and changed talks")),
+    ("weekly", _l("A weekly digest of new and changed talks (Mondays)")),
+    ("none", _l("No news of talks (reminders and cancellations only)")),
 )
-REMINDERS = ((0, "No reminder"), (1, "1 hour before"), (24, "1 day before"))
+REMINDERS = ((0, _l("No reminder")), (1, _l("1 hour before")), (24, _l("1 day before")))
 # The subscribe forms' choices (series, topic, several series): stored on each subscription
 # asked for; 'none' is offered on the manage page only.
 SUBSCRIBE_FREQUENCIES = (
@@ -260,9 +280,9 @@ SUBSCRIBE_REMINDERS = (
 
 def reminder_choices(current: int) -> list[tuple[int, str]]:
     """Return the reminder options, with a former custom value kept as one of them."""
-    found = list(REMINDERS)
+    found = [(hours, str(label)) for hours, label in REMINDERS]
     if current not in dict(found):
-        found.append((current, f"{current} hours before"))
+        found.append((current, ngettext("%(num)d hour before", "%(num)d hours before", current)))
     return found
 
 
@@ -332,7 +352,10 @@ def manage_post(token: str) -> tuple[str, int]:
         notice = _manage_action(subscriber, action, moment)
     except InvalidRecord as exc:
         db().rollback()
-        detail = "; ".join(f"{field}: {message}" for field, message in exc.errors)
+        detail = "; ".join(
+            _("%(label)s: %(error)s", label=field_label(field), error=known(message))
+            for field, message in exc.errors
+        )
         return _manage_page(_subscriber(token), notice=detail, status=422)
     db().commit()
     return _manage_page(subscriber, notice=notice)
@@ -343,19 +366,19 @@ def _manage_action(subscriber: Subscriber, action: str, moment: datetime) -> str
     form = request.form
     if action == "rotate":
         subscribers.rotate_token(subscriber, moment)
-        return "New private links made; the old ones no longer work."
+        return str(_("New private links made; the old ones no longer work."))
     if action == "unsubscribe":
         subscribers.unsubscribe(db(), subscriber, moment)
-        return "You are unsubscribed; no more emails will be sent."
+        return str(_("You are unsubscribed; no more emails will be sent."))
     if action == "pause":
         subscribers.pause(db(), subscriber, moment)
-        return "All emails are paused until you resume them."
+        return str(_("All emails are paused until you resume them."))
     if action == "resume":
         subscribers.resume(subscriber, moment)
-        return "Emails resumed."
+        return str(_("Emails resumed."))
     if action == "leave":
         name = subscribers.leave(db(), subscriber, form.get("leave", ""), moment)
-        return f"You no longer follow {name}."
+        return str(_("You no longer follow %(name)s.", name=name))
     # The former subscriber-wide fields (older pages): they set every series not shown.
     legacy = _choices(form) if "reminder_hours" in form else None
     subscribers.update_choices(
@@ -370,7 +393,7 @@ def _manage_action(subscriber: Subscriber, action: str, moment: datetime) -> str
     subscriber.recording_notes = form.get("recording_notes") is not None
     if "language" in form:
         subscribers.set_language(subscriber, form.get("language"), moment)
-    return "Saved."
+    return str(_("Saved."))
 
 
 @bp.get("/unsubscribe/<token>")
@@ -388,8 +411,8 @@ def unsubscribe_post(token: str) -> tuple[str, int]:
     db().commit()
     return _page(
         "subscriptions/message.html",
-        title="Unsubscribed",
-        message=f"{subscriber.email} will receive no more emails.",
+        title=_("Unsubscribed"),
+        message=_("%(email)s will receive no more emails.", email=subscriber.email),
     )
 
 
@@ -419,7 +442,7 @@ def _personal(token: str, fmt: str, build: Callable[[list[Event], datetime], byt
     """
     found = topics.personal_stamps(db(), token)
     if found is None:
-        abort(404, "Unknown or rotated link.")
+        abort(404, _("Unknown or rotated link."))
     subscriber_id, stamps = found
     moment = now()
     version = personal_version(db(), settings(), token, stamps, moment, fmt)

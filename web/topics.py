@@ -9,6 +9,7 @@ series (events.topics), a page at a time, with its own calendar and reader feeds
 from __future__ import annotations
 
 from flask import Blueprint, url_for
+from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 
 from events import topics
@@ -49,7 +50,7 @@ def topic_page(slug: str) -> tuple[str, int]:
     try:
         named = topics.get_topic(db(), slug)
     except NoRecord:
-        raise NotFound(f"There is no topic “{slug}”.") from None
+        raise NotFound(_("There is no topic “%(slug)s”.", slug=slug)) from None
     upcoming = _found(
         topics.upcoming(db(), named.topic, now(), number=page_number("page"), size=TOPIC_PAGE)
     )
@@ -64,5 +65,7 @@ def topic_page(slug: str) -> tuple[str, int]:
         alternates=sub.feeds,
         page_url=links.topic_page(slug),
         embed_url=links.topic_embed(slug),
-        embed_snippet=embed_html(links.topic_embed(slug), f"{named.path}: upcoming talks"),
+        embed_snippet=embed_html(
+            links.topic_embed(slug), _("%(name)s: upcoming talks", name=named.path)
+        ),
     )

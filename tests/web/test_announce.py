@@ -191,7 +191,7 @@ def test_a_scheduled_announcement_is_queued_once_at_its_moment(
     scheduled = owner.post(f"{path}/schedule", data={"csrf_token": csrf(owner, path), "lead": "7"})
     assert scheduled.status_code == 302
     html = owner.get(path).get_data(as_text=True)
-    assert "Scheduled 7 days before the start: 2026-03-13 01:30 UTC." in html
+    assert "Scheduled 7 days before the start: Fri 13 Mar 2026, 01:30 UTC." in html
     due = datetime(2026, 3, 13, 1, 30, tzinfo=UTC)
     settings = state(web).settings
     workers = [Worker(sessions, settings, FrozenClock(due - timedelta(minutes=1))) for _ in "ab"]
@@ -212,7 +212,7 @@ def test_a_scheduled_announcement_is_queued_once_at_its_moment(
         ]
         planned = session.get(ScheduledAnnouncement, talk_id)
         assert planned is not None and planned.queued_at == due
-    assert "was queued 2026-03-13 01:30 UTC" in owner.get(path).get_data(as_text=True)
+    assert "was queued Fri 13 Mar 2026, 01:30 UTC" in owner.get(path).get_data(as_text=True)
 
 
 def test_a_cancelled_schedule_queues_nothing(web: Flask, sessions: sessionmaker[Session]) -> None:

@@ -16,6 +16,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -26,8 +28,9 @@ from feeds import email as mail_email
 from feeds.links import Links
 from mail import blocks, sender
 from web.context import db, now, settings
+from web.messages import known
 from web.organise import bp
-from web.organise.forms import ConfirmForm
+from web.organise.forms import ConfirmForm, utc_text
 from web.organise.routes import _talk, me, page
 from web.organise.signin import signed_in
 
@@ -42,9 +45,9 @@ LEADS = (7, 1)  # "Schedule": days before the start
 
 
 def _published(talk_id: str) -> tuple[Event, Series]:
-    found, series, _ = _talk(talk_id)
+    found, series, _unused = _talk(talk_id)
     if not isinstance(found, Event):
-        abort(404, "Publish the talk first: only published talks are announced.")
+        abort(404, _("Publish the talk first: only published talks are announced."))
     return found, series
 
 
@@ -75,7 +78,7 @@ def message(event: Event, zone: str) -> EmailMessage | None:
         data = None if built is None else mail_email.to_bytes(built)
     else:
         emails = mail_email.EventEmails()
-        data, _ = sender.event_message(
+        data, _unused = sender.event_message(
             emails, "announcement", event, subscriber, config, envelope, {}, now=now()
         )
     if data is None:
@@ -122,7 +125,7 @@ def _zone() -> tuple[str, str | None]:
     try:
         return times.resolve_zone(text), None
     except UnknownTimezone as exc:
-        return "UTC", str(exc)
+        return "UTC", known(exc)
 
 
 def _shown(msg: EmailMessage | None) -> dict[str, Any] | None:
@@ -161,11 +164,11 @@ def announce(talk_id: str) -> tuple[str, int]:
 @signed_in
 def announce_html(talk_id: str) -> Response:
     """The HTML part for a zone, sandboxed under its own strict CSP."""
-    event, _ = _published(talk_id)
+    event, _unused = _published(talk_id)
     zone, error = _zone()
     msg = message(event, zone)
     if error or msg is None:
-        abort(404, "No such email.")
+        abort(404, _("No such email."))
     response = Response(part(msg, "text/html"), content_type="text/html; charset=utf-8")
     response.headers["Content-Security-Policy"] = HTML_PART_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
@@ -176,7 +179,7 @@ def announce_html(talk_id: str) -> Response:
 @signed_in
 def announce_status(talk_id: str) -> Response:
     """The delivery counts, for the page's polling script."""
-    event, _ = _published(talk_id)
+    event, _unused = _published(talk_id)
     response = jsonify(status(event))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -186,14 +189,14 @@ def announce_status(talk_id: str) -> Response:
 @signed_in
 def send_announcement(talk_id: str) -> Response:
     """Queue the announcement now (readers already sent it are not sent it again)."""
-    event, _ = _published(talk_id)
+    event, _unused = _published(talk_id)
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     if event.status == "cancelled":
-        abort(409, "A cancelled talk is not announced.")
+        abort(409, _("A cancelled talk is not announced."))
     queued = blocks.announce(db(), event, now())
     db().commit()
-    flash(f"Queued for {queued} subscriber{'' if queued == 1 else 's'}.")
+    flash(ngettext("Queued for %(num)d subscriber.", "Queued for %(num)d subscribers.", queued))
     zone = request.args.get("zone") or None  # url_for leaves out None values
     return redirect(url_for("organise.announce", talk_id=talk_id, zone=zone))
 
@@ -202,18 +205,18 @@ def send_announcement(talk_id: str) -> Response:
 @signed_in
 def schedule_announcement(talk_id: str) -> Response:
     """Schedule the announcement `lead` days before the start, or cancel the schedule."""
-    event, _ = _published(talk_id)
+    event, _unused = _published(talk_id)
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     planned = db().get(ScheduledAnnouncement, event.id)
     if request.form.get("action") == "cancel":
         if planned is not None and planned.queued_at is None:
             db().delete(planned)
-            flash("The scheduled announcement is cancelled.")
+            flash(_("The scheduled announcement is cancelled."))
     else:
         lead = request.form.get("lead", type=int)
         if lead not in LEADS:
-            abort(400, "Choose 7 or 1 days before.")
+            abort(400, _("Choose 7 or 1 days before."))
         if planned is not None:
             db().delete(planned)
             db().flush()
@@ -227,6 +230,6 @@ def schedule_announcement(talk_id: str) -> Response:
                 created_at=now(),
             )
         )
-        flash(f"Scheduled for {due.strftime('%Y-%m-%d %H:%M')} UTC.")
+        flash(_("Scheduled for %(when)s.", when=utc_text(due)))
     db().commit()
     return redirect(url_for("organise.announce", talk_id=talk_id))

@@ -6,6 +6,7 @@ Exporting the email list is a POST (CSRF-checked) and is logged in the series' h
 from __future__ import annotations
 
 from flask import abort
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from events import audience, history
@@ -34,9 +35,9 @@ def subscribers(slug: str) -> tuple[str, int]:
 @signed_in
 def export_subscribers(slug: str) -> Response:
     """Download the confirmed subscribers' addresses as CSV (owners); logged in the history."""
-    found, _ = _series(slug, owner=True)
+    found, _unused = _series(slug, owner=True)
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     text, count = audience.email_list(db(), found)
     history.log_event(db(), found, "exported", f"email list exported ({count} addresses)", now())
     db().commit()

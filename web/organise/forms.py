@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     Field,
@@ -31,6 +33,9 @@ from wtforms.widgets import DateInput, EmailInput, NumberInput, TimeInput, URLIn
 from events import languages, times
 from events.errors import NonexistentLocalTime, TimeError
 from events.models import Event, Series, TalkDraft
+from feeds import display
+from web.i18n import current_locale
+from web.messages import known
 
 if TYPE_CHECKING:  # flask_wtf has no type hints: its FlaskForm is a wtforms.Form with these
 
@@ -47,24 +52,24 @@ else:
     from flask_wtf import FlaskForm
 
 ACCESS_CHOICES = [
-    SelectChoice("subscribers", "Subscribers only (in their emails and personal feeds)"),
+    SelectChoice("subscribers", _l("Subscribers only (in their emails and personal feeds)")),
     SelectChoice(
-        "revealed", "Subscribers only, shortly before the start (reminder, personal feeds)"
+        "revealed", _l("Subscribers only, shortly before the start (reminder, personal feeds)")
     ),
-    SelectChoice("public", "Everyone (shown on public pages and feeds)"),
-    SelectChoice("hidden", "Nobody (kept here only)"),
+    SelectChoice("public", _l("Everyone (shown on public pages and feeds)")),
+    SelectChoice("hidden", _l("Nobody (kept here only)")),
 ]
 ATTENDANCE_CHOICES = [
-    SelectChoice("in_person", "In person"),
-    SelectChoice("online", "Online"),
-    SelectChoice("hybrid", "Hybrid"),
+    SelectChoice("in_person", _l("In person")),
+    SelectChoice("online", _l("Online")),
+    SelectChoice("hybrid", _l("Hybrid")),
 ]
 
 
 class SignInForm(FlaskForm):
     """Ask for a sign-in link."""
 
-    email = StringField("Email", widget=EmailInput(), render_kw={"autocomplete": "email"})
+    email = StringField(_l("Email"), widget=EmailInput(), render_kw={"autocomplete": "email"})
 
 
 class ConfirmForm(FlaskForm):
@@ -74,19 +79,19 @@ class ConfirmForm(FlaskForm):
 class CancelForm(FlaskForm):
     """Cancel a talk, with an optional reason."""
 
-    reason = StringField("Reason (optional, shown with the talk)")
+    reason = StringField(_l("Reason (optional, shown with the talk)"))
     version = HiddenField()
 
 
 class InviteForm(FlaskForm):
     """Give someone a role in a series (an invitation is a sign-in link)."""
 
-    email = StringField("Email address of the organiser", widget=EmailInput())
+    email = StringField(_l("Email address of the organiser"), widget=EmailInput())
     role = SelectField(
-        "Role",
+        _l("Role"),
         choices=[
-            SelectChoice("editor", "Editor (talks)"),
-            SelectChoice("owner", "Owner (talks, settings, people)"),
+            SelectChoice("editor", _l("Editor (talks)")),
+            SelectChoice("owner", _l("Owner (talks, settings, people)")),
         ],
     )
 
@@ -94,124 +99,132 @@ class InviteForm(FlaskForm):
 class _Place:
     """Attendance, room and meeting fields shared by the series defaults and the talk form."""
 
-    attendance = SelectField("Attendance", choices=ATTENDANCE_CHOICES, default="in_person")
-    room = StringField("Location", description="Room and building, or an address")
-    meeting_url = StringField("Meeting link", widget=URLInput())
-    meeting_id = StringField("Meeting ID")
-    meeting_passcode = StringField("Passcode")
+    attendance = SelectField(_l("Attendance"), choices=ATTENDANCE_CHOICES, default="in_person")
+    room = StringField(_l("Location"), description=_l("Room and building, or an address"))
+    meeting_url = StringField(_l("Meeting link"), widget=URLInput())
+    meeting_id = StringField(_l("Meeting ID"))
+    meeting_passcode = StringField(_l("Passcode"))
     meeting_access = SelectField(
-        "Who sees the meeting details", choices=ACCESS_CHOICES, default="subscribers"
+        _l("Who sees the meeting details"), choices=ACCESS_CHOICES, default="subscribers"
     )
     meeting_reveal = StringField(
-        "Reveal the details this many minutes before the start",
+        _l("Reveal the details this many minutes before the start"),
         widget=NumberInput(min=1, max=10080),
-        description="Only for “shortly before the start”; 15 when left empty.",
+        description=_l("Only for “shortly before the start”; 15 when left empty."),
     )
 
 
 class SeriesForm(FlaskForm, _Place):
     """A series' settings and the defaults of its new talks."""
 
-    name = StringField("Series name")
+    name = StringField(_l("Series name"))
     slug = StringField(
-        "Slug",
-        description="The series' address: lower-case letters, digits and dashes. "
-        "Left empty, it is made from the name.",
+        _l("Slug"),
+        description=_l(
+            "The series' address: lower-case letters, digits and dashes. "
+            "Left empty, it is made from the name."
+        ),
     )
     timezone = StringField(
-        "Timezone",
-        description="An IANA zone such as Europe/Lisbon, or a label such as “Beijing time”.",
+        _l("Timezone"),
+        description=_l("An IANA zone such as Europe/Lisbon, or a label such as “Beijing time”."),
         render_kw={"list": "zone-list", "autocomplete": "off"},
     )
-    language = StringField("Language", default="en", description="A language tag: en, pt, zh…")
+    language = StringField(
+        _l("Language"), default="en", description=_l("A language tag: en, pt, zh…")
+    )
     visibility = SelectField(
-        "Visibility",
+        _l("Visibility"),
         choices=[
-            SelectChoice("public", "Public (listed on the home page and site-wide feeds)"),
-            SelectChoice("unlisted", "Unlisted (reachable by its address only)"),
+            SelectChoice("public", _l("Public (listed on the home page and site-wide feeds)")),
+            SelectChoice("unlisted", _l("Unlisted (reachable by its address only)")),
         ],
     )
-    homepage = StringField("Series homepage", widget=URLInput())
-    description = TextAreaField("Description", description="Markdown, with $LaTeX$ maths.")
-    auto_announce = BooleanField("Email subscribers when a talk is published")
+    homepage = StringField(_l("Series homepage"), widget=URLInput())
+    description = TextAreaField(_l("Description"), description=_l("Markdown, with $LaTeX$ maths."))
+    auto_announce = BooleanField(_l("Email subscribers when a talk is published"))
     embed_origins = TextAreaField(
-        "Sites allowed to embed this schedule",
-        description="One site a line, as scheme and host (and port): https://math.example.edu "
-        "or https://*.example.edu for its subdomains. Left empty, any site may embed it.",
+        _l("Sites allowed to embed this schedule"),
+        description=_l(
+            "One site a line, as scheme and host (and port): https://math.example.edu "
+            "or https://*.example.edu for its subdomains. Left empty, any site may embed it."
+        ),
         render_kw={"rows": 3, "autocomplete": "off", "spellcheck": "false"},
     )
     duration = StringField(
-        "Default duration in minutes",
+        _l("Default duration in minutes"),
         widget=NumberInput(min=1, max=1440),
-        description="A new talk lasts this long unless it gives an end time.",
+        description=_l("A new talk lasts this long unless it gives an end time."),
     )
     announce_lead = SelectField(
-        "Schedule each new talk's announcement",
+        _l("Schedule each new talk's announcement"),
         choices=[
-            SelectChoice("", "No: I announce talks myself"),
-            SelectChoice("7", "7 days before the start"),
-            SelectChoice("1", "1 day before the start"),
+            SelectChoice("", _l("No: I announce talks myself")),
+            SelectChoice("7", _l("7 days before the start")),
+            SelectChoice("1", _l("1 day before the start")),
         ],
         default="",
-        description="Subscribers get the email then; the talk's Announce page can change it.",
+        description=_l("Subscribers get the email then; the talk's Announce page can change it."),
     )
 
 
 class SpeakerForm(Form):
     """One speaker."""
 
-    name = StringField("Speaker name")
-    affiliation = StringField("Affiliation")
-    homepage = StringField("Homepage", widget=URLInput())
+    name = StringField(_l("Speaker name"))
+    affiliation = StringField(_l("Affiliation"))
+    homepage = StringField(_l("Homepage"), widget=URLInput())
 
 
 class TranslationForm(Form):
     """The talk's title and abstract in another language (events.languages)."""
 
     language = StringField(
-        "Language", description="A language tag: en, pt-PT, zh-Hans…", render_kw={"size": 10}
+        _l("Language"),
+        description=_l("A language tag: en, pt-PT, zh-Hans…"),
+        render_kw={"size": 10},
     )
-    title = StringField("Title in that language")
-    abstract = TextAreaField("Abstract in that language", render_kw={"rows": 4})
+    title = StringField(_l("Title in that language"))
+    abstract = TextAreaField(_l("Abstract in that language"), render_kw={"rows": 4})
 
 
 class TalkForm(FlaskForm, _Place):
     """A talk: who, what, when (wall time in a zone), where, links."""
 
     version = HiddenField()
-    title = StringField("Title")
+    title = StringField(_l("Title"))
     speakers = FieldList(FormField(SpeakerForm), min_entries=1, max_entries=20)
-    abstract = TextAreaField("Abstract", description="Markdown, with $LaTeX$ maths.")
+    abstract = TextAreaField(_l("Abstract"), description=_l("Markdown, with $LaTeX$ maths."))
     # The title and abstract in other languages: the filled rows and one blank row.
     translations = FieldList(
         FormField(TranslationForm), min_entries=1, max_entries=languages.MAX_TRANSLATIONS + 1
     )
-    date = StringField("Date", widget=DateInput())
-    start_time = StringField("Start time", widget=TimeInput())
-    end_time = StringField("End time", widget=TimeInput())
+    date = StringField(_l("Date"), widget=DateInput())
+    start_time = StringField(_l("Start time"), widget=TimeInput())
+    end_time = StringField(_l("End time"), widget=TimeInput())
     duration = StringField(
-        "Or duration in minutes",
+        _l("Or duration in minutes"),
         widget=NumberInput(min=1, max=1440),
-        description="Used when no end time is given.",
+        description=_l("Used when no end time is given."),
     )
     timezone = StringField(
-        "Timezone",
-        description="The zone the speaker's wall time is in (defaults to the series' zone).",
+        _l("Timezone"),
+        description=_l("The zone the speaker's wall time is in (defaults to the series' zone)."),
         render_kw={"list": "zone-list", "autocomplete": "off"},
     )
     occurrence = RadioField(
-        "Which one?",
+        _l("Which one?"),
         choices=[
-            SelectChoice("earlier", "The first (earlier) one"),
-            SelectChoice("later", "The second (later) one"),
+            SelectChoice("earlier", _l("The first (earlier) one")),
+            SelectChoice("later", _l("The second (later) one")),
         ],
         validate_choice=False,
     )
-    tentative = BooleanField("Tentative (not confirmed yet)")
-    slides = StringField("Slides", widget=URLInput())
-    recording = StringField("Recording (video or replay)", widget=URLInput())
-    livestream = StringField("Livestream", widget=URLInput())
-    tags = StringField("Tags", description="Comma-separated.")
+    tentative = BooleanField(_l("Tentative (not confirmed yet)"))
+    slides = StringField(_l("Slides"), widget=URLInput())
+    recording = StringField(_l("Recording (video or replay)"), widget=URLInput())
+    livestream = StringField(_l("Livestream"), widget=URLInput())
+    tags = StringField(_l("Tags"), description=_l("Comma-separated."))
     # Set when the chosen time happens twice: the form then asks which occurrence.
     show_occurrence = False
 
@@ -219,14 +232,18 @@ class TalkForm(FlaskForm, _Place):
         """Label the speakers after the first: 'Speaker 2 name', ..."""
         for index, entry in enumerate(self.speakers.entries):
             if index:
-                entry.form.name.label.text = f"Speaker {index + 1} name"
-                entry.form.affiliation.label.text = f"Speaker {index + 1} affiliation"
-                entry.form.homepage.label.text = f"Speaker {index + 1} homepage"
+                entry.form.name.label.text = _("Speaker %(number)d name", number=index + 1)
+                entry.form.affiliation.label.text = _(
+                    "Speaker %(number)d affiliation", number=index + 1
+                )
+                entry.form.homepage.label.text = _("Speaker %(number)d homepage", number=index + 1)
         for index, row in enumerate(self.translations.entries):
             if index:
-                row.form.language.label.text = f"Language {index + 1}"
-                row.form.title.label.text = f"Title in language {index + 1}"
-                row.form.abstract.label.text = f"Abstract in language {index + 1}"
+                row.form.language.label.text = _("Language %(number)d", number=index + 1)
+                row.form.title.label.text = _("Title in language %(number)d", number=index + 1)
+                row.form.abstract.label.text = _(
+                    "Abstract in language %(number)d", number=index + 1
+                )
 
 
 def _text(field: Field) -> str:
@@ -397,9 +414,9 @@ def apply_errors(
                     break
         field = _field_named(form, name) if name else None
         if field is None:
-            unplaced.append(f"{where}: {message}")
-        elif message not in field.errors:
-            field.errors = [*field.errors, message]
+            unplaced.append(f"{where}: {known(message)}")
+        elif known(message) not in field.errors:
+            field.errors = [*field.errors, known(message)]
     return unplaced
 
 
@@ -438,11 +455,11 @@ def _when(form: TalkForm, zone: str, default: int | None = None) -> tuple[str | 
     if not end and not _text(form.duration) and default:
         form.duration.data = str(default)  # the series' default duration
     if not day:
-        form.date.errors = ["Enter the date of the talk."]
+        form.date.errors = [_("Enter the date of the talk.")]
     if not start:
-        form.start_time.errors = ["Enter the start time."]
+        form.start_time.errors = [_("Enter the start time.")]
     if not end and not _text(form.duration):
-        form.end_time.errors = ["Enter the end time, or a duration in minutes."]
+        form.end_time.errors = [_("Enter the end time, or a duration in minutes.")]
     if not (day and start and (end or _text(form.duration))):
         return None, None
     try:
@@ -458,11 +475,15 @@ def _when(form: TalkForm, zone: str, default: int | None = None) -> tuple[str | 
             if not 1 <= minutes <= 1440:
                 raise ValueError
         except ValueError:
-            form.duration.errors = ["Enter a whole number of minutes, from 1 to 1440."]
+            form.duration.errors = [_("Enter a whole number of minutes, from 1 to 1440.")]
             return start_text, None
         instant = times.to_instant(times.parse_local_time(start_text), zone)
         return start_text, times.wall_time_text(instant + timedelta(minutes=minutes), zone)
     return start_text, _wall(form, form.end_time, f"{day} {end}", zone)
+
+
+def _clock(local: times.LocalTime) -> str:
+    return f"{local.hour:02d}:{local.minute:02d}"
 
 
 def _wall(form: TalkForm, field: Field, text: str, zone: str) -> str | None:
@@ -472,9 +493,14 @@ def _wall(form: TalkForm, field: Field, text: str, zone: str) -> str | None:
     except NonexistentLocalTime:
         nearest = ", ".join(times.wall_suggestions(local, zone))
         field.errors = [
-            f"{local.hour:02d}:{local.minute:02d} does not exist on {text[:10]} in {zone}: "
-            f"the clocks jump forward over it (daylight saving time starts). "
-            f"Nearest valid times: {nearest}."
+            _(
+                "%(time)s does not exist on %(date)s in %(zone)s: the clocks jump forward "
+                "over it (daylight saving time starts). Nearest valid times: %(nearest)s.",
+                time=_clock(local),
+                date=text[:10],
+                zone=zone,
+                nearest=nearest,
+            )
         ]
         return None
     except TimeError:
@@ -486,9 +512,16 @@ def _wall(form: TalkForm, field: Field, text: str, zone: str) -> str | None:
     if choice not in ("earlier", "later"):
         earlier, later = (times.format_offset(o) for o in offsets)
         field.errors = [
-            f"{local.hour:02d}:{local.minute:02d} happens twice on {text[:10]} in {zone} "
-            f"(the clocks go back): choose below whether you mean the first (UTC{earlier}) "
-            f"or the second (UTC{later})."
+            _(
+                "%(time)s happens twice on %(date)s in %(zone)s (the clocks go back): choose "
+                "below whether you mean the first (UTC%(earlier)s) or the second "
+                "(UTC%(later)s).",
+                time=_clock(local),
+                date=text[:10],
+                zone=zone,
+                earlier=earlier,
+                later=later,
+            )
         ]
         form.occurrence.flags.required = True
         form.show_occurrence = True  # a template flag
@@ -601,20 +634,20 @@ def defaults_for(form: TalkForm, series: Series) -> None:
 def compare(mine: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Return (field, mine, theirs) for each field two talk versions disagree on."""
     labels = {
-        "title": "Title",
-        "speakers": "Speakers",
-        "abstract": "Abstract",
-        "timezone": "Timezone",
-        "start": "Start",
-        "end": "End",
-        "location": "Location",
-        "meeting": "Meeting",
-        "slides": "Slides",
-        "recording": "Recording",
-        "livestream": "Livestream",
-        "status": "Status",
-        "tags": "Tags",
-        "translations": "Other languages",
+        "title": _("Title"),
+        "speakers": _("Speakers"),
+        "abstract": _("Abstract"),
+        "timezone": _("Timezone"),
+        "start": _("Start"),
+        "end": _("End"),
+        "location": _("Location"),
+        "meeting": _("Meeting"),
+        "slides": _("Slides"),
+        "recording": _("Recording"),
+        "livestream": _("Livestream"),
+        "status": _("Status"),
+        "tags": _("Tags"),
+        "translations": _("Other languages"),
     }
 
     def shown(key: str, value: Any) -> str:
@@ -647,17 +680,27 @@ def when_text(talk: Event | TalkDraft, zone: str) -> str:
 
 
 def instant_text(start: datetime, zone: str) -> str:
-    """Return an instant in a zone: 'Sat 04 Dec 2027, 09:30 UTC+00:00'."""
-    local = times.local(start, zone)
-    return f"{local:%a %d %b %Y, %H:%M} {times.utc_offset_label(start, zone)}"
+    """Return an instant in a zone, in the page's language: 'Sat 04 Dec 2027, 09:30 UTC+00:00'."""
+    locale = current_locale()
+    shown = display.day_time(display.day(start, zone, locale), display.clock(start, zone), locale)
+    return f"{shown} {times.utc_offset_label(start, zone)}"
+
+
+def utc_text(instant: datetime, *, with_time: bool = True) -> str:
+    """Return a UTC instant in the page's language: 'Sat 13 Mar 2027, 01:30 UTC'."""
+    locale = current_locale()
+    shown = display.day(instant, "UTC", locale)
+    if with_time:
+        shown = display.day_time(shown, display.clock(instant, "UTC"), locale)
+    return f"{shown} UTC"
 
 
 class ImportUploadForm(FlaskForm):
     """Upload a YAML, JSON, CSV or .ics file into a series, for a preview."""
 
     file = FileField(
-        "File",
-        description=(
+        _l("File"),
+        description=_l(
             "YAML, JSON, CSV or iCalendar (.ics). Talks that name no series go into this one. "
             "Nothing is saved until you apply the preview."
         ),
@@ -667,16 +710,19 @@ class ImportUploadForm(FlaskForm):
 class ImportApplyForm(FlaskForm):
     """Apply a previewed import; cancelling missing talks is an explicit choice."""
 
-    cancel_missing = BooleanField("Cancel the upcoming talks that the file does not list")
+    cancel_missing = BooleanField(_l("Cancel the upcoming talks that the file does not list"))
 
 
 class TokenForm(FlaskForm):
     """Create an API token for one series you own, or for all of them."""
 
-    label = StringField("Label (what the token is for)")
-    series = SelectField("Series", choices=[])
+    label = StringField(_l("Label (what the token is for)"))
+    series = SelectField(_l("Series"), choices=[])
     access = SelectField(
-        "Access",
-        choices=[SelectChoice("read-write", "Read and write"), SelectChoice("read", "Read only")],
+        _l("Access"),
+        choices=[
+            SelectChoice("read-write", _l("Read and write")),
+            SelectChoice("read", _l("Read only")),
+        ],
         default="read-write",
     )

@@ -12,38 +12,64 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import HiddenField
 
-from events import accounts, history, times
+from events import accounts, history
 from events.errors import InvalidRecord
 from events.models import Change, Event, Series
 from events.schemas import validate_series
 from web.context import db, now
 from web.organise import bp
-from web.organise.forms import FlaskForm
+from web.organise.forms import FlaskForm, instant_text
 from web.organise.routes import _series, _talk, me, page
 from web.organise.signin import current_organiser, signed_in
 
 LABELS = {
-    "start_local": "Start (local time)",
-    "end_local": "End (local time)",
-    "parent_id": "Session",
-    "livestream": "Livestream link",
-    "recording": "Video (recording) link",
-    "slides": "Slides link",
-    "homepage": "Web page",
-    "auto_announce": "Announce new talks automatically",
-    "translations": "Other languages",
+    "start_local": _l("Start (local time)"),
+    "end_local": _l("End (local time)"),
+    "parent_id": _l("Session"),
+    "livestream": _l("Livestream link"),
+    "recording": _l("Video (recording) link"),
+    "slides": _l("Slides link"),
+    "homepage": _l("Web page"),
+    "auto_announce": _l("Announce new talks automatically"),
+    "title": _l("Title"),
+    "abstract": _l("Abstract"),
+    "speakers": _l("Speakers"),
+    "timezone": _l("Timezone"),
+    "location": _l("Location"),
+    "meeting": _l("Meeting"),
+    "status": _l("Status"),
+    "tags": _l("Tags"),
+    "name": _l("Name"),
+    "description": _l("Description"),
+    "language": _l("Language"),
+    "visibility": _l("Visibility"),
+    "duration": _l("Duration"),
+    "kind": _l("Kind"),
+    "cancel_reason": _l("Cancellation reason"),
+    "embed_origins": _l("Sites allowed to embed"),
+    "announce_lead": _l("Announcement lead"),
+    "translations": _l("Other languages"),
 }
 PATHS = {
-    "browser": "workspace",
-    "api": "API",
-    "import": "import",
-    "mirror": "mirrored calendar",
-    "speaker": "speaker link",
-    "system": "system",
+    "browser": _l("workspace"),
+    "api": _l("API"),
+    "import": _l("import"),
+    "mirror": _l("mirrored calendar"),
+    "speaker": _l("speaker link"),
+    "system": _l("system"),
+}
+ACTIONS = {
+    "created": _l("created"),
+    "updated": _l("updated"),
+    "deleted": _l("deleted"),
+    "restored": _l("restored"),
+    "exported": _l("exported"),
 }
 SHOWN_CHARACTERS = 400
 
@@ -84,7 +110,7 @@ class FieldChange:
 
 def label(name: str) -> str:
     """Return the label of a logged field."""
-    return LABELS.get(name, name.replace("_", " ").capitalize())
+    return str(LABELS.get(name, name.replace("_", " ").capitalize()))
 
 
 def show(value: Any) -> str:
@@ -92,7 +118,7 @@ def show(value: Any) -> str:
     if value is None or value == "" or value == [] or value == {}:
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return str(_("yes") if value else _("no"))
     if isinstance(value, dict):
         if set(value) <= {"name", "affiliation", "homepage"} and "name" in value:
             extra = ", ".join(str(value[k]) for k in ("affiliation", "homepage") if value.get(k))
@@ -118,7 +144,8 @@ def _context(series: Series) -> dict[str, Any]:
         "series": series,
         "field_changes": field_changes,
         "paths": PATHS,
-        "when": lambda c: times.wall_time_text(c.at, series.timezone),
+        "actions": ACTIONS,
+        "when": lambda c: instant_text(c.at, series.timezone),
         "restore_form": RestoreForm(),
     }
 
@@ -152,7 +179,7 @@ def talk_history(talk_id: str) -> tuple[str, int]:
     """The change log of one talk, newest first."""
     found, series, role = _talk(talk_id)
     if not isinstance(found, Event):
-        abort(404, "A draft has no history until it is published.")
+        abort(404, _("A draft has no history until it is published."))
     return page(
         "organise/history.html",
         changes=history.changes_of(db(), found),
@@ -167,9 +194,9 @@ def talk_history(talk_id: str) -> tuple[str, int]:
 def _change(change_id: int, entity: str, entity_id: str) -> Change:
     change = db().get(Change, change_id)
     if change is None or change.entity != entity or change.entity_id != entity_id:
-        abort(404, "No such change.")
+        abort(404, _("No such change."))
     if change.action in ("deleted", "exported"):
-        abort(404, "That change has no version to restore.")
+        abort(404, _("That change has no version to restore."))
     return change
 
 
@@ -177,33 +204,38 @@ def _change(change_id: int, entity: str, entity_id: str) -> Change:
 @signed_in
 def restore_talk(talk_id: str, change_id: int) -> Response:
     """Restore a talk as it was right after a change (a logged edit over the shown version)."""
-    found, series, _ = _talk(talk_id, lock=True)
+    found, series, _unused = _talk(talk_id, lock=True)
     if not isinstance(found, Event):
-        abort(404, "A draft has no history until it is published.")
+        abort(404, _("A draft has no history until it is published."))
     form = RestoreForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     change = _change(change_id, "talk", found.id)
     data = history.talk_input(found.id, history.version_after(db(), found, change.id))
     try:
-        _, outcome = accounts.save_talk(
+        _saved, outcome = accounts.save_talk(
             db(), series, data, me(), now(), expected=form.version.data or None
         )
     except InvalidRecord as exc:
         db().rollback()
-        flash(f"Not restored: {exc}")
+        flash(_("Not restored: %(error)s", error=exc))
         return redirect(url_for("organise.talk_history", talk_id=talk_id))
     except accounts.StaleEdit as exc:
         db().rollback()
-        flash(f"Not restored: {exc}. Look at its history again, then restore.")
+        flash(_("Not restored: %(error)s. Look at its history again, then restore.", error=exc))
         return redirect(url_for("organise.talk_history", talk_id=talk_id))
     if outcome.action == "unchanged":
         db().rollback()
-        flash("Nothing to restore: the talk is already that version.")
+        flash(_("Nothing to restore: the talk is already that version."))
         return redirect(url_for("organise.talk_history", talk_id=talk_id))
     history.note(db(), found, "restored", f"restored the version after change #{change.id}")
     db().commit()
-    flash(f"Restored the version after change #{change.id}. Pages and feeds show it now.")
+    flash(
+        _(
+            "Restored the version after change #%(number)d. Pages and feeds show it now.",
+            number=change.id,
+        )
+    )
     return redirect(url_for("organise.talk_history", talk_id=talk_id))
 
 
@@ -211,13 +243,13 @@ def restore_talk(talk_id: str, change_id: int) -> Response:
 @signed_in
 def restore_series(slug: str, change_id: int) -> Response:
     """Restore a series' settings as they were right after a change (owners)."""
-    found, _ = _series(slug, owner=True)
+    found, _unused = _series(slug, owner=True)
     form = RestoreForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     change = _change(change_id, "series", str(found.id))
     if form.version.data != str(found.version):
-        flash("Not restored: the series changed since you looked. Look at its history again.")
+        flash(_("Not restored: the series changed since you looked. Look at its history again."))
         return redirect(url_for("organise.series_history", slug=slug))
     values = history.version_after(db(), found, change.id)
     try:
@@ -225,13 +257,13 @@ def restore_series(slug: str, change_id: int) -> Response:
         accounts.update_series(db(), found, validate_series(values), now())
     except InvalidRecord as exc:
         db().rollback()
-        flash(f"Not restored: {exc}")
+        flash(_("Not restored: %(error)s", error=exc))
         return redirect(url_for("organise.series_history", slug=slug))
     if history.values_of(found) == before:
         db().rollback()
-        flash("Nothing to restore: the series is already that version.")
+        flash(_("Nothing to restore: the series is already that version."))
         return redirect(url_for("organise.series_history", slug=slug))
     history.note(db(), found, "restored", f"restored the version after change #{change.id}")
     db().commit()
-    flash(f"Restored the version after change #{change.id}.")
+    flash(_("Restored the version after change #%(number)d.", number=change.id))
     return redirect(url_for("organise.series_history", slug=found.slug))

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from events import accounts, import_jobs, importer
@@ -32,6 +34,7 @@ from events.models import ImportJob, Series
 from web.context import db, now, settings, state
 from web.organise import bp
 from web.organise.forms import ImportApplyForm, ImportUploadForm
+from web.organise.history import label
 from web.organise.routes import _series, me, page
 from web.organise.signin import signed_in
 from web.security import check_rate
@@ -90,15 +93,15 @@ def _keep(organiser_id: int, slug: str, name: str, fmt: str, raw: bytes) -> str:
 def _load(organiser_id: int, slug: str, token: str) -> Upload:
     """Return a kept upload of this organiser for this series, or 404 (unknown or expired)."""
     if not TOKEN.fullmatch(token):
-        abort(404, "No such upload.")
+        abort(404, _("No such upload."))
     data, meta = _paths(organiser_id, token)
     try:
         info = json.loads(meta.read_text())
         raw = data.read_bytes()
     except (OSError, ValueError):
-        abort(404, "This upload is gone (uploads are kept for an hour). Upload the file again.")
+        abort(404, _("This upload is gone (uploads are kept for an hour). Upload the file again."))
     if info.get("series") != slug or now() - datetime.fromisoformat(info["created"]) > KEEP:
-        abort(404, "This upload is gone (uploads are kept for an hour). Upload the file again.")
+        abort(404, _("This upload is gone (uploads are kept for an hour). Upload the file again."))
     return Upload(token, slug, str(info["name"]), str(info["format"]), raw)
 
 
@@ -120,15 +123,30 @@ def _parse(upload: Upload) -> importer.Parsed:
         found = db().scalar(select(Series).where(Series.slug == slug))
         if found is None:
             raise ImportFailed(
-                f"{upload.name}: series {slug!r} does not exist; create it in the workspace first"
+                _(
+                    "%(file)s: series '%(slug)s' does not exist; create it in the workspace first",
+                    file=upload.name,
+                    slug=slug,
+                )
             )
         try:
             accounts.require(db(), me(), found, owner=slug in owned)
         except accounts.AccessDenied:
-            role = "an owner of" if accounts.role_in(db(), me(), found) else "an organiser of"
-            raise ImportFailed(
-                f"{upload.name}: you are not {role} series {slug!r}; remove it from the file"
-            ) from None
+            text = (
+                _(
+                    "%(file)s: you are not an owner of series '%(slug)s'; remove it from the file",
+                    file=upload.name,
+                    slug=slug,
+                )
+                if accounts.role_in(db(), me(), found)
+                else _(
+                    "%(file)s: you are not an organiser of series '%(slug)s'; "
+                    "remove it from the file",
+                    file=upload.name,
+                    slug=slug,
+                )
+            )
+            raise ImportFailed(text) from None
     return parsed
 
 
@@ -136,11 +154,11 @@ def _check_text(value: Any, where: str) -> None:
     """Refuse NUL characters and lone surrogates, as the API import does."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise ImportFailed(f"{where}: text must not contain NUL characters")
+            raise ImportFailed(_("%(where)s: text must not contain NUL characters", where=where))
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ImportFailed(f"{where}: must be valid Unicode text") from None
+            raise ImportFailed(_("%(where)s: must be valid Unicode text", where=where)) from None
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_text(key, where)
@@ -161,7 +179,7 @@ def import_upload(slug: str) -> Any:
         raw = upload.read() if upload is not None else b""
         name = (upload.filename if upload is not None else "") or ""
         if not name or not raw:
-            form.file.errors = ["Choose a file to upload."]
+            form.file.errors = [_("Choose a file to upload.")]
         else:
             check_rate(
                 "workspace-import", f"organiser-{me().id}", settings().api_imports_per_hour, 3600
@@ -204,6 +222,7 @@ def _preview_page(
         upload=upload,
         preview=preview,
         form=form,
+        field_label=label,
     )
 
 
@@ -230,17 +249,24 @@ def import_apply(slug: str, token: str) -> Any:
                 cancel_missing=bool(form.cancel_missing.data),
             )
     except EventFeedError as exc:
-        flash(f"Nothing was imported: {exc}")
+        flash(_("Nothing was imported: %(error)s", error=exc))
         return _preview_page(series, role, upload, form, 422)
     _forget(me().id, token)
     counts = report.events
-    summary = (
-        f"Imported {upload.name}: {counts['created']} new, {counts['updated']} changed, "
-        f"{counts['unchanged']} unchanged"
+    summary = _(
+        "Imported %(file)s: %(new)d new, %(changed)d changed, %(unchanged)d unchanged.",
+        file=upload.name,
+        new=counts["created"],
+        changed=counts["updated"],
+        unchanged=counts["unchanged"],
     )
     if report.cancelled:
-        summary += f", {len(report.cancelled)} missing talk(s) cancelled"
-    flash(summary + ".")
+        summary += " " + ngettext(
+            "%(num)d missing talk cancelled.",
+            "%(num)d missing talks cancelled.",
+            len(report.cancelled),
+        )
+    flash(summary)
     db().expire_all()
     return redirect(url_for("organise.series", slug=slug))
 
@@ -271,7 +297,7 @@ def _job(slug: str, job_id: int) -> tuple[Series, str, ImportJob]:
     db().expire_all()
     job = db().get(ImportJob, job_id)
     if job is None or job.series_slug != slug:
-        abort(404, "No such import.")
+        abort(404, _("No such import."))
     return series, role, job
 
 
@@ -287,7 +313,7 @@ def import_job(slug: str, job_id: int) -> tuple[str, int]:
 @signed_in
 def import_job_status(slug: str, job_id: int) -> Any:
     """The job's status, counts, summary and error as JSON (polled by the job's page)."""
-    _, _, job = _job(slug, job_id)
+    _, _unused, job = _job(slug, job_id)
     response = jsonify(import_jobs.status(job))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 from wtforms import StringField
 
@@ -21,13 +23,15 @@ from web.organise.forms import ConfirmForm, FlaskForm
 from web.organise.routes import _series, page
 from web.organise.signin import signed_in
 
+RESULTS = {"ok": _l("ok"), "not modified": _l("not modified"), "error": _l("error")}
+
 
 class MirrorForm(FlaskForm):
     """The external calendar a series mirrors."""
 
     url = StringField(
-        "Calendar URL",
-        description=(
+        _l("Calendar URL"),
+        description=_l(
             "An iCalendar (.ics) address, http:// or https://: an Indico category or event "
             "export, a Google or Nextcloud public calendar, another EventFeed."
         ),
@@ -44,7 +48,7 @@ def series_mirror(series: Series) -> SeriesMirror | None:
 @signed_in
 def mirror_settings(slug: str) -> Any:
     """Set the calendar a series mirrors (owners)."""
-    found, _ = _series(slug, owner=True)
+    found, _unused = _series(slug, owner=True)
     current = mirror.get_mirror(db(), found)
     form = MirrorForm()
     if request.method == "GET" and current is not None:
@@ -57,7 +61,7 @@ def mirror_settings(slug: str) -> Any:
             form.url.errors = [str(exc)]
         else:
             db().commit()
-            flash("Mirror saved: the worker fetches the calendar within a minute.")
+            flash(_("Mirror saved: the worker fetches the calendar within a minute."))
             return redirect(url_for("organise.series", slug=found.slug))
     status = 422 if request.method == "POST" else 200
     return page("organise/mirror.html", status, form=form, series=found, mirror=current)
@@ -67,16 +71,22 @@ def mirror_settings(slug: str) -> Any:
 @signed_in
 def mirror_refresh(slug: str) -> Response:
     """Fetch the mirrored calendar now and apply what changed (owners and editors)."""
-    found, _ = _series(slug)
+    found, _unused = _series(slug)
     if not ConfirmForm().validate_on_submit():
-        flash("The form expired; try again.")
+        flash(_("The form expired; try again."))
         return redirect(url_for("organise.series", slug=found.slug))
     if mirror.get_mirror(db(), found) is None:
-        flash("This series mirrors no calendar.")
+        flash(_("This series mirrors no calendar."))
         return redirect(url_for("organise.series", slug=found.slug))
     db().rollback()  # the refresh writes in its own transactions
     outcome = mirror.refresh(state().sessions, found.slug, settings(), now())
-    flash(f"Refreshed: {outcome.result} — {outcome.message}")
+    flash(
+        _(
+            "Refreshed: %(result)s — %(message)s",
+            result=RESULTS.get(outcome.result, outcome.result),
+            message=outcome.message,
+        )
+    )
     return redirect(url_for("organise.series", slug=slug))
 
 
@@ -84,8 +94,8 @@ def mirror_refresh(slug: str) -> Response:
 @signed_in
 def mirror_stop(slug: str) -> Response:
     """Stop mirroring (owners); the talks stay as they are."""
-    found, _ = _series(slug, owner=True)
+    found, _unused = _series(slug, owner=True)
     if ConfirmForm().validate_on_submit() and mirror.remove_mirror(db(), found):
         db().commit()
-        flash("Mirroring stopped. The talks stay as they are.")
+        flash(_("Mirroring stopped. The talks stay as they are."))
     return redirect(url_for("organise.series", slug=found.slug))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, get_flashed_messages, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -18,6 +19,7 @@ from events.errors import InvalidRecord, NotFound
 from events.models import Event, Organiser, Series, Subscription, TalkDraft
 from events.schemas import validate_series
 from web.context import db, now
+from web.messages import known
 from web.organise import bp
 from web.organise.forms import (
     SERIES_FIELDS,
@@ -36,12 +38,14 @@ from web.organise.forms import (
     series_data,
     talk_data,
     talk_title,
+    utc_text,
     when_text,
 )
 from web.organise.signin import current_organiser, may_email, send_link, signed_in
 from web.pages import embed_snippet, rich_text
 
 PREVIEW_LIMIT = 100_000
+bp.add_app_template_global(utc_text, "utc_text")
 
 
 def me() -> Organiser:
@@ -67,23 +71,23 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
 def _series(slug: str, *, owner: bool = False) -> tuple[Series, str]:
     series = db().scalar(select(Series).where(Series.slug == slug))
     if series is None:
-        abort(404, "No such series in your workspace.")
+        abort(404, _("No such series in your workspace."))
     try:
         return series, accounts.require(db(), me(), series, owner=owner)
     except accounts.AccessDenied:
         if accounts.role_in(db(), me(), series) is None:
-            abort(404, "No such series in your workspace.")
-        abort(403, "Only the series' owners may do this.")
+            abort(404, _("No such series in your workspace."))
+        abort(403, _("Only the series' owners may do this."))
 
 
 def _talk(talk_id: str, *, lock: bool = False) -> tuple[Event | TalkDraft, Series, str]:
     try:
         talk = accounts.find_talk(db(), talk_id, lock=lock)
     except NotFound:
-        abort(404, "No such talk in your workspace.")
+        abort(404, _("No such talk in your workspace."))
     series = db().get(Series, talk.series_id)
     assert series is not None
-    _, role = _series(series.slug)
+    _unused, role = _series(series.slug)
     return talk, series, role
 
 
@@ -95,7 +99,7 @@ def _talk(talk_id: str, *, lock: bool = False) -> tuple[Event | TalkDraft, Serie
 def home() -> tuple[str, int]:
     """The workspace home: your series, each with its next talk, drafts and subscribers."""
     mine = accounts.series_of(db(), me())
-    ids = [s.id for s, _ in mine]
+    ids = [s.id for s, _unused in mine]
     outlooks = listings.outlooks(db(), ids, now())
     drafts = dict(
         db()
@@ -148,7 +152,7 @@ def new_series() -> Any:
             unplaced = apply_errors(form, exc.errors, SERIES_FIELDS)
         else:
             db().commit()
-            flash(f"Series “{series.name}” created. Add its first talk.")
+            flash(_("Series “%(name)s” created. Add its first talk.", name=series.name))
             return redirect(url_for("organise.series", slug=series.slug))
     status = 422 if request.method == "POST" else 200
     return page("organise/series_form.html", status, form=form, series=None, unplaced=unplaced)
@@ -175,7 +179,7 @@ def preview() -> Response:
     """Markdown with LaTeX rendered exactly as the public pages render it (the live preview)."""
     text = request.form.get("text", "")
     if len(text) > PREVIEW_LIMIT:
-        abort(413, "Too long to preview.")
+        abort(413, _("Too long to preview."))
     response = Response(rich_text(text), content_type="text/html; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -212,7 +216,7 @@ def series(slug: str) -> tuple[str, int]:
 @signed_in
 def series_settings(slug: str) -> Any:
     """Change a series' settings and the defaults of its new talks (owners)."""
-    found, _ = _series(slug, owner=True)
+    found, _unused = _series(slug, owner=True)
     form = SeriesForm()
     unplaced: list[str] = []
     if request.method == "GET":
@@ -235,7 +239,7 @@ def series_settings(slug: str) -> Any:
             unplaced = apply_errors(form, exc.errors, SERIES_FIELDS)
         else:
             db().commit()
-            flash("Settings saved.")
+            flash(_("Settings saved."))
             return redirect(url_for("organise.series", slug=found.slug))
         db().refresh(found)
     status = 422 if request.method == "POST" else 200
@@ -260,7 +264,7 @@ def series_settings(slug: str) -> Any:
 @signed_in
 def people(slug: str) -> Any:
     """The series' organisers: invite by email, change roles (owners)."""
-    found, _ = _series(slug, owner=True)
+    found, _unused = _series(slug, owner=True)
     form = InviteForm()
     status = 200
     if form.validate_on_submit():
@@ -272,15 +276,27 @@ def people(slug: str) -> Any:
                 send_link(address, browser_nonce=None, invited_to=found.name)
         except InvalidRecord as exc:
             db().rollback()
-            form.email.errors = [exc.errors[0][1]]
+            form.email.errors = [known(exc.errors[0][1])]
             status = 422
         except accounts.LastOwner as exc:
             db().rollback()
-            form.role.errors = [str(exc)]
+            form.role.errors = [known(exc)]
             status = 422
         else:
             db().commit()
-            flash(f"{address} is now {form.role.data} of {found.name}; we emailed a sign-in link.")
+            flash(
+                _(
+                    "%(address)s is now an owner of %(series)s; we emailed a sign-in link.",
+                    address=address,
+                    series=found.name,
+                )
+                if form.role.data == "owner"
+                else _(
+                    "%(address)s is now an editor of %(series)s; we emailed a sign-in link.",
+                    address=address,
+                    series=found.name,
+                )
+            )
             return redirect(url_for("organise.people", slug=slug))
     elif request.method == "POST":
         status = 400
@@ -299,19 +315,19 @@ def remove_person(slug: str, organiser_id: int) -> Response:
     """Remove an organiser from a series (owners; anyone may leave; never the last owner)."""
     found, role = _series(slug)
     if organiser_id != me().id and role == accounts.EDITOR:
-        abort(403, "Only the series' owners may do this.")
+        abort(403, _("Only the series' owners may do this."))
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     try:
         accounts.remove_member(db(), found, organiser_id)
     except accounts.LastOwner as exc:
         db().rollback()
-        flash(str(exc))
+        flash(known(exc))
         return redirect(url_for("organise.people", slug=slug))
     except NotFound:
-        abort(404, "No such organiser in this series.")
+        abort(404, _("No such organiser in this series."))
     db().commit()
-    flash("Removed.")
+    flash(_("Removed."))
     if organiser_id == me().id:
         return redirect(url_for("organise.home"))
     return redirect(url_for("organise.people", slug=slug))
@@ -338,7 +354,7 @@ def _talk_page(
         series=series,
         talk=talk,
         is_draft=talk is None or isinstance(talk, TalkDraft),
-        heading=talk_title(talk) if talk is not None else "New talk",
+        heading=talk_title(talk) if talk is not None else _("New talk"),
         next_session=instant_text(following.start_utc, series.timezone) if following else None,
         **context,
     )
@@ -348,7 +364,7 @@ def _talk_page(
 @signed_in
 def new_talk(slug: str) -> Any:
     """Add a talk: saved as a draft, or published at once."""
-    found, _ = _series(slug)
+    found, _unused = _series(slug)
     form = TalkForm()
     if request.method == "GET":
         defaults_for(form, found)
@@ -360,7 +376,7 @@ def new_talk(slug: str) -> Any:
 @signed_in
 def talk(talk_id: str) -> Any:
     """Edit a talk or a draft; a save over someone's newer save shows both versions."""
-    found, series, _ = _talk(talk_id)
+    found, series, _unused = _talk(talk_id)
     form = TalkForm()
     if request.method == "GET":
         data = found.data if isinstance(found, TalkDraft) else accounts.talk_input(found)
@@ -372,7 +388,7 @@ def talk(talk_id: str) -> Any:
 
 def _save(form: TalkForm, series: Series, talk: Event | TalkDraft | None) -> Any:
     if not form.validate_on_submit():
-        return _talk_page(form, series, talk, 400, unplaced=["The form expired; save again."])
+        return _talk_page(form, series, talk, 400, unplaced=[_("The form expired; save again.")])
     action = request.form.get("action", "save")
     if action == "add_speaker":
         form.speakers.append_entry()
@@ -390,15 +406,15 @@ def _save(form: TalkForm, series: Series, talk: Event | TalkDraft | None) -> Any
     try:
         if isinstance(talk, Event):
             saved: Event | TalkDraft
-            saved, _ = accounts.save_talk(db(), series, data, me(), now(), expected=expected)
-            message = "Saved. Pages and feeds show the change now."
+            saved, _unused = accounts.save_talk(db(), series, data, me(), now(), expected=expected)
+            message = _("Saved. Pages and feeds show the change now.")
         elif action == "publish":
             draft = accounts.save_draft(db(), series, data, me(), now(), expected=expected)
             saved = accounts.publish(db(), series, draft.id, me(), now())
-            message = "Published. It is on the series page and in every feed now."
+            message = _("Published. It is on the series page and in every feed now.")
         else:
             saved = accounts.save_draft(db(), series, data, me(), now(), expected=expected)
-            message = "Draft saved. Nobody else sees it until you publish it."
+            message = _("Draft saved. Nobody else sees it until you publish it.")
     except InvalidRecord as exc:
         db().rollback()
         unplaced = apply_errors(form, exc.errors, TALK_FIELDS)
@@ -418,20 +434,20 @@ def _save(form: TalkForm, series: Series, talk: Event | TalkDraft | None) -> Any
 @signed_in
 def publish(talk_id: str) -> Response:
     """Publish a draft as it was last saved."""
-    found, series, _ = _talk(talk_id)
+    found, series, _unused = _talk(talk_id)
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     if not isinstance(found, TalkDraft):
-        flash("This talk is already published.")
+        flash(_("This talk is already published."))
         return redirect(url_for("organise.talk", talk_id=talk_id))
     try:
         accounts.publish(db(), series, found.id, me(), now())
     except InvalidRecord as exc:
         db().rollback()
-        flash(f"Not published: {exc}")
+        flash(_("Not published: %(error)s", error=exc))
         return redirect(url_for("organise.talk", talk_id=talk_id))
     db().commit()
-    flash("Published. It is on the series page and in every feed now.")
+    flash(_("Published. It is on the series page and in every feed now."))
     return redirect(url_for("organise.talk", talk_id=talk_id))
 
 
@@ -439,9 +455,9 @@ def publish(talk_id: str) -> Response:
 @signed_in
 def cancel(talk_id: str) -> Any:
     """Cancel a published talk (it stays in feeds, struck through) with an optional reason."""
-    found, series, _ = _talk(talk_id)
+    found, series, _unused = _talk(talk_id)
     if not isinstance(found, Event):
-        abort(404, "A draft is deleted, not cancelled.")
+        abort(404, _("A draft is deleted, not cancelled."))
     form = CancelForm()
     if request.method == "GET":
         form.version.data = accounts.talk_version(found)
@@ -457,10 +473,10 @@ def cancel(talk_id: str) -> Any:
             )
         except accounts.StaleEdit as exc:
             db().rollback()
-            flash(f"Not cancelled: {exc}. Check the talk, then cancel again.")
+            flash(_("Not cancelled: %(error)s. Check the talk, then cancel again.", error=exc))
             return redirect(url_for("organise.talk", talk_id=talk_id))
         db().commit()
-        flash("Cancelled. Calendars show it as cancelled.")
+        flash(_("Cancelled. Calendars show it as cancelled."))
         return redirect(url_for("organise.series", slug=series.slug))
     return page("organise/cancel.html", form=form, talk=found, series=series)
 
@@ -469,9 +485,9 @@ def cancel(talk_id: str) -> Any:
 @signed_in
 def delete(talk_id: str) -> Response:
     """Delete a draft, or a talk no email ever mentioned."""
-    found, series, _ = _talk(talk_id)
+    found, series, _unused = _talk(talk_id)
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     try:
         accounts.delete_talk(db(), found)
     except InvalidRecord as exc:
@@ -479,7 +495,7 @@ def delete(talk_id: str) -> Response:
         flash(exc.errors[0][1])
         return redirect(url_for("organise.talk", talk_id=talk_id))
     db().commit()
-    flash("Deleted.")
+    flash(_("Deleted."))
     return redirect(url_for("organise.series", slug=series.slug))
 
 
@@ -488,22 +504,26 @@ def delete(talk_id: str) -> Response:
 def duplicate(talk_id: str) -> Response:
     """Copy a talk into a new draft in the same slot a week later, or in the next session
     (`to=session`: the next block of its session, or the schedule's next occurrence)."""
-    found, series, _ = _talk(talk_id)
+    found, series, _unused = _talk(talk_id)
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     to = None
     if request.form.get("to") == "session":
         to = accounts.next_session(db(), series, found, now())
         if to is None:
-            flash("Not duplicated: this series has no next session (no schedule or block).")
+            flash(_("Not duplicated: this series has no next session (no schedule or block)."))
             return redirect(url_for("organise.talk", talk_id=talk_id))
     try:
         copy = accounts.duplicate(db(), series, found, me(), now(), to=to)
     except InvalidRecord as exc:
         db().rollback()
-        flash(f"Not duplicated: {exc}")
+        flash(_("Not duplicated: %(error)s", error=exc))
         return redirect(url_for("organise.talk", talk_id=talk_id))
     db().commit()
-    where = "in the next session" if to is not None else "for the same slot next week"
-    flash(f"A copy {where}, as a draft: change the speaker and title.")
+    flash(
+        _("A copy in the next session, as a draft: change the speaker and title.")
+        if to is not None
+        else _("A copy for the same slot next week, as a draft: change the speaker and title.")
+    )
+
     return redirect(url_for("organise.talk", talk_id=copy.id))

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import abort, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from events import accounts, ratelimit
@@ -28,6 +29,7 @@ from events.models import Organiser
 from mail import outbox
 from web.context import db, now, settings, state
 from web.i18n import current_locale
+from web.messages import known
 from web.organise import bp
 from web.organise.forms import ConfirmForm, SignInForm
 from web.security import check_rate, client_address
@@ -147,7 +149,9 @@ def signin_link(secret: str) -> Any:
     try:
         token = accounts.pending_signin(db(), secret, now())
     except accounts.BadSignIn as exc:
-        return render_template("organise/message.html", title="Sign-in link", message=str(exc)), 400
+        return render_template(
+            "organise/message.html", title=_("Sign-in link"), message=known(exc)
+        ), 400
     if accounts.same_browser(token, session.get(NONCE_KEY)):
         return _redeem(secret)
     return render_template("organise/login_confirm.html", form=ConfirmForm(), email=token.email)
@@ -157,7 +161,7 @@ def signin_link(secret: str) -> Any:
 def signin_confirm(secret: str) -> Any:
     """Use a sign-in link (the button of a link followed in another browser)."""
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; follow the link again.")
+        abort(400, _("The form expired; follow the link again."))
     return _redeem(secret)
 
 
@@ -166,7 +170,9 @@ def _redeem(secret: str) -> Any:
         organiser = accounts.redeem(db(), secret, now(), signup=settings().organiser_signup)
     except accounts.BadSignIn as exc:
         db().rollback()
-        return render_template("organise/message.html", title="Sign-in link", message=str(exc)), 400
+        return render_template(
+            "organise/message.html", title=_("Sign-in link"), message=known(exc)
+        ), 400
     db().commit()
     return _start_session(organiser)
 
@@ -175,7 +181,7 @@ def _redeem(secret: str) -> Any:
 def logout() -> Response:
     """Sign out of this browser."""
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     session.clear()
     return redirect(url_for("organise.login"))
 
@@ -184,7 +190,7 @@ def logout() -> Response:
 def logout_everywhere() -> Response:
     """Sign out of every browser and device."""
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     organiser = current_organiser()
     if organiser is not None:
         accounts.sign_out_everywhere(organiser)

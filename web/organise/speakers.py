@@ -12,6 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # wtforms 3.3
@@ -19,8 +22,11 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from events import accounts, speakers
 from events.errors import InvalidRecord, StaleRecord
 from events.models import Event, Series
+from feeds import display
 from mail import organisers
 from web.context import db, now, settings
+from web.i18n import current_locale
+from web.messages import known
 from web.organise import bp
 from web.organise.forms import ConfirmForm, FlaskForm
 from web.organise.history import label, show
@@ -35,16 +41,16 @@ class SpeakerLinkForm(FlaskForm):
     """Make or rotate a talk's speaker link."""
 
     days = SelectField(
-        "The link works for",
-        choices=[SelectChoice(str(d), f"{d} days") for d in speakers.LIFETIMES_DAYS],
+        _l("The link works for"),
+        choices=[SelectChoice(str(d), str(d)) for d in speakers.LIFETIMES_DAYS],
         default=str(speakers.DEFAULT_DAYS),
     )
 
 
 def _published(talk_id: str) -> tuple[Event, Series]:
-    found, series, _ = _talk(talk_id)
+    found, series, _unused = _talk(talk_id)
     if not isinstance(found, Event):
-        abort(404, "Publish the talk first: speaker links are for published talks.")
+        abort(404, _("Publish the talk first: speaker links are for published talks."))
     return found, series
 
 
@@ -58,6 +64,10 @@ def speaker_link(talk_id: str) -> Any:
     """The talk's speaker link: its state; make or rotate it (shown once)."""
     found, series = _published(talk_id)
     form = SpeakerLinkForm()
+    form.days.choices = [
+        SelectChoice(str(d), ngettext("%(num)d day", "%(num)d days", d))
+        for d in speakers.LIFETIMES_DAYS
+    ]
     secret = None
     status = 200
     if form.validate_on_submit():
@@ -81,12 +91,12 @@ def speaker_link(talk_id: str) -> Any:
 @signed_in
 def revoke_speaker_link(talk_id: str) -> Response:
     """Stop the talk's speaker link from working."""
-    found, _ = _published(talk_id)
+    found, _unused = _published(talk_id)
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     speakers.revoke(db(), found)
     db().commit()
-    flash("The speaker link no longer works.")
+    flash(_("The speaker link no longer works."))
     return redirect(url_for("organise.speaker_link", talk_id=talk_id))
 
 
@@ -97,13 +107,23 @@ def _speaker_view(
         "speaker.html",
         talk=event,
         series=event.series,
-        errors=errors or [],
+        errors=[(label(name), known(message)) for name, message in errors or []],
+        talk_when=_talk_when(event),
         values=context.pop("values", None) or _values(event),
         version=context.pop("version", event.version),
         **context,
     )
     # The secret is in the address: never sent on, never kept by a cache.
     return body, status, {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+def _talk_when(event: Event) -> str:
+    """Return the talk's start and end in its own zone, in the page's language."""
+    locale, zone = current_locale(), event.timezone
+    start = display.day_time(
+        display.day(event.start_utc, zone, locale), display.clock(event.start_utc, zone), locale
+    )
+    return f"{start}–{display.clock(event.end_utc, zone)} ({zone})"
 
 
 def _values(event: Event) -> dict[str, str]:
@@ -119,13 +139,13 @@ def speaker_page(secret: str) -> Any:
     try:
         link, event = speakers.find(db(), secret, now())
     except speakers.BadSpeakerLink as exc:
-        message = "Ask the organisers for a new link." if exc.expired else ""
-        body = render_template("speaker_gone.html", reason=str(exc), message=message)
+        message = _("Ask the organisers for a new link.") if exc.expired else ""
+        body = render_template("speaker_gone.html", reason=known(exc), message=message)
         return body, 410 if exc.expired else 404, {"Referrer-Policy": "no-referrer"}
     if request.method == "GET":
         return _speaker_view(event)
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and save again.")
+        abort(400, _("The form expired; reload the page and save again."))
     values = {k: v for k, v in request.form.items() if k not in FORM_KEYS}
     seen = request.form.get("version", "")
     try:
@@ -137,12 +157,15 @@ def speaker_page(secret: str) -> Any:
         return _speaker_view(event, 422, errors=exc.errors, values=values, version=seen)
     except StaleRecord:
         db().rollback()
-        errors = [("talk", "the organisers changed this talk meanwhile: reload, then save again")]
+        errors = [
+            (_("talk"), _("the organisers changed this talk meanwhile: reload, then save again"))
+        ]
         return _speaker_view(event, 409, errors=errors, values=values, version=seen)
     if edit.changed:
-        _tell_organisers(event, edit.changed)
+        with force_locale("en"):  # the organisers' notice stays English, as other emails
+            _tell_organisers(event, edit.changed)
     db().commit()
-    saved = "Saved. Thank you!" if edit.changed else "Nothing changed."
+    saved = _("Saved. Thank you!") if edit.changed else _("Nothing changed.")
     return _speaker_view(event, saved=saved)
 
 
@@ -156,7 +179,7 @@ def _tell_organisers(event: Event, changed: dict[str, tuple[Any, Any]]) -> None:
         "Review it, or restore the earlier version, in the talk's history:",
         _absolute(url_for("organise.talk_history", talk_id=event.id)),
     ]
-    addresses = [o.email for o, _ in accounts.members(db(), series)]
+    addresses = [o.email for o, _unused in accounts.members(db(), series)]
     organisers.queue_notice(
         db(),
         addresses,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from events import accounts, tokens
@@ -40,12 +41,12 @@ def api_tokens() -> Any:
     """List your tokens; create one (its text is shown on this answer only)."""
     owned = _owned()
     form = TokenForm()
-    form.series.choices = [(ALL, "All series you own"), *owned] if owned else []
+    form.series.choices = [(ALL, _("All series you own")), *owned] if owned else []
     secret = None
     status = 200
     if form.validate_on_submit():
-        slugs = [slug for slug, _ in owned] if form.series.data == ALL else [form.series.data]
-        _, secret = tokens.create_token(
+        slugs = [slug for slug, _unused in owned] if form.series.data == ALL else [form.series.data]
+        _unused, secret = tokens.create_token(
             db(),
             now(),
             series=slugs,
@@ -55,7 +56,7 @@ def api_tokens() -> Any:
         )
         db().commit()
         form = TokenForm(formdata=None)
-        form.series.choices = [(ALL, "All series you own"), *owned]
+        form.series.choices = [(ALL, _("All series you own")), *owned]
     elif request.method == "POST":
         status = 422
     return page(
@@ -74,10 +75,10 @@ def revoke_token(token_id: int) -> Response:
     """Revoke one of your tokens (at once: the API refuses it from the next request)."""
     token = db().get(ApiToken, token_id)
     if token is None or token.organiser_id != me().id:
-        abort(404, "No such token.")
+        abort(404, _("No such token."))
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired; try again.")
+        abort(400, _("The form expired; try again."))
     tokens.revoke_token(db(), str(token_id), now())
     db().commit()
-    flash(f"Token {token.prefix}… revoked. The API refuses it from now on.")
+    flash(_("Token %(prefix)s… revoked. The API refuses it from now on.", prefix=token.prefix))
     return redirect(url_for("organise.api_tokens"))

@@ -17,10 +17,10 @@
       .then(function (job) {
         if (!job) { return; }
         if (job.status === "done" || job.status === "failed") { window.location.reload(); return; }
-        if (bar) { bar.max = job.total || 1; bar.value = job.done; bar.textContent = job.done + " of " + job.total; }
+        if (bar) { bar.max = job.total || 1; bar.value = job.done; bar.textContent = (bar.getAttribute("data-of") || "%d of %t").replace("%d", job.done).replace("%t", job.total); }
         if (done) { done.textContent = String(job.done); }
         if (said && job.status === "running") {
-          said.textContent = "Applying: nothing is saved until every talk is written, all at once.";
+          said.textContent = said.getAttribute("data-applying") || "Applying: nothing is saved until every talk is written, all at once.";
         }
         window.setTimeout(poll, 1000);
       })

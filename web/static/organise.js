@@ -33,7 +33,8 @@
   }
 
   function show(ms, zone) {
-    var text = new Intl.DateTimeFormat("en-GB", { timeZone: zone, weekday: "short", day: "numeric",
+    var lang = document.documentElement.lang === "en" ? "en-GB" : document.documentElement.lang;
+    var text = new Intl.DateTimeFormat(lang || "en-GB", { timeZone: zone, weekday: "short", day: "numeric",
       month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" }).format(new Date(ms));
     return text + " — " + zone;
   }
@@ -55,7 +56,9 @@
       if (!knownZone(zone)) { box.hidden = true; return; }
       var ms = instantOf(fields[0].value, fields[1].value, zone);
       if (ms === null) { box.hidden = true; return; }
-      var zones = [["Series", form.getAttribute("data-series-zone")], ["Talk", zone], ["Your browser", browserZone()]];
+      var zones = [[box.getAttribute("data-label-series") || "Series", form.getAttribute("data-series-zone")],
+        [box.getAttribute("data-label-talk") || "Talk", zone],
+        [box.getAttribute("data-label-browser") || "Your browser", browserZone()]];
       zones.forEach(function (pair) {
         if (!pair[1] || !knownZone(pair[1])) return;
         var li = document.createElement("li");
@@ -77,7 +80,7 @@
     var button = document.createElement("button");
     button.type = "button";
     button.className = "small";
-    button.textContent = "Use your browser’s zone: " + zone;
+    button.textContent = (hint.getAttribute("data-label") || "Use your browser’s zone: %s").replace("%s", zone);
     button.addEventListener("click", function () { field.value = zone; field.focus(); });
     hint.appendChild(button);
     hint.hidden = false;

@@ -45,20 +45,26 @@
     try { return document.execCommand("copy"); } catch (e) { return false; }
   }
 
+  function text(element, name, fallback) {
+    // Interface texts in the page's language come in data attributes (English fallback).
+    return element.getAttribute(name) || fallback;
+  }
+
   function setupCopy() {
     var buttons = document.querySelectorAll("[data-copy-target]");
     Array.prototype.forEach.call(buttons, function (button) {
       var input = document.getElementById(button.getAttribute("data-copy-target"));
       if (!input) return;
       var status = button.closest(".subscribe").querySelector(".copy-status");
+      var label = button.textContent;
       button.hidden = false;
       input.addEventListener("focus", function () { input.select(); });
       button.addEventListener("click", function () {
         function done(ok) {
-          button.textContent = ok ? "Copied" : "Copy";
-          if (status) status.textContent = ok ? "Address copied to the clipboard." : "Press Ctrl+C (⌘C) to copy the selected address.";
+          button.textContent = ok ? text(button, "data-copied", "Copied") : label;
+          if (status) status.textContent = ok ? text(button, "data-copied-status", "Address copied to the clipboard.") : text(button, "data-copy-hint", "Press Ctrl+C (⌘C) to copy the selected address.");
           if (!ok) input.select();
-          window.setTimeout(function () { button.textContent = "Copy"; }, 2000);
+          window.setTimeout(function () { button.textContent = label; }, 2000);
         }
         if (navigator.clipboard && window.isSecureContext) {
           navigator.clipboard.writeText(input.value).then(function () { done(true); },
@@ -89,7 +95,7 @@
       var button = document.createElement("button");
       button.type = "button";
       button.className = "button small zone-suggestion";
-      button.textContent = "Use " + zone + " (this device's timezone)";
+      button.textContent = text(field, "data-suggest-label", "Use %s (this device's timezone)").replace("%s", zone);
       button.addEventListener("click", function () {
         field.value = zone;
         button.remove();
