@@ -27,18 +27,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import smtplib
 import socket
 import ssl
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Never
 from urllib.parse import unquote, urlsplit
 
 import dkim
@@ -324,9 +326,24 @@ def _digest(
     session: Session, row: Outbox, reader: mail.Reader, envelope: mail.Envelope, links: Links
 ) -> EmailMessage | None:
     """Return a digest as its talks are now (a talk deleted since is left out)."""
+    parts = _digest_parts(session, row, links)
+    if parts is None:
+        return None
+    items, frequency, day = parts
+    return mail.digest_email(items, reader, envelope, frequency=frequency, day=day)
+
+
+def _digest_parts(
+    session: Session, row: Outbox, links: Links
+) -> tuple[list[mail.DigestItem], str, date] | None:
+    """Return (items, frequency, day) of a digest row as its talks are now, or None.
+
+    Talks already in the session (`_prepare` loads a batch's at once) are not queried again.
+    """
     ids = list(row.payload.get("event_ids", []))
     changed = set(row.payload.get("changed", []))
-    events = session.scalars(select(Event).where(Event.id.in_(ids))).all()
+    found = [session.get(Event, i) for i in ids]
+    events = sorted((e for e in found if e is not None), key=lambda e: e.id)
     items = [
         mail.DigestItem(
             e, e.series, links.event_page(e.id), links.event_ics(e.id), changed=e.id in changed
@@ -338,7 +355,57 @@ def _digest(
         return None
     frequency = str(row.payload.get("frequency", "weekly"))
     day = date.fromisoformat(str(row.payload.get("day", row.created_at.date().isoformat())))
-    return mail.digest_email(items, reader, envelope, frequency=frequency, day=day)
+    return items, frequency, day
+
+
+def _digest_key(items: list[mail.DigestItem], frequency: str, day: date) -> tuple[object, ...]:
+    """Return everything `digest_email` reads but the reader's and envelope's own values."""
+    return (
+        "digest",
+        frequency,
+        day,
+        *(
+            (
+                i.event.id,
+                i.event.title,
+                repr(i.event.speakers),
+                i.event.start_utc,
+                i.event.end_utc,
+                i.event.timezone,
+                repr(i.event.location),
+                i.event.status,
+                i.event.livestream,
+                i.event.slides,
+                i.series.name,
+                i.url,
+                i.ics_url,
+                i.changed,
+            )
+            for i in items
+        ),
+    )
+
+
+def _digest_rendered(
+    session: Session,
+    row: Outbox,
+    subscriber: Subscriber,
+    settings: Settings,
+    envelope: mail.Envelope,
+    emails: mail.EventEmails,
+) -> tuple[bytes, str] | None:
+    """Return (bytes, subject) of a digest through a template per talk set, day and zone."""
+    links = Links(settings.base_url)
+    parts = _digest_parts(session, row, links)
+    if parts is None:
+        return None
+    items, frequency, day = parts
+
+    def build(reader: mail.Reader, envelope: mail.Envelope) -> EmailMessage:
+        return mail.digest_email(items, reader, envelope, frequency=frequency, day=day)
+
+    key = _digest_key(items, frequency, day)
+    return emails.render_built(key, build, reader_for(subscriber, links), envelope)
 
 
 def _event_to_send(row: Outbox) -> Event | None:
@@ -418,6 +485,10 @@ def render(
         key, builder = _session_builder(*parts, settings, calendars)
         reader = reader_for(subscriber, Links(settings.base_url))
         return emails.render_built(key, builder, reader, envelope)
+    if row.kind == "digest" and subscriber is not None:
+        if not subscriber.active or subscriber.paused:
+            return None
+        return _digest_rendered(session, row, subscriber, settings, envelope, emails)
     if (
         row.kind not in mail.EVENT_KINDS
         or subscriber is None
@@ -700,6 +771,16 @@ def _prepare(
             .options(selectinload(Outbox.subscriber), selectinload(Outbox.event))
         )
         rows = session.scalars(query).all()
+        # A digest lists many talks: those of the whole batch in one query (kept here, so
+        # the session's identity map holds them while the batch is built).
+        digested = {i for row in rows if row.kind == "digest" for i in _digest_ids(row)}
+        talks = (
+            session.scalars(
+                select(Event).where(Event.id.in_(digested)).options(selectinload(Event.series))
+            ).all()
+            if digested
+            else []
+        )
         for row in rows:
             if row.status != "sending" or row.locked_by != worker:
                 continue
@@ -724,7 +805,14 @@ def _prepare(
                 row.message, row.subject = rendered
                 row.message_id = envelope.message_id
             ready[row.id] = (row.recipient, row.message)
+        del talks
     return ready
+
+
+def _digest_ids(row: Outbox) -> list[str]:
+    """Return the ids of the talks a digest row lists."""
+    ids = row.payload.get("event_ids", [])
+    return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
 RECORD_EVERY = 50  # outcomes recorded per transaction (and at least every RECORD_SECONDS)
@@ -839,12 +927,15 @@ def send_batch(
     emails: mail.EventEmails | None = None,
     mailer: Mailer | None = None,
     stop: Callable[[], bool] | None = None,
+    mailers: Sequence[Mailer] = (),
 ) -> SendReport:
     """Claim and deliver up to `batch` due emails; record each outcome.
 
     Pass the same `emails` to successive batches to render each talk's email once for all,
     and the same `mailer` to keep one SMTP connection (closed here when not given). `stop`
     is asked before each message: when it answers True, the rest go back to the queue.
+    With two or more `mailers` (connections kept by the caller), messages go out on all of
+    them at once, one thread each (`_send_parallel`); outcomes are recorded as above.
     """
     now = now or SYSTEM_CLOCK.now()
     worker = worker or worker_name()
@@ -852,14 +943,22 @@ def send_batch(
     ids = claim(factory, worker, batch, now)
     if not ids:
         return report
-    own = mailer is None
-    smtp = Mailer(settings) if mailer is None else mailer
+    own = mailer is None and not mailers
+    smtp = mailer or (mailers[0] if mailers else Mailer(settings))
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(ids), desc="sending", unit="email", disable=not show, file=sys.stderr)
     ready = _prepare(factory, ids, worker, settings, emails, now)
     report.skipped = len(ids) - len(ready)
     bar.update(report.skipped)
     todo = [row_id for row_id in ids if row_id in ready]
+    if len(mailers) > 1:
+        try:
+            _send_parallel(
+                factory, todo, ready, list(mailers), now, worker, report, stop, bar, on_sent
+            )
+        finally:
+            bar.close()
+        return report
     started = recorded = time.monotonic()
     bounced: set[str] = set()
     done: list[tuple[int, Outcome, Exception | None]] = []
@@ -907,3 +1006,107 @@ def send_batch(
         if own:
             smtp.close()
     return report
+
+
+def _send_parallel(
+    factory: sessionmaker[Session],
+    todo: list[int],
+    ready: dict[int, tuple[str, bytes]],
+    mailers: list[Mailer],
+    now: datetime,
+    worker: str,
+    report: SendReport,
+    stop: Callable[[], bool] | None,
+    bar: tqdm[Never],
+    on_sent: Callable[[int], None] | None = None,
+) -> None:
+    """Send `todo` on every mailer at once (a thread each); record outcomes in this thread.
+
+    Each thread takes the next row, sends it, and hands its outcome over; this thread
+    records them as the sequential loop does (every `RECORD_EVERY` or `RECORD_SECONDS`).
+    A lost connection, `stop`, or half the lease gone stops every thread after the message
+    in hand; the rows not taken go back to the queue without counting an attempt.
+    """
+    lock = threading.Lock()
+    halt = threading.Event()
+    outcomes: queue.SimpleQueue[tuple[int, Outcome, Exception | None] | None]
+    outcomes = queue.SimpleQueue()
+    bounced: set[str] = set()
+    crashed: list[BaseException] = []
+    taken = 0
+    started = recorded = time.monotonic()
+
+    def take() -> int | None:
+        nonlocal taken
+        with lock:
+            if halt.is_set() or taken >= len(todo):
+                return None
+            if (stop is not None and stop()) or (
+                time.monotonic() - started > LEASE.total_seconds() / 2
+            ):
+                halt.set()
+                return None
+            taken += 1
+            return todo[taken - 1]
+
+    def run(smtp: Mailer) -> None:
+        try:
+            while (row_id := take()) is not None:
+                recipient, message = ready[row_id]
+                if recipient in bounced:
+                    outcomes.put((row_id, "skipped", None))
+                    continue
+                try:
+                    smtp.send(recipient, message)
+                except (OSError, smtplib.SMTPException, SmtpUnavailable, ValueError) as exc:
+                    outcome = classify(exc)
+                    if outcome == "bounced":
+                        bounced.add(recipient)
+                    if outcome == "lost":
+                        report.unreachable = _reason(exc)
+                        halt.set()
+                        smtp.close()
+                    outcomes.put((row_id, outcome, exc))
+                    continue
+                outcomes.put((row_id, "sent", None))
+        except BaseException as exc:  # noqa: BLE001 - raised again by the recording thread
+            crashed.append(exc)
+            halt.set()
+        finally:
+            outcomes.put(None)
+
+    threads = [
+        threading.Thread(target=run, args=(smtp,), name=f"smtp-{n}", daemon=True)
+        for n, smtp in enumerate(mailers)
+    ]
+    done: list[tuple[int, Outcome, Exception | None]] = []
+    running = len(threads)
+    try:
+        for thread in threads:
+            thread.start()
+        while running:
+            item = outcomes.get()
+            if item is None:
+                running -= 1
+                continue
+            done.append(item)
+            if item[1] == "sent":
+                bar.update(1)
+                if on_sent is not None:
+                    on_sent(item[0])
+            if len(done) >= RECORD_EVERY or time.monotonic() - recorded > RECORD_SECONDS:
+                _record(factory, done, now, report)
+                recorded = time.monotonic()
+    finally:
+        halt.set()
+        for thread in threads:
+            thread.join()
+        while not outcomes.empty():
+            item = outcomes.get()
+            if item is not None:
+                done.append(item)
+        with contextlib.suppress(SQLAlchemyError):
+            _record(factory, done, now, report)
+        _release(factory, todo[taken:], worker)
+    if crashed:
+        raise crashed[0]
