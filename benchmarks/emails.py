@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                 .where(Subscription.subscriber_id <= digest_readers)
                 .values(frequency="weekly")
             )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         due = now + timedelta(days=1)  # Monday
         with sessions() as session, session.begin():
             queued = outbox.queue_digests(session, due)
@@ -359,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         figures.append(
             Figure("(c0) digests queued", queued / queue_seconds if queued else 0, "digests/s")
         )
+        queue_ms = (cpu_seconds() - cpu) * 1000 / queued if queued else 0.0
+        figures.append(Figure("(c0') CPU per digest queued", queue_ms, "ms", digits=3))
         target = None if args.quick else 500.0
         rate, cpu_ms = (
             deliver(sessions, settings, queued, due, args.connections) if queued else (0.0, 0.0)
