@@ -947,18 +947,25 @@ def send_batch(
     smtp = mailer or (mailers[0] if mailers else Mailer(settings))
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(ids), desc="sending", unit="email", disable=not show, file=sys.stderr)
-    ready = _prepare(factory, ids, worker, settings, emails, now)
-    report.skipped = len(ids) - len(ready)
-    bar.update(report.skipped)
-    todo = [row_id for row_id in ids if row_id in ready]
     if len(mailers) > 1:
+
+        def prepare(chunk: list[int]) -> dict[int, tuple[str, bytes]]:
+            found = _prepare(factory, chunk, worker, settings, emails, now)
+            report.skipped += len(chunk) - len(found)
+            bar.update(len(chunk) - len(found))
+            return found
+
         try:
             _send_parallel(
-                factory, todo, ready, list(mailers), now, worker, report, stop, bar, on_sent
+                factory, ids, prepare, list(mailers), now, worker, report, stop, bar, on_sent
             )
         finally:
             bar.close()
         return report
+    ready = _prepare(factory, ids, worker, settings, emails, now)
+    report.skipped = len(ids) - len(ready)
+    bar.update(report.skipped)
+    todo = [row_id for row_id in ids if row_id in ready]
     started = recorded = time.monotonic()
     bounced: set[str] = set()
     done: list[tuple[int, Outcome, Exception | None]] = []
@@ -1008,10 +1015,13 @@ def send_batch(
     return report
 
 
+PREPARE_EVERY = 100  # rows built and stored per transaction while the others are sent
+
+
 def _send_parallel(
     factory: sessionmaker[Session],
-    todo: list[int],
-    ready: dict[int, tuple[str, bytes]],
+    ids: list[int],
+    prepare: Callable[[list[int]], dict[int, tuple[str, bytes]]],
     mailers: list[Mailer],
     now: datetime,
     worker: str,
@@ -1020,14 +1030,19 @@ def _send_parallel(
     bar: tqdm[Never],
     on_sent: Callable[[int], None] | None = None,
 ) -> None:
-    """Send `todo` on every mailer at once (a thread each); record outcomes in this thread.
+    """Send claimed rows on every mailer at once (a thread each); build and record here.
 
-    Each thread takes the next row, sends it, and hands its outcome over; this thread
-    records them as the sequential loop does (every `RECORD_EVERY` or `RECORD_SECONDS`).
+    This thread builds and stores the messages `PREPARE_EVERY` rows at a time (each part
+    committed before any of its messages is sent, as in the sequential path) and hands
+    them to the sending threads, which send them while it builds the next part; it records
+    the outcomes as the sequential loop does (every `RECORD_EVERY` or `RECORD_SECONDS`).
     A lost connection, `stop`, or half the lease gone stops every thread after the message
     in hand; the rows not taken go back to the queue without counting an attempt.
     """
-    lock = threading.Lock()
+    ready: dict[int, tuple[str, bytes]] = {}
+    todo: list[int] = []
+    built = threading.Condition()
+    complete = False  # every part built
     halt = threading.Event()
     outcomes: queue.SimpleQueue[tuple[int, Outcome, Exception | None] | None]
     outcomes = queue.SimpleQueue()
@@ -1038,9 +1053,15 @@ def _send_parallel(
 
     def take() -> int | None:
         nonlocal taken
-        with lock:
-            if halt.is_set() or taken >= len(todo):
-                return None
+        with built:
+            while True:
+                if halt.is_set():
+                    return None
+                if taken < len(todo):
+                    break
+                if complete:
+                    return None
+                built.wait(0.5)
             if (stop is not None and stop()) or (
                 time.monotonic() - started > LEASE.total_seconds() / 2
             ):
@@ -1081,11 +1102,14 @@ def _send_parallel(
     ]
     done: list[tuple[int, Outcome, Exception | None]] = []
     running = len(threads)
-    try:
-        for thread in threads:
-            thread.start()
+
+    def collect(block: bool) -> None:
+        nonlocal running, recorded
         while running:
-            item = outcomes.get()
+            try:
+                item = outcomes.get(block=block)
+            except queue.Empty:
+                return
             if item is None:
                 running -= 1
                 continue
@@ -1097,8 +1121,28 @@ def _send_parallel(
             if len(done) >= RECORD_EVERY or time.monotonic() - recorded > RECORD_SECONDS:
                 _record(factory, done, now, report)
                 recorded = time.monotonic()
+
+    try:
+        for thread in threads:
+            thread.start()
+        for start in range(0, len(ids), PREPARE_EVERY):
+            if halt.is_set():
+                break
+            chunk = ids[start : start + PREPARE_EVERY]
+            found = prepare(chunk)
+            with built:
+                ready.update(found)
+                todo.extend(row_id for row_id in chunk if row_id in found)
+                built.notify_all()
+            collect(block=False)
+        with built:
+            complete = True
+            built.notify_all()
+        collect(block=True)
     finally:
         halt.set()
+        with built:
+            built.notify_all()
         for thread in threads:
             thread.join()
         while not outcomes.empty():
@@ -1107,6 +1151,7 @@ def _send_parallel(
                 done.append(item)
         with contextlib.suppress(SQLAlchemyError):
             _record(factory, done, now, report)
-        _release(factory, todo[taken:], worker)
+        sent = set(todo[:taken])
+        _release(factory, [row_id for row_id in ids if row_id not in sent], worker)
     if crashed:
         raise crashed[0]
