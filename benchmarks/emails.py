@@ -250,14 +250,20 @@ def render_only(sessions: Any, settings: Settings, readers: int) -> tuple[float,
 
 
 def deliver(
-    sessions: Any, settings: Settings, expected: int, now: datetime, connections: int
-) -> tuple[float, float]:
+    sessions: Any,
+    settings: Settings,
+    expected: int,
+    now: datetime,
+    connections: int,
+    server_pid: int,
+) -> tuple[float, float, float]:
     """Run the worker until the server has accepted `expected` messages (each marked sent
-    after its 250); return (messages per second, CPU ms of this process per message)."""
+    after its 250); return (messages per second, CPU ms per message of this process and
+    of the SMTP server's)."""
     worker = Worker(
         sessions, settings, FrozenClock(now), batch=500, idle=0.05, connections=connections
     )
-    started, cpu = time.perf_counter(), cpu_seconds()
+    started, cpu, server_cpu = time.perf_counter(), cpu_seconds(), server_cpu_seconds(server_pid)
     sent = 0
     try:
         while sent < expected:
@@ -269,7 +275,18 @@ def deliver(
                 time.sleep(0.01)
     finally:
         worker.close()
-    return expected / (time.perf_counter() - started), (cpu_seconds() - cpu) * 1000 / expected
+    rate = expected / (time.perf_counter() - started)
+    served = server_cpu_seconds(server_pid) - server_cpu
+    return rate, (cpu_seconds() - cpu) * 1000 / expected, served * 1000 / expected
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) of the SMTP server's process (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds() -> float:
@@ -341,13 +358,16 @@ def main(argv: list[str] | None = None) -> int:
         queue_rate = readers / (time.perf_counter() - started)
         figures.append(Figure("(b0) announcements queued", queue_rate, "emails/s"))
         target = None if args.quick else 1000.0
-        rate, cpu_ms = deliver(sessions, settings, readers, now, args.connections)
+        rate, cpu_ms, server_ms = deliver(
+            sessions, settings, readers, now, args.connections, server.pid
+        )
         figures.append(
             Figure(
                 "(b) announcements delivered end to end (worker -> SMTP)", rate, "emails/s", target
             )
         )
         figures.append(Figure("(b1) worker CPU per announcement", cpu_ms, "ms", digits=3))
+        figures.append(Figure("(b2) SMTP server CPU per announcement", server_ms, "ms", digits=3))
         load = os.getloadavg()[0]
 
         # Digests: every talk is new to the readers. The digest readers now follow their
@@ -377,13 +397,16 @@ def main(argv: list[str] | None = None) -> int:
         queue_ms = (cpu_seconds() - cpu) * 1000 / queued if queued else 0.0
         figures.append(Figure("(c0') CPU per digest queued", queue_ms, "ms", digits=3))
         target = None if args.quick else 500.0
-        rate, cpu_ms = (
-            deliver(sessions, settings, queued, due, args.connections) if queued else (0.0, 0.0)
+        rate, cpu_ms, server_ms = (
+            deliver(sessions, settings, queued, instants[-1], args.connections, server.pid)
+            if queued
+            else (0.0, 0.0, 0.0)
         )
         figures.append(
             Figure("(c) digests (20 series each) delivered end to end", rate, "digests/s", target)
         )
         figures.append(Figure("(c1) worker CPU per digest", cpu_ms, "ms", digits=3))
+        figures.append(Figure("(c2) SMTP server CPU per digest", server_ms, "ms", digits=3))
         engine.dispose()
     if args.server == "aiosmtpd" and count.value != readers + queued:
         raise SystemExit(f"the server counted {count.value}, not {readers + queued}")

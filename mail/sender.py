@@ -21,6 +21,10 @@ sent to it, not even what is queued, until its owner confirms again); a temporar
 in the same pass. A lost connection (or a refused sender, or 421) ends the pass: the row in
 hand is retried with backoff, the rest go back to the queue without counting an attempt.
 The SMTP connection (`Mailer`) is kept across messages and, in the worker, across batches.
+With several connections (`eventfeed worker --connections N`) each has a thread that sends
+while the caller's thread builds and stores the next rows and records outcomes
+(`_send_parallel`); the guarantee and the outcomes are the same, with up to N messages in
+hand when the pass stops.
 """
 
 from __future__ import annotations
