@@ -689,8 +689,15 @@ def bounces_command(ctx: click.Context, files: tuple[Path, ...]) -> None:
     type=click.FloatRange(0.05, 3600),
     help="Seconds to wait when nothing is due.",
 )
+@click.option(
+    "--connections",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="SMTP connections used at once (a thread each).",
+)
 @click.pass_context
-def worker_command(ctx: click.Context, batch: int, idle: float) -> None:
+def worker_command(ctx: click.Context, batch: int, idle: float, connections: int) -> None:
     """Run the mail service: drain the outbox, queue reminders and digests on time.
 
     Run as many as you like (one or many machines): no message is sent twice. SIGTERM or
@@ -708,6 +715,7 @@ def worker_command(ctx: click.Context, batch: int, idle: float) -> None:
         state.clock,
         batch=batch,
         idle=idle,
+        connections=connections,
         log=lambda line: click.echo(line, err=True),
     )
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -6,17 +6,24 @@
 for every script in this folder.)
 
 In a throwaway SQLite file (or PostgreSQL when EVENTFEED_BENCH_DATABASE_URL is set; that
-database is emptied), with a real SMTP server (aiosmtpd, in its own process, on loopback):
+database is emptied), with a real SMTP server on loopback in its own process:
 
 a. render only: one announcement rendered for N readers (feeds.email.EventEmails), no I/O;
 b. end to end: N confirmed subscribers, one announcement queued (`outbox.announce`), then
-   the worker (`mail.worker.Worker.drain`: claim, build and store, send on one SMTP
-   connection, record) until the SMTP server has accepted all N;
-c. digests: N readers following 20 series each, a day of new talks: the due digests queued
-   (`outbox.queue_digests`) and delivered by the worker.
+   the worker (`mail.worker.Worker.drain`: claim, build and store, send, record) until
+   the SMTP server has accepted all N;
+c. digests: N readers following 20 series each, a day of new talks: the weekly digests
+   queued (`outbox.queue_digests` at Monday 07:30 in each of the readers' five zones, so
+   every reader's is due) and delivered by the worker.
+
+The worker sends on --connections SMTP connections (3 by default; 1 is the sequential
+path). Besides emails/s (wall time, which a loaded machine lowers), each delivery reports
+the CPU time of this process per email (all its threads; the SMTP server's own CPU is not
+counted). --server smtp-sink uses Postfix's smtp-sink (C, made for benchmarks; Debian
+package `postfix`) instead of aiosmtpd (Python), which competes for the same cores.
 
 Targets: (b) >= 1,000 emails/s, (c) >= 500 digests/s. Results go to
-benchmarks/results/email-<backend>-<time>.json.
+benchmarks/results/email-<backend>-<server>-<time>.json.
 """
 
 # ruff: noqa: E402
@@ -27,14 +34,19 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
+import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,6 +74,7 @@ class Figure:
     value: float
     unit: str
     target: float | None = None
+    digits: int = 0
 
     @property
     def passed(self) -> bool:
@@ -72,7 +85,7 @@ class Figure:
         """Return a printable line."""
         goal = "" if self.target is None else f"  (target >= {self.target:,.0f}: "
         goal += "" if self.target is None else ("met)" if self.passed else "NOT met)")
-        return f"{self.name:<58} {self.value:>10,.0f} {self.unit}{goal}"
+        return f"{self.name:<58} {self.value:>10,.{self.digits}f} {self.unit}{goal}"
 
 
 # -- the SMTP server: its own process, counting messages ------------------------------------
@@ -94,6 +107,21 @@ def _serve_smtp(port: int, count: Any, ready: Any) -> None:
         asyncio.run(asyncio.sleep(10**6))
     finally:
         controller.stop()
+
+
+def start_sink(port: int) -> subprocess.Popen[bytes]:
+    """Start Postfix's smtp-sink (C, made for benchmarks) on loopback; return its process."""
+    sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    if not Path(sink).exists():
+        raise SystemExit("smtp-sink not found: apt-get install postfix (it ships smtp-sink)")
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    process = subprocess.Popen([sink, *user, f"127.0.0.1:{port}", "256"])
+    for _ in range(100):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.05)
+    raise SystemExit("smtp-sink did not start")
 
 
 def free_port() -> int:
@@ -203,8 +231,9 @@ def empty(engine: Any) -> None:
 # -- measurements ---------------------------------------------------------------------------
 
 
-def render_only(sessions: Any, settings: Settings, readers: int) -> float:
-    """Return announcement emails rendered per second (no database, no SMTP)."""
+def render_only(sessions: Any, settings: Settings, readers: int) -> tuple[float, float]:
+    """Return (announcement emails rendered per second, CPU ms per email): no database
+    access, no SMTP."""
     from mail.sender import event_message
 
     emails = mail.EventEmails()
@@ -212,28 +241,58 @@ def render_only(sessions: Any, settings: Settings, readers: int) -> float:
     with sessions() as session:
         event = session.get(Event, "talk-0")
         people = session.query(Subscriber).order_by(Subscriber.id).limit(readers).all()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         for person in people:
             envelope = mail.Envelope.new(settings.mail_from, settings.domain)
             event_message(emails, "announcement", event, person, settings, envelope, calendars)
-        return len(people) / (time.perf_counter() - started)
+        took, used = time.perf_counter() - started, cpu_seconds() - cpu
+        return len(people) / took, used * 1000 / len(people)
 
 
-def deliver(sessions: Any, settings: Settings, count: Any, expected: int, now: datetime) -> float:
-    """Run the worker until the SMTP server has `expected` more messages; return per second."""
-    before = count.value
-    worker = Worker(sessions, settings, FrozenClock(now), batch=500, idle=0.05)
-    started = time.perf_counter()
+def deliver(
+    sessions: Any,
+    settings: Settings,
+    expected: int,
+    now: datetime,
+    connections: int,
+    server_pid: int,
+) -> tuple[float, float, float]:
+    """Run the worker until the server has accepted `expected` messages (each marked sent
+    after its 250); return (messages per second, CPU ms per message of this process and
+    of the SMTP server's)."""
+    worker = Worker(
+        sessions, settings, FrozenClock(now), batch=500, idle=0.05, connections=connections
+    )
+    started, cpu, server_cpu = time.perf_counter(), cpu_seconds(), server_cpu_seconds(server_pid)
+    sent = 0
     try:
-        while count.value - before < expected:
+        while sent < expected:
             report = worker.drain()
             if report.unreachable:
                 raise RuntimeError(report.summary())
+            sent += report.sent
             if not report.processed:
                 time.sleep(0.01)
     finally:
-        worker.mailer.close()
-    return expected / (time.perf_counter() - started)
+        worker.close()
+    rate = expected / (time.perf_counter() - started)
+    served = server_cpu_seconds(server_pid) - server_cpu
+    return rate, (cpu_seconds() - cpu) * 1000 / expected, served * 1000 / expected
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) of the SMTP server's process (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> float:
+    """Return the CPU time (user + system) of this process, every thread included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,15 +303,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--digest-readers", type=int, help="readers who want the digest (default: all)"
     )
+    parser.add_argument(
+        "--server",
+        choices=("aiosmtpd", "smtp-sink"),
+        default="aiosmtpd",
+        help="the SMTP server on loopback: aiosmtpd (Python) or Postfix's smtp-sink (C)",
+    )
+    parser.add_argument("--connections", type=int, default=3, help="SMTP connections of the worker")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     readers = 30 if args.quick else args.subscribers
     port = free_port()
     count = multiprocessing.Value("i", 0)
-    ready = multiprocessing.Event()
-    smtp = multiprocessing.Process(target=_serve_smtp, args=(port, count, ready), daemon=True)
-    smtp.start()
-    ready.wait(30)
+    server: Any
+    if args.server == "smtp-sink":
+        server = start_sink(port)
+    else:
+        ready = multiprocessing.Event()
+        server = multiprocessing.Process(target=_serve_smtp, args=(port, count, ready), daemon=True)
+        server.start()
+        ready.wait(30)
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as tmp:
         url = os.environ.get("EVENTFEED_BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite3"
@@ -278,13 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seeded {readers:,} readers of {SERIES} series in {took:.1f} s")
         backend = engine.dialect.name
 
-        figures.append(
-            Figure(
-                "(a) announcement emails rendered (render only)",
-                render_only(sessions, settings, readers),
-                "emails/s",
-            )
-        )
+        rate, cpu_ms = render_only(sessions, settings, readers)
+        figures.append(Figure("(a) announcement emails rendered (render only)", rate, "emails/s"))
+        figures.append(Figure("(a1) CPU per email rendered", cpu_ms, "ms", digits=3))
         started = time.perf_counter()
         with sessions() as session, session.begin():
             queued = outbox.announce(session, session.get(Event, "talk-0"), now)
@@ -292,47 +358,71 @@ def main(argv: list[str] | None = None) -> int:
         queue_rate = readers / (time.perf_counter() - started)
         figures.append(Figure("(b0) announcements queued", queue_rate, "emails/s"))
         target = None if args.quick else 1000.0
+        rate, cpu_ms, server_ms = deliver(
+            sessions, settings, readers, now, args.connections, server.pid
+        )
         figures.append(
             Figure(
-                "(b) announcements delivered end to end (worker -> SMTP)",
-                deliver(sessions, settings, count, readers, now),
-                "emails/s",
-                target,
+                "(b) announcements delivered end to end (worker -> SMTP)", rate, "emails/s", target
             )
         )
+        figures.append(Figure("(b1) worker CPU per announcement", cpu_ms, "ms", digits=3))
+        figures.append(Figure("(b2) SMTP server CPU per announcement", server_ms, "ms", digits=3))
+        load = os.getloadavg()[0]
 
-        # Digests: the readers' next 07:00 local; every talk is new to them. The digest readers
-        # now follow their series by weekly digest (mail.outbox.queue_digests).
+        # Digests: every talk is new to the readers. The digest readers now follow their
+        # series by weekly digest (mail.outbox.queue_digests).
         with engine.begin() as conn:
             conn.execute(
                 update(Subscription)
                 .where(Subscription.subscriber_id <= digest_readers)
                 .values(frequency="weekly")
             )
-        started = time.perf_counter()
-        due = now + timedelta(days=1)  # Monday
-        with sessions() as session, session.begin():
-            queued = outbox.queue_digests(session, due)
+        # Monday 07:30 in each zone, one after the other (as the worker's minute job finds
+        # them): every digest reader's weekly digest is due once.
+        monday = (now + timedelta(days=1)).date()
+        instants = sorted(
+            datetime.combine(monday, dt_time(7, 30), ZoneInfo(zone)).astimezone(UTC)
+            for zone in ZONES
+        )
+        started, cpu = time.perf_counter(), cpu_seconds()
+        queued = 0
+        for due in instants:
+            with sessions() as session, session.begin():
+                queued += outbox.queue_digests(session, due)
         queue_seconds = time.perf_counter() - started
         figures.append(
             Figure("(c0) digests queued", queued / queue_seconds if queued else 0, "digests/s")
         )
+        queue_ms = (cpu_seconds() - cpu) * 1000 / queued if queued else 0.0
+        figures.append(Figure("(c0') CPU per digest queued", queue_ms, "ms", digits=3))
         target = None if args.quick else 500.0
-        rate = deliver(sessions, settings, count, queued, due) if queued else 0.0
+        rate, cpu_ms, server_ms = (
+            deliver(sessions, settings, queued, instants[-1], args.connections, server.pid)
+            if queued
+            else (0.0, 0.0, 0.0)
+        )
         figures.append(
             Figure("(c) digests (20 series each) delivered end to end", rate, "digests/s", target)
         )
+        figures.append(Figure("(c1) worker CPU per digest", cpu_ms, "ms", digits=3))
+        figures.append(Figure("(c2) SMTP server CPU per digest", server_ms, "ms", digits=3))
         engine.dispose()
-    smtp.kill()
+    if args.server == "aiosmtpd" and count.value != readers + queued:
+        raise SystemExit(f"the server counted {count.value}, not {readers + queued}")
+    server.kill()
+    server.wait() if isinstance(server, subprocess.Popen) else server.join()
     print(
         f"email benchmark ({backend}, {readers:,} subscribers, {digest_readers:,} of them "
-        f"with digests, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}):"
+        f"with digests, server {args.server}, {args.connections} SMTP connections, "
+        f"{os.cpu_count()} CPUs, load average {load:.1f} after (b), "
+        f"{os.getloadavg()[0]:.1f} at the end):"
     )
     for figure in figures:
         print("  " + figure.line())
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    out = args.out / f"email-{backend}-{stamp}.json"
+    out = args.out / f"email-{backend}-{args.server}-{stamp}.json"
     out.write_text(json.dumps([f.__dict__ for f in figures], indent=2))
     print(f"wrote {out}")
     return 0 if args.quick or all(f.passed for f in figures) else 1

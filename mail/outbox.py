@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
@@ -480,14 +480,33 @@ def digest_period(now: datetime, zone: str, frequency: str) -> str | None:
     return None
 
 
+class _Candidate(NamedTuple):
+    """A digest reader's upcoming talk, with how they follow it and the sequence digested."""
+
+    subscriber_id: int
+    frequency: str
+    cancellations: bool
+    event: Event
+    seen: int | None
+
+
 def _digest_candidates(
     session: Session, subscriber_ids: list[int], now: datetime
-) -> list[tuple[int, Subscription, Event, int | None]]:
-    """Return (subscriber, subscription, talk, sequence digested or None) of digest readers'
-    upcoming talks not yet digested at their current sequence."""
+) -> list[_Candidate]:
+    """Return the digest readers' upcoming talks not yet digested at their current sequence.
+
+    Columns, not entities, per (reader, talk): each talk is loaded once.
+    """
     digested = aliased(DigestedTalk)
+    columns = (
+        Subscription.subscriber_id,
+        Subscription.frequency,
+        Subscription.cancellations,
+        Event.id,
+        digested.sequence,
+    )
     query = (
-        select(Subscription.subscriber_id, Subscription, Event, digested.sequence)
+        select(*columns)
         .join(Event, Event.series_id == Subscription.series_id)
         .outerjoin(
             digested,
@@ -505,9 +524,10 @@ def _digest_candidates(
         )
         .order_by(Event.start_utc, Event.id)
     )
-    found = [(sid, sub, event, seen) for sid, sub, event, seen in session.execute(query)]
+    found: list[tuple[int, str, bool, str, int | None]]
+    found = [(a, b, c, d, e) for a, b, c, d, e in session.execute(query)]
     by_topic = (
-        select(Subscription.subscriber_id, Subscription, Event, digested.sequence)
+        select(*columns)
         .select_from(Subscription)
         .join(Event, _about_topic())
         .outerjoin(
@@ -528,8 +548,17 @@ def _digest_candidates(
         )
         .order_by(Event.start_utc, Event.id)
     )
-    found += [(sid, sub, event, seen) for sid, sub, event, seen in session.execute(by_topic)]
-    return sorted(found, key=lambda row: (row[2].start_utc, row[2].id))
+    found += [(a, b, c, d, e) for a, b, c, d, e in session.execute(by_topic)]
+    ids = sorted({row[3] for row in found})
+    events: dict[str, Event] = {}
+    for start in range(0, len(ids), 500):
+        chunk = select(Event).where(Event.id.in_(ids[start : start + 500]))
+        events.update((event.id, event) for event in session.scalars(chunk))
+    rows = [
+        _Candidate(sid, frequency, cancellations, events[eid], seen)
+        for sid, frequency, cancellations, eid, seen in found
+    ]
+    return sorted(rows, key=lambda row: (row.event.start_utc, row.event.id))
 
 
 def _announced(
@@ -567,13 +596,13 @@ def queue_digests(session: Session, now: datetime) -> int:
         candidates = _digest_candidates(session, ids[start : start + 500], now)
         # One email per talk however it is followed: a talk announced to the reader (they
         # follow it another way too, for every talk) stays out of their digests.
-        taken = _announced(session, ids[start : start + 500], {c[2].id for c in candidates})
-        for sid, subscription, event, seen in candidates:
-            if subscription.frequency not in due[sid][1] or (sid, event.id) in taken:
+        taken = _announced(session, ids[start : start + 500], {c.event.id for c in candidates})
+        for sid, frequency, cancellations, event, seen in candidates:
+            if frequency not in due[sid][1] or (sid, event.id) in taken:
                 continue
-            if event.status == "cancelled" and (seen is None or not subscription.cancellations):
+            if event.status == "cancelled" and (seen is None or not cancellations):
                 continue  # never announced to this reader, or they hid cancellations
-            talks = found.setdefault((sid, subscription.frequency), [])
+            talks = found.setdefault((sid, frequency), [])
             if len(talks) < DIGEST_MAX_TALKS:
                 talks.append((event, seen))
                 taken.add((sid, event.id))
@@ -596,29 +625,20 @@ def queue_digests(session: Session, now: datetime) -> int:
             session.scalars(select(Outbox.dedupe_key).where(Outbox.dedupe_key.in_(chunk)))
         )
     fresh = [row for row in rows if row[1] not in existing]
-    for row in fresh:
-        _mark_digested(session, marks[row[1]], now)
+    _mark_digested(session, [talk for row in fresh for talk in marks[row[1]]], now)
     return queue(session, fresh, now)
 
 
 def _mark_digested(session: Session, talks: list[tuple[int, Event, bool]], now: datetime) -> None:
-    """Record that these talks, at their current sequence, went into a digest."""
-    new = []
-    for sid, event, seen in talks:
-        if seen:
-            session.execute(
-                update(DigestedTalk)
-                .where(DigestedTalk.subscriber_id == sid, DigestedTalk.event_id == event.id)
-                .values(sequence=event.sequence, digested_at=now)
-            )
-        else:
-            new.append(
-                {
-                    "subscriber_id": sid,
-                    "event_id": event.id,
-                    "sequence": event.sequence,
-                    "digested_at": now,
-                }
-            )
+    """Record that these talks, at their current sequence, went into a digest (one
+    statement for the new records, one for those updated)."""
+    values = [
+        {"subscriber_id": sid, "event_id": event.id, "sequence": event.sequence, "digested_at": now}
+        for sid, event, _ in talks
+    ]
+    seen = [value for value, (_, _, again) in zip(values, talks, strict=True) if again]
+    new = [value for value, (_, _, again) in zip(values, talks, strict=True) if not again]
+    if seen:  # by primary key, executemany
+        session.execute(update(DigestedTalk), seen)
     if new:
         session.execute(insert(DigestedTalk), new)

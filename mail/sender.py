@@ -21,24 +21,30 @@ sent to it, not even what is queued, until its owner confirms again); a temporar
 in the same pass. A lost connection (or a refused sender, or 421) ends the pass: the row in
 hand is retried with backoff, the rest go back to the queue without counting an attempt.
 The SMTP connection (`Mailer`) is kept across messages and, in the worker, across batches.
+With several connections (`eventfeed worker --connections N`) each has a thread that sends
+while the caller's thread builds and stores the next rows and records outcomes
+(`_send_parallel`); the guarantee and the outcomes are the same, with up to N messages in
+hand when the pass stops.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import smtplib
 import socket
 import ssl
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Never
 from urllib.parse import unquote, urlsplit
 
 import dkim
@@ -325,9 +331,24 @@ def _digest(
     session: Session, row: Outbox, reader: mail.Reader, envelope: mail.Envelope, links: Links
 ) -> EmailMessage | None:
     """Return a digest as its talks are now (a talk deleted since is left out)."""
+    parts = _digest_parts(session, row, links)
+    if parts is None:
+        return None
+    items, frequency, day = parts
+    return mail.digest_email(items, reader, envelope, frequency=frequency, day=day)
+
+
+def _digest_parts(
+    session: Session, row: Outbox, links: Links
+) -> tuple[list[mail.DigestItem], str, date] | None:
+    """Return (items, frequency, day) of a digest row as its talks are now, or None.
+
+    Talks already in the session (`_prepare` loads a batch's at once) are not queried again.
+    """
     ids = list(row.payload.get("event_ids", []))
     changed = set(row.payload.get("changed", []))
-    events = session.scalars(select(Event).where(Event.id.in_(ids))).all()
+    found = [session.get(Event, i) for i in ids]
+    events = sorted((e for e in found if e is not None), key=lambda e: e.id)
     items = [
         mail.DigestItem(
             e, e.series, links.event_page(e.id), links.event_ics(e.id), changed=e.id in changed
@@ -339,7 +360,57 @@ def _digest(
         return None
     frequency = str(row.payload.get("frequency", "weekly"))
     day = date.fromisoformat(str(row.payload.get("day", row.created_at.date().isoformat())))
-    return mail.digest_email(items, reader, envelope, frequency=frequency, day=day)
+    return items, frequency, day
+
+
+def _digest_key(items: list[mail.DigestItem], frequency: str, day: date) -> tuple[object, ...]:
+    """Return everything `digest_email` reads but the reader's and envelope's own values."""
+    return (
+        "digest",
+        frequency,
+        day,
+        *(
+            (
+                i.event.id,
+                i.event.title,
+                repr(i.event.speakers),
+                i.event.start_utc,
+                i.event.end_utc,
+                i.event.timezone,
+                repr(i.event.location),
+                i.event.status,
+                i.event.livestream,
+                i.event.slides,
+                i.series.name,
+                i.url,
+                i.ics_url,
+                i.changed,
+            )
+            for i in items
+        ),
+    )
+
+
+def _digest_rendered(
+    session: Session,
+    row: Outbox,
+    subscriber: Subscriber,
+    settings: Settings,
+    envelope: mail.Envelope,
+    emails: mail.EventEmails,
+) -> tuple[bytes, str] | None:
+    """Return (bytes, subject) of a digest through a template per talk set, day and zone."""
+    links = Links(settings.base_url)
+    parts = _digest_parts(session, row, links)
+    if parts is None:
+        return None
+    items, frequency, day = parts
+
+    def build(reader: mail.Reader, envelope: mail.Envelope) -> EmailMessage:
+        return mail.digest_email(items, reader, envelope, frequency=frequency, day=day)
+
+    key = _digest_key(items, frequency, day)
+    return emails.render_built(key, build, reader_for(subscriber, links), envelope)
 
 
 def _event_to_send(row: Outbox) -> Event | None:
@@ -419,6 +490,10 @@ def render(
         key, builder = _session_builder(*parts, settings, calendars)
         reader = reader_for(subscriber, Links(settings.base_url))
         return emails.render_built(key, builder, reader, envelope)
+    if row.kind == "digest" and subscriber is not None:
+        if not subscriber.active or subscriber.paused:
+            return None
+        return _digest_rendered(session, row, subscriber, settings, envelope, emails)
     if (
         row.kind not in mail.EVENT_KINDS
         or subscriber is None
@@ -701,6 +776,16 @@ def _prepare(
             .options(selectinload(Outbox.subscriber), selectinload(Outbox.event))
         )
         rows = session.scalars(query).all()
+        # A digest lists many talks: those of the whole batch in one query (kept here, so
+        # the session's identity map holds them while the batch is built).
+        digested = {i for row in rows if row.kind == "digest" for i in _digest_ids(row)}
+        talks = (
+            session.scalars(
+                select(Event).where(Event.id.in_(digested)).options(selectinload(Event.series))
+            ).all()
+            if digested
+            else []
+        )
         for row in rows:
             if row.status != "sending" or row.locked_by != worker:
                 continue
@@ -725,7 +810,14 @@ def _prepare(
                 row.message, row.subject = rendered
                 row.message_id = envelope.message_id
             ready[row.id] = (row.recipient, row.message)
+        del talks
     return ready
+
+
+def _digest_ids(row: Outbox) -> list[str]:
+    """Return the ids of the talks a digest row lists."""
+    ids = row.payload.get("event_ids", [])
+    return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
 RECORD_EVERY = 50  # outcomes recorded per transaction (and at least every RECORD_SECONDS)
@@ -840,12 +932,15 @@ def send_batch(
     emails: mail.EventEmails | None = None,
     mailer: Mailer | None = None,
     stop: Callable[[], bool] | None = None,
+    mailers: Sequence[Mailer] = (),
 ) -> SendReport:
     """Claim and deliver up to `batch` due emails; record each outcome.
 
     Pass the same `emails` to successive batches to render each talk's email once for all,
     and the same `mailer` to keep one SMTP connection (closed here when not given). `stop`
     is asked before each message: when it answers True, the rest go back to the queue.
+    With two or more `mailers` (connections kept by the caller), messages go out on all of
+    them at once, one thread each (`_send_parallel`); outcomes are recorded as above.
     """
     now = now or SYSTEM_CLOCK.now()
     worker = worker or worker_name()
@@ -853,10 +948,25 @@ def send_batch(
     ids = claim(factory, worker, batch, now)
     if not ids:
         return report
-    own = mailer is None
-    smtp = Mailer(settings) if mailer is None else mailer
+    own = mailer is None and not mailers
+    smtp = mailer or (mailers[0] if mailers else Mailer(settings))
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(ids), desc="sending", unit="email", disable=not show, file=sys.stderr)
+    if len(mailers) > 1:
+
+        def prepare(chunk: list[int]) -> dict[int, tuple[str, bytes]]:
+            found = _prepare(factory, chunk, worker, settings, emails, now)
+            report.skipped += len(chunk) - len(found)
+            bar.update(len(chunk) - len(found))
+            return found
+
+        try:
+            _send_parallel(
+                factory, ids, prepare, list(mailers), now, worker, report, stop, bar, on_sent
+            )
+        finally:
+            bar.close()
+        return report
     ready = _prepare(factory, ids, worker, settings, emails, now)
     report.skipped = len(ids) - len(ready)
     bar.update(report.skipped)
@@ -908,3 +1018,145 @@ def send_batch(
         if own:
             smtp.close()
     return report
+
+
+PREPARE_EVERY = 100  # rows built and stored per transaction while the others are sent
+
+
+def _send_parallel(
+    factory: sessionmaker[Session],
+    ids: list[int],
+    prepare: Callable[[list[int]], dict[int, tuple[str, bytes]]],
+    mailers: list[Mailer],
+    now: datetime,
+    worker: str,
+    report: SendReport,
+    stop: Callable[[], bool] | None,
+    bar: tqdm[Never],
+    on_sent: Callable[[int], None] | None = None,
+) -> None:
+    """Send claimed rows on every mailer at once (a thread each); build and record here.
+
+    This thread builds and stores the messages `PREPARE_EVERY` rows at a time (each part
+    committed before any of its messages is sent, as in the sequential path) and hands
+    them to the sending threads, which send them while it builds the next part; it records
+    the outcomes as the sequential loop does (every `RECORD_EVERY` or `RECORD_SECONDS`).
+    A lost connection, `stop`, or half the lease gone stops every thread after the message
+    in hand; the rows not taken go back to the queue without counting an attempt.
+    """
+    ready: dict[int, tuple[str, bytes]] = {}
+    todo: list[int] = []
+    built = threading.Condition()
+    complete = False  # every part built
+    halt = threading.Event()
+    outcomes: queue.SimpleQueue[tuple[int, Outcome, Exception | None] | None]
+    outcomes = queue.SimpleQueue()
+    bounced: set[str] = set()
+    crashed: list[BaseException] = []
+    taken = 0
+    started = recorded = time.monotonic()
+
+    def take() -> int | None:
+        nonlocal taken
+        with built:
+            while True:
+                if halt.is_set():
+                    return None
+                if taken < len(todo):
+                    break
+                if complete:
+                    return None
+                built.wait(0.5)
+            if (stop is not None and stop()) or (
+                time.monotonic() - started > LEASE.total_seconds() / 2
+            ):
+                halt.set()
+                return None
+            taken += 1
+            return todo[taken - 1]
+
+    def run(smtp: Mailer) -> None:
+        try:
+            while (row_id := take()) is not None:
+                recipient, message = ready[row_id]
+                if recipient in bounced:
+                    outcomes.put((row_id, "skipped", None))
+                    continue
+                try:
+                    smtp.send(recipient, message)
+                except (OSError, smtplib.SMTPException, SmtpUnavailable, ValueError) as exc:
+                    outcome = classify(exc)
+                    if outcome == "bounced":
+                        bounced.add(recipient)
+                    if outcome == "lost":
+                        report.unreachable = _reason(exc)
+                        halt.set()
+                        smtp.close()
+                    outcomes.put((row_id, outcome, exc))
+                    continue
+                outcomes.put((row_id, "sent", None))
+        except BaseException as exc:  # noqa: BLE001 - raised again by the recording thread
+            crashed.append(exc)
+            halt.set()
+        finally:
+            outcomes.put(None)
+
+    threads = [
+        threading.Thread(target=run, args=(smtp,), name=f"smtp-{n}", daemon=True)
+        for n, smtp in enumerate(mailers)
+    ]
+    done: list[tuple[int, Outcome, Exception | None]] = []
+    running = len(threads)
+
+    def collect(block: bool) -> None:
+        nonlocal running, recorded
+        while running:
+            try:
+                item = outcomes.get(block=block)
+            except queue.Empty:
+                return
+            if item is None:
+                running -= 1
+                continue
+            done.append(item)
+            if item[1] == "sent":
+                bar.update(1)
+                if on_sent is not None:
+                    on_sent(item[0])
+            if len(done) >= RECORD_EVERY or time.monotonic() - recorded > RECORD_SECONDS:
+                _record(factory, done, now, report)
+                recorded = time.monotonic()
+
+    try:
+        for thread in threads:
+            thread.start()
+        for start in range(0, len(ids), PREPARE_EVERY):
+            if halt.is_set():
+                break
+            chunk = ids[start : start + PREPARE_EVERY]
+            found = prepare(chunk)
+            with built:
+                ready.update(found)
+                todo.extend(row_id for row_id in chunk if row_id in found)
+                built.notify_all()
+            collect(block=False)
+        with built:
+            complete = True
+            built.notify_all()
+        collect(block=True)
+    finally:
+        halt.set()
+        with built:
+            built.notify_all()
+        for thread in threads:
+            thread.join()
+        while not outcomes.empty():
+            item = outcomes.get()
+            if item is not None:
+                done.append(item)
+        with contextlib.suppress(SQLAlchemyError):
+            _record(factory, done, now, report)
+        sent = set(todo[:taken])
+        _release(factory, [row_id for row_id in ids if row_id not in sent], worker)
+    if crashed:
+        raise crashed[0]

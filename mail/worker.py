@@ -3,8 +3,9 @@
 One loop, any number of copies on one or many machines (they share the outbox through row
 leases, `mail.sender.claim`; on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`):
 
-- **drain the outbox**: claim due rows in batches, send them on one SMTP connection kept
-  open between batches (`sender.Mailer`), record each outcome;
+- **drain the outbox**: claim due rows in batches, send them on `connections` SMTP
+  connections kept open between batches (`sender.Mailer`; with more than one, a thread
+  each, `sender.send_batch`), record each outcome;
 - **scheduled jobs** (`JOBS`), each run by whichever worker gets there first (idempotent by
   the outbox's dedupe keys):
   `due-mail` every minute: queue the reminders that are due;
@@ -127,6 +128,7 @@ class Worker:
     stopping: threading.Event = field(default_factory=threading.Event)
     total: sender.SendReport = field(default_factory=sender.SendReport)
     mirrors: bool = True  # add the `mirror` job (it needs the settings' fetch limits)
+    connections: int = 1  # SMTP connections used at once (sending waits on the server)
 
     def __post_init__(self) -> None:
         if self.mirrors and all(job.name != "mirror" for job in self.jobs):
@@ -139,11 +141,17 @@ class Worker:
                 )
             )
         self.emails = EventEmails()  # each talk's email rendered once, for every batch
-        self.mailer = sender.Mailer(self.settings)
+        self.mailers = [sender.Mailer(self.settings) for _ in range(max(self.connections, 1))]
+        self.mailer = self.mailers[0]
 
     def stop(self) -> None:
         """Ask the worker to stop after the message in hand."""
         self.stopping.set()
+
+    def close(self) -> None:
+        """Close the SMTP connections."""
+        for mailer in self.mailers:
+            mailer.close()
 
     def run_jobs(self) -> None:
         """Run the scheduled jobs that are due."""
@@ -168,6 +176,7 @@ class Worker:
                 progress=False,
                 emails=self.emails,
                 mailer=self.mailer,
+                mailers=self.mailers,
                 stop=self.stopping.is_set,
             )
             report.add(found)
@@ -193,5 +202,5 @@ class Worker:
                 # Unreachable server: wait longer (the rows wait their backoff anyway).
                 self.stopping.wait(self.idle * (6 if report.unreachable else 1))
         finally:
-            self.mailer.close()
+            self.close()
         return self.total
