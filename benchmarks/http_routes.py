@@ -301,7 +301,7 @@ class NginxCache:
 
 
 # Repeats of a public feed through nginx's cache (the issue: >= 80 % of nginx static). A
-# feed reader asks for gzip (the cached copy as stored); without it nginx gunzips per answer.
+# feed reader asks for gzip; a client without gzip gets the plain copy cached beside it.
 CACHED_ROUTES = [
     Route("nginx cache: series .ics, gzip", f"/series/{BIG}.ics", {"Accept-Encoding": "gzip"}),
     Route("nginx cache: series .ics, plain", f"/series/{BIG}.ics", quick=True),
