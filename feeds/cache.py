@@ -77,11 +77,13 @@ def pieces(
     if not wanted:
         return []
     memo = piece_memo(session)
+    new: dict[str, tuple[str, bytes]] = {}  # pieces the memo lacks (read or rendered)
     if stored is None:
         stored = memo.current(wanted, kind, audience)
         ids = [event_id for event_id, _ in wanted if event_id not in stored]
     else:
         ids = []
+        new = stored
     for start in range(0, len(ids), 5000):
         rows = session.execute(
             select(RenderedPiece.event_id, RenderedPiece.version, RenderedPiece.body).where(
@@ -90,7 +92,9 @@ def pieces(
                 RenderedPiece.event_id.in_(ids[start : start + 5000]),
             )
         )
-        stored.update({row[0]: (row[1], row[2]) for row in rows})
+        read = {row[0]: (row[1], row[2]) for row in rows}
+        stored.update(read)
+        new.update(read)
     stale = [
         event_id
         for event_id, version in wanted
@@ -112,8 +116,10 @@ def pieces(
                 for event_id, body in fresh.items()
             ],
         )
-        stored.update({event_id: (versions[event_id], body) for event_id, body in fresh.items()})
-    memo.keep(stored, kind, audience)
+        rendered = {event_id: (versions[event_id], body) for event_id, body in fresh.items()}
+        stored.update(rendered)
+        new.update(rendered)
+    memo.keep(new, kind, audience)
     return [stored[event_id][1] for event_id, _ in wanted]
 
 
