@@ -273,7 +273,7 @@ def series_feed_stamps(
 
 _START_ID = itemgetter(3, 0)  # TalkStamp (start_utc, id)
 _STAMPS: dict[tuple[str, tuple[Any, ...]], TalkStamp] = {}  # (dialect, raw row) -> stamp
-_STAMPS_MAX = 200_000
+_STAMPS_MAX = 20_000  # about 1 KB each: ~20 MB at most per process
 _STAMP_COLUMNS = (
     Event.id,
     Event.sequence,
