@@ -35,9 +35,12 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.types import NullType
 
 from events import access, times
 from events.config import Settings
@@ -238,8 +241,10 @@ def series_feed_stamps(
     if series is None:
         raise NotFound(f"no series with slug {slug!r}")
     columns = (Event.id, Event.sequence, Event.updated_at, Event.start_utc, Event.end_utc)
-    query = (
-        select(*columns, Event.timezone, RenderedPiece.version, RenderedPiece.body).outerjoin(
+    query: Select[*tuple[Any, ...]]
+    if with_pieces:
+        query = select(*columns, Event.timezone, RenderedPiece.version, RenderedPiece.body)
+        query = query.outerjoin(
             RenderedPiece,
             and_(
                 RenderedPiece.event_id == Event.id,
@@ -247,9 +252,10 @@ def series_feed_stamps(
                 RenderedPiece.audience == audience,
             ),
         )
-        if with_pieces
-        else select(*columns, Event.timezone)
-    )
+    else:
+        # The driver's values, unconverted: a stamp is converted once per process and
+        # row value (`_STAMPS`), so a rebuild after an edit converts the edited talk only.
+        query = select(*(type_coerce(c, NullType()) for c in (*columns, Event.timezone)))
     # Core rows (no ORM row processing): a rebuild after an edit reads every stamp.
     rows = (
         session.connection()
@@ -260,11 +266,46 @@ def series_feed_stamps(
         )
         .all()
     )
-    stamps = sorted(starmap(TalkStamp, rows), key=_START_ID)
-    return series, stamps
+    if with_pieces:
+        return series, sorted(starmap(TalkStamp, rows), key=_START_ID)
+    return series, sorted(_stamps(session.get_bind().dialect, rows), key=_START_ID)
 
 
 _START_ID = itemgetter(3, 0)  # TalkStamp (start_utc, id)
+_STAMPS: dict[tuple[str, tuple[Any, ...]], TalkStamp] = {}  # (dialect, raw row) -> stamp
+_STAMPS_MAX = 20_000  # about 1 KB each: ~20 MB at most per process
+_STAMP_COLUMNS = (
+    Event.id,
+    Event.sequence,
+    Event.updated_at,
+    Event.start_utc,
+    Event.end_utc,
+    Event.timezone,
+)
+
+
+def _stamps(dialect: Dialect, rows: Sequence[Sequence[Any]]) -> list[TalkStamp]:
+    """Return the stamps of raw (driver) rows of id, sequence, updated_at, start_utc,
+    end_utc and timezone, converted by the columns' types once per process and row value."""
+    name = dialect.name
+    found: list[TalkStamp] = []
+    convert: list[Any] | None = None
+    for raw in rows:
+        key = (name, tuple(raw))
+        stamp = _STAMPS.get(key)
+        if stamp is None:
+            if convert is None:
+                convert = [
+                    c.type._cached_result_processor(dialect, None)  # noqa: SLF001
+                    for c in _STAMP_COLUMNS
+                ]
+            values = [v if f is None else f(v) for f, v in zip(convert, raw, strict=True)]
+            stamp = TalkStamp(*values)
+            if len(_STAMPS) >= _STAMPS_MAX:
+                _STAMPS.clear()
+            _STAMPS[key] = stamp
+        found.append(stamp)
+    return found
 
 
 def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:

@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -77,11 +78,13 @@ def pieces(
     if not wanted:
         return []
     memo = piece_memo(session)
+    new: dict[str, tuple[str, bytes]] = {}  # pieces the memo lacks (read or rendered)
     if stored is None:
         stored = memo.current(wanted, kind, audience)
         ids = [event_id for event_id, _ in wanted if event_id not in stored]
     else:
         ids = []
+        new = stored
     for start in range(0, len(ids), 5000):
         rows = session.execute(
             select(RenderedPiece.event_id, RenderedPiece.version, RenderedPiece.body).where(
@@ -90,7 +93,9 @@ def pieces(
                 RenderedPiece.event_id.in_(ids[start : start + 5000]),
             )
         )
-        stored.update({row[0]: (row[1], row[2]) for row in rows})
+        read = {row[0]: (row[1], row[2]) for row in rows}
+        stored.update(read)
+        new.update(read)
     stale = [
         event_id
         for event_id, version in wanted
@@ -112,8 +117,10 @@ def pieces(
                 for event_id, body in fresh.items()
             ],
         )
-        stored.update({event_id: (versions[event_id], body) for event_id, body in fresh.items()})
-    memo.keep(stored, kind, audience)
+        rendered = {event_id: (versions[event_id], body) for event_id, body in fresh.items()}
+        stored.update(rendered)
+        new.update(rendered)
+    memo.keep(new, kind, audience)
     return [stored[event_id][1] for event_id, _ in wanted]
 
 
@@ -255,6 +262,9 @@ def _store(session: Session, rows: list[dict[str, object]]) -> None:
     _upsert(session, RenderedPiece, ["event_id", "kind", "audience"], rows)
 
 
+_UPSERTS: dict[tuple[str, type[Base]], Any] = {}
+
+
 def _upsert(
     session: Session, table: type[Base], keys: list[str], rows: list[dict[str, object]]
 ) -> None:
@@ -262,14 +272,17 @@ def _upsert(
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    for start in range(0, len(rows), 1000):
-        statement = insert(table).values(rows[start : start + 1000])
-        statement = statement.on_conflict_do_update(
+    statement = _UPSERTS.get((dialect, table))
+    if statement is None:
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        statement = _UPSERTS[dialect, table] = insert.on_conflict_do_update(
             index_elements=keys,
-            set_={"version": statement.excluded.version, "body": statement.excluded.body},
+            set_={"version": insert.excluded.version, "body": insert.excluded.body},
         )
-        session.execute(statement)
+    # One statement per dialect and table, built once (building its `excluded` columns
+    # cost more than the write); several rows go as one executemany.
+    for start in range(0, len(rows), 1000):
+        session.execute(statement, rows[start : start + 1000])
     if BATCH in session.info:
         session.info[BATCH] = True  # committed once, at the end of `one_commit`
         return

@@ -25,6 +25,7 @@ after the stamp was read.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -155,26 +156,57 @@ def calendar(
     return assemble(info, vtimezones(zones, years), vevents)
 
 
-def _series_calendar(series: Series, talks: list[queries.TalkStamp], info: CalendarInfo) -> bytes:
+# Per process and database: the talk stamps and VEVENTs each series calendar (series id,
+# shape) was last assembled from, with the series part of their versions. A piece depends
+# only on its talk's stamp and that part, so a talk whose stamp is unchanged keeps its piece
+# without a version key or memo look-up; the others go through `cache.pieces` as before.
+_LAST_CALENDARS: weakref.WeakKeyDictionary[
+    cache.PieceMemo, dict[tuple[int, str], tuple[str, dict[str, tuple[queries.TalkStamp, bytes]]]]
+] = weakref.WeakKeyDictionary()
+LAST_CALENDARS_KEPT = 64  # series calendars per process (their pieces are the memo's)
+
+
+def _series_calendar(
+    series: Series, talks: list[queries.TalkStamp], info: CalendarInfo, shape: str = ""
+) -> bytes:
     """Return a series calendar from talk stamps: only stale talks are loaded and rendered."""
+    session = db()
     fingerprint = cache.settings_fingerprint(settings())
     # cache.version_key, with the series part formatted once for all talks
     suffix = f"|{series.updated_at.isoformat()}|{fingerprint}"
-    vevents = cache.pieces(
-        db(),
-        [(t.id, f"{t.sequence}|{t.updated_at.isoformat()}{suffix}") for t in talks],
+    joined = {
+        t.id: (t.piece_version, t.piece)
+        for t in talks
+        if t.piece_version is not None and t.piece is not None
+    }
+    memo = cache.piece_memo(session)
+    lasts = _LAST_CALENDARS.setdefault(memo, {})
+    last = lasts.get((series.id, shape))
+    kept = last[1] if last is not None and last[0] == suffix and not joined else {}
+    vevents: list[bytes | None] = []
+    stale: list[queries.TalkStamp] = []
+    for talk in talks:
+        found = kept.get(talk.id)
+        if found is not None and (found[0] is talk or found[0] == talk):
+            vevents.append(found[1])
+        else:
+            vevents.append(None)
+            stale.append(talk)
+    fresh = cache.pieces(
+        session,
+        [(t.id, f"{t.sequence}|{t.updated_at.isoformat()}{suffix}") for t in stale],
         kind="vevent",
         audience="public",
-        render_missing=lambda ids: _render_public(queries.events_by_id(db(), ids)),
-        stored={
-            t.id: (t.piece_version, t.piece)
-            for t in talks
-            if t.piece_version is not None and t.piece is not None
-        }
-        or None,  # not joined in: from this process's memo, else one query
+        render_missing=lambda ids: _render_public(queries.events_by_id(session, ids)),
+        stored=joined or None,  # not joined in: from this process's memo, else one query
     )
-    zones, years = piece_zone_years(talks, vevents)
-    return assemble(info, vtimezones(zones, years), vevents)
+    fill = iter(fresh)
+    pieces = [piece if piece is not None else next(fill) for piece in vevents]
+    if len(lasts) >= LAST_CALENDARS_KEPT and (series.id, shape) not in lasts:
+        lasts.clear()
+    lasts[series.id, shape] = (suffix, {t.id: (t, p) for t, p in zip(talks, pieces, strict=True)})
+    zones, years = piece_zone_years(talks, pieces)
+    return assemble(info, vtimezones(zones, years), pieces)
 
 
 def _series_feed(slug: str, fmt: str, build: Callable[[datetime], bytes]) -> Response:
@@ -304,7 +336,7 @@ def series_calendar(slug: str) -> Response:
             description=plain_text(series.description),
             url=_links().series_page(series.slug),
         )
-        return _series_calendar(series, talks, info)
+        return _series_calendar(series, talks, info, shape.key)
 
     return _series_feed(slug, "ics" + shape.key, build)
 

@@ -92,3 +92,39 @@ def test_reader_feeds_load_the_newest_announced_chosen_by_code_point_on_ties(
     # such as en_US would put "Z4" first, then "b3").
     assert sorted(e.id for e in events) == sorted(["c6", "b3", "a1"])
     assert [e.id for e in events] == ["a1", "b3", "c6"]  # in start order
+
+
+def test_feed_stamps_are_converted_once_per_row_value(
+    sessions: sessionmaker[Session], make_event: Callable[..., Event]
+) -> None:
+    """Stamps read without pieces equal those converted by the column types (aware UTC
+    datetimes, on SQLite and PostgreSQL); after an edit only the edited talk's row is
+    converted again, and the edit is in the stamps."""
+    for day in range(1, 5):
+        make_event(id=f"d{day}", start=f"2026-05-0{day} 12:00", end="13:00")
+    moment, config = datetime(2026, 5, 1, tzinfo=UTC), _settings()
+
+    def both(session: Session) -> tuple[list[queries.TalkStamp], list[queries.TalkStamp]]:
+        _, raw = queries.series_feed_stamps(
+            session, "lisbon-ml", now=moment, settings=config, with_pieces=False
+        )
+        _, typed = queries.series_feed_stamps(session, "lisbon-ml", now=moment, settings=config)
+        return raw, [t._replace(piece_version=None, piece=None) for t in typed]
+
+    with sessions() as session:
+        raw, typed = both(session)
+        assert raw == typed and [t.id for t in raw] == ["d1", "d2", "d3", "d4"]
+        assert all(t.updated_at.tzinfo is UTC and t.start_utc.tzinfo is UTC for t in raw)
+        converted = dict(queries._STAMPS)
+        edited = datetime(2026, 5, 1, 8, 30, 1, tzinfo=UTC)
+        session.execute(
+            update(Event)
+            .where(Event.id == "d2")
+            .values(sequence=Event.sequence + 1, updated_at=edited)
+        )
+        session.commit()
+        raw, typed = both(session)
+        assert raw == typed
+        assert (raw[1].sequence, raw[1].updated_at) == (typed[1].sequence, edited)
+        added = [stamp for key, stamp in queries._STAMPS.items() if key not in converted]
+        assert [stamp.id for stamp in added] == ["d2"]

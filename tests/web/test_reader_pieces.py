@@ -24,10 +24,13 @@ def piece_writes(app: Flask) -> Iterator[list[int]]:
 
     rows: list[int] = []
 
-    def count(conn: object, cursor: object, statement: str, params: object, *rest: object) -> None:
+    def count(
+        conn: object, cursor: object, statement: str, params: object, _: object, many: bool
+    ) -> None:
         if statement.startswith("INSERT INTO rendered_piece"):
             assert isinstance(params, tuple | list | dict)
-            rows.append(len(params) // 5)  # one multi-row insert: 5 columns a row
+            # executemany: a row per parameter set; else one multi-row insert, 5 columns a row
+            rows.append(len(params) if many else len(params) // 5)
 
     engine = state(app).engine
     sa_event.listen(engine, "before_cursor_execute", count)
