@@ -40,7 +40,9 @@ from events.db import Base
 from events.models import Event, RenderedDocument, RenderedFeed, RenderedPiece
 
 # Bump when a renderer's output changes, so stored pieces are re-rendered.
-RENDERER_VERSION = "4"  # 3: fixed texts in the series' language; 4: and translated titles
+# 3: fixed texts in the series' language; 4: and translated titles; 5: personal feeds' title
+# and description in the reader's language
+RENDERER_VERSION = "5"
 PIECE_MEMO_BYTES = 16 * 2**20  # per process and database
 
 

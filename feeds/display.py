@@ -14,6 +14,7 @@ instant, across DST changes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -231,14 +232,35 @@ def place_text(location: Mapping[str, object] | Location | None, online: str = "
     return place
 
 
+# First-strong isolate ... pop directional isolate (Unicode bidi, UAX #9): a right-to-left
+# name keeps its place among the names and punctuation around it in plain text.
+FSI, PDI = "\u2068", "\u2069"
+# Blocks of right-to-left scripts: Hebrew to Arabic Extended, their presentation forms, and
+# the supplementary planes' (a regex: C-speed for the many names that have none).
+RTL_LETTER = re.compile(
+    "[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefe\U00010800-\U00010fff\U0001e800-\U0001efff]"
+)
+
+
+def isolate(text: str) -> str:
+    """Return `text` between FSI and PDI when it holds a right-to-left letter, else as is
+    (so texts without Arabic or Hebrew script stay byte for byte the same)."""
+    if RTL_LETTER.search(text):
+        return f"{FSI}{text}{PDI}"
+    return text
+
+
 def speaker_names(speakers: Sequence[Speaker]) -> str:
-    """Return 'Name1, Name2' ('' without speakers)."""
-    return ", ".join(str(s["name"]) for s in speakers if s.get("name"))
+    """Return 'Name1, Name2' ('' without speakers), right-to-left names isolated."""
+    return ", ".join(isolate(str(s["name"])) for s in speakers if s.get("name"))
 
 
 def speakers_text(speakers: Sequence[Speaker], separator: str = ", ") -> str:
-    """Return 'Name (Affiliation), Name' for the speakers of a talk."""
+    """Return 'Name (Affiliation), Name' for the speakers of a talk (right-to-left names and
+    affiliations isolated)."""
     return separator.join(
-        f"{s['name']} ({s['affiliation']})" if s.get("affiliation") else str(s["name"])
+        f"{isolate(str(s['name']))} ({isolate(str(s['affiliation']))})"
+        if s.get("affiliation")
+        else isolate(str(s["name"]))
         for s in speakers
     )

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, request, url_for
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from sqlalchemy import select
 
 from events import queries, times, topics
@@ -425,10 +425,16 @@ def personal_events(
     return queries.window_feed(db(), series_ids, now=moment, settings=settings(), also=also)
 
 
-PERSONAL_TITLE = "My seminars"
-# (unchanged when topics joined the feed: stored bodies are kept per data version, and a
-# new text would need a RENDERER_VERSION bump, feeds.cache)
-PERSONAL_DESCRIPTION = "Talks of the seminar series you follow, with details for subscribers."
+PERSONAL_TITLE = _l("My seminars")
+PERSONAL_DESCRIPTION = _l("Talks of the seminar series you follow, with details for subscribers.")
+
+
+def _personal_texts(token: str) -> tuple[str, str]:
+    """Return the personal feed's title and description in the subscriber's language (a
+    change of language changes their `updated_at`, hence the stored feed's version)."""
+    language = db().scalar(select(Subscriber.language).where(Subscriber.token == token))
+    with force_locale(language or "en"):
+        return str(PERSONAL_TITLE), str(PERSONAL_DESCRIPTION)
 
 
 def _personal(token: str, fmt: str, build: Callable[[list[Event], datetime], bytes]) -> Response:
@@ -464,9 +470,8 @@ def personal_ics(token: str) -> Response:
     """The subscriber's personal calendar, with subscriber-only meeting details."""
 
     def build(events: list[Event], moment: datetime) -> bytes:
-        info = ical.CalendarInfo(
-            name=PERSONAL_TITLE, description=PERSONAL_DESCRIPTION, url=_links().manage(token)
-        )
+        title, description = _personal_texts(token)
+        info = ical.CalendarInfo(name=title, description=description, url=_links().manage(token))
         return calendar(events, info, AUDIENCE, moment)
 
     return _personal(token, "ics", build)
@@ -478,9 +483,10 @@ def personal_rss(token: str) -> Response:
 
     def build(events: list[Event], moment: datetime) -> bytes:
         links = _links()
+        title, description = _personal_texts(token)
         info = syndication.FeedInfo(
-            title=PERSONAL_TITLE,
-            description=PERSONAL_DESCRIPTION,
+            title=title,
+            description=description,
             page_url=links.manage(token),
             self_url=links.personal_feed(token, "rss"),
         )

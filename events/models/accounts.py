@@ -28,6 +28,9 @@ class Organiser(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_signin_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The language of their emails (a locale of feeds.i18n.LOCALES, migration 0022c): the
+    # workspace page's when they last signed in or chose one with the switcher.
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
 
     roles: Mapped[list[SeriesRole]] = relationship(
         back_populates="organiser", cascade="all, delete-orphan", passive_deletes=True

@@ -263,3 +263,42 @@ def test_a_bad_default_lead_is_a_field_error(web: Flask, sessions: sessionmaker[
     assert made.status_code == 422
     with sessions() as session:
         assert session.scalars(select(Series).where(Series.slug == SLUG)).first() is None
+
+
+def test_preview_in_the_subscribers_languages(
+    web: Flask, sessions: sessionmaker[Session], smtp: SmtpServer
+) -> None:
+    """The preview starts in the language most readers have; any other can be chosen; the
+    Portuguese reader is sent exactly the Portuguese preview."""
+    owner = signed_in(web, organiser(sessions, "owner@example.org"))
+    make_series_via_form(owner)
+    talk_id = publish_talk(owner)
+    with sessions() as session, session.begin():
+        for address, language in (
+            ("ana@example.org", "pt-PT"),
+            ("rui@example.org", "pt-PT"),
+            ("bo@example.org", "zh-Hans"),
+        ):
+            subscribers.add_confirmed(session, address, [SLUG], "Europe/Lisbon", NOW, language)
+    path = f"/organise/talks/{talk_id}/announce"
+    html = owner.get(path).get_data(as_text=True)
+    assert '<option value="pt-PT" selected>Português (2 subscribers)</option>' in html
+    assert "中文 (1 subscriber)" in html and "English (0 subscribers)" in html
+    assert 'lang="pt-PT" id="subject-1"' in html
+    subject, text = shown(html, "subject", 1), shown(html, "text", 1)
+    assert "(hora de Lisboa)" in subject, subject
+    chinese = owner.get(path, query_string={"language": "zh-Hans"}).get_data(as_text=True)
+    assert "时间" in shown(chinese, "subject", 1)
+    part = owner.get(f"{path}/email.html", query_string={"zone": "UTC", "language": "zh_Hans"})
+    assert '<html lang="zh-Hans">' in part.get_data(as_text=True)
+    english = owner.get(path, query_string={"language": "en"}).get_data(as_text=True)
+    assert "(hora de Lisboa)" not in shown(english, "subject", 1)
+    tabs = owner.get(path, query_string={"lang": "pt"}).get_data(as_text=True)
+    assert "Português (2 subscritores)" in tabs and "中文 (1 subscritor)" in tabs
+
+    assert owner.post(path, data={"csrf_token": csrf(owner, path)}).status_code == 302
+    settings = state(web).settings.model_copy(update={"smtp_url": smtp.url})
+    assert sender.send_batch(sessions, settings, now=NOW, progress=False).sent == 3
+    (delivered,) = smtp.inbox.to("ana@example.org")
+    assert str(delivered["Subject"]) == subject
+    assert personal(text_part(delivered), sessions, "ana@example.org") == text

@@ -32,19 +32,24 @@ SEMINAR = "ml-joint-seminar"
 TALK = "2021-11-27-wang"
 
 
-def source_ids() -> set[str]:
-    """Return the message ids in the sources now (singular ids of plural messages)."""
+def source_messages() -> set[str | tuple[str, str]]:
+    """Return the messages in the sources now: an id, or (singular, plural) of a plural."""
     with (TRANSLATIONS / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
-    found = set()
+    found: set[str | tuple[str, str]] = set()
     for _name, _line, message, _comments, _context in extract_from_dir(
         str(ROOT),
         method_map,
         options_map,
         keywords={"_": None, "_l": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None},
     ):
-        found.add(message[0] if isinstance(message, tuple) else message)
+        found.add((message[0], message[1]) if isinstance(message, tuple) else message)
     return found
+
+
+def source_ids() -> set[str]:
+    """Return the message ids in the sources now (singular ids of plural messages)."""
+    return {m[0] if isinstance(m, tuple) else m for m in source_messages()}
 
 
 def catalog(locale: str) -> Catalog:
@@ -73,6 +78,26 @@ def test_every_message_is_translated(ids: set[str], locale: str) -> None:
     for message in found:
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         assert all(strings), f"{locale}: empty plural form of {message.id!r}"
+
+
+PLURAL_FORMS = {"pt_PT": 3, "zh_Hans": 1}  # CLDR: pt-PT one/many/other; Chinese other
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_plural_message_has_all_its_forms(locale: str) -> None:
+    """A text counted with ngettext is a plural entry with the same singular and plural ids
+    and every plural form of the language translated (a changed plural id fails here too)."""
+    plurals = sorted(m for m in source_messages() if isinstance(m, tuple))
+    assert plurals, "the extractor sees ngettext"
+    found = catalog(locale)
+    assert found.num_plurals == PLURAL_FORMS[locale]
+    for singular, plural in plurals:
+        entry = found.get(singular)
+        assert entry is not None and entry.pluralizable, f"{locale}: {singular!r} is not plural"
+        assert tuple(entry.id[:2]) == (singular, plural), f"{locale}: stale plural {entry.id!r}"
+        strings = entry.string
+        assert isinstance(strings, tuple) and len(strings) == found.num_plurals, entry.id
+        assert all(strings), f"{locale}: empty plural form of {singular!r}"
 
 
 def test_the_template_matches_the_sources(ids: set[str]) -> None:

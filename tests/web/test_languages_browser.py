@@ -94,6 +94,11 @@ OWN_PAGES = [
         {"pt-PT": "Adicionar outro orador", "zh-Hans": "添加另一位报告人"},
     ),
     (
+        "announce",
+        f"/organise/talks/{TALK}/announce",
+        {"pt-PT": "Nesta língua dos emails", "zh-Hans": "邮件语言"},
+    ),
+    (
         "series-settings",
         f"/organise/series/{SEMINAR}/settings",
         {"pt-PT": "Fuso horário", "zh-Hans": "时区"},

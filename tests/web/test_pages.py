@@ -260,9 +260,9 @@ def test_talk_page_details(client: FlaskClient, sample: None) -> None:
     assert response.content_type == "text/html; charset=utf-8"
     html = response.get_data(as_text=True)
     # An English reader gets the talk's English title (issue 20); the Chinese one in Chinese.
-    assert '<span lang="en">Principles of cryo-electron microscopy' in html
+    assert '<span lang="en" dir="auto">Principles of cryo-electron microscopy' in html
     chinese = client.get(f"/events/{TALK}?lang=zh").get_data(as_text=True)
-    assert '<span lang="zh">冷冻电镜原理及相关算法</span>' in chinese
+    assert '<span lang="zh" dir="auto">冷冻电镜原理及相关算法</span>' in chinese
     assert '<article class="col-main talk-page" lang="zh">' in html
     assert "北京深势科技有限公司" in html
     assert "Tencent Meeting" in html

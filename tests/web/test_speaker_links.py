@@ -256,3 +256,55 @@ def test_the_organisers_notice_is_delivered_over_smtp(
         assert f"/organise/talks/{talk_id}/history" in body
     finally:
         smtp.stop()
+
+
+def test_the_organisers_notice_speaks_each_organisers_language(
+    web: Flask, sessions: sessionmaker[Session]
+) -> None:
+    """The owner signs in from a Portuguese page (their sign-in email is Portuguese); the
+    editor switches the workspace to Chinese: each gets the speaker's notice in that language."""
+    from tests.web.test_organise import sent_links
+
+    owner, talk_id = setup_talk(web, sessions)
+    browser = web.test_client()
+    browser.set_cookie("lang", "pt-PT")
+    post(browser, "/login", {"email": "owner@example.org"})
+    with sessions() as session:
+        signin = session.scalars(
+            select(Outbox).where(Outbox.kind == "signin", Outbox.recipient == "owner@example.org")
+        ).one()
+        assert signin.subject == "A sua ligação de entrada no EventFeed"
+    (link,) = sent_links(sessions, "owner@example.org")
+    assert browser.get(link).status_code == 302
+    editor = signed_in(web, accounts_id(sessions, "editor@example.org"))
+    assert "报告" in editor.get("/organise?lang=zh-Hans").get_data(as_text=True)
+    with sessions() as session:
+        languages = {
+            email: accounts.by_email(session, email).language  # type: ignore[union-attr]
+            for email in ("owner@example.org", "editor@example.org")
+        }
+    assert languages == {"owner@example.org": "pt_PT", "editor@example.org": "zh_Hans"}
+
+    path = make_link(owner, talk_id)
+    speaker = web.test_client()
+    assert (
+        speaker.post(path, data=speaker_form(speaker, path, title="Formas modulares")).status_code
+        == 200
+    )
+    with sessions() as session:
+        notices = {
+            n.recipient: n for n in session.scalars(select(Outbox).where(Outbox.kind == "notice"))
+        }
+    pt, zh = notices["owner@example.org"], notices["editor@example.org"]
+    assert pt.subject == "Alteração do orador: Formas modulares"
+    assert zh.subject == "报告人修改：Formas modulares"
+    assert pt.message is not None and zh.message is not None
+    from email import message_from_bytes, policy
+
+    pt_text = message_from_bytes(pt.message, policy=policy.default).get_body().get_content()  # type: ignore[union-attr]
+    zh_text = message_from_bytes(zh.message, policy=policy.default).get_body().get_content()  # type: ignore[union-attr]
+    assert "alterou-a através da sua ligação de orador" in pt_text
+    assert "Título: Modular forms in Beijing → Formas modulares" in pt_text
+    assert "通过报告人链接修改了以下内容" in zh_text
+    assert "- 标题：Modular forms in Beijing → Formas modulares" in zh_text
+    assert f"/organise/talks/{talk_id}/history" in zh_text

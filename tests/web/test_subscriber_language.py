@@ -151,3 +151,37 @@ def test_the_api_takes_a_language_or_accept_language(
     assert language_of(sessions, "a@example.org") == "zh_Hans"
     assert language_of(sessions, "b@example.org") == "pt_PT"
     assert language_of(sessions, "c@example.org") == "en"
+
+
+def test_the_personal_feeds_title_speaks_the_subscribers_language(
+    client: FlaskClient, seminar: Series, sessions: sessionmaker[Session]
+) -> None:
+    """The personal calendar's and RSS feed's name follow the subscriber's language, and a
+    change on the management page shows on the next request (the stored feed's version)."""
+    from mail import subscribers
+
+    earlier = datetime(2026, 1, 1, tzinfo=UTC)
+    with sessions() as session, session.begin():
+        chinese = subscribers.add_confirmed(
+            session, "zh@example.org", ["pde"], "Asia/Shanghai", earlier, "zh-Hans"
+        ).token
+        english = subscribers.add_confirmed(
+            session, "en@example.org", ["pde"], "Europe/Lisbon", earlier
+        ).token
+    name = "X-WR-CALNAME;VALUE=TEXT:"
+    assert f"{name}My seminars" in client.get(f"/s/{english}.ics").get_data(as_text=True)
+    assert f"{name}我的学术报告" in client.get(f"/s/{chinese}.ics").get_data(as_text=True)
+    rss = client.get(f"/s/{chinese}.rss").get_data(as_text=True)
+    assert "<title>我的学术报告</title>" in rss and "仅向订阅者提供的详情" in rss
+    save = {
+        "csrf_token": csrf(client, f"/manage/{chinese}"),
+        "action": "save",
+        "timezone": "Asia/Shanghai",
+        "language": "pt-PT",
+    }
+    assert client.post(f"/manage/{chinese}", data=save).status_code == 200
+    again = client.get(f"/s/{chinese}.ics").get_data(as_text=True)
+    assert f"{name}Os meus seminários" in again, again[:400]
+    assert "<title>Os meus seminários</title>" in client.get(f"/s/{chinese}.rss").get_data(
+        as_text=True
+    )

@@ -3,8 +3,10 @@
 `/organise/talks/<id>/announce` (owners, editors, admins; others 404 as the workspace)
 renders the announcement with the worker's own renderers (`mail.sender.event_message`, or
 the session's email for a talk inside a session) for a reader in the series' zone and one in
-a chosen zone; only the Message-ID, Date and the reader's personal links differ from what
-the worker sends. The HTML part is served by its own route under a strict CSP, sandboxed.
+a chosen zone, in a chosen language of emails (by default the one most of the talk's readers
+have; the choices show how many read each); only the Message-ID, Date and the reader's
+personal links differ from what the worker sends. The HTML part is served by its own route
+under a strict CSP, sandboxed.
 "Send now" queues through `mail.blocks.announce` (the dedupe keys keep it exactly-once).
 """
 
@@ -25,9 +27,11 @@ from events import times
 from events.errors import UnknownTimezone
 from events.models import Event, Outbox, ScheduledAnnouncement, Series, Subscriber
 from feeds import email as mail_email
+from feeds import i18n as mail_i18n
 from feeds.links import Links
-from mail import blocks, sender
+from mail import blocks, outbox, sender
 from web.context import db, now, settings
+from web.i18n import LANGUAGES, current_locale
 from web.messages import known
 from web.organise import bp
 from web.organise.forms import ConfirmForm, utc_text
@@ -51,22 +55,24 @@ def _published(talk_id: str) -> tuple[Event, Series]:
     return found, series
 
 
-def reader(zone: str) -> Subscriber:
-    """Return an unsaved confirmed subscriber in `zone` (the preview's reader)."""
+def reader(zone: str, language: str = mail_i18n.ENGLISH) -> Subscriber:
+    """Return an unsaved confirmed subscriber in `zone` reading `language` (the preview's)."""
     return Subscriber(
         id=0,
         email=PREVIEW_ADDRESS,
         timezone=zone,
+        language=language,
         token="preview",
         announcements=True,
         confirmed_at=now(),
     )
 
 
-def message(event: Event, zone: str) -> EmailMessage | None:
-    """Return the announcement a reader in `zone` would be sent now (None: nothing to send)."""
+def message(event: Event, zone: str, language: str = mail_i18n.ENGLISH) -> EmailMessage | None:
+    """Return the announcement a reader in `zone` reading `language` would be sent now
+    (None: nothing to send)."""
     config = settings()
-    subscriber = reader(zone)
+    subscriber = reader(zone, language)
     envelope = mail_email.Envelope.new(config.mail_from, config.domain)
     block = blocks.block_of(db(), event)
     if block is not None:
@@ -128,6 +134,25 @@ def _zone() -> tuple[str, str | None]:
         return "UTC", known(exc)
 
 
+def readers_languages(event: Event) -> dict[str, int]:
+    """Return how many of the talk's announcement readers read each language of emails."""
+    counts = dict.fromkeys(mail_i18n.LOCALES, 0)
+    for subscriber in outbox.announced_to(db(), event):
+        counts[mail_i18n.locale_of(subscriber.language)] += 1
+    return counts
+
+
+def _language(counts: dict[str, int]) -> str:
+    """Return the preview's language: `?language=`, else most readers', else the page's."""
+    asked = request.args.get("language", "")
+    if asked:
+        return mail_i18n.locale_of(asked)
+    most = max(counts.values())
+    if most and list(counts.values()).count(most) == 1:
+        return max(counts, key=counts.__getitem__)
+    return current_locale()
+
+
 def _shown(msg: EmailMessage | None) -> dict[str, Any] | None:
     if msg is None:
         return None
@@ -140,6 +165,8 @@ def announce(talk_id: str) -> tuple[str, int]:
     """The announcement as readers in the series' zone and in a chosen zone get it."""
     event, series = _published(talk_id)
     zone, error = _zone()
+    counts = readers_languages(event)
+    language = _language(counts)
     return page(
         "organise/announce.html",
         400 if error else 200,
@@ -148,9 +175,12 @@ def announce(talk_id: str) -> tuple[str, int]:
         zone=zone,
         zone_text=request.args.get("zone", zone),
         zone_error=error,
+        language=language,
+        preview_tag=mail_i18n.TAGS[language],
+        languages=[(lang, counts[lang.locale]) for lang in LANGUAGES],
         previews=[
-            (series.timezone, _shown(message(event, series.timezone))),
-            (zone, _shown(message(event, zone))),
+            (series.timezone, _shown(message(event, series.timezone, language))),
+            (zone, _shown(message(event, zone, language))),
         ],
         counts=status(event),
         form=ConfirmForm(),
@@ -163,10 +193,10 @@ def announce(talk_id: str) -> tuple[str, int]:
 @bp.get("/organise/talks/<talk_id>/announce/email.html")
 @signed_in
 def announce_html(talk_id: str) -> Response:
-    """The HTML part for a zone, sandboxed under its own strict CSP."""
+    """The HTML part for a zone and language, sandboxed under its own strict CSP."""
     event, _unused = _published(talk_id)
     zone, error = _zone()
-    msg = message(event, zone)
+    msg = message(event, zone, mail_i18n.locale_of(request.args.get("language")))
     if error or msg is None:
         abort(404, _("No such email."))
     response = Response(part(msg, "text/html"), content_type="text/html; charset=utf-8")
@@ -198,7 +228,8 @@ def send_announcement(talk_id: str) -> Response:
     db().commit()
     flash(ngettext("Queued for %(num)d subscriber.", "Queued for %(num)d subscribers.", queued))
     zone = request.args.get("zone") or None  # url_for leaves out None values
-    return redirect(url_for("organise.announce", talk_id=talk_id, zone=zone))
+    language = request.args.get("language") or None
+    return redirect(url_for("organise.announce", talk_id=talk_id, zone=zone, language=language))
 
 
 @bp.post("/organise/talks/<talk_id>/announce/schedule")

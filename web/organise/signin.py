@@ -59,8 +59,12 @@ def signed_in(view: F) -> F:
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        if current_organiser() is None:
+        organiser = current_organiser()
+        if organiser is None:
             return redirect(url_for("organise.login", next=request.full_path.rstrip("?")))
+        if "lang" in request.args and organiser.language != current_locale():
+            organiser.language = current_locale()  # the switcher: their emails follow
+            db().commit()
         return view(*args, **kwargs)
 
     return cast(F, guarded)
@@ -173,6 +177,7 @@ def _redeem(secret: str) -> Any:
         return render_template(
             "organise/message.html", title=_("Sign-in link"), message=known(exc)
         ), 400
+    organiser.language = current_locale()  # notices to them speak the workspace's language
     db().commit()
     return _start_session(organiser)
 

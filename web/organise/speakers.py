@@ -162,30 +162,44 @@ def speaker_page(secret: str) -> Any:
         ]
         return _speaker_view(event, 409, errors=errors, values=values, version=seen)
     if edit.changed:
-        with force_locale("en"):  # the organisers' notice stays English, as other emails
-            _tell_organisers(event, edit.changed)
+        _tell_organisers(event, edit.changed)
     db().commit()
     saved = _("Saved. Thank you!") if edit.changed else _("Nothing changed.")
     return _speaker_view(event, saved=saved)
 
 
 def _tell_organisers(event: Event, changed: dict[str, tuple[Any, Any]]) -> None:
+    """Queue the notice of a speaker's edit to each organiser, in their language."""
     series = event.series
-    lines = [
-        f"The speaker of “{event.title}” ({series.name}) changed it through their speaker link:",
-        "",
-        *(f"- {label(name)}: {show(old)} → {show(new)}" for name, (old, new) in changed.items()),
-        "",
-        "Review it, or restore the earlier version, in the talk's history:",
-        _absolute(url_for("organise.talk_history", talk_id=event.id)),
-    ]
-    addresses = [o.email for o, _unused in accounts.members(db(), series)]
-    organisers.queue_notice(
-        db(),
-        addresses,
-        f"Speaker update: {event.title}"[:200],
-        "\n".join(lines),
-        settings(),
-        now(),
-        key=f"speaker:{event.id}:{event.version}",
-    )
+    by_language: dict[str, list[str]] = {}
+    for organiser, _unused in accounts.members(db(), series):
+        by_language.setdefault(organiser.language or "en", []).append(organiser.email)
+    history = _absolute(url_for("organise.talk_history", talk_id=event.id))
+    for language, addresses in sorted(by_language.items()):
+        with force_locale(language):
+            lines = [
+                _(
+                    "The speaker of “%(title)s” (%(series)s) changed it through their speaker"
+                    " link:",
+                    title=event.title,
+                    series=series.name,
+                ),
+                "",
+                *(
+                    _("- %(field)s: %(old)s → %(new)s", field=label(n), old=show(a), new=show(b))
+                    for n, (a, b) in changed.items()
+                ),
+                "",
+                _("Review it, or restore the earlier version, in the talk's history:"),
+                history,
+            ]
+            subject = _("Speaker update: %(title)s", title=event.title)
+        organisers.queue_notice(
+            db(),
+            addresses,
+            subject[:200],
+            "\n".join(lines),
+            settings(),
+            now(),
+            key=f"speaker:{event.id}:{event.version}",
+        )
