@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -76,15 +76,6 @@ class Room:
     def outbox_keys(self) -> list[str]:
         with self.sessions() as session:
             return sorted(session.scalars(select(Outbox.dedupe_key)))
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 PAST = "2026-11-27 17:00"  # before NOW: the talk is over

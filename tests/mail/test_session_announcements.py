@@ -7,7 +7,7 @@ Lisbon. Snapshots of the session email live in tests/snapshots/email-session.txt
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -105,15 +105,6 @@ class Room:
             if not report.processed:
                 return
         raise AssertionError("the outbox never drained")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

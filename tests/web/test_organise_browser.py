@@ -40,15 +40,6 @@ EMAIL = "ana@example.org"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A real SMTP server on loopback."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def site(make_app: Callable[..., Flask], smtp: SmtpServer) -> Iterator[tuple[Flask, str]]:
     """The app served on 127.0.0.1 (its base URL is that address, as links in emails are)."""
     port = free_port()
