@@ -5,7 +5,6 @@ and a workspace draft is never found. Screenshots go to EVENTFEED_SHOTS when set
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,10 +13,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 from events import accounts, search, store, topics
 from events.models import Event, Series
+from tests.support.browsing import serving
 from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS
 
 
@@ -80,15 +79,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture
 def live_url(make_app: Callable[..., Flask]) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-    url = f"http://127.0.0.1:{server.server_port}"
-    server.app = make_app(base_url=url)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(lambda root: make_app(base_url=root)) as (_, root):
+        yield root
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium")

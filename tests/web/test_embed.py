@@ -18,11 +18,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 from events.models import Event
 from mail import subscribers
 from tests.conftest import BASE_URL
+from tests.support.browsing import serving
 from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS
 
 SHOTS = Path("/work/notes/shots/19")
@@ -94,15 +94,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 @pytest.fixture
 def live_url(make_app: Callable[..., Flask]) -> Iterator[str]:
     """Serve an app whose base URL is its own address (the snippet must point at it)."""
-    server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-    url = f"http://127.0.0.1:{server.server_port}"
-    server.app = make_app(base_url=url)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(lambda root: make_app(base_url=root)) as (_, root):
+        yield root
 
 
 def host_page(snippet: str, app_url: str, token: str) -> str:

@@ -20,11 +20,11 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 from events import accounts, exporter, store, topics
 from events.models import Event, Series
 from tests.support.apiutil import bearer, issue_token
+from tests.support.browsing import serving
 from tests.web.test_organise import NOW, organiser, post, signed_in
 from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -150,15 +150,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture
 def live_url(make_app: Callable[..., Flask]) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-    url = f"http://127.0.0.1:{server.server_port}"
-    server.app = make_app(base_url=url)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(lambda root: make_app(base_url=root)) as (_, root):
+        yield root
 
 
 @pytest.fixture
