@@ -1,5 +1,5 @@
-"""Browser-test plumbing: the app served on 127.0.0.1, an owner signed in through a link,
-and a page whose console errors are collected."""
+"""Browser-test plumbing: the app and host pages served on 127.0.0.1, an owner signed in
+through a link, and a page whose console errors are collected."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from flask import Flask
@@ -34,6 +35,40 @@ def serving(build: Callable[[str], Flask]) -> Iterator[tuple[Flask, str]]:
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+@contextmanager
+def host_pages() -> Iterator[Callable[[str], str]]:
+    """Start host servers on 127.0.0.1 (each its own origin), each serving the page given."""
+    running: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
+
+    def start(page: str) -> str:
+        body = page.encode()
+
+        class Host(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Host)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    try:
+        yield start
+    finally:
+        for server, thread in running:
+            server.shutdown()
+            thread.join()
+            server.server_close()
 
 
 def owner_signin(sessions: sessionmaker[Session], slug: str, email: str, now: datetime) -> str:

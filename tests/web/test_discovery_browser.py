@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,14 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import accounts, search, store, topics
+from events import accounts, search, store
 from events.models import Event, Series
 from tests.support.browsing import serving
+from tests.support.topical import add_math_topics, day
 from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS
-
-
-def _day(days: int, clock: str = "12:00") -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).strftime(f"%Y-%m-%d {clock}")
 
 
 @pytest.fixture
@@ -31,8 +28,7 @@ def talks(
     make_event: Callable[..., Event],
 ) -> None:
     with sessions() as session, session.begin():
-        topics.add_topic(session, "math", "Mathematics")
-        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        add_math_topics(session)
     make_series(slug="bj", name="北京机器学习联合讨论班", timezone="Asia/Shanghai", language="zh")
     make_series(slug="lx", name="Seminário de Equações", timezone="Europe/Lisbon", language="pt")
     make_event(
@@ -40,7 +36,7 @@ def talks(
         id="cn",
         title="基于机器学习的偏微分方程求解",
         speakers=[{"name": "王宇航", "affiliation": "北京大学"}],
-        start=_day(3, "09:30"),
+        start=day(3, "09:30"),
         end="11:00",
         topics=["math-ap"],
     )
@@ -49,11 +45,11 @@ def talks(
         id="pt",
         title="Equações de evolução não lineares",
         speakers=[{"name": "José Álvarez", "affiliation": "Universidade de Lisboa"}],
-        start=_day(4, "14:00"),
+        start=day(4, "14:00"),
         end="15:00",
         topics=["Mathematics › Analysis of PDEs"],
     )
-    make_event(series="lx", id="other", title="Teoria de números", start=_day(5), end="13:00")
+    make_event(series="lx", id="other", title="Teoria de números", start=day(5), end="13:00")
 
 
 def test_a_draft_is_never_found(
@@ -64,7 +60,7 @@ def test_a_draft_is_never_found(
         data = {
             "id": "draft-1",
             "title": "Quaternionic zebra draft",
-            "start": _day(6),
+            "start": day(6),
             "end": "13:00",
         }
         accounts.save_draft(session, store.get_series(session, "lx"), data, ana, datetime.now(UTC))

@@ -20,6 +20,7 @@ from events.clock import SYSTEM_CLOCK
 from events.models import Event, Series, Subscriber, Subscription, Topic
 from events.schemas import validate_event
 from mail import subscribers
+from tests.support.topical import add_math_topics
 from tests.web.test_fastpath import _answer, _fast
 from tests.web.test_stored_feeds import TOKEN
 
@@ -61,8 +62,7 @@ def site(
     Mathematics: alpha's talk is on it too, gamma is on the subtopic, beta on nothing, and
     an unlisted series on Mathematics stays out."""
     with sessions() as session, session.begin():
-        topics.add_topic(session, "math", "Mathematics")
-        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        add_math_topics(session)
     make_series(slug="alpha", name="Seminar alpha")
     make_series(slug="beta", name="Seminar beta")
     make_series(slug="gamma", name="Seminar gamma", topics=["math-ap"])

@@ -6,7 +6,7 @@ the very next request."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
@@ -18,13 +18,10 @@ from events import store, topics
 from events.clock import SYSTEM_CLOCK
 from events.models import Event, RenderedDocument, Series
 from events.schemas import validate_event, validate_series
+from tests.support.topical import add_math_topics, day
 from tests.web.test_stored_feeds import statements
 
 FEEDS = [f"/topics/math.{fmt}" for fmt in ("ics", "rss", "atom", "json")]
-
-
-def _day(days: int) -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d 12:00")
 
 
 @pytest.fixture
@@ -34,16 +31,15 @@ def content(
     make_event: Callable[..., Event],
 ) -> None:
     with sessions() as session, session.begin():
-        topics.add_topic(session, "math", "Mathematics")
-        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        add_math_topics(session)
         topics.add_topic(session, "l" * 100, "A topic with a long slug")
     make_series(slug="pde", name="PDE seminar", topics=["math-ap"])
     make_series(slug="other", name="Other seminar")
     make_series(slug="third", name="Third seminar")
-    make_event(series="pde", id="p1", title="Viscosity solutions", start=_day(2), end="13:00")
-    make_event(series="other", id="o1", title="Heat kernels", start=_day(3), end="13:00")
-    make_event(series="other", id="o2", title="Unrelated talk", start=_day(4), end="13:00")
-    make_event(series="third", id="t1", title="Graph colouring", start=_day(5), end="13:00")
+    make_event(series="pde", id="p1", title="Viscosity solutions", start=day(2), end="13:00")
+    make_event(series="other", id="o1", title="Heat kernels", start=day(3), end="13:00")
+    make_event(series="other", id="o2", title="Unrelated talk", start=day(4), end="13:00")
+    make_event(series="third", id="t1", title="Graph colouring", start=day(5), end="13:00")
     with sessions() as session, session.begin():  # o1 joins the topic; o2 has a keyword
         event = store.get_event(session, "o1")
         event.topics = ["Mathematics"]
