@@ -14,10 +14,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import store, topics
-from events.clock import SYSTEM_CLOCK, FrozenClock
+from events import topics
+from events.clock import FrozenClock
 from events.models import Event, RenderedDocument, Series
-from events.schemas import validate_event
+from tests.support.records import edit_talk
 from tests.web.test_stored_feeds import fast_reader
 from web.security import SECURITY_HEADERS
 
@@ -67,22 +67,6 @@ def site(
     return make_app(clock=clock)
 
 
-def _retitle(sessions: sessionmaker[Session], event_id: str, title: str) -> None:
-    with sessions() as session, session.begin():
-        event = store.get_event(session, event_id)
-        data = {
-            "id": event.id,
-            "title": title,
-            "speakers": event.speakers,
-            "abstract": event.abstract,
-            "timezone": event.timezone,
-            "start": event.start_local,
-            "end": event.end_local,
-        }
-        record = validate_event(data, store.series_record(event.series))
-        store.upsert_event(session, event.series, record, SYSTEM_CLOCK.now())
-
-
 def _stored_pages(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         keys = session.scalars(select(RenderedDocument.key))
@@ -121,7 +105,7 @@ def test_every_edit_is_on_the_next_page(
     for url in PAGES:
         assert b"First alpha talk" in client.get(url).data, url
 
-    _retitle(sessions, "a1", "Renamed alpha talk")
+    edit_talk(sessions, "a1", ("speakers", "abstract"), title="Renamed alpha talk")
     for url in PAGES:
         body = client.get(url).data
         assert b"Renamed alpha talk" in body and b"First alpha talk" not in body, url

@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import store, topics
-from events.clock import SYSTEM_CLOCK
 from events.models import Event, RenderedDocument, Series
-from events.schemas import validate_event, validate_series
+from events.schemas import validate_series
+from tests.support.records import edit_talk
 from tests.support.topical import add_math_topics, day
 from tests.web.test_stored_feeds import statements
 
@@ -45,22 +45,6 @@ def content(
         event.topics = ["Mathematics"]
         topics.link_event(session, event)
         store.get_event(session, "o2").topics = ["Number theory"]
-
-
-def _retitle(sessions: sessionmaker[Session], event_id: str, title: str) -> None:
-    """Edit a talk's title the way the API and imports do (its topics kept)."""
-    with sessions() as session, session.begin():
-        event = store.get_event(session, event_id)
-        data = {
-            "id": event.id,
-            "title": title,
-            "timezone": event.timezone,
-            "start": event.start_local,
-            "end": event.end_local,
-            "topics": event.topics,
-        }
-        record = validate_event(data, store.series_record(event.series))
-        store.upsert_event(session, event.series, record, SYSTEM_CLOCK.now())
 
 
 def _set_series_topics(sessions: sessionmaker[Session], slug: str, names: list[str]) -> None:
@@ -117,9 +101,11 @@ def test_every_change_to_a_topic_shows_on_the_next_request(
                 assert text not in answer.data, (url, text)
             etags[url] = answer.headers["ETag"]
 
-    _retitle(sessions, "o1", "Heat kernels revisited")  # a talk linked directly
+    edit_talk(sessions, "o1", ["topics"], title="Heat kernels revisited")  # a talk linked directly
     changed([b"Heat kernels revisited"], [])
-    _retitle(sessions, "p1", "Viscosity solutions II")  # a talk linked through its series
+    edit_talk(
+        sessions, "p1", ["topics"], title="Viscosity solutions II"
+    )  # a talk linked through its series
     changed([b"Viscosity solutions II"], [])
     _set_series_topics(sessions, "third", ["math"])  # another series joins the topic
     changed([b"Graph colouring"], [])
