@@ -4,46 +4,23 @@ language and zone is its own version, visible on the very next request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from sqlalchemy import delete, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import topics
 from events.clock import FrozenClock
 from events.models import Event, RenderedDocument, Series
 from tests.support.records import edit_talk
-from tests.web.test_stored_feeds import fast_reader
+from tests.web.test_stored_feeds import statements
 from web.security import SECURITY_HEADERS
 
 START = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 PAGES = ["/", "/series/alpha", "/events/a1"]
-
-
-@contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Collect the SQL statements `app` runs."""
-    from web.context import state
-
-    seen: list[str] = []
-
-    def count(*args: object) -> None:
-        seen.append(" ".join(str(args[2]).split()))
-
-    engine = state(app).engine
-    sa_event.listen(engine, "before_cursor_execute", count)
-    reader = fast_reader(app)  # the fast path's reads (web.fastpath) too
-    reader.on_execute.append(seen.append)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
-        reader.on_execute.remove(seen.append)
 
 
 @pytest.fixture
