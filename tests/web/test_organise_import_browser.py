@@ -40,6 +40,13 @@ def talk(n: int, **overrides: Any) -> dict[str, Any]:
     return {**data, **overrides}
 
 
+def kyoto_owner(sessions: sessionmaker[Session], write_file: WriteFile, events: list[Any]) -> str:
+    """Import kyoto-topology with `events`; return a sign-in link token of its owner."""
+    series = {"slug": SLUG, "name": "Kyoto topology", "timezone": "Asia/Tokyo", "events": events}
+    importer.import_files(sessions, [write_file("base.yaml", yaml.safe_dump({"series": [series]}))])
+    return owner_signin(sessions, SLUG, "mei@example.org", datetime.now(UTC))
+
+
 @pytest.fixture
 def site(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
     """The app served on 127.0.0.1."""
@@ -55,11 +62,7 @@ def test_upload_preview_apply_in_chromium(
     html_checker: Any,
 ) -> None:
     _, root = site
-    series = {"slug": SLUG, "name": "Kyoto topology", "timezone": "Asia/Tokyo"}
-    base = {"series": [{**series, "events": [talk(1), talk(2), talk(3)]}]}
-    importer.import_files(sessions, [write_file("base.yaml", yaml.safe_dump(base))])
-    now = datetime.now(UTC)
-    token = owner_signin(sessions, SLUG, "mei@example.org", now)
+    token = kyoto_owner(sessions, write_file, [talk(1), talk(2), talk(3)])
     bad = write_file("bad.yaml", yaml.safe_dump({"events": [talk(1), talk(4, end="nope")]}))
     good = write_file(
         "good.yaml", yaml.safe_dump({"events": [talk(1), talk(2, title="Braids"), talk(4)]})

@@ -18,12 +18,12 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import import_jobs, importer
+from events import import_jobs
 from events.models import Event, ImportJob
 from mail.worker import run_imports
-from tests.support.browsing import owner_signin, serving, sign_in, watch
+from tests.support.browsing import serving, sign_in, watch
 from tests.web.test_organise_browser import shot
-from tests.web.test_organise_import_browser import SLUG, talk
+from tests.web.test_organise_import_browser import SLUG, kyoto_owner, talk
 from tests.web.test_pages_browser import CHROMIUM, browser  # noqa: F401  (fixture by name)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium")
@@ -46,11 +46,7 @@ def test_large_import_progress_and_summary_in_chromium(
     html_checker: Any,
 ) -> None:
     _, root = site
-    series = {"slug": SLUG, "name": "Kyoto topology", "timezone": "Asia/Tokyo"}
-    base = {"series": [{**series, "events": [talk(1), talk(2)]}]}
-    importer.import_files(sessions, [write_file("base.yaml", yaml.safe_dump(base))])
-    now = datetime.now(UTC)
-    token = owner_signin(sessions, SLUG, "mei@example.org", now)
+    token = kyoto_owner(sessions, write_file, [talk(1), talk(2)])
     big = [talk(1), talk(2, title="Braids")] + [talk(n) for n in range(3, 9)]
     path = write_file("big.yaml", yaml.safe_dump({"events": big}))
     context = browser.new_context(timezone_id="Asia/Tokyo", locale="en-GB")
