@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from events import importer, store
 from events.clock import FrozenClock
-from events.config import Settings
 from events.models import Outbox, Subscriber
 from feeds import email as mail
 from mail import blocks, sender, subscribers
 from tests.feeds.test_email_snapshots import ENVELOPE, READER
+from tests.mail import test_session_announcements as announcements
 from tests.mail.test_session_announcements import TALK_A, TALK_B, session_doc
 from tests.support import spamscore
 from tests.support.mailtools import SmtpServer, csrf, html_part, text_part
@@ -52,26 +52,10 @@ def doc(*talks: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class Room:
+class Room(announcements.Room):
     """Import as organisers do, then deliver to the SMTP server."""
 
-    def __init__(self, sessions: sessionmaker[Session], write_file: WriteFile, url: str) -> None:
-        self.sessions, self.write_file, self.imports = sessions, write_file, 0
-        self.settings = Settings.from_env(
-            {}, base_url="https://events.example.org", secret_key="x", smtp_url=url
-        )
-
-    def load(self, document: dict[str, Any]) -> None:
-        self.imports += 1
-        path = self.write_file(f"doc-{self.imports}.json", json.dumps(document))
-        importer.import_files(self.sessions, [path], clock=FrozenClock(NOW))
-
-    def drain(self) -> None:
-        for _ in range(10):
-            report = sender.send_batch(self.sessions, self.settings, now=NOW, progress=False)
-            if not report.processed:
-                return
-        raise AssertionError("the outbox never drained")
+    prefix = "doc"
 
     def outbox_keys(self) -> list[str]:
         with self.sessions() as session:
