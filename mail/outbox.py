@@ -255,21 +255,6 @@ def on_talk_saved(
     return _follow_up(session, series, event, outcome, now)
 
 
-def on_talks_created(
-    session: Session, *, series: Series, event_ids: list[str], now: datetime
-) -> int:
-    """Receive `talks_created` (a bulk import): announce them as `on_talk_saved` would."""
-    if not series.auto_announce:
-        return 0
-    added = 0
-    for start in range(0, len(event_ids), 500):
-        chunk = event_ids[start : start + 500]
-        for event in session.scalars(select(Event).where(Event.id.in_(chunk))):
-            if event.status != "cancelled" and event.end_utc > now:
-                added += announce(session, event, now)
-    return added
-
-
 def on_talk_cancelled(
     session: Session, *, series: Series, event: Event, outcome: Outcome, now: datetime
 ) -> int:
