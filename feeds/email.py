@@ -118,6 +118,16 @@ class Envelope:
         """Return a fresh envelope: a unique Message-ID on `domain`, the Date of now."""
         return cls(mail_from, make_msgid(domain=domain), formatdate(usegmt=True))
 
+    def message(self, to: str, subject: str) -> EmailMessage:
+        """Return an empty message to `to` with its From, To, Subject, Date and Message-ID."""
+        msg = EmailMessage(policy=POLICY)
+        msg["From"] = self.mail_from
+        msg["To"] = to
+        msg["Subject"] = subject
+        msg["Date"] = self.date
+        msg["Message-ID"] = self.message_id
+        return msg
+
 
 # How a label and its value are joined in the text part ('When: …', '时间：…').
 COLONS = {"zh_Hans": "："}
@@ -352,12 +362,7 @@ def _message(
     ics_method: str = "PUBLISH",
 ) -> EmailMessage:
     """Assemble a message; `listed` (a List-Id) marks mail sent to a list: Precedence: bulk."""
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = envelope.mail_from
-    msg["To"] = reader.email
-    msg["Subject"] = subject
-    msg["Date"] = envelope.date
-    msg["Message-ID"] = envelope.message_id
+    msg = envelope.message(reader.email, subject)
     if listed is not None:
         msg["List-Id"] = listed
     msg["List-Unsubscribe"] = f"<{reader.unsubscribe_url}>"
@@ -715,12 +720,7 @@ def signin_email(
         )
         % values
     )
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = envelope.mail_from
-    msg["To"] = address
-    msg["Subject"] = subject
-    msg["Date"] = envelope.date
-    msg["Message-ID"] = envelope.message_id
+    msg = envelope.message(address, subject)
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(body.text())
     msg.add_alternative(body.html(), subtype="html")

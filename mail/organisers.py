@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from email.message import EmailMessage
 
 from sqlalchemy.orm import Session
 
@@ -29,12 +28,7 @@ def queue_notice(
     count = 0
     for address in sorted(set(recipients)):
         envelope = mail_email.Envelope.new(settings.mail_from, settings.domain)
-        msg = EmailMessage(policy=mail_email.POLICY)
-        msg["From"] = envelope.mail_from
-        msg["To"] = address
-        msg["Subject"] = subject
-        msg["Date"] = envelope.date
-        msg["Message-ID"] = envelope.message_id
+        msg = envelope.message(address, subject)
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(text)
         session.add(
