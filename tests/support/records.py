@@ -37,14 +37,8 @@ def add_reader(
     session: Session, email: str, timezone: str, token: str, now: datetime
 ) -> Subscriber:
     """Add a confirmed subscriber (no subscriptions yet) whose personal feeds use `token`."""
-    reader = Subscriber(
-        email=email,
-        timezone=timezone,
-        token=token,
-        confirmed_at=now,
-        created_at=now,
-        updated_at=now,
-    )
+    stamps = {"confirmed_at": now, "created_at": now, "updated_at": now}
+    reader = Subscriber(email=email, timezone=timezone, token=token, **stamps)
     session.add(reader)
     session.flush()
     return reader
