@@ -96,7 +96,12 @@ def post(client: FlaskClient, url: str, data: dict[str, Any], form_url: str | No
 
 
 def make_series_via_form(client: FlaskClient, **overrides: str) -> Any:
-    data = {
+    return post(client, "/organise/series/new", series_fields(**overrides))
+
+
+def series_fields(**overrides: str) -> dict[str, str]:
+    """The series form's fields: Lisbon Number Theory (slug from the name), in person."""
+    return {
         "name": "Lisbon Number Theory",
         "slug": "",
         "timezone": "Europe/Lisbon",
@@ -108,7 +113,6 @@ def make_series_via_form(client: FlaskClient, **overrides: str) -> Any:
         "meeting_access": "subscribers",
         **overrides,
     }
-    return post(client, "/organise/series/new", data)
 
 
 def talk_fields(**overrides: str) -> dict[str, str]:
