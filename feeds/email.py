@@ -287,12 +287,7 @@ def _event_rows(
 ) -> None:
     _ = reader.gettext
     body.row(_("Title"), event.title if title is None else title)
-    if event.speakers:
-        body.row(_("Speakers"), display.speakers_text(event.speakers))
-    body.row(_("When"), _when(event, reader))
-    place = _place(event.location, reader)
-    if place:
-        body.row(_("Where"), place)
+    _who_and_when(body, event, reader, where=True)
     if event.status == "tentative":
         body.row(_("Status"), _("tentative"))
     _meeting_rows(body, event.meeting, event.start_utc, now, reader)
@@ -300,6 +295,17 @@ def _event_rows(
         if url:
             body.link(label, url)
     body.link(_("Details"), event_url)
+
+
+def _who_and_when(body: _Body, event: Event, reader: Reader, *, where: bool = False) -> None:
+    """Add the rows Speakers (if any), When and, with `where`, Where (if known)."""
+    _ = reader.gettext
+    if event.speakers:
+        body.row(_("Speakers"), display.speakers_text(event.speakers))
+    body.row(_("When"), _when(event, reader))
+    place = _place(event.location, reader) if where else None
+    if place:
+        body.row(_("Where"), place)
 
 
 def _footer(body: _Body, reader: Reader, series_names: Sequence[str]) -> None:
@@ -516,12 +522,7 @@ def digest_email(
         elif item.changed:
             heading = _("Changed: %(talk)s") % {"talk": heading}
         body.p(heading)
-        if event.speakers:
-            body.row(_("Speakers"), display.speakers_text(event.speakers))
-        body.row(_("When"), _when(event, reader))
-        place = _place(event.location, reader)
-        if place:
-            body.row(_("Where"), place)
+        _who_and_when(body, event, reader, where=True)
         for link_label, url in ((_("Livestream"), event.livestream), (_("Slides"), event.slides)):
             if url:
                 body.link(link_label, url)
@@ -601,9 +602,7 @@ def session_email(
     for talk in talks:
         title, abstract = talk_text(talk, series.language, reading)
         body.h(_("%(talk)s (new)") % {"talk": title} if talk.id in added else title)
-        if talk.speakers:
-            body.row(_("Speakers"), display.speakers_text(talk.speakers))
-        body.row(_("When"), _when(talk, reader))
+        _who_and_when(body, talk, reader)
         if talk.status == "tentative":
             body.row(_("Status"), _("tentative"))
         if talk.meeting != block.meeting:
@@ -655,9 +654,7 @@ def recording_email(
     body.p(intro)
     body.link(what, url)
     body.row(_("Title"), shown)
-    if event.speakers:
-        body.row(_("Speakers"), display.speakers_text(event.speakers))
-    body.row(_("When"), _when(event, reader))
+    _who_and_when(body, event, reader)
     body.link(_("Details"), event_url)
     body.p(_("You can turn these notes off on the page that manages your subscription."))
     _footer(body, reader, [series.name])
