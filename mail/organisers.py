@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from events.config import Settings
-from events.models import Outbox
 from feeds import email as mail_email
+from mail import outbox
 
 NOTICE = "notice"  # the outbox kind: no subscriber, sent as built
 
@@ -31,23 +31,8 @@ def queue_notice(
         msg = envelope.message(address, subject)
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(text)
-        session.add(
-            Outbox(
-                kind=NOTICE,
-                dedupe_key=f"{NOTICE}:{key}:{address}"[:300],
-                subscriber_id=None,
-                event_id=None,  # a talk with emails about it is never deleted
-                recipient=address,
-                subject=subject,
-                payload={},
-                message=mail_email.to_bytes(msg),
-                message_id=envelope.message_id,
-                status="queued",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+        row_key = f"{NOTICE}:{key}:{address}"[:300]
+        session.add(outbox.built(NOTICE, row_key, address, subject, msg, envelope.message_id, now))
         count += 1
     session.flush()
     return count

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
@@ -207,24 +208,36 @@ def queue_signin(
         invited_to=invited_to,
         language=language,
     )
-    session.add(
-        Outbox(
-            kind="signin",
-            dedupe_key=f"signin:{link_id}",
-            subscriber_id=None,
-            event_id=None,
-            recipient=address,
-            subject=str(msg["Subject"]),
-            payload={},
-            message=mail_email.to_bytes(msg),
-            message_id=envelope.message_id,
-            status="queued",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
+    key = f"signin:{link_id}"
+    session.add(built("signin", key, address, str(msg["Subject"]), msg, envelope.message_id, now))
     session.flush()
+
+
+def built(
+    kind: str,
+    key: str,
+    address: str,
+    subject: str,
+    msg: EmailMessage,
+    message_id: str,
+    now: datetime,
+) -> Outbox:
+    """Return a queued outbox row for a message built now (for no subscriber, on no talk)."""
+    return Outbox(
+        kind=kind,
+        dedupe_key=key,
+        subscriber_id=None,
+        event_id=None,  # a talk with emails about it is never deleted
+        recipient=address,
+        subject=subject,
+        payload={},
+        message=mail_email.to_bytes(msg),
+        message_id=message_id,
+        status="queued",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 def announce(session: Session, event: Event, now: datetime) -> int:
