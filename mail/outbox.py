@@ -484,46 +484,32 @@ def _digest_candidates(
     """Return (subscriber, subscription, talk, sequence digested or None) of digest readers'
     upcoming talks not yet digested at their current sequence."""
     digested = aliased(DigestedTalk)
+    columns = (Subscription.subscriber_id, Subscription, Event, digested.sequence)
+    seen_at = and_(
+        digested.subscriber_id == Subscription.subscriber_id, digested.event_id == Event.id
+    )
+    due = (
+        Subscription.subscriber_id.in_(subscriber_ids),
+        Subscription.confirmed_at.is_not(None),
+        Subscription.frequency.in_(DIGEST_FREQUENCIES),
+        Event.kind.in_(TALK_KINDS),
+        Event.end_utc > now,
+        or_(digested.sequence.is_(None), digested.sequence < Event.sequence),
+    )
     query = (
-        select(Subscription.subscriber_id, Subscription, Event, digested.sequence)
+        select(*columns)
         .join(Event, Event.series_id == Subscription.series_id)
-        .outerjoin(
-            digested,
-            and_(
-                digested.subscriber_id == Subscription.subscriber_id, digested.event_id == Event.id
-            ),
-        )
-        .where(
-            Subscription.subscriber_id.in_(subscriber_ids),
-            Subscription.confirmed_at.is_not(None),
-            Subscription.frequency.in_(DIGEST_FREQUENCIES),
-            Event.kind.in_(TALK_KINDS),
-            Event.end_utc > now,
-            or_(digested.sequence.is_(None), digested.sequence < Event.sequence),
-        )
+        .outerjoin(digested, seen_at)
+        .where(*due)
         .order_by(Event.start_utc, Event.id)
     )
     found = [(sid, sub, event, seen) for sid, sub, event, seen in session.execute(query)]
     by_topic = (
-        select(Subscription.subscriber_id, Subscription, Event, digested.sequence)
+        select(*columns)
         .select_from(Subscription)
         .join(Event, _about_topic())
-        .outerjoin(
-            digested,
-            and_(
-                digested.subscriber_id == Subscription.subscriber_id,
-                digested.event_id == Event.id,
-            ),
-        )
-        .where(
-            Subscription.subscriber_id.in_(subscriber_ids),
-            Subscription.confirmed_at.is_not(None),
-            Subscription.topic_id.is_not(None),
-            Subscription.frequency.in_(DIGEST_FREQUENCIES),
-            Event.kind.in_(TALK_KINDS),
-            Event.end_utc > now,
-            or_(digested.sequence.is_(None), digested.sequence < Event.sequence),
-        )
+        .outerjoin(digested, seen_at)
+        .where(Subscription.topic_id.is_not(None), *due)
         .order_by(Event.start_utc, Event.id)
     )
     found += [(sid, sub, event, seen) for sid, sub, event, seen in session.execute(by_topic)]
