@@ -267,7 +267,32 @@ http {{
 """
 
 
-class NginxCache:
+class _NginxProcess:
+    """Debian's nginx on loopback, started with a configuration file and stopped gracefully."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    def _start(self, conf: Path, prefix: Path, probe: str) -> None:
+        """Start nginx with `conf` (paths under `prefix`); return once `probe` answers."""
+        self.proc = subprocess.Popen(
+            ["nginx", "-c", str(conf), "-p", str(prefix), "-e", str(prefix / "nginx-error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_http(self.port, probe)
+
+    def stop(self) -> None:
+        """Stop nginx (QUIT: graceful)."""
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class NginxCache(_NginxProcess):
     """Debian's nginx running deploy/nginx-eventfeed.conf (its proxy_cache for public feeds)
     in front of the app on `app_port`, as the deploy test does (tests/web/test_deploy_nginx.py)."""
 
@@ -283,21 +308,7 @@ class NginxCache:
         (home / "eventfeed.conf").write_text(config)
         conf = home / "nginx.conf"
         conf.write_text(NGINX_PROXY_MAIN.format(d=home))
-        self.proc = subprocess.Popen(
-            ["nginx", "-c", str(conf), "-p", str(home), "-e", str(home / "nginx-error.log")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_http(self.port, "/healthz")
-
-    def stop(self) -> None:
-        """Stop nginx (QUIT: graceful)."""
-        self.proc.send_signal(signal.SIGQUIT)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self._start(conf, home, "/healthz")
 
 
 # Repeats of a public feed through nginx's cache (the issue: >= 80 % of nginx static). A
@@ -308,28 +319,14 @@ CACHED_ROUTES = [
 ]
 
 
-class Nginx:
+class Nginx(_NginxProcess):
     """Debian's nginx serving a directory of static files on loopback."""
 
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         conf = workdir / "nginx.conf"
         conf.write_text(NGINX_CONF.format(d=workdir, port=self.port))
-        self.proc = subprocess.Popen(
-            ["nginx", "-c", str(conf), "-p", str(workdir), "-e", str(workdir / "nginx-error.log")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_http(self.port, "/floor.ics")
-
-    def stop(self) -> None:
-        """Stop nginx (QUIT: graceful)."""
-        self.proc.send_signal(signal.SIGQUIT)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self._start(conf, workdir, "/floor.ics")
 
 
 # -- load ------------------------------------------------------------------------------------

@@ -307,12 +307,6 @@ def new_talk_id(series: Series, day: str) -> str:
     return f"{series.slug[:80]}-{compact}-{secrets.token_hex(3)}"
 
 
-def talk_input(event: Event) -> dict[str, Any]:
-    """Return a stored talk as an input mapping (what validate_event reads back): every field,
-    its kind, session and topics included, so an edit or a cancellation keeps them."""
-    return importer.event_input(event)
-
-
 def draft_version(draft: TalkDraft) -> str:
     """Return the version of a draft (raised on every save)."""
     return f'"d{draft.revision}"'
@@ -359,7 +353,7 @@ def _check_version(session: Session, talk: Event | TalkDraft, expected: str | No
     current = talk_version(talk)
     if expected is not None and expected != current:
         who, when = _saved_by(session, talk)
-        data = talk.data if isinstance(talk, TalkDraft) else talk_input(talk)
+        data = talk.data if isinstance(talk, TalkDraft) else importer.event_input(talk)
         raise StaleEdit(dict(data), current, who, when)
 
 
@@ -466,7 +460,7 @@ def cancel(
     locked = session.get(Event, event.id, with_for_update=True, populate_existing=True)
     assert locked is not None
     _check_version(session, locked, expected)
-    data = talk_input(locked)
+    data = importer.event_input(locked)
     data["status"] = "cancelled"
     reason = " ".join(reason.split())
     if reason:
@@ -570,7 +564,7 @@ def duplicate(
 ) -> TalkDraft:
     """Return a new draft of the same talk in the same slot `days` later (same wall times),
     or at `to` (the next session: same length, in its block)."""
-    data = dict(talk.data) if isinstance(talk, TalkDraft) else talk_input(talk)
+    data = dict(talk.data) if isinstance(talk, TalkDraft) else importer.event_input(talk)
     zone = data.get("timezone") or series.timezone
     if to is not None:
         length = _length(talk, zone)

@@ -118,6 +118,16 @@ class Envelope:
         """Return a fresh envelope: a unique Message-ID on `domain`, the Date of now."""
         return cls(mail_from, make_msgid(domain=domain), formatdate(usegmt=True))
 
+    def message(self, to: str, subject: str) -> EmailMessage:
+        """Return an empty message to `to` with its From, To, Subject, Date and Message-ID."""
+        msg = EmailMessage(policy=POLICY)
+        msg["From"] = self.mail_from
+        msg["To"] = to
+        msg["Subject"] = subject
+        msg["Date"] = self.date
+        msg["Message-ID"] = self.message_id
+        return msg
+
 
 # How a label and its value are joined in the text part ('When: …', '时间：…').
 COLONS = {"zh_Hans": "："}
@@ -277,12 +287,7 @@ def _event_rows(
 ) -> None:
     _ = reader.gettext
     body.row(_("Title"), event.title if title is None else title)
-    if event.speakers:
-        body.row(_("Speakers"), display.speakers_text(event.speakers))
-    body.row(_("When"), _when(event, reader))
-    place = _place(event.location, reader)
-    if place:
-        body.row(_("Where"), place)
+    _who_and_when(body, event, reader, where=True)
     if event.status == "tentative":
         body.row(_("Status"), _("tentative"))
     _meeting_rows(body, event.meeting, event.start_utc, now, reader)
@@ -290,6 +295,17 @@ def _event_rows(
         if url:
             body.link(label, url)
     body.link(_("Details"), event_url)
+
+
+def _who_and_when(body: _Body, event: Event, reader: Reader, *, where: bool = False) -> None:
+    """Add the rows Speakers (if any), When and, with `where`, Where (if known)."""
+    _ = reader.gettext
+    if event.speakers:
+        body.row(_("Speakers"), display.speakers_text(event.speakers))
+    body.row(_("When"), _when(event, reader))
+    place = _place(event.location, reader) if where else None
+    if place:
+        body.row(_("Where"), place)
 
 
 def _footer(body: _Body, reader: Reader, series_names: Sequence[str]) -> None:
@@ -352,12 +368,7 @@ def _message(
     ics_method: str = "PUBLISH",
 ) -> EmailMessage:
     """Assemble a message; `listed` (a List-Id) marks mail sent to a list: Precedence: bulk."""
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = envelope.mail_from
-    msg["To"] = reader.email
-    msg["Subject"] = subject
-    msg["Date"] = envelope.date
-    msg["Message-ID"] = envelope.message_id
+    msg = envelope.message(reader.email, subject)
     if listed is not None:
         msg["List-Id"] = listed
     msg["List-Unsubscribe"] = f"<{reader.unsubscribe_url}>"
@@ -511,12 +522,7 @@ def digest_email(
         elif item.changed:
             heading = _("Changed: %(talk)s") % {"talk": heading}
         body.p(heading)
-        if event.speakers:
-            body.row(_("Speakers"), display.speakers_text(event.speakers))
-        body.row(_("When"), _when(event, reader))
-        place = _place(event.location, reader)
-        if place:
-            body.row(_("Where"), place)
+        _who_and_when(body, event, reader, where=True)
         for link_label, url in ((_("Livestream"), event.livestream), (_("Slides"), event.slides)):
             if url:
                 body.link(link_label, url)
@@ -596,9 +602,7 @@ def session_email(
     for talk in talks:
         title, abstract = talk_text(talk, series.language, reading)
         body.h(_("%(talk)s (new)") % {"talk": title} if talk.id in added else title)
-        if talk.speakers:
-            body.row(_("Speakers"), display.speakers_text(talk.speakers))
-        body.row(_("When"), _when(talk, reader))
+        _who_and_when(body, talk, reader)
         if talk.status == "tentative":
             body.row(_("Status"), _("tentative"))
         if talk.meeting != block.meeting:
@@ -650,9 +654,7 @@ def recording_email(
     body.p(intro)
     body.link(what, url)
     body.row(_("Title"), shown)
-    if event.speakers:
-        body.row(_("Speakers"), display.speakers_text(event.speakers))
-    body.row(_("When"), _when(event, reader))
+    _who_and_when(body, event, reader)
     body.link(_("Details"), event_url)
     body.p(_("You can turn these notes off on the page that manages your subscription."))
     _footer(body, reader, [series.name])
@@ -715,12 +717,7 @@ def signin_email(
         )
         % values
     )
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = envelope.mail_from
-    msg["To"] = address
-    msg["Subject"] = subject
-    msg["Date"] = envelope.date
-    msg["Message-ID"] = envelope.message_id
+    msg = envelope.message(address, subject)
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(body.text())
     msg.add_alternative(body.html(), subtype="html")

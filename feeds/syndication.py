@@ -328,54 +328,51 @@ class ReaderRenderer(Protocol):
         ...
 
 
-def render_rss(
-    events: Sequence[Event],
-    *,
-    info: FeedInfo,
-    links: Links,
-    domain: str,
-    audience: Audience,
-    texts: ItemTexts = NO_TEXTS,
-    now: datetime | None = None,
-) -> bytes:
-    """Return an RSS 2.0 feed of the talks."""
-    fg = _generator(
-        events,
-        info=info,
-        links=links,
-        domain=domain,
-        audience=audience,
-        text=rss_text,
-        texts=texts,
-        now=now,
-    )
+def _feedgen_renderer(
+    text: Callable[[str], str],
+    write: Callable[[FeedGenerator, Sequence[Event], FeedInfo, str], bytes],
+    doc: str,
+) -> ReaderRenderer:
+    """Return a feedgen renderer: `text` writes plain text, `write` the feed's bytes."""
+
+    def render(
+        events: Sequence[Event],
+        *,
+        info: FeedInfo,
+        links: Links,
+        domain: str,
+        audience: Audience,
+        texts: ItemTexts = NO_TEXTS,
+        now: datetime | None = None,
+    ) -> bytes:
+        fg = _generator(
+            events,
+            info=info,
+            links=links,
+            domain=domain,
+            audience=audience,
+            text=text,
+            texts=texts,
+            now=now,
+        )
+        return write(fg, events, info, domain)
+
+    render.__doc__ = doc
+    return render
+
+
+def _write_rss(fg: FeedGenerator, events: Sequence[Event], info: FeedInfo, domain: str) -> bytes:
     rss: bytes = fg.rss_str(pretty=True)
     return rss
 
 
-def render_atom(
-    events: Sequence[Event],
-    *,
-    info: FeedInfo,
-    links: Links,
-    domain: str,
-    audience: Audience,
-    texts: ItemTexts = NO_TEXTS,
-    now: datetime | None = None,
-) -> bytes:
-    """Return an Atom 1.0 feed of the talks."""
-    fg = _generator(
-        events,
-        info=info,
-        links=links,
-        domain=domain,
-        audience=audience,
-        text=str,
-        texts=texts,
-        now=now,
-    )
+def _write_atom(fg: FeedGenerator, events: Sequence[Event], info: FeedInfo, domain: str) -> bytes:
     atom: bytes = fg.atom_str(pretty=True)
     return _entry_languages(atom, events, info.language, domain)
+
+
+render_rss = _feedgen_renderer(rss_text, _write_rss, "Return an RSS 2.0 feed of the talks.")
+render_atom = _feedgen_renderer(str, _write_atom, "Return an Atom 1.0 feed of the talks.")
 
 
 _ENTRY_ID = re.compile(rb"<entry>(\s*<id>)([^<]+)</id>")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from email.message import EmailMessage
 
 from sqlalchemy.orm import Session
 
 from events.config import Settings
-from events.models import Outbox
 from feeds import email as mail_email
+from mail import outbox
 
 NOTICE = "notice"  # the outbox kind: no subscriber, sent as built
 
@@ -29,31 +28,11 @@ def queue_notice(
     count = 0
     for address in sorted(set(recipients)):
         envelope = mail_email.Envelope.new(settings.mail_from, settings.domain)
-        msg = EmailMessage(policy=mail_email.POLICY)
-        msg["From"] = envelope.mail_from
-        msg["To"] = address
-        msg["Subject"] = subject
-        msg["Date"] = envelope.date
-        msg["Message-ID"] = envelope.message_id
+        msg = envelope.message(address, subject)
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(text)
-        session.add(
-            Outbox(
-                kind=NOTICE,
-                dedupe_key=f"{NOTICE}:{key}:{address}"[:300],
-                subscriber_id=None,
-                event_id=None,  # a talk with emails about it is never deleted
-                recipient=address,
-                subject=subject,
-                payload={},
-                message=mail_email.to_bytes(msg),
-                message_id=envelope.message_id,
-                status="queued",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+        row_key = f"{NOTICE}:{key}:{address}"[:300]
+        session.add(outbox.built(NOTICE, row_key, address, subject, msg, envelope.message_id, now))
         count += 1
     session.flush()
     return count

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
@@ -207,24 +208,36 @@ def queue_signin(
         invited_to=invited_to,
         language=language,
     )
-    session.add(
-        Outbox(
-            kind="signin",
-            dedupe_key=f"signin:{link_id}",
-            subscriber_id=None,
-            event_id=None,
-            recipient=address,
-            subject=str(msg["Subject"]),
-            payload={},
-            message=mail_email.to_bytes(msg),
-            message_id=envelope.message_id,
-            status="queued",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
+    key = f"signin:{link_id}"
+    session.add(built("signin", key, address, str(msg["Subject"]), msg, envelope.message_id, now))
     session.flush()
+
+
+def built(
+    kind: str,
+    key: str,
+    address: str,
+    subject: str,
+    msg: EmailMessage,
+    message_id: str,
+    now: datetime,
+) -> Outbox:
+    """Return a queued outbox row for a message built now (for no subscriber, on no talk)."""
+    return Outbox(
+        kind=kind,
+        dedupe_key=key,
+        subscriber_id=None,
+        event_id=None,  # a talk with emails about it is never deleted
+        recipient=address,
+        subject=subject,
+        payload={},
+        message=mail_email.to_bytes(msg),
+        message_id=message_id,
+        status="queued",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 def announce(session: Session, event: Event, now: datetime) -> int:
@@ -253,21 +266,6 @@ def on_talk_saved(
     if not outcome.material or (event.status == "cancelled" and "status" in outcome.previous):
         return 0  # a cancellation: on_talk_cancelled tells the readers
     return _follow_up(session, series, event, outcome, now)
-
-
-def on_talks_created(
-    session: Session, *, series: Series, event_ids: list[str], now: datetime
-) -> int:
-    """Receive `talks_created` (a bulk import): announce them as `on_talk_saved` would."""
-    if not series.auto_announce:
-        return 0
-    added = 0
-    for start in range(0, len(event_ids), 500):
-        chunk = event_ids[start : start + 500]
-        for event in session.scalars(select(Event).where(Event.id.in_(chunk))):
-            if event.status != "cancelled" and event.end_utc > now:
-                added += announce(session, event, now)
-    return added
 
 
 def on_talk_cancelled(
@@ -505,23 +503,22 @@ def _digest_candidates(
         Event.id,
         digested.sequence,
     )
+    seen_at = and_(
+        digested.subscriber_id == Subscription.subscriber_id, digested.event_id == Event.id
+    )
+    due = (
+        Subscription.subscriber_id.in_(subscriber_ids),
+        Subscription.confirmed_at.is_not(None),
+        Subscription.frequency.in_(DIGEST_FREQUENCIES),
+        Event.kind.in_(TALK_KINDS),
+        Event.end_utc > now,
+        or_(digested.sequence.is_(None), digested.sequence < Event.sequence),
+    )
     query = (
         select(*columns)
         .join(Event, Event.series_id == Subscription.series_id)
-        .outerjoin(
-            digested,
-            and_(
-                digested.subscriber_id == Subscription.subscriber_id, digested.event_id == Event.id
-            ),
-        )
-        .where(
-            Subscription.subscriber_id.in_(subscriber_ids),
-            Subscription.confirmed_at.is_not(None),
-            Subscription.frequency.in_(DIGEST_FREQUENCIES),
-            Event.kind.in_(TALK_KINDS),
-            Event.end_utc > now,
-            or_(digested.sequence.is_(None), digested.sequence < Event.sequence),
-        )
+        .outerjoin(digested, seen_at)
+        .where(*due)
         .order_by(Event.start_utc, Event.id)
     )
     found: list[tuple[int, str, bool, str, int | None]]
@@ -530,22 +527,8 @@ def _digest_candidates(
         select(*columns)
         .select_from(Subscription)
         .join(Event, _about_topic())
-        .outerjoin(
-            digested,
-            and_(
-                digested.subscriber_id == Subscription.subscriber_id,
-                digested.event_id == Event.id,
-            ),
-        )
-        .where(
-            Subscription.subscriber_id.in_(subscriber_ids),
-            Subscription.confirmed_at.is_not(None),
-            Subscription.topic_id.is_not(None),
-            Subscription.frequency.in_(DIGEST_FREQUENCIES),
-            Event.kind.in_(TALK_KINDS),
-            Event.end_utc > now,
-            or_(digested.sequence.is_(None), digested.sequence < Event.sequence),
-        )
+        .outerjoin(digested, seen_at)
+        .where(Subscription.topic_id.is_not(None), *due)
         .order_by(Event.start_utc, Event.id)
     )
     found += [(a, b, c, d, e) for a, b, c, d, e in session.execute(by_topic)]

@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from events import store
 from events.clock import SYSTEM_CLOCK, Clock
+from events.config import Settings
 from events.db import Base, make_engine, make_sessionmaker, migrate
 from events.models import Event, Series
 from events.schemas import validate_event, validate_series
 from server import cli, create_app
 from tests.support import vnu
+from tests.support.mailtools import SmtpServer, smtp_settings
 
 TEST_DATABASE_ENV = "EVENTFEED_TEST_DATABASE_URL"
 HTML_CHECKER_KEY = pytest.StashKey["vnu.NuChecker | None"]()
@@ -245,3 +247,18 @@ def html_checker(request: pytest.FixtureRequest) -> vnu.NuChecker:
         request.config.stash[HTML_CHECKER_KEY] = checker
     checker.wait_ready()
     return checker
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A running SMTP server on 127.0.0.1 (aiosmtpd), stopped after the test."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_settings(app: Flask, smtp: SmtpServer) -> Settings:
+    """The app's settings pointed at the test SMTP server."""
+    return smtp_settings(app, smtp)

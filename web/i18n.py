@@ -16,19 +16,14 @@ the series); only the interface around them is translated.
 
 from __future__ import annotations
 
-import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import Flask, Response, g, has_request_context, request
 from flask_babel import Babel, get_locale
 
-log = logging.getLogger(__name__)
+from feeds import i18n as feeds_i18n
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANG_COOKIE = "lang"
@@ -147,27 +142,10 @@ def _remember_language(response: Response) -> Response:
 def compile_catalogs(directory: Path = TRANSLATIONS) -> list[Path]:
     """Compile each `<locale>/LC_MESSAGES/messages.po` whose `.mo` is missing or older.
 
-    Writes to a temporary file then renames it, so workers starting together never read a
-    half-written catalog. A read-only install with stale catalogs keeps them (logged).
-    Returns the catalogs compiled.
+    As the feeds domain does (feeds.i18n.compile_catalogs: a temporary file renamed, a
+    read-only install keeps what it has). Returns the catalogs compiled.
     """
-    compiled = []
-    for po in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
-        mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        with po.open("rb") as source:
-            catalog = read_po(source, locale=po.parent.parent.name)
-        try:
-            fd, tmp = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
-            with os.fdopen(fd, "wb") as target:
-                write_mo(target, catalog)
-            os.replace(tmp, mo)
-        except OSError as exc:  # pragma: no cover - read-only installs
-            log.warning("Cannot compile %s: %s", po, exc)
-            continue
-        compiled.append(mo)
-    return compiled
+    return feeds_i18n.compile_catalogs(directory, "messages")
 
 
 def init_app(app: Flask) -> None:

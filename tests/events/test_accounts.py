@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import accounts, store, times
+from events import accounts, importer, store, times
 from events.models import Event, Organiser, Series
 from events.schemas import validate_event
 
@@ -104,7 +104,7 @@ def test_two_saves_from_the_same_version_one_wins_one_is_told(
         who = accounts.add_organiser(session, "a@example.org", NOW)
         loaded = store.get_event(session, "race")
         version = accounts.talk_version(loaded)
-        base = accounts.talk_input(loaded)
+        base = importer.event_input(loaded)
         who_id = who.id
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
@@ -150,7 +150,7 @@ def test_a_talk_read_back_for_the_form_keeps_its_topics_and_session(
     with sessions() as session:
         loaded = session.get(Event, talk.id)
         assert loaded is not None
-        data = accounts.talk_input(loaded)
+        data = importer.event_input(loaded)
         record = store.series_record(loaded.series)
     assert data["parent"] == "block" and data["topics"] == ["PDE", "viscosity"]
     again = validate_event({**data, "status": "cancelled"}, record)

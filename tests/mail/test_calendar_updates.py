@@ -18,13 +18,7 @@ from events.clock import SYSTEM_CLOCK
 from events.config import Settings
 from events.models import Event
 from events.schemas import validate_event
-from tests.mail.test_subscriptions_delivery import (  # noqa: F401  (fixtures, asked for by name)
-    add,
-    announce,
-    drain,
-    mail_settings,
-    smtp,
-)
+from tests.mail.test_subscriptions_delivery import add, announce, drain
 from tests.support.mailtools import SmtpServer, calendar_part
 from tests.support.parsers import Parsed, icaljs
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,15 +29,6 @@ from tests.support.mailtools import SmtpServer, free_port, text_part
 from web.context import state
 
 FUTURE = (SYSTEM_CLOCK.now() + timedelta(days=30)).strftime("%Y-%m-%d")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def add_many(sessions: sessionmaker[Session], addresses: list[str]) -> None:

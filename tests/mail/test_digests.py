@@ -3,11 +3,9 @@ and changed talks, nothing when nothing is new, delivered by the worker to a rea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-import pytest
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,22 +17,6 @@ from events.schemas import validate_event
 from mail import subscribers
 from mail.worker import Worker
 from tests.support.mailtools import SmtpServer, text_part
-from web.context import state
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail_settings(app: Flask, smtp: SmtpServer) -> Settings:
-    """The app's settings pointed at the test SMTP server."""
-    return state(app).settings.model_copy(update={"smtp_url": smtp.url})
 
 
 def follow(sessions: sessionmaker[Session], email: str, zone: str, frequency: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from events import importer, store
 from events.clock import FrozenClock
-from events.config import Settings
 from events.models import Outbox, Subscriber
 from feeds import email as mail
 from mail import blocks, sender, subscribers
-from tests.feeds.test_email_snapshots import ENVELOPE, READER, parse
+from tests.feeds.test_email_snapshots import ENVELOPE, READER
+from tests.mail import test_session_announcements as announcements
 from tests.mail.test_session_announcements import TALK_A, TALK_B, session_doc
 from tests.support import spamscore
 from tests.support.mailtools import SmtpServer, csrf, html_part, text_part
@@ -52,39 +52,14 @@ def doc(*talks: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class Room:
+class Room(announcements.Room):
     """Import as organisers do, then deliver to the SMTP server."""
 
-    def __init__(self, sessions: sessionmaker[Session], write_file: WriteFile, url: str) -> None:
-        self.sessions, self.write_file, self.imports = sessions, write_file, 0
-        self.settings = Settings.from_env(
-            {}, base_url="https://events.example.org", secret_key="x", smtp_url=url
-        )
-
-    def load(self, document: dict[str, Any]) -> None:
-        self.imports += 1
-        path = self.write_file(f"doc-{self.imports}.json", json.dumps(document))
-        importer.import_files(self.sessions, [path], clock=FrozenClock(NOW))
-
-    def drain(self) -> None:
-        for _ in range(10):
-            report = sender.send_batch(self.sessions, self.settings, now=NOW, progress=False)
-            if not report.processed:
-                return
-        raise AssertionError("the outbox never drained")
+    prefix = "doc"
 
     def outbox_keys(self) -> list[str]:
         with self.sessions() as session:
             return sorted(session.scalars(select(Outbox.dedupe_key)))
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 PAST = "2026-11-27 17:00"  # before NOW: the talk is over
@@ -217,10 +192,4 @@ def test_recording_note_and_session_announcement_score_below_two(
         found["session"] = mail.session_email(
             block, talks, block.series, READER, ENVELOPE, urls=urls, ics=ics
         )
-    for kind, msg in found.items():
-        parsed = parse(msg)
-        extra = spamscore.words(text_part(parsed)) - spamscore.words(html_part(parsed))
-        assert extra <= {"https"}, kind
-    scores = spamscore.scores(found)
-    print(scores)  # noqa: T201  (shown with -s: the figures of the closing note)
-    assert all(score < spamscore.THRESHOLD for score, _ in scores.values()), scores
+    spamscore.assert_clean(found)

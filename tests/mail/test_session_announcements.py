@@ -7,7 +7,7 @@ Lisbon. Snapshots of the session email live in tests/snapshots/email-session.txt
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -86,17 +86,17 @@ def session_doc(
 class Room:
     """The series, a Lisbon reader and the SMTP server: import, then deliver."""
 
-    def __init__(
-        self, sessions: sessionmaker[Session], write_file: WriteFile, settings: Settings
-    ) -> None:
-        self.sessions = sessions
-        self.write_file = write_file
-        self.settings = settings
-        self.imports = 0
+    prefix = "bj"  # of the imported files' names
+
+    def __init__(self, sessions: sessionmaker[Session], write_file: WriteFile, url: str) -> None:
+        self.sessions, self.write_file, self.imports = sessions, write_file, 0
+        self.settings = Settings.from_env(
+            {}, base_url="https://events.example.org", secret_key="x", smtp_url=url
+        )
 
     def load(self, doc: dict[str, Any]) -> None:
         self.imports += 1
-        path = self.write_file(f"bj-{self.imports}.json", json.dumps(doc))
+        path = self.write_file(f"{self.prefix}-{self.imports}.json", json.dumps(doc))
         importer.import_files(self.sessions, [path], clock=FrozenClock(NOW))
 
     def drain(self) -> None:
@@ -108,21 +108,9 @@ class Room:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def room(sessions: sessionmaker[Session], write_file: WriteFile, smtp: SmtpServer) -> Room:
     """The Beijing series (no talk yet) with a confirmed reader in Lisbon."""
-    settings = Settings.from_env(
-        {}, base_url="https://events.example.org", secret_key="x", smtp_url=smtp.url
-    )
-    found = Room(sessions, write_file, settings)
+    found = Room(sessions, write_file, smtp.url)
     found.load(session_doc([]))
     with sessions() as session, session.begin():
         subscribers.add_confirmed(session, LISBON, ["bj"], "Europe/Lisbon", NOW)

@@ -6,7 +6,7 @@ Delivery goes through a real SMTP server on loopback (aiosmtpd).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,20 +19,10 @@ from events.clock import FrozenClock
 from events.config import Settings
 from events.models import Event, Outbox, Series, Subscriber
 from mail import sender, subscribers
-from tests.support.mailtools import SmtpServer, csrf, link, path_of
-from web.context import state
+from tests.support.mailtools import SmtpServer, csrf, link, path_of, smtp_settings
 
 VICTIM = "victim@example.org"
 START = datetime(2026, 6, 1, 10, 59, tzinfo=UTC)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -53,11 +43,6 @@ def site(
     make_event(series="lisbon-ml", id="ml-talk", start="2026-06-10 12:00", end="2026-06-10 13:00")
     make_event(series="other", id="other-talk", start="2026-06-11 12:00", end="2026-06-11 13:00")
     return make_app(clock=clock)
-
-
-def settings_for(app: Flask, smtp: SmtpServer) -> Settings:
-    """The app's settings pointed at the test SMTP server."""
-    return state(app).settings.model_copy(update={"smtp_url": smtp.url})
 
 
 def post_form(client: FlaskClient, slug: str, email: str, zone: str = "Asia/Tokyo") -> None:
@@ -118,7 +103,7 @@ def test_a_strangers_request_for_an_unsubscribed_address_changes_nothing(
 ) -> None:
     """Someone who stopped the emails but kept the calendar keeps it, confirmed, unsubscribed."""
     client = site.test_client()
-    settings = settings_for(site, smtp)
+    settings = smtp_settings(site, smtp)
     with sessions() as session, session.begin():
         subscribers.add_confirmed(session, VICTIM, ["lisbon-ml"], "Europe/Lisbon", clock.now())
     before = victim(sessions)
@@ -182,7 +167,7 @@ def test_at_most_one_confirmation_email_per_address_per_window(
     """Posting the form again and again, across an hour boundary, mails the address once an
     hour at most, and three times a day at most."""
     client = site.test_client()
-    settings = settings_for(site, smtp)
+    settings = smtp_settings(site, smtp)
     post_form(client, "lisbon-ml", VICTIM)  # 10:59
     clock.advance(timedelta(minutes=2))
     post_form(client, "lisbon-ml", VICTIM)  # 11:01: another clock hour, within the hour

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,22 +18,6 @@ from events.models import Event, Outbox, Subscriber, Subscription
 from events.schemas import validate_event
 from mail import outbox, sender, subscribers
 from tests.support.mailtools import SmtpServer, csrf
-from web.context import state
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail_settings(app: Flask, smtp: SmtpServer) -> Settings:
-    """The app's settings pointed at the test SMTP server."""
-    return state(app).settings.model_copy(update={"smtp_url": smtp.url})
 
 
 def add(sessions: sessionmaker[Session], email: str, *slugs: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,21 +29,6 @@ from tests.support.mailtools import SmtpServer, calendar_part, csrf, link, path_
 from web.context import state
 
 FUTURE = (SYSTEM_CLOCK.now() + timedelta(days=30)).strftime("%Y-%m-%d")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail_settings(app: Flask, smtp: SmtpServer) -> Settings:
-    """The app's settings pointed at the test SMTP server."""
-    return state(app).settings.model_copy(update={"smtp_url": smtp.url})
 
 
 def add(sessions: sessionmaker[Session], email: str, zone: str, slug: str = "lisbon-ml") -> None:

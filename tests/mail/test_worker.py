@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,15 +41,6 @@ class SlowInbox(Inbox):
         """Accept after a pause."""
         await asyncio.sleep(self.delay)
         return await super().handle_DATA(server, session, envelope)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def queue_announcements(

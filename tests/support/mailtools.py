@@ -11,7 +11,11 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from flask import Flask
 from flask.testing import FlaskClient
+
+from events.config import Settings
+from web.context import state
 
 
 def free_port() -> int:
@@ -98,6 +102,11 @@ class SmtpServer:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+
+def smtp_settings(app: Flask, smtp: SmtpServer) -> Settings:
+    """Return the app's settings pointed at the test SMTP server."""
+    return state(app).settings.model_copy(update={"smtp_url": smtp.url})
 
 
 def text_part(msg: EmailMessage) -> str:

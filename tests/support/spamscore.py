@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from feeds import email as mail
+from tests.support.mailtools import html_part, text_part
 
 SPAMASSASSIN = shutil.which("spamassassin")
 RULES = "/usr/share/spamassassin"
@@ -44,3 +46,16 @@ def scores(found: dict[str, EmailMessage]) -> dict[str, tuple[float, str]]:
         name: (float(score), b" ".join(tests.split()).decode())
         for name, (score, tests) in zip(found, statuses, strict=True)
     }
+
+
+def assert_clean(found: dict[str, EmailMessage], *label: str) -> None:
+    """Assert each message's text part says what its HTML part says (links aside) and scores
+    below THRESHOLD; print the scores after `label` (shown with -s: the closing notes' figures)."""
+    for kind, msg in found.items():
+        parsed = message_from_bytes(mail.to_bytes(msg), policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        text, html = text_part(parsed), html_part(parsed)
+        assert words(text) - words(html) <= {"https"}, kind  # the same content in both parts
+    scored = scores(found)
+    print(*label, scored)  # noqa: T201
+    assert all(score < THRESHOLD for score, _ in scored.values()), scored

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
@@ -37,14 +37,6 @@ SLUG = "lisbon-number-theory"
 @pytest.fixture
 def web(make_app: Callable[..., Flask]) -> Flask:
     return make_app(clock=FrozenClock(NOW))
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def readers(sessions: sessionmaker[Session]) -> None:

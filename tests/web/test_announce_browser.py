@@ -6,7 +6,7 @@ Screenshots go to EVENTFEED_SHOTS when set.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 import yaml
 from flask import Flask
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import accounts, importer
+from events import importer
 from events.db import transaction
-from events.models import Series
 from mail import sender, subscribers
+from tests.support.browsing import owner_signin, sign_in, watch
 from tests.support.mailtools import SmtpServer, text_part
 from tests.web.test_announce import personal
 from tests.web.test_history_browser import site  # noqa: F401  (fixture by name)
@@ -31,14 +30,6 @@ from web.context import state
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium")
 
 SLUG = "kyoto-topology"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_announce_preview_in_two_zones_then_send_in_chromium(
@@ -55,22 +46,14 @@ def test_announce_preview_in_two_zones_then_send_in_chromium(
     data["series"][0]["events"] = [{**talk, "speakers": [{"name": "Mei Sato"}]}]  # type: ignore[index]
     importer.import_files(sessions, [write_file("k.yaml", yaml.safe_dump(data))])
     now = datetime.now(UTC)
+    token = owner_signin(sessions, SLUG, "mei@example.org", now)
     with transaction(sessions) as session:
-        found = session.scalar(select(Series).where(Series.slug == SLUG))
-        assert found is not None
-        accounts.set_role(session, found, "mei@example.org", accounts.OWNER, now)
-        made = accounts.create_signin(
-            session, "mei@example.org", now, browser_nonce=None, signup="open"
-        )
-        assert made is not None
         subscribers.add_confirmed(session, "ana@example.org", [SLUG], "America/New_York", now)
     problems: list[str] = []
     context = browser.new_context(locale="en-GB", timezone_id="America/New_York")
     page = context.new_page()
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(f"{root}/login/{made[1]}")
-    page.get_by_role("button", name="Sign in").click()
+    watch(page, problems)
+    sign_in(page, root, token)
     page.goto(f"{root}/organise/talks/k1")
     page.get_by_role("link", name="Announce…").click()
     zone = page.get_by_label("Also show it as a subscriber in this zone gets it")

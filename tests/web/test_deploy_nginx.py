@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import make_server
 
-from events.models import Event, Subscriber, Subscription
+from events.models import Event, Subscription
+from tests.support.records import add_reader
 from tests.web.test_stored_feeds import _retitle
 
 if TYPE_CHECKING:
@@ -145,16 +146,7 @@ def test_public_feed_cached_edit_visible_after_revalidation_personal_never_cache
     make_event(id="proxied-1", title="Before the edit", start="2027-03-01 12:00", end="13:00")
     now = datetime.now(UTC)
     with sessions() as session, session.begin():
-        reader = Subscriber(
-            email="r@example.org",
-            timezone="UTC",
-            token=TOKEN,
-            confirmed_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(reader)
-        session.flush()
+        reader = add_reader(session, "r@example.org", "UTC", TOKEN, now)
         series_id = session.scalars(select(Event.series_id)).first()
         session.add(
             Subscription(

@@ -5,24 +5,20 @@ and a workspace draft is never found. Screenshots go to EVENTFEED_SHOTS when set
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
-from events import accounts, search, store, topics
+from events import accounts, search, store
 from events.models import Event, Series
+from tests.support.browsing import serving
+from tests.support.topical import add_math_topics, day
 from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS
-
-
-def _day(days: int, clock: str = "12:00") -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).strftime(f"%Y-%m-%d {clock}")
 
 
 @pytest.fixture
@@ -32,8 +28,7 @@ def talks(
     make_event: Callable[..., Event],
 ) -> None:
     with sessions() as session, session.begin():
-        topics.add_topic(session, "math", "Mathematics")
-        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        add_math_topics(session)
     make_series(slug="bj", name="北京机器学习联合讨论班", timezone="Asia/Shanghai", language="zh")
     make_series(slug="lx", name="Seminário de Equações", timezone="Europe/Lisbon", language="pt")
     make_event(
@@ -41,7 +36,7 @@ def talks(
         id="cn",
         title="基于机器学习的偏微分方程求解",
         speakers=[{"name": "王宇航", "affiliation": "北京大学"}],
-        start=_day(3, "09:30"),
+        start=day(3, "09:30"),
         end="11:00",
         topics=["math-ap"],
     )
@@ -50,11 +45,11 @@ def talks(
         id="pt",
         title="Equações de evolução não lineares",
         speakers=[{"name": "José Álvarez", "affiliation": "Universidade de Lisboa"}],
-        start=_day(4, "14:00"),
+        start=day(4, "14:00"),
         end="15:00",
         topics=["Mathematics › Analysis of PDEs"],
     )
-    make_event(series="lx", id="other", title="Teoria de números", start=_day(5), end="13:00")
+    make_event(series="lx", id="other", title="Teoria de números", start=day(5), end="13:00")
 
 
 def test_a_draft_is_never_found(
@@ -65,7 +60,7 @@ def test_a_draft_is_never_found(
         data = {
             "id": "draft-1",
             "title": "Quaternionic zebra draft",
-            "start": _day(6),
+            "start": day(6),
             "end": "13:00",
         }
         accounts.save_draft(session, store.get_series(session, "lx"), data, ana, datetime.now(UTC))
@@ -80,15 +75,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture
 def live_url(make_app: Callable[..., Flask]) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-    url = f"http://127.0.0.1:{server.server_port}"
-    server.app = make_app(base_url=url)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(lambda root: make_app(base_url=root)) as (_, root):
+        yield root
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium")

@@ -7,29 +7,23 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 from events.models import Event
 from mail import subscribers
 from tests.conftest import BASE_URL
+from tests.support.browsing import host_pages, serving
+from tests.support.topical import day
 from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS
 
 SHOTS = Path("/work/notes/shots/19")
-
-
-def _day(days: int, clock: str) -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).strftime(f"%Y-%m-%d {clock}")
 
 
 @pytest.fixture
@@ -39,8 +33,8 @@ def schedule(make_event: Callable[..., Event]) -> None:
             id=f"next-{n}",
             title=f"Talk number {n} on viscosity solutions",
             speakers=[{"name": f"Speaker {n}"}],
-            start=_day(n, "12:00"),
-            end=_day(n, "13:00"),
+            start=day(n, "12:00"),
+            end=day(n, "13:00"),
             status="cancelled" if n == 2 else "confirmed",
         )
 
@@ -94,15 +88,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 @pytest.fixture
 def live_url(make_app: Callable[..., Flask]) -> Iterator[str]:
     """Serve an app whose base URL is its own address (the snippet must point at it)."""
-    server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-    url = f"http://127.0.0.1:{server.server_port}"
-    server.app = make_app(base_url=url)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(lambda root: make_app(base_url=root)) as (_, root):
+        yield root
 
 
 def host_page(snippet: str, app_url: str, token: str) -> str:
@@ -127,33 +114,9 @@ fetch("{app_url}/s/{token}.ics").then(r => r.text())
 
 @pytest.fixture
 def host_url() -> Iterator[Callable[[str], str]]:
-    """A second local server (another origin) serving one host page, set by the test."""
-    pages: dict[str, bytes] = {}
-
-    class Host(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802  (http.server's name)
-            body = pages.get("page", b"")
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Host)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-
-    def serve(page: str) -> str:
-        pages["page"] = page.encode()
-        return f"http://127.0.0.1:{server.server_port}/"
-
-    yield serve
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    """A second local server (another origin) serving the host page given."""
+    with host_pages() as start:
+        yield lambda page: start(page) + "/"
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium")

@@ -8,10 +8,7 @@ from __future__ import annotations
 import html
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +17,16 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 from events import accounts, exporter, store, topics
 from events.models import Event, Series
 from tests.support.apiutil import bearer, issue_token
+from tests.support.browsing import host_pages, serving
+from tests.support.topical import day
 from tests.web.test_organise import NOW, organiser, post, signed_in
 from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS
 
 ALLOWED = ["https://math.example.edu", "http://127.0.0.1:8081"]
-
-
-def _day(days: int) -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d 12:00")
 
 
 def _frame_ancestors(answer: Any) -> str:
@@ -49,7 +43,7 @@ def test_default_any_site_and_a_list_names_only_its_origins(
 ) -> None:
     make_series(slug="open", name="Open seminar")
     make_series(slug="closed", name="Closed seminar", embed_origins=ALLOWED, topics=["numbers"])
-    make_event(series="closed", id="c1", title="A closed talk", start=_day(2), end="13:00")
+    make_event(series="closed", id="c1", title="A closed talk", start=day(2), end="13:00")
     assert _frame_ancestors(client.get("/embed/series/open")) == "*"
     closed = client.get("/embed/series/closed")
     assert closed.status_code == 200 and "A closed talk" in closed.get_data(as_text=True)
@@ -150,47 +144,15 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture
 def live_url(make_app: Callable[..., Flask]) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-    url = f"http://127.0.0.1:{server.server_port}"
-    server.app = make_app(base_url=url)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(lambda root: make_app(base_url=root)) as (_, root):
+        yield root
 
 
 @pytest.fixture
 def hosts() -> Iterator[Callable[[str], str]]:
     """Start host servers (each its own origin), each serving the page given."""
-    running: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
-
-    def start(page: str) -> str:
-        body = page.encode()
-
-        class Host(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802  (http.server's name)
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Host)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server, thread in running:
-        server.shutdown()
-        thread.join()
-        server.server_close()
+    with host_pages() as start:
+        yield start
 
 
 def _host_page(embed: str) -> str:
@@ -214,7 +176,7 @@ def test_chromium_shows_the_embed_on_an_allowed_origin_only(
     allowed = hosts(_host_page(embed))
     refused = hosts(_host_page(embed))
     make_series(slug="closed", name="Closed seminar", embed_origins=[allowed])
-    make_event(series="closed", id="c1", title="A framed talk", start=_day(2), end="13:00")
+    make_event(series="closed", id="c1", title="A framed talk", start=day(2), end="13:00")
     shots = Path(os.environ.get("EVENTFEED_SHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as playwright:

@@ -25,6 +25,7 @@ from tests.web.test_organise import (
     make_series_via_form,
     organiser,
     post,
+    series_fields,
     signed_in,
     talk_fields,
 )
@@ -201,17 +202,7 @@ def test_restoring_series_settings(web: Flask, sessions: sessionmaker[Session]) 
     owner = signed_in(web, organiser(sessions, "owner@example.org"))
     make_series_via_form(owner)
     settings = f"/organise/series/{SLUG}/settings"
-    fields = {
-        "name": "Lisbon Number Theory Seminar",
-        "slug": SLUG,
-        "timezone": "Europe/Lisbon",
-        "language": "en",
-        "visibility": "public",
-        "description": "Talks on *numbers*.",
-        "attendance": "in_person",
-        "room": "Room 1",
-        "meeting_access": "subscribers",
-    }
+    fields = series_fields(name="Lisbon Number Theory Seminar", slug=SLUG)
     assert post(owner, settings, fields).status_code == 302
     html = owner.get(f"/organise/series/{SLUG}/history").get_data(as_text=True)
     assert "Lisbon Number Theory Seminar" in html

@@ -7,7 +7,6 @@ Screenshots go to EVENTFEED_SHOTS when set.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +17,10 @@ import yaml
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
-from events import accounts, history, importer
-from events.db import transaction
-from events.models import Change, Event, Series
+from events import history, importer
+from events.models import Change, Event
+from tests.support.browsing import owner_signin, serving, sign_in, watch
 from tests.web.test_organise_browser import shot
 from tests.web.test_pages_browser import CHROMIUM, browser  # noqa: F401  (fixture by name)
 
@@ -34,16 +32,8 @@ SLUG = "kyoto-topology"
 @pytest.fixture
 def site(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
     """The app served on 127.0.0.1, its base URL that address (speaker links use it)."""
-    server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-    root = f"http://127.0.0.1:{server.server_port}"
-    app = make_app(base_url=root)
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, root
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(lambda root: make_app(base_url=root)) as served:
+        yield served
 
 
 def test_speaker_link_then_history_and_restore_in_chromium(
@@ -75,24 +65,10 @@ def test_speaker_link_then_history_and_restore_in_chromium(
     with history.acting(history.Actor("import via CLI", "import")):
         importer.import_files(sessions, [write_file("k.yaml", yaml.safe_dump(data))])
     now = datetime.now(UTC)
-    with transaction(sessions) as session:
-        found = session.scalar(select(Series).where(Series.slug == SLUG))
-        assert found is not None
-        accounts.set_role(session, found, "mei@example.org", accounts.OWNER, now)
-        made = accounts.create_signin(
-            session, "mei@example.org", now, browser_nonce=None, signup="open"
-        )
-        assert made is not None
+    token = owner_signin(sessions, SLUG, "mei@example.org", now)
     problems: list[str] = []
-
-    def watch(page: Any) -> Any:
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        return page
-
-    organiser = watch(browser.new_context(locale="en-GB").new_page())
-    organiser.goto(f"{root}/login/{made[1]}")
-    organiser.get_by_role("button", name="Sign in").click()
+    organiser = watch(browser.new_context(locale="en-GB").new_page(), problems)
+    sign_in(organiser, root, token)
     organiser.goto(f"{root}/organise/talks/k1")
     organiser.get_by_role("link", name="Speaker link…").click()
     organiser.get_by_label("The link works for").select_option("7")
@@ -102,7 +78,7 @@ def test_speaker_link_then_history_and_restore_in_chromium(
     html_checker.assert_valid(organiser.content(), "speaker link made")
     shot(organiser, "speaker-link-made")
 
-    speaker = watch(browser.new_context(locale="en-GB").new_page())
+    speaker = watch(browser.new_context(locale="en-GB").new_page(), problems)
     speaker.goto(link)
     html_checker.assert_valid(speaker.content(), "speaker page")
     speaker.get_by_label("Title").fill("Knots and braids")

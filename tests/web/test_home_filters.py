@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import topics
 from events.clock import FrozenClock
 from events.models import Event, Series
+from tests.support.topical import add_math_topics
 
 
 @pytest.fixture
@@ -24,8 +24,7 @@ def home(
     make_event: Callable[..., Event],
 ) -> FlaskClient:
     with sessions() as session, session.begin():
-        topics.add_topic(session, "math", "Mathematics")
-        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        add_math_topics(session)
     make_series(slug="pde", name="PDE", topics=["math-ap"], timezone="UTC")
     make_series(slug="zh", name="中文讨论班", language="zh", timezone="Asia/Shanghai")
     make_event(series="pde", id="room", start="2026-07-01 10:00", end="11:00", location="Room 1")

@@ -29,6 +29,7 @@ from mail import subscribers
 from server import sample_data_path
 from tests.support.htmlcheck import active_parts
 from tests.support.mailtools import csrf
+from tests.support.topical import add_math_topics
 from tests.support.vnu import NuChecker
 
 SERIES = "lisbon-ml-seminars"
@@ -163,8 +164,7 @@ def swept_pages(
     with sessions() as session, session.begin():
         importer.apply(session, parsed, now, progress=False)
     with sessions() as session, session.begin():
-        topics.add_topic(session, "math", "Mathematics")
-        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        add_math_topics(session)
         topics.add_topic(session, "empty", "Empty topic", description="Nothing here yet.")
     with sessions() as session, session.begin():
         confirmed = subscribers.add_confirmed(

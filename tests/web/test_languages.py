@@ -14,15 +14,14 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import importer
 from feeds import display
 from server import sample_data_path
+from tests.support import catalogs
+from tests.support.catalogs import assert_complete, template_ids
 from web import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,31 +29,21 @@ TRANSLATIONS = ROOT / "web" / "translations"
 LOCALES = ("pt_PT", "zh_Hans")
 SEMINAR = "ml-joint-seminar"
 TALK = "2021-11-27-wang"
+KEYWORDS = {"_": None, "_l": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}
 
 
 def source_messages() -> set[str | tuple[str, str]]:
     """Return the messages in the sources now: an id, or (singular, plural) of a plural."""
-    with (TRANSLATIONS / "babel.cfg").open() as cfg:
-        method_map, options_map = parse_mapping_cfg(cfg)
-    found: set[str | tuple[str, str]] = set()
-    for _name, _line, message, _comments, _context in extract_from_dir(
-        str(ROOT),
-        method_map,
-        options_map,
-        keywords={"_": None, "_l": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None},
-    ):
-        found.add((message[0], message[1]) if isinstance(message, tuple) else message)
-    return found
+    return catalogs.source_messages(TRANSLATIONS, KEYWORDS)
 
 
 def source_ids() -> set[str]:
     """Return the message ids in the sources now (singular ids of plural messages)."""
-    return {m[0] if isinstance(m, tuple) else m for m in source_messages()}
+    return catalogs.source_ids(source_messages())
 
 
 def catalog(locale: str) -> Catalog:
-    with (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").open("rb") as po:
-        return read_po(po, locale=locale)
+    return catalogs.read_catalog(TRANSLATIONS, locale, "messages")
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +57,7 @@ def ids() -> set[str]:
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_message_is_translated(ids: set[str], locale: str) -> None:
     """No id of the sources is missing, empty or fuzzy; placeholders match (babel's checks)."""
-    found = catalog(locale)
-    missing = sorted(i for i in ids if i not in found or not found[i].string)
-    assert missing == [], f"{locale}: untranslated {missing}"
-    fuzzy = sorted(str(m.id) for m in found if m.id and m.fuzzy)
-    assert fuzzy == [], f"{locale}: fuzzy {fuzzy}"
-    for message, errors in found.check():
-        pytest.fail(f"{locale}: {message.id!r}: {errors}")
-    for message in found:
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        assert all(strings), f"{locale}: empty plural form of {message.id!r}"
+    assert_complete(catalog(locale), ids, locale)
 
 
 PLURAL_FORMS = {"pt_PT": 3, "zh_Hans": 1}  # CLDR: pt-PT one/many/other; Chinese other
@@ -102,9 +82,7 @@ def test_every_plural_message_has_all_its_forms(locale: str) -> None:
 
 def test_the_template_matches_the_sources(ids: set[str]) -> None:
     """messages.pot is what pybabel extracts today (README 'Languages' says how)."""
-    with (TRANSLATIONS / "messages.pot").open("rb") as pot:
-        template = {m.id[0] if isinstance(m.id, tuple) else m.id for m in read_po(pot) if m.id}
-    assert template == ids
+    assert template_ids(TRANSLATIONS / "messages.pot") == ids
 
 
 def test_catalogs_compile_when_missing_or_stale(tmp_path: Path) -> None:

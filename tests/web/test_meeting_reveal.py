@@ -8,7 +8,7 @@ and a personal feed stored before the reveal is not served after it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -35,15 +35,6 @@ MEETING = {
     "access": "revealed",
     "reveal_minutes": 30,
 }
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A real SMTP server on loopback."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -59,6 +59,19 @@ def signed_in(app: Flask, organiser_id: int, epoch: int = 0) -> FlaskClient:
     return client
 
 
+def ana_with_a_talk(web: Flask, sessions: sessionmaker[Session]) -> tuple[FlaskClient, str]:
+    """Sign ana in, make the series through the form and publish a talk in it; return her
+    client and the talk's organiser page."""
+    client = signed_in(web, organiser(sessions, "ana@example.org"))
+    make_series_via_form(client)
+    made = post(
+        client,
+        "/organise/series/lisbon-number-theory/talks/new",
+        {**talk_fields(), "action": "publish"},
+    )
+    return client, str(made.headers["Location"])
+
+
 def sent_links(sessions: sessionmaker[Session], address: str) -> list[str]:
     """Return the sign-in paths of the sign-in emails queued for an address."""
     with sessions() as session:
@@ -83,7 +96,12 @@ def post(client: FlaskClient, url: str, data: dict[str, Any], form_url: str | No
 
 
 def make_series_via_form(client: FlaskClient, **overrides: str) -> Any:
-    data = {
+    return post(client, "/organise/series/new", series_fields(**overrides))
+
+
+def series_fields(**overrides: str) -> dict[str, str]:
+    """The series form's fields: Lisbon Number Theory (slug from the name), in person."""
+    return {
         "name": "Lisbon Number Theory",
         "slug": "",
         "timezone": "Europe/Lisbon",
@@ -95,7 +113,6 @@ def make_series_via_form(client: FlaskClient, **overrides: str) -> Any:
         "meeting_access": "subscribers",
         **overrides,
     }
-    return post(client, "/organise/series/new", data)
 
 
 def talk_fields(**overrides: str) -> dict[str, str]:
@@ -249,14 +266,7 @@ def test_create_series_then_a_beijing_talk_draft_stays_private_until_published(
 def test_saving_a_published_talk_changes_pages_and_feeds_on_the_next_request(
     web: Flask, sessions: sessionmaker[Session], clock: FrozenClock
 ) -> None:
-    client = signed_in(web, organiser(sessions, "ana@example.org"))
-    make_series_via_form(client)
-    made = post(
-        client,
-        "/organise/series/lisbon-number-theory/talks/new",
-        {**talk_fields(), "action": "publish"},
-    )
-    talk_url = made.headers["Location"]
+    client, talk_url = ana_with_a_talk(web, sessions)
     talk_id = talk_url.rsplit("/", 1)[1]
     public = web.test_client()
     with sessions() as session, session.begin():
@@ -359,14 +369,7 @@ def test_a_time_that_happens_twice_asks_which_one(
 def test_a_save_over_a_newer_save_shows_both_versions_and_overwrites_nothing(
     web: Flask, sessions: sessionmaker[Session]
 ) -> None:
-    ana = signed_in(web, organiser(sessions, "ana@example.org"))
-    make_series_via_form(ana)
-    made = post(
-        ana,
-        "/organise/series/lisbon-number-theory/talks/new",
-        {**talk_fields(), "action": "publish"},
-    )
-    url = made.headers["Location"]
+    ana, url = ana_with_a_talk(web, sessions)
     post(
         ana,
         "/organise/series/lisbon-number-theory/people",
@@ -411,14 +414,7 @@ def test_a_save_over_a_newer_save_shows_both_versions_and_overwrites_nothing(
 
 
 def test_cancel_duplicate_and_delete(web: Flask, sessions: sessionmaker[Session]) -> None:
-    client = signed_in(web, organiser(sessions, "ana@example.org"))
-    make_series_via_form(client)
-    made = post(
-        client,
-        "/organise/series/lisbon-number-theory/talks/new",
-        {**talk_fields(), "action": "publish"},
-    )
-    url = made.headers["Location"]
+    client, url = ana_with_a_talk(web, sessions)
     talk_id = url.rsplit("/", 1)[1]
     copy = post(client, f"{url}/duplicate", {}, url)
     copy_id = copy.headers["Location"].rsplit("/", 1)[1]

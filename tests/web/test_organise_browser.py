@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -24,10 +23,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 from mail import sender
-from tests.support.mailtools import SmtpServer, free_port, text_part
+from tests.support.browsing import serving
+from tests.support.mailtools import SmtpServer, text_part
 from tests.support.parsers import icaljs
 from tests.web.test_pages_browser import CHROMIUM, browser  # noqa: F401  (fixture by name)
 from web.context import state
@@ -40,27 +39,13 @@ EMAIL = "ana@example.org"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A real SMTP server on loopback."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def site(make_app: Callable[..., Flask], smtp: SmtpServer) -> Iterator[tuple[Flask, str]]:
     """The app served on 127.0.0.1 (its base URL is that address, as links in emails are)."""
-    port = free_port()
-    root = f"http://127.0.0.1:{port}"
-    app = make_app(base_url=root, smtp_url=smtp.url, mail_from="EventFeed <noreply@example.org>")
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, root
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    mail_from = "EventFeed <noreply@example.org>"
+    with serving(
+        lambda root: make_app(base_url=root, smtp_url=smtp.url, mail_from=mail_from)
+    ) as served:
+        yield served
 
 
 def shot(page: Any, name: str) -> None:

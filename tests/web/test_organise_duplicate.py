@@ -20,11 +20,10 @@ from events.clock import FrozenClock
 from events.models import Event, TalkDraft
 from tests.web.test_organise import (
     NOW,
-    make_series_via_form,
+    ana_with_a_talk,
     organiser,
     post,
     signed_in,
-    talk_fields,
 )
 
 WriteFile = Callable[[str, "str | bytes"], Path]
@@ -43,6 +42,14 @@ def load(sessions: sessionmaker[Session], write_file: WriteFile, series: dict[st
     with sessions() as session, session.begin():
         found = store.get_series(session, series["slug"])
         accounts.set_role(session, found, "ana@example.org", "owner", NOW)
+
+
+def load_lisbon(
+    sessions: sessionmaker[Session], write_file: WriteFile, schedule: dict[str, Any], talk: Any
+) -> None:
+    """Import the Lisbon series with `schedule` and the one talk."""
+    series = {"slug": "lx", "name": "Lisbon", "timezone": "Europe/Lisbon", "schedule": schedule}
+    load(sessions, write_file, {**series, "events": [talk]})
 
 
 def drafts(sessions: sessionmaker[Session]) -> list[TalkDraft]:
@@ -72,17 +79,7 @@ def test_next_session_is_the_schedules_next_occurrence_at_the_same_lisbon_time(
         "count": 6,
         "skip": [{"date": "2026-04-02", "reason": "Easter"}],
     }
-    load(
-        sessions,
-        write_file,
-        {
-            "slug": "lx",
-            "name": "Lisbon",
-            "timezone": "Europe/Lisbon",
-            "schedule": schedule,
-            "events": [talk],
-        },
-    )
+    load_lisbon(sessions, write_file, schedule, talk)
     client = signed_in(web, organiser(sessions, "ana@example.org"))
     page = client.get("/organise/talks/bj-talk").get_data(as_text=True)
     # 2 April is skipped; 16 April is after the clocks went forward: 17:00 WEST.
@@ -148,14 +145,7 @@ def test_next_session_of_a_talk_in_a_session_is_the_next_block(
 def test_without_a_schedule_or_session_there_is_no_next_session(
     web: Flask, sessions: sessionmaker[Session]
 ) -> None:
-    client = signed_in(web, organiser(sessions, "ana@example.org"))
-    make_series_via_form(client)
-    made = post(
-        client,
-        "/organise/series/lisbon-number-theory/talks/new",
-        {**talk_fields(), "action": "publish"},
-    )
-    url = made.headers["Location"]
+    client, url = ana_with_a_talk(web, sessions)
     page = client.get(url).get_data(as_text=True)
     assert "Duplicate (same slot next week)" in page and "next session" not in page
     post(client, f"{url}/duplicate", {"to": "session"}, url)
@@ -177,17 +167,7 @@ def test_a_next_session_inside_a_dst_gap_is_not_offered(
         "count": 2,
     }
     talk = {"id": "late", "title": "Late", "start": "2026-03-22 01:30", "end": "02:00"}
-    load(
-        sessions,
-        write_file,
-        {
-            "slug": "lx",
-            "name": "Lisbon",
-            "timezone": "Europe/Lisbon",
-            "schedule": schedule,
-            "events": [talk],
-        },
-    )
+    load_lisbon(sessions, write_file, schedule, talk)
     client = signed_in(web, organiser(sessions, "ana@example.org"))
     page = client.get("/organise/talks/late")
     assert page.status_code == 200

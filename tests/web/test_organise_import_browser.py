@@ -7,7 +7,6 @@ Fields are found by their visible labels. Screenshots go to EVENTFEED_SHOTS when
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +17,10 @@ import yaml
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
-from events import accounts, importer
-from events.db import transaction
-from events.models import Event, Series
+from events import importer
+from events.models import Event
+from tests.support.browsing import owner_signin, serving, sign_in, watch
 from tests.web.test_organise_browser import shot
 from tests.web.test_pages_browser import CHROMIUM, browser  # noqa: F401  (fixture by name)
 
@@ -42,17 +40,18 @@ def talk(n: int, **overrides: Any) -> dict[str, Any]:
     return {**data, **overrides}
 
 
+def kyoto_owner(sessions: sessionmaker[Session], write_file: WriteFile, events: list[Any]) -> str:
+    """Import kyoto-topology with `events`; return a sign-in link token of its owner."""
+    series = {"slug": SLUG, "name": "Kyoto topology", "timezone": "Asia/Tokyo", "events": events}
+    importer.import_files(sessions, [write_file("base.yaml", yaml.safe_dump({"series": [series]}))])
+    return owner_signin(sessions, SLUG, "mei@example.org", datetime.now(UTC))
+
+
 @pytest.fixture
 def site(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
     """The app served on 127.0.0.1."""
-    app = make_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(lambda _: make_app()) as served:
+        yield served
 
 
 def test_upload_preview_apply_in_chromium(
@@ -63,18 +62,7 @@ def test_upload_preview_apply_in_chromium(
     html_checker: Any,
 ) -> None:
     _, root = site
-    series = {"slug": SLUG, "name": "Kyoto topology", "timezone": "Asia/Tokyo"}
-    base = {"series": [{**series, "events": [talk(1), talk(2), talk(3)]}]}
-    importer.import_files(sessions, [write_file("base.yaml", yaml.safe_dump(base))])
-    now = datetime.now(UTC)
-    with transaction(sessions) as session:
-        found = session.scalar(select(Series).where(Series.slug == SLUG))
-        assert found is not None
-        accounts.set_role(session, found, "mei@example.org", accounts.OWNER, now)
-        made = accounts.create_signin(
-            session, "mei@example.org", now, browser_nonce=None, signup="open"
-        )
-        assert made is not None
+    token = kyoto_owner(sessions, write_file, [talk(1), talk(2), talk(3)])
     bad = write_file("bad.yaml", yaml.safe_dump({"events": [talk(1), talk(4, end="nope")]}))
     good = write_file(
         "good.yaml", yaml.safe_dump({"events": [talk(1), talk(2, title="Braids"), talk(4)]})
@@ -82,11 +70,9 @@ def test_upload_preview_apply_in_chromium(
     context = browser.new_context(timezone_id="Asia/Tokyo", locale="en-GB")
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    watch(page, problems)
 
-    page.goto(f"{root}/login/{made[1]}")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, root, token)
     page.goto(f"{root}/organise/series/{SLUG}")
     page.get_by_role("link", name="Import a file").click()
     html_checker.assert_valid(page.content(), "upload")

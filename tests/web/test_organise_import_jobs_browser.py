@@ -6,7 +6,6 @@ its JSON status (external script, under the site's CSP) and then shows the summa
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,14 +17,13 @@ from flask import Flask
 from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
-from events import accounts, import_jobs, importer
-from events.db import transaction
-from events.models import Event, ImportJob, Series
+from events import import_jobs
+from events.models import Event, ImportJob
 from mail.worker import run_imports
+from tests.support.browsing import serving, sign_in, watch
 from tests.web.test_organise_browser import shot
-from tests.web.test_organise_import_browser import SLUG, talk
+from tests.web.test_organise_import_browser import SLUG, kyoto_owner, talk
 from tests.web.test_pages_browser import CHROMIUM, browser  # noqa: F401  (fixture by name)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium")
@@ -36,14 +34,8 @@ WriteFile = Callable[[str, "str | bytes"], Path]
 @pytest.fixture
 def site(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
     """The app served on 127.0.0.1, handing files of more than 3 talks to the worker."""
-    app = make_app(import_background_talks=3)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(lambda _: make_app(import_background_talks=3)) as served:
+        yield served
 
 
 def test_large_import_progress_and_summary_in_chromium(
@@ -54,28 +46,15 @@ def test_large_import_progress_and_summary_in_chromium(
     html_checker: Any,
 ) -> None:
     _, root = site
-    series = {"slug": SLUG, "name": "Kyoto topology", "timezone": "Asia/Tokyo"}
-    base = {"series": [{**series, "events": [talk(1), talk(2)]}]}
-    importer.import_files(sessions, [write_file("base.yaml", yaml.safe_dump(base))])
-    now = datetime.now(UTC)
-    with transaction(sessions) as session:
-        found = session.scalar(select(Series).where(Series.slug == SLUG))
-        assert found is not None
-        accounts.set_role(session, found, "mei@example.org", accounts.OWNER, now)
-        made = accounts.create_signin(
-            session, "mei@example.org", now, browser_nonce=None, signup="open"
-        )
-        assert made is not None
+    token = kyoto_owner(sessions, write_file, [talk(1), talk(2)])
     big = [talk(1), talk(2, title="Braids")] + [talk(n) for n in range(3, 9)]
     path = write_file("big.yaml", yaml.safe_dump({"events": big}))
     context = browser.new_context(timezone_id="Asia/Tokyo", locale="en-GB")
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    watch(page, problems)
 
-    page.goto(f"{root}/login/{made[1]}")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, root, token)
     page.goto(f"{root}/organise/series/{SLUG}/import")
     page.get_by_label("File", exact=True).set_input_files(str(path))
     page.get_by_role("button", name="Preview the import").click()

@@ -12,12 +12,10 @@ from typing import Any
 import pytest
 import yaml
 from flask import Flask
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import accounts, importer
-from events.db import transaction
-from events.models import Series
+from events import importer
+from tests.support.browsing import owner_signin, sign_in, watch
 from tests.web.test_history_browser import site  # noqa: F401  (fixture by name)
 from tests.web.test_organise_browser import shot
 from tests.web.test_pages_browser import CHROMIUM, browser  # noqa: F401  (fixture by name)
@@ -61,20 +59,11 @@ def test_a_token_made_in_chromium_is_shown_once_and_works_with_the_api(
     data["series"][0]["events"] = [talk]  # type: ignore[index]
     importer.import_files(sessions, [write_file("k.yaml", yaml.safe_dump(data))])
     now = datetime.now(UTC)
-    with transaction(sessions) as session:
-        found = session.scalar(select(Series).where(Series.slug == SLUG))
-        assert found is not None
-        accounts.set_role(session, found, "mei@example.org", accounts.OWNER, now)
-        made = accounts.create_signin(
-            session, "mei@example.org", now, browser_nonce=None, signup="open"
-        )
-        assert made is not None
+    token = owner_signin(sessions, SLUG, "mei@example.org", now)
     problems: list[str] = []
     page = browser.new_context(locale="en-GB").new_page()
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(f"{root}/login/{made[1]}")
-    page.get_by_role("button", name="Sign in").click()
+    watch(page, problems)
+    sign_in(page, root, token)
     page.goto(f"{root}/organise/tokens")
     page.get_by_label("Label (what the token is for)").focus()
     page.keyboard.type("sync script")

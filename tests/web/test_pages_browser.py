@@ -6,7 +6,6 @@ set per context, so these tests see what a visitor in Lisbon or New York sees.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 from events import importer
 from events.models import Event
 from feeds.links import Links
 from server import sample_data_path
 from tests.conftest import BASE_URL
+from tests.support.browsing import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -54,13 +53,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def live_url(app: Flask) -> Iterator[str]:
     """Serve `app` from a real HTTP server thread on 127.0.0.1 and return its root URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(lambda _: app) as (_, root):
+        yield root
 
 
 @pytest.fixture

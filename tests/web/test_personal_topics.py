@@ -16,32 +16,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import EnvironBuilder
 
 from events import store, topics
-from events.clock import SYSTEM_CLOCK
-from events.models import Event, Series, Subscriber, Subscription, Topic
-from events.schemas import validate_event
+from events.models import Event, Series, Subscription, Topic
 from mail import subscribers
+from tests.support.records import add_reader, edit_talk
+from tests.support.topical import add_math_topics
 from tests.web.test_fastpath import _answer, _fast
 from tests.web.test_stored_feeds import TOKEN
 
+EDITED = ("speakers", "topics")  # kept by an edit
 PERSONAL = [f"/s/{TOKEN}.ics", f"/s/{TOKEN}.rss"]
-
-
-def _edit(sessions: sessionmaker[Session], event_id: str, **changes: object) -> None:
-    """Edit a talk through the store (as the API and the organiser pages do)."""
-    with sessions() as session, session.begin():
-        event = store.get_event(session, event_id)
-        data = {
-            "id": event.id,
-            "title": event.title,
-            "speakers": event.speakers,
-            "timezone": event.timezone,
-            "start": event.start_local,
-            "end": event.end_local,
-            "topics": event.topics,
-            **changes,
-        }
-        record = validate_event(data, store.series_record(event.series))
-        store.upsert_event(session, event.series, record, SYSTEM_CLOCK.now())
 
 
 def _month() -> str:
@@ -61,8 +44,7 @@ def site(
     Mathematics: alpha's talk is on it too, gamma is on the subtopic, beta on nothing, and
     an unlisted series on Mathematics stays out."""
     with sessions() as session, session.begin():
-        topics.add_topic(session, "math", "Mathematics")
-        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        add_math_topics(session)
     make_series(slug="alpha", name="Seminar alpha")
     make_series(slug="beta", name="Seminar beta")
     make_series(slug="gamma", name="Seminar gamma", topics=["math-ap"])
@@ -86,16 +68,7 @@ def site(
         )
     now = datetime.now(UTC)
     with sessions() as session, session.begin():
-        reader = Subscriber(
-            email="reader@example.org",
-            timezone="UTC",
-            token=TOKEN,
-            confirmed_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(reader)
-        session.flush()
+        reader = add_reader(session, "reader@example.org", "UTC", TOKEN, now)
         alpha = store.get_series(session, "alpha")
         math = session.scalars(select(Topic).where(Topic.slug == "math")).one()
         for target in ({"series_id": alpha.id}, {"topic_id": math.id}):
@@ -148,17 +121,17 @@ def test_topic_changes_reach_the_personal_feed_on_the_next_request(
     for url in PERSONAL:
         client.get(url)
 
-    _edit(sessions, "t1", topics=["Analysis of PDEs"])  # a talk joins a followed topic
+    edit_talk(sessions, "t1", EDITED, topics=["Analysis of PDEs"])  # a talk joins a followed topic
     assert _has(_fresh(site), "Beta talk")
-    _edit(sessions, "t1", title="Beta talk renamed")  # any edit of such a talk
+    edit_talk(sessions, "t1", EDITED, title="Beta talk renamed")  # any edit of such a talk
     assert _has(_fresh(site), "Beta talk renamed")
-    _edit(sessions, "t1", topics=[])  # and leaves it
+    edit_talk(sessions, "t1", EDITED, topics=[])  # and leaves it
     assert not _has(_fresh(site), "Beta talk")
 
     make_series(slug="gamma", name="Seminar gamma", topics=[])  # a series leaves the topic
     assert not _has(_fresh(site), "Gamma talk")
 
-    _edit(sessions, "t1", topics=["math-ap"])
+    edit_talk(sessions, "t1", EDITED, topics=["math-ap"])
     assert _has(_fresh(site), "Beta talk")
     with sessions() as session, session.begin():
         topics.remove_topic(session, "math-ap")  # a taxonomy change: beta's talk leaves

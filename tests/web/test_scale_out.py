@@ -116,14 +116,6 @@ def nodes(
             log.close()
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_two_nodes_and_three_workers_behave_like_one(
     nodes: tuple[list[int], dict[str, str]],
     sessions: sessionmaker[Session],

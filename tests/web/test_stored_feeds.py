@@ -14,10 +14,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import store
-from events.clock import SYSTEM_CLOCK
-from events.models import Event, RenderedDocument, Series, Subscriber, Subscription
+from events.models import Event, RenderedDocument, Series, Subscription
 from events.reader import Reader
-from events.schemas import validate_event
+from tests.support.records import add_reader, edit_talk
 from web.fastpath import StoredFeeds
 
 TOKEN = "t" * 40
@@ -54,36 +53,14 @@ def fast_reader(app: Flask) -> Reader:
 
 
 def _retitle(sessions: sessionmaker[Session], event_id: str, title: str) -> None:
-    with sessions() as session, session.begin():
-        event = store.get_event(session, event_id)
-        data = {
-            "id": event.id,
-            "title": title,
-            "speakers": event.speakers,
-            "abstract": event.abstract,
-            "timezone": event.timezone,
-            "start": event.start_local,
-            "end": event.end_local,
-            "status": event.status,
-            "tags": event.tags,
-        }
-        record = validate_event(data, store.series_record(event.series))
-        store.upsert_event(session, event.series, record, SYSTEM_CLOCK.now())
+    """Retitle a talk through the validation path, its speakers, abstract, status, tags kept."""
+    edit_talk(sessions, event_id, ("speakers", "abstract", "status", "tags"), title=title)
 
 
 def _follow(sessions: sessionmaker[Session], slugs: list[str]) -> None:
     now = datetime.now(UTC)
     with sessions() as session, session.begin():
-        reader = Subscriber(
-            email="reader@example.org",
-            timezone="Asia/Shanghai",
-            token=TOKEN,
-            confirmed_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(reader)
-        session.flush()
+        reader = add_reader(session, "reader@example.org", "Asia/Shanghai", TOKEN, now)
         for slug in slugs:
             series = store.get_series(session, slug)
             session.add(

@@ -4,46 +4,23 @@ language and zone is its own version, visible on the very next request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from sqlalchemy import delete, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import store, topics
-from events.clock import SYSTEM_CLOCK, FrozenClock
+from events import topics
+from events.clock import FrozenClock
 from events.models import Event, RenderedDocument, Series
-from events.schemas import validate_event
-from tests.web.test_stored_feeds import fast_reader
+from tests.support.records import edit_talk
+from tests.web.test_stored_feeds import statements
 from web.security import SECURITY_HEADERS
 
 START = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 PAGES = ["/", "/series/alpha", "/events/a1"]
-
-
-@contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Collect the SQL statements `app` runs."""
-    from web.context import state
-
-    seen: list[str] = []
-
-    def count(*args: object) -> None:
-        seen.append(" ".join(str(args[2]).split()))
-
-    engine = state(app).engine
-    sa_event.listen(engine, "before_cursor_execute", count)
-    reader = fast_reader(app)  # the fast path's reads (web.fastpath) too
-    reader.on_execute.append(seen.append)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
-        reader.on_execute.remove(seen.append)
 
 
 @pytest.fixture
@@ -65,22 +42,6 @@ def site(
     make_event("alpha", id="a2", title="Second alpha talk", start="2030-03-08 09:30", end="10:00")
     make_event("beta", id="b1", title="Beta talk", start="2030-03-02 09:30", end="10:00")
     return make_app(clock=clock)
-
-
-def _retitle(sessions: sessionmaker[Session], event_id: str, title: str) -> None:
-    with sessions() as session, session.begin():
-        event = store.get_event(session, event_id)
-        data = {
-            "id": event.id,
-            "title": title,
-            "speakers": event.speakers,
-            "abstract": event.abstract,
-            "timezone": event.timezone,
-            "start": event.start_local,
-            "end": event.end_local,
-        }
-        record = validate_event(data, store.series_record(event.series))
-        store.upsert_event(session, event.series, record, SYSTEM_CLOCK.now())
 
 
 def _stored_pages(sessions: sessionmaker[Session]) -> int:
@@ -121,7 +82,7 @@ def test_every_edit_is_on_the_next_page(
     for url in PAGES:
         assert b"First alpha talk" in client.get(url).data, url
 
-    _retitle(sessions, "a1", "Renamed alpha talk")
+    edit_talk(sessions, "a1", ("speakers", "abstract"), title="Renamed alpha talk")
     for url in PAGES:
         body = client.get(url).data
         assert b"Renamed alpha talk" in body and b"First alpha talk" not in body, url

@@ -13,10 +13,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import topics
 from events.models import Outbox, Series, Subscriber, Subscription
 from mail import subscribers
 from tests.support.mailtools import csrf
+from tests.support.topical import add_math_topics
 
 SLUG = "lisbon-ml"
 FORM = f"/series/{SLUG}/subscribe"
@@ -27,8 +27,7 @@ def content(sessions: sessionmaker[Session], make_series: Callable[..., Series])
     """A series and the topic Mathematics › Analysis of PDEs."""
     make_series()
     with sessions() as session, session.begin():
-        topics.add_topic(session, "math", "Mathematics")
-        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        add_math_topics(session)
 
 
 def _subscriptions(sessions: sessionmaker[Session], email: str) -> dict[str, Subscription]:

@@ -4,11 +4,10 @@ them speaks it, through the real SMTP path."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,22 +18,6 @@ from events.config import Settings
 from events.models import Event, Series, Subscriber
 from mail import outbox, sender
 from tests.support.mailtools import SmtpServer, csrf, link, path_of, text_part
-from web.context import state
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail_settings(app: Flask, smtp: SmtpServer) -> Settings:
-    """The app's settings pointed at the test SMTP server."""
-    return state(app).settings.model_copy(update={"smtp_url": smtp.url})
 
 
 @pytest.fixture

@@ -4,41 +4,21 @@ series and through its topic gets one email about it, not two."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import store, topics
+from events import store
 from events.clock import SYSTEM_CLOCK
 from events.config import Settings
 from events.models import Event, Outbox, Series, Subscriber
 from mail import outbox, sender, subscribers
 from tests.support.mailtools import SmtpServer, csrf, link, path_of
-from web.context import state
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail_settings(app: Flask, smtp: SmtpServer) -> Settings:
-    """The app's settings pointed at the test SMTP server."""
-    return state(app).settings.model_copy(update={"smtp_url": smtp.url})
-
-
-def _day(days: int) -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d 12:00")
+from tests.support.topical import add_math_topics, day
 
 
 @pytest.fixture
@@ -49,11 +29,10 @@ def content(
 ) -> None:
     """Mathematics › Analysis of PDEs: a PDE seminar on it, and one talk of another series."""
     with sessions() as session, session.begin():
-        topics.add_topic(session, "math", "Mathematics")
-        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        add_math_topics(session)
     make_series(slug="pde", name="PDE seminar", topics=["math-ap"])
     make_series(slug="other", name="Other seminar", timezone="Asia/Shanghai")
-    make_event(series="other", id="o2", title="Unrelated talk", start=_day(4), end="13:00")
+    make_event(series="other", id="o2", title="Unrelated talk", start=day(4), end="13:00")
 
 
 def deliver(sessions: sessionmaker[Session], settings: Settings) -> None:
@@ -96,7 +75,7 @@ def test_topic_page_offers_emails_and_subscribing_works_like_a_series(
     assert "Topic: Mathematics" in manage and 'name="frequency-topic:math"' in manage
     # A new talk of a series on a subtopic is announced to the topic's reader.
     event = make_event(
-        series="pde", id="p1", title="Viscosity solutions", start=_day(2), end="13:00"
+        series="pde", id="p1", title="Viscosity solutions", start=day(2), end="13:00"
     )
     with sessions() as session, session.begin():
         assert outbox.announce(session, store.get_event(session, event.id), SYSTEM_CLOCK.now())
@@ -119,7 +98,7 @@ def test_one_email_per_talk_for_a_reader_of_both_its_series_and_its_topic(
         subscribers.add_confirmed(session, "topic@example.org", ["topic:math"], "UTC", now)
         token = both.token
     event = make_event(
-        series="pde", id="p1", title="Viscosity solutions", start=_day(2), end="13:00"
+        series="pde", id="p1", title="Viscosity solutions", start=day(2), end="13:00"
     )
     with sessions() as session, session.begin():
         assert outbox.announce(session, store.get_event(session, event.id), now) == 2
@@ -157,9 +136,9 @@ def test_a_topic_digest_leaves_out_talks_announced_through_the_series(
         for subscription in reader.subscriptions:
             if subscription.topic_id is not None:
                 subscription.frequency = "daily"
-    announced = make_event(series="pde", id="p1", title="Announced", start=_day(2), end="13:00")
+    announced = make_event(series="pde", id="p1", title="Announced", start=day(2), end="13:00")
     make_event(
-        series="other", id="o1", title="On topic", start=_day(3), end="13:00", topics=["math-ap"]
+        series="other", id="o1", title="On topic", start=day(3), end="13:00", topics=["math-ap"]
     )
     with sessions() as session, session.begin():
         outbox.announce(session, store.get_event(session, announced.id), now)

@@ -6,7 +6,7 @@ the very next request."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
@@ -15,16 +15,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import store, topics
-from events.clock import SYSTEM_CLOCK
 from events.models import Event, RenderedDocument, Series
-from events.schemas import validate_event, validate_series
+from events.schemas import validate_series
+from tests.support.records import edit_talk
+from tests.support.topical import add_math_topics, day
 from tests.web.test_stored_feeds import statements
 
 FEEDS = [f"/topics/math.{fmt}" for fmt in ("ics", "rss", "atom", "json")]
-
-
-def _day(days: int) -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d 12:00")
 
 
 @pytest.fixture
@@ -34,37 +31,20 @@ def content(
     make_event: Callable[..., Event],
 ) -> None:
     with sessions() as session, session.begin():
-        topics.add_topic(session, "math", "Mathematics")
-        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        add_math_topics(session)
         topics.add_topic(session, "l" * 100, "A topic with a long slug")
     make_series(slug="pde", name="PDE seminar", topics=["math-ap"])
     make_series(slug="other", name="Other seminar")
     make_series(slug="third", name="Third seminar")
-    make_event(series="pde", id="p1", title="Viscosity solutions", start=_day(2), end="13:00")
-    make_event(series="other", id="o1", title="Heat kernels", start=_day(3), end="13:00")
-    make_event(series="other", id="o2", title="Unrelated talk", start=_day(4), end="13:00")
-    make_event(series="third", id="t1", title="Graph colouring", start=_day(5), end="13:00")
+    make_event(series="pde", id="p1", title="Viscosity solutions", start=day(2), end="13:00")
+    make_event(series="other", id="o1", title="Heat kernels", start=day(3), end="13:00")
+    make_event(series="other", id="o2", title="Unrelated talk", start=day(4), end="13:00")
+    make_event(series="third", id="t1", title="Graph colouring", start=day(5), end="13:00")
     with sessions() as session, session.begin():  # o1 joins the topic; o2 has a keyword
         event = store.get_event(session, "o1")
         event.topics = ["Mathematics"]
         topics.link_event(session, event)
         store.get_event(session, "o2").topics = ["Number theory"]
-
-
-def _retitle(sessions: sessionmaker[Session], event_id: str, title: str) -> None:
-    """Edit a talk's title the way the API and imports do (its topics kept)."""
-    with sessions() as session, session.begin():
-        event = store.get_event(session, event_id)
-        data = {
-            "id": event.id,
-            "title": title,
-            "timezone": event.timezone,
-            "start": event.start_local,
-            "end": event.end_local,
-            "topics": event.topics,
-        }
-        record = validate_event(data, store.series_record(event.series))
-        store.upsert_event(session, event.series, record, SYSTEM_CLOCK.now())
 
 
 def _set_series_topics(sessions: sessionmaker[Session], slug: str, names: list[str]) -> None:
@@ -121,9 +101,11 @@ def test_every_change_to_a_topic_shows_on_the_next_request(
                 assert text not in answer.data, (url, text)
             etags[url] = answer.headers["ETag"]
 
-    _retitle(sessions, "o1", "Heat kernels revisited")  # a talk linked directly
+    edit_talk(sessions, "o1", ["topics"], title="Heat kernels revisited")  # a talk linked directly
     changed([b"Heat kernels revisited"], [])
-    _retitle(sessions, "p1", "Viscosity solutions II")  # a talk linked through its series
+    edit_talk(
+        sessions, "p1", ["topics"], title="Viscosity solutions II"
+    )  # a talk linked through its series
     changed([b"Viscosity solutions II"], [])
     _set_series_topics(sessions, "third", ["math"])  # another series joins the topic
     changed([b"Graph colouring"], [])

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 import feedparser
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import topics
 from events.models import Event, Series
 from tests.support.parsers import all_parsers
-
-
-def _day(days: int) -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d 12:00")
+from tests.support.topical import add_math_topics, day
 
 
 @pytest.fixture
@@ -26,20 +21,19 @@ def content(
     make_event: Callable[..., Event],
 ) -> None:
     with sessions() as session, session.begin():
-        topics.add_topic(session, "math", "Mathematics", description="All of mathematics.")
-        topics.add_topic(session, "math-ap", "Analysis of PDEs", parent="math")
+        add_math_topics(session, description="All of mathematics.")
     make_series(slug="pde", name="PDE seminar", topics=["math-ap"])
     make_series(slug="other", name="Other seminar", timezone="Asia/Shanghai")
-    make_event(series="pde", id="p1", title="Viscosity solutions", start=_day(2), end="13:00")
+    make_event(series="pde", id="p1", title="Viscosity solutions", start=day(2), end="13:00")
     make_event(
         series="other",
         id="o1",
         title="偏微分方程的数值方法",
-        start=_day(3),
+        start=day(3),
         end="13:00",
         topics=["Mathematics › Analysis of PDEs", "numerics"],
     )
-    make_event(series="other", id="o2", title="Unrelated talk", start=_day(4), end="13:00")
+    make_event(series="other", id="o2", title="Unrelated talk", start=day(4), end="13:00")
 
 
 def test_topic_page(client: FlaskClient, content: None) -> None:

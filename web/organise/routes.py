@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from events import accounts, listings, times
+from events import accounts, importer, listings, times
 from events.errors import InvalidRecord, NotFound
 from events.models import Event, Organiser, Series, Subscription, TalkDraft
 from events.schemas import validate_series
@@ -379,7 +379,7 @@ def talk(talk_id: str) -> Any:
     found, series, _unused = _talk(talk_id)
     form = TalkForm()
     if request.method == "GET":
-        data = found.data if isinstance(found, TalkDraft) else accounts.talk_input(found)
+        data = found.data if isinstance(found, TalkDraft) else importer.event_input(found)
         fill_talk(form, data, series)
         form.version.data = accounts.talk_version(found)
         return _talk_page(form, series, found)
