@@ -38,7 +38,9 @@ class Series(Base):
     translations: Mapped[dict[str, SeriesTranslation]] = mapped_column(
         JSON, default=dict, server_default=text("'{}'")
     )
-    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    # Indexed (migration 0022b): the public series' summary reads only their rows, not
+    # the dead row versions the feed triggers leave behind on PostgreSQL.
+    visibility: Mapped[str] = mapped_column(String(16), default="public", index=True)
     location: Mapped[Location | None] = mapped_column(JSON)
     meeting: Mapped[Meeting | None] = mapped_column(JSON)
     auto_announce: Mapped[bool] = mapped_column(Boolean, default=False)
