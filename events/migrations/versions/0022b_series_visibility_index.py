@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0022b_series_visibility_index"
-down_revision = "0021_subscriber_language"
+down_revision = "0022c_organiser_language"
 branch_labels = None
 depends_on = None
 
