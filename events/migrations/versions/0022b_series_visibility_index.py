@@ -1,7 +1,7 @@
 """series: an index on visibility, so the public series' summary reads only their rows
 
 Revision ID: 0022b_series_visibility_index
-Revises: 0021_subscriber_language
+Revises: 0022c_organiser_language
 Create Date: 2026-12-01 11:20:00
 
 The site-wide feeds, the home page and the API list take their version from one aggregate
