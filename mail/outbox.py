@@ -563,15 +563,24 @@ def _announced(
 def queue_digests(session: Session, now: datetime) -> int:
     """Queue the daily and weekly digests due now: per subscriber and period, the new and
     changed talks of the series followed at that frequency; nothing when nothing is new."""
-    due: dict[int, tuple[Subscriber, dict[str, str]]] = {}
-    for subscriber in _active(session):
+    # Per zone, not per reader: only the readers of zones where a digest is due are loaded.
+    zones = session.scalars(select(Subscriber.timezone).where(*_mailable()).distinct())
+    by_zone: dict[str, dict[str, str]] = {}
+    for zone in zones:
         periods = {
             frequency: period
             for frequency in DIGEST_FREQUENCIES
-            if (period := digest_period(now, subscriber.timezone, frequency)) is not None
+            if (period := digest_period(now, zone, frequency)) is not None
         }
         if periods:
-            due[subscriber.id] = (subscriber, periods)
+            by_zone[zone] = periods
+    if not by_zone:
+        return 0
+    readers = select(Subscriber).where(*_mailable(), Subscriber.timezone.in_(sorted(by_zone)))
+    due: dict[int, tuple[Subscriber, dict[str, str]]] = {
+        subscriber.id: (subscriber, by_zone[subscriber.timezone])
+        for subscriber in session.scalars(readers.order_by(Subscriber.id))
+    }
     rows: list[Row] = []
     marks: dict[str, list[tuple[int, Event, bool]]] = {}
     ids = list(due)
