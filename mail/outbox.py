@@ -459,6 +459,7 @@ DIGEST_HOUR = 7  # digests go out at 07:00 in the reader's zone
 DIGEST_GRACE_HOURS = 3  # a worker that was down sends them until 10:00; later, next time
 DIGEST_WEEKDAY = 0  # weekly digests on Mondays
 DIGEST_MAX_TALKS = 100  # the earliest ones; the rest wait for the next digest
+DIGEST_CHUNK = 2000  # readers per query (on PostgreSQL, a scan of subscription per chunk)
 
 
 def digest_period(now: datetime, zone: str, frequency: str) -> str | None:
@@ -584,12 +585,13 @@ def queue_digests(session: Session, now: datetime) -> int:
     rows: list[Row] = []
     marks: dict[str, list[tuple[int, Event, bool]]] = {}
     ids = list(due)
-    for start in range(0, len(ids), 500):
+    for start in range(0, len(ids), DIGEST_CHUNK):
         found: dict[tuple[int, str], list[tuple[Event, int | None]]] = {}
-        candidates = _digest_candidates(session, ids[start : start + 500], now)
+        batch = ids[start : start + DIGEST_CHUNK]
+        candidates = _digest_candidates(session, batch, now)
         # One email per talk however it is followed: a talk announced to the reader (they
         # follow it another way too, for every talk) stays out of their digests.
-        taken = _announced(session, ids[start : start + 500], {c.event.id for c in candidates})
+        taken = _announced(session, batch, {c.event.id for c in candidates})
         for sid, frequency, cancellations, event, seen in candidates:
             if frequency not in due[sid][1] or (sid, event.id) in taken:
                 continue
