@@ -30,11 +30,12 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from events import access, accounts, times
 from events.config import Settings
+from events.db import UTCDateTime
 from events.models import (
     TALK_KINDS,
     DigestedTalk,
@@ -153,28 +154,28 @@ def queue(session: Session, rows: Iterable[Row], now: datetime) -> int:
         existing.update(
             session.scalars(select(Outbox.dedupe_key).where(Outbox.dedupe_key.in_(chunk)))
         )
-    added = 0
+    values: list[dict[str, Any]] = []
     for kind, key, subscriber, event_id, payload in pending:
         if key in existing:
             continue
         existing.add(key)
-        session.add(
-            Outbox(
-                kind=kind,
-                dedupe_key=key,
-                subscriber_id=subscriber.id,
-                event_id=event_id,
-                recipient=subscriber.email,
-                payload=payload,
-                status="queued",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+        values.append(
+            {
+                "kind": kind,
+                "dedupe_key": key,
+                "subscriber_id": subscriber.id,
+                "event_id": event_id,
+                "recipient": subscriber.email,
+                "payload": payload,
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
         )
-        added += 1
-    session.flush()
-    return added
+    if values:  # one executemany, not an ORM flush of one object per row
+        session.execute(insert(Outbox), values)
+    return len(values)
 
 
 def queue_confirmation(session: Session, subscriber: Subscriber, now: datetime) -> int:
@@ -458,6 +459,7 @@ DIGEST_HOUR = 7  # digests go out at 07:00 in the reader's zone
 DIGEST_GRACE_HOURS = 3  # a worker that was down sends them until 10:00; later, next time
 DIGEST_WEEKDAY = 0  # weekly digests on Mondays
 DIGEST_MAX_TALKS = 100  # the earliest ones; the rest wait for the next digest
+DIGEST_CHUNK = 2000  # readers per query (on PostgreSQL, a scan of subscription per chunk)
 
 
 def digest_period(now: datetime, zone: str, frequency: str) -> str | None:
@@ -562,24 +564,34 @@ def _announced(
 def queue_digests(session: Session, now: datetime) -> int:
     """Queue the daily and weekly digests due now: per subscriber and period, the new and
     changed talks of the series followed at that frequency; nothing when nothing is new."""
-    due: dict[int, tuple[Subscriber, dict[str, str]]] = {}
-    for subscriber in _active(session):
+    # Per zone, not per reader: only the readers of zones where a digest is due are loaded.
+    zones = session.scalars(select(Subscriber.timezone).where(*_mailable()).distinct())
+    by_zone: dict[str, dict[str, str]] = {}
+    for zone in zones:
         periods = {
             frequency: period
             for frequency in DIGEST_FREQUENCIES
-            if (period := digest_period(now, subscriber.timezone, frequency)) is not None
+            if (period := digest_period(now, zone, frequency)) is not None
         }
         if periods:
-            due[subscriber.id] = (subscriber, periods)
+            by_zone[zone] = periods
+    if not by_zone:
+        return 0
+    readers = select(Subscriber).where(*_mailable(), Subscriber.timezone.in_(sorted(by_zone)))
+    due: dict[int, tuple[Subscriber, dict[str, str]]] = {
+        subscriber.id: (subscriber, by_zone[subscriber.timezone])
+        for subscriber in session.scalars(readers.order_by(Subscriber.id))
+    }
     rows: list[Row] = []
     marks: dict[str, list[tuple[int, Event, bool]]] = {}
     ids = list(due)
-    for start in range(0, len(ids), 500):
+    for start in range(0, len(ids), DIGEST_CHUNK):
         found: dict[tuple[int, str], list[tuple[Event, int | None]]] = {}
-        candidates = _digest_candidates(session, ids[start : start + 500], now)
+        batch = ids[start : start + DIGEST_CHUNK]
+        candidates = _digest_candidates(session, batch, now)
         # One email per talk however it is followed: a talk announced to the reader (they
         # follow it another way too, for every talk) stays out of their digests.
-        taken = _announced(session, ids[start : start + 500], {c.event.id for c in candidates})
+        taken = _announced(session, batch, {c.event.id for c in candidates})
         for sid, frequency, cancellations, event, seen in candidates:
             if frequency not in due[sid][1] or (sid, event.id) in taken:
                 continue
@@ -621,7 +633,35 @@ def _mark_digested(session: Session, talks: list[tuple[int, Event, bool]], now: 
     ]
     seen = [value for value, (_, _, again) in zip(values, talks, strict=True) if again]
     new = [value for value, (_, _, again) in zip(values, talks, strict=True) if not again]
+    if session.connection().dialect.name == "postgresql":
+        # One statement each over arrays: an executemany of 10,000s of rows is round trips.
+        for rows, statement in ((seen, _PG_UPDATE_DIGESTED), (new, _PG_INSERT_DIGESTED)):
+            if rows:
+                session.execute(
+                    statement,
+                    {
+                        "sids": [row["subscriber_id"] for row in rows],
+                        "eids": [row["event_id"] for row in rows],
+                        "seqs": [row["sequence"] for row in rows],
+                        "now": now,
+                    },
+                )
+        return
     if seen:  # by primary key, executemany
         session.execute(update(DigestedTalk), seen)
     if new:
         session.execute(insert(DigestedTalk), new)
+
+
+_PG_ROWS = (
+    "unnest(CAST(:sids AS integer[]), CAST(:eids AS varchar[]), CAST(:seqs AS integer[]))"
+    " AS t(sid, eid, seq)"
+)
+_PG_INSERT_DIGESTED = text(
+    "INSERT INTO digested_talk (subscriber_id, event_id, sequence, digested_at)"
+    f" SELECT sid, eid, seq, :now FROM {_PG_ROWS}"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+_PG_UPDATE_DIGESTED = text(
+    f"UPDATE digested_talk SET sequence = t.seq, digested_at = :now FROM {_PG_ROWS}"
+    " WHERE digested_talk.subscriber_id = t.sid AND digested_talk.event_id = t.eid"
+).bindparams(bindparam("now", type_=UTCDateTime()))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from events import store
 from events.clock import SYSTEM_CLOCK, FrozenClock
 from events.config import Settings
-from events.models import Event, Outbox, Subscription
+from events.models import DigestedTalk, Event, Outbox, Subscription
 from events.schemas import validate_event
 from mail import subscribers
 from mail.worker import Worker
@@ -98,6 +98,17 @@ def test_daily_digest_at_seven_in_shanghai_and_in_lisbon_only_new_or_changed(
     with sessions() as session:
         keys = session.scalars(select(Outbox.dedupe_key).where(Outbox.kind == "digest")).all()
     assert len(keys) == len(set(keys)) == 4
+    # Each talk recorded once per reader, at its current sequence (the moved one updated).
+    with sessions() as session:
+        query = select(DigestedTalk.sequence, Event.sequence, DigestedTalk.digested_at).join(
+            Event, Event.id == DigestedTalk.event_id
+        )
+        marks = session.execute(query).all()
+    assert len(marks) == 4 and all(seen == current for seen, current, _ in marks)
+    assert sorted({at for _, _, at in marks}) == [
+        datetime(2026, 12, 3, 23, 0, tzinfo=UTC),
+        datetime(2026, 12, 4, 7, 0, tzinfo=UTC),
+    ]
 
 
 def test_weekly_digest_on_monday_at_seven_lisbon_time_across_the_dst_change(
