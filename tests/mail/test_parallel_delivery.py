@@ -7,11 +7,9 @@ and stopping hands the rows not taken back to the queue with no attempt counted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
-from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,24 +20,8 @@ from events.models import Event, Outbox, Subscriber
 from mail import outbox, sender, subscribers
 from mail.worker import Worker
 from tests.support.mailtools import SmtpServer
-from web.context import state
 
 FUTURE = (SYSTEM_CLOCK.now() + timedelta(days=30)).strftime("%Y-%m-%d")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1, stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail_settings(app: Flask, smtp: SmtpServer) -> Settings:
-    """The app's settings pointed at the test SMTP server."""
-    return state(app).settings.model_copy(update={"smtp_url": smtp.url})
 
 
 def add_many(sessions: sessionmaker[Session], addresses: list[str]) -> None:

@@ -56,3 +56,21 @@ def assert_complete(found: Catalog, ids: set[str], locale: str) -> None:
     for message in found:
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         assert all(strings), f"{locale}: empty plural form of {message.id!r}"
+
+
+PLURAL_FORMS = {"pt_PT": 3, "zh_Hans": 1}  # CLDR: pt-PT one/many/other; Chinese other
+
+
+def assert_plurals(found: Catalog, messages: set[str | tuple[str, str]], locale: str) -> None:
+    """Every text counted with ngettext is a plural entry with the same singular and plural
+    ids and every plural form of the language translated (a changed plural id fails too)."""
+    plurals = sorted(m for m in messages if isinstance(m, tuple))
+    assert plurals, "the extractor sees ngettext"
+    assert found.num_plurals == PLURAL_FORMS[locale]
+    for singular, plural in plurals:
+        entry = found.get(singular)
+        assert entry is not None and entry.pluralizable, f"{locale}: {singular!r} is not plural"
+        assert tuple(entry.id[:2]) == (singular, plural), f"{locale}: stale plural {entry.id!r}"
+        strings = entry.string
+        assert isinstance(strings, tuple) and len(strings) == found.num_plurals, entry.id
+        assert all(strings), f"{locale}: empty plural form of {singular!r}"

@@ -21,7 +21,7 @@ from events import importer
 from feeds import display
 from server import sample_data_path
 from tests.support import catalogs
-from tests.support.catalogs import assert_complete, template_ids
+from tests.support.catalogs import assert_complete, assert_plurals, template_ids
 from web import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,24 +60,10 @@ def test_every_message_is_translated(ids: set[str], locale: str) -> None:
     assert_complete(catalog(locale), ids, locale)
 
 
-PLURAL_FORMS = {"pt_PT": 3, "zh_Hans": 1}  # CLDR: pt-PT one/many/other; Chinese other
-
-
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_plural_message_has_all_its_forms(locale: str) -> None:
-    """A text counted with ngettext is a plural entry with the same singular and plural ids
-    and every plural form of the language translated (a changed plural id fails here too)."""
-    plurals = sorted(m for m in source_messages() if isinstance(m, tuple))
-    assert plurals, "the extractor sees ngettext"
-    found = catalog(locale)
-    assert found.num_plurals == PLURAL_FORMS[locale]
-    for singular, plural in plurals:
-        entry = found.get(singular)
-        assert entry is not None and entry.pluralizable, f"{locale}: {singular!r} is not plural"
-        assert tuple(entry.id[:2]) == (singular, plural), f"{locale}: stale plural {entry.id!r}"
-        strings = entry.string
-        assert isinstance(strings, tuple) and len(strings) == found.num_plurals, entry.id
-        assert all(strings), f"{locale}: empty plural form of {singular!r}"
+    """A text counted with ngettext is a plural entry with all its forms translated."""
+    assert_plurals(catalog(locale), source_messages(), locale)
 
 
 def test_the_template_matches_the_sources(ids: set[str]) -> None:
