@@ -31,7 +31,8 @@ def test_web_unit_runs_gunicorn_as_documented_after_migrating() -> None:
 
 def test_worker_unit_runs_the_worker_or_the_send_loop() -> None:
     commands = _commands("eventfeed-worker.service", "ExecStart")
-    assert [c[1:] for c in commands] == [["worker"], ["send", "--loop"]]
+    assert [c[1:] for c in commands] == [["worker", "--connections", "3"], ["send", "--loop"]]
     names = {c[1] for c in commands}
     assert names & set(cli.commands), "neither `eventfeed worker` nor `eventfeed send` exists"
     assert "--loop" in {p.opts[0] for p in cli.commands["send"].params}
+    assert "--connections" in {o for p in cli.commands["worker"].params for o in p.opts}
