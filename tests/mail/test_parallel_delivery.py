@@ -13,28 +13,13 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from events import store
 from events.clock import SYSTEM_CLOCK, FrozenClock
 from events.config import Settings
 from events.models import Event, Outbox, Subscriber
-from mail import outbox, sender, subscribers
+from mail import sender
 from mail.worker import Worker
+from tests.mail.test_delivery_outcomes import FUTURE, add_many, announce
 from tests.support.mailtools import SmtpServer
-
-FUTURE = (SYSTEM_CLOCK.now() + timedelta(days=30)).strftime("%Y-%m-%d")
-
-
-def add_many(sessions: sessionmaker[Session], addresses: list[str]) -> None:
-    """Add confirmed subscribers of lisbon-ml."""
-    with sessions() as session, session.begin():
-        for address in addresses:
-            subscribers.add_confirmed(session, address, ["lisbon-ml"], "UTC", SYSTEM_CLOCK.now())
-
-
-def announce(sessions: sessionmaker[Session], event_id: str) -> int:
-    """Queue the announcement of a talk."""
-    with sessions() as session, session.begin():
-        return outbox.announce(session, store.get_event(session, event_id), SYSTEM_CLOCK.now())
 
 
 def statuses(sessions: sessionmaker[Session]) -> dict[str, int]:
