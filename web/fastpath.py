@@ -426,11 +426,11 @@ def _personal(fast: StoredFeeds, token: str, fmt: str) -> Found | None:
     """A personal feed (web.subscriptions._personal): private, keyed by its subscriber.
 
     A reader who follows topics needs what those topics' talks change with as well
-    (events.topics.personal_stamps, read through a session as the view does)."""
+    (events.topics.with_topics, read through a session as the view does)."""
     found = queries.personal_stamps_of(fast.reader.rows(queries.FOLLOWED, {"token": token}))
     if found is not None and found[1].topic_ids:
         with fast.state.sessions() as session:
-            found = topics.personal_stamps(session, token)
+            found = topics.with_topics(session, found)
     if found is None:
         return None
     subscriber_id, stamps = found
