@@ -91,7 +91,8 @@ def floor():
     return Response(BODY, content_type="text/calendar; charset=utf-8")
 """
 
-NGINX_CONF = """
+# The start of both nginx configurations: a foreground nginx writing only below {d}.
+NGINX_HEAD = """
 user root;
 daemon off;
 worker_processes auto;
@@ -105,14 +106,19 @@ http {{
     fastcgi_temp_path {d}/nginx-fastcgi;
     uwsgi_temp_path {d}/nginx-uwsgi;
     scgi_temp_path {d}/nginx-scgi;
-    types {{ text/calendar ics; }}
     keepalive_requests 100000;
+"""
+
+NGINX_CONF = (
+    NGINX_HEAD
+    + """    types {{ text/calendar ics; }}
     server {{
         listen 127.0.0.1:{port};
         root {d}/static;
     }}
 }}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -247,24 +253,12 @@ class Gunicorn:
 
 
 # nginx running deploy/nginx-eventfeed.conf (proxy_cache) in front of the app's gunicorn.
-NGINX_PROXY_MAIN = """
-user root;
-daemon off;
-worker_processes auto;
-pid {d}/nginx.pid;
-error_log {d}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/nginx-body;
-    proxy_temp_path {d}/nginx-proxy;
-    fastcgi_temp_path {d}/nginx-fastcgi;
-    uwsgi_temp_path {d}/nginx-uwsgi;
-    scgi_temp_path {d}/nginx-scgi;
-    keepalive_requests 100000;
-    include {d}/eventfeed.conf;
+NGINX_PROXY_MAIN = (
+    NGINX_HEAD
+    + """    include {d}/eventfeed.conf;
 }}
 """
+)
 
 
 class _NginxProcess:
