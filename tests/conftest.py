@@ -25,6 +25,7 @@ from events.config import Settings
 from events.db import Base, make_engine, make_sessionmaker, migrate
 from events.models import Event, Series
 from events.schemas import validate_event, validate_series
+from feeds import email
 from server import cli, create_app
 from tests.support import vnu
 from tests.support.mailtools import SmtpServer, smtp_settings
@@ -262,3 +263,17 @@ def smtp() -> Iterator[SmtpServer]:
 def mail_settings(app: Flask, smtp: SmtpServer) -> Settings:
     """The app's settings pointed at the test SMTP server."""
     return smtp_settings(app, smtp)
+
+
+@pytest.fixture
+def event_emails_made(monkeypatch: pytest.MonkeyPatch) -> list[email.EventEmails]:
+    """Every `feeds.email.EventEmails` (the senders' template caches) made during the test."""
+    made: list[email.EventEmails] = []
+
+    class Recorded(email.EventEmails):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(email, "EventEmails", Recorded)
+    return made

@@ -307,16 +307,11 @@ def slow_twin(row: Outbox, session: Session, settings: Settings) -> bytes:
 
 
 def test_sender_stores_the_bytes_subject_and_message_id_of_the_slow_path(
-    app: Flask, sessions: sessionmaker[Session], talk: Event, monkeypatch: pytest.MonkeyPatch
+    app: Flask,
+    sessions: sessionmaker[Session],
+    talk: Event,
+    event_emails_made: list[mail.EventEmails],
 ) -> None:
-    made: list[mail.EventEmails] = []
-
-    class Recorded(mail.EventEmails):
-        def __init__(self) -> None:
-            super().__init__()
-            made.append(self)
-
-    monkeypatch.setattr(mail, "EventEmails", Recorded)
     settings = state(app).settings
     addresses = [f"r{n}@example.org" for n in range(9)] + ["o'brien@example.org", "a&b@example.org"]
     for n, address in enumerate(addresses):
@@ -333,7 +328,7 @@ def test_sender_stores_the_bytes_subject_and_message_id_of_the_slow_path(
             assert parse(row.message)["Message-ID"] == row.message_id
             assert row.message == slow_twin(row, session, settings)
         assert len({row.message_id for row in rows}) == 11
-    [emails] = made
+    [emails] = event_emails_made
     assert (emails.fast, emails.slow) == (9, 2)  # the apostrophe and the ampersand
 
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,16 +38,8 @@ def test_digests_from_templates_equal_the_slow_path_and_share_one_per_zone(
     app: Flask,
     sessions: sessionmaker[Session],
     make_event: Callable[..., Event],
-    monkeypatch: pytest.MonkeyPatch,
+    event_emails_made: list[mail.EventEmails],
 ) -> None:
-    made: list[mail.EventEmails] = []
-
-    class Recorded(mail.EventEmails):
-        def __init__(self) -> None:
-            super().__init__()
-            made.append(self)
-
-    monkeypatch.setattr(mail, "EventEmails", Recorded)
     settings = state(app).settings
     spans = [("2026-12-20 12:00", "2026-12-20 13:00"), ("2026-12-21 23:30", "2026-12-22 01:00")]
     spans.append(("2026-12-22 09:00", "2026-12-22 10:00"))
@@ -91,6 +82,6 @@ def test_digests_from_templates_equal_the_slow_path_and_share_one_per_zone(
             msg = sender.build(session, row, settings, envelope)
             assert msg is not None and row.subject == str(msg["Subject"])
             assert row.message == with_boundaries_of(msg, row.message)
-    [emails] = made
+    [emails] = event_emails_made
     assert (emails.fast, emails.slow) == (10, 1)  # the apostrophe takes the slow path
     assert len(emails._templates) == 10  # per zone and changed set (5 x 2)
