@@ -88,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
         security,
         subscriptions,
         topics,
+        warm,
     )
 
     i18n.init_app(app)
@@ -103,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(topics.bp)
     app.register_blueprint(devmail.bp)
     api.register(app)
+    warm.init_app(app)
 
 
 class _Cli(click.Group):

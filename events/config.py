@@ -18,6 +18,7 @@
 | EVENTFEED_MAX_BODY_BYTES | 5242880 | largest request body accepted (413 above) |
 | EVENTFEED_API_WRITES_PER_MINUTE | 120 | API writes per token per minute (429 above) |
 | EVENTFEED_API_IMPORTS_PER_HOUR | 30 | API imports per token per hour (429 above) |
+| EVENTFEED_WARM_AFTER_EDIT | true | after a web or API edit, rebuild the stored feeds and pages that show it (those readers asked for before) once the response is sent (web.warm) |
 | EVENTFEED_MIRROR_EVERY_MINUTES | 60 | how often the worker refreshes a mirrored series (failures back off up to 8 times longer) |
 | EVENTFEED_MIRROR_TIMEOUT_SECONDS | 10 | timeout of each connect and read of a mirror fetch (and 3 times that for the whole fetch) |
 | EVENTFEED_MIRROR_MAX_BYTES | 5242880 | largest upstream calendar a mirror accepts |
@@ -85,6 +86,9 @@ class Settings(BaseSettings):
     feed_max_age: int = Field(default=300, ge=0)
     feed_stale_seconds: int = Field(default=60, ge=0)
     proxy_hops: int = Field(default=0, ge=0, le=10)
+    # After an edit through the web or the API, refresh the stored documents that show it
+    # once the response is sent, so their next readers find them warm (web.warm).
+    warm_after_edit: bool = True
     # Mirrored series (issue 16): refresh interval, fetch limits, non-public networks allowed.
     mirror_every_minutes: int = Field(default=60, ge=1)
     mirror_timeout_seconds: float = Field(default=10.0, gt=0, le=120)

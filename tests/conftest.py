@@ -101,6 +101,8 @@ def make_app(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Call
             "base_url": BASE_URL,
             "instance_path": str(tmp_path),
             "secret_key": SECRET_KEY,
+            # Off: tests count renders and statements (tests/web/test_warm_after_edit.py: on)
+            "warm_after_edit": False,
             **overrides,
         }
         application = create_app(config, clock=clock)

@@ -1,0 +1,246 @@
+"""After an edit through the web or the API, the stored documents readers asked for are
+refreshed once the response is sent (web.warm, issue 21): the next reader is answered by
+the fast path, from a body stored under the current version, and sees the edit."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask, request
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import EnvironBuilder
+
+from events.models import Event, RenderedDocument, RenderedFeed, Series
+from tests.support.apiutil import bearer, issue_token
+from tests.web.test_organise import organiser, post, signed_in, talk_fields
+from tests.web.test_stored_feeds import TOKEN, _follow
+from web.fastpath import StoredFeeds
+
+GZIP = {"Accept-Encoding": "gzip"}
+# What readers asked for before the edit (path, gzip?).
+READ = [
+    ("/series/alpha.ics", False),
+    ("/series/alpha.ics", True),
+    ("/series/alpha.rss", False),
+    ("/series/alpha.rss", True),
+    ("/calendar.ics", False),
+    ("/feed.rss", True),
+    ("/", False),
+    ("/series/alpha", False),
+    ("/events/a1", False),
+    ("/events/a2", False),
+    ("/events/a1.ics", False),
+    ("/api/v1/events", False),
+    (f"/s/{TOKEN}.ics", False),
+]
+# Never asked for: the refresh must not build them.
+UNREAD_FEEDS = ["atom", "json"]
+UNREAD_DOCUMENTS = ["site/atom", "site/json"]
+
+
+@pytest.fixture
+def warming(make_app: Callable[..., Flask]) -> Flask:
+    """An app that refreshes stored documents after edits."""
+    return make_app(warm_after_edit=True)
+
+
+def _talks(make_series: Callable[..., Series], make_event: Callable[..., Event]) -> None:
+    make_series(slug="alpha", name="Seminar Alpha")
+    year = datetime.now(UTC).year + 1
+    for k in (1, 2, 3):
+        make_event(
+            "alpha", id=f"a{k}", title=f"Talk {k}", start=f"{year}-02-1{k} 12:00", end="13:00"
+        )
+
+
+def _fast(app: Flask) -> StoredFeeds:
+    wrapper = app.wsgi_app
+    while not isinstance(wrapper, StoredFeeds):
+        wrapper = wrapper.app  # type: ignore[attr-defined]
+    return wrapper
+
+
+def fast_answers(app: Flask, path: str, gzipped: bool) -> bool:
+    """Return whether the fast path answers this GET (a body stored for the current version),
+    without asking Flask."""
+    builder = EnvironBuilder(path=path, headers=GZIP if gzipped else {})
+    try:
+        return _fast(app).answer(builder.get_environ()) is not None
+    finally:
+        builder.close()
+
+
+def _read(client: FlaskClient, path: str, gzipped: bool) -> str:
+    answer = client.get(path, headers=GZIP if gzipped else {})
+    assert answer.status_code == 200, path
+    data = answer.data
+    if answer.headers.get("Content-Encoding") == "gzip":
+        data = gzip.decompress(data)
+    return data.decode()
+
+
+def _read_all(app: Flask, personal: bool = True) -> None:
+    reader = app.test_client()
+    for path, gzipped in READ if personal else READ[:-1]:
+        assert "Talk 1" in _read(reader, path, gzipped) or path in ("/events/a2",), path
+        assert fast_answers(app, path, gzipped), path
+
+
+def _api_patch(app: Flask, admin: str, title: str) -> object:
+    editor = app.test_client()
+    etag = editor.get("/api/v1/events/a1").headers["ETag"]
+    answer = editor.patch(
+        "/api/v1/events/a1", json={"title": title}, headers=bearer(admin, If_Match=etag)
+    )
+    assert answer.status_code == 200, answer.get_json()
+    return answer
+
+
+def _check_warm(app: Flask, title: str) -> None:
+    """Every document read before is answered by the fast path and shows `title`."""
+    reader = app.test_client()
+    for path, gzipped in READ:
+        assert fast_answers(app, path, gzipped), f"{path} (gzip: {gzipped}) is cold"
+        body = _read(reader, path, gzipped)
+        if path != "/events/a2":  # (another talk's page: only its series' stamp moved)
+            assert title in body, path
+            assert "Talk 1" not in body, path
+
+
+def _unread_not_built(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        formats = set(session.scalars(select(RenderedFeed.format)))
+        keys = set(session.scalars(select(RenderedDocument.key)))
+    assert not formats & set(UNREAD_FEEDS), formats
+    assert not keys & set(UNREAD_DOCUMENTS), keys
+    assert not [key for key in keys if key.startswith("personal/") and key.endswith("/rss")]
+
+
+def test_api_edit_leaves_the_read_documents_warm(
+    warming: Flask,
+    sessions: sessionmaker[Session],
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+) -> None:
+    _talks(make_series, make_event)
+    _follow(sessions, ["alpha"])
+    _read_all(warming)
+    answer = _api_patch(warming, issue_token(sessions, admin=True), "Retitled by the API")
+    # The edit changed the versions: nothing is current until the response is closed.
+    assert not fast_answers(warming, "/series/alpha.ics", False)
+    answer.close()  # type: ignore[attr-defined]
+    _check_warm(warming, "Retitled by the API")
+    _unread_not_built(sessions)
+
+
+def test_workspace_edit_leaves_the_read_documents_warm(
+    warming: Flask,
+    sessions: sessionmaker[Session],
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+) -> None:
+    _talks(make_series, make_event)
+    _follow(sessions, ["alpha"])
+    ana = organiser(sessions, "ana@example.org", admin=True)
+    _read_all(warming)
+    client = signed_in(warming, ana)
+    with sessions() as session:
+        talk = session.get(Event, "a1")
+        assert talk is not None
+        start = talk.start_local
+    fields = talk_fields(
+        title="Retitled in the workspace",
+        date=start[:10],
+        start_time=start[11:16],
+        end_time="13:00",
+        timezone="Europe/Lisbon",
+        tags="",
+    )
+    saved = post(client, "/organise/talks/a1", {**fields, "action": "save"})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    assert not fast_answers(warming, "/series/alpha.ics", False)
+    saved.close()
+    _check_warm(warming, "Retitled in the workspace")
+
+
+def test_warming_off_builds_nothing(
+    make_app: Callable[..., Flask],
+    sessions: sessionmaker[Session],
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+) -> None:
+    _talks(make_series, make_event)
+    _follow(sessions, ["alpha"])
+    app = make_app(warm_after_edit=False)
+    _read_all(app)
+    with sessions() as session:
+        before = set(session.execute(select(RenderedDocument.key, RenderedDocument.version)))
+    _api_patch(app, issue_token(sessions, admin=True), "Retitled but not warmed").close()  # type: ignore[attr-defined]
+    with sessions() as session:
+        after = set(session.execute(select(RenderedDocument.key, RenderedDocument.version)))
+    assert after == before
+    for path, gzipped in READ:
+        if path != "/events/a2":
+            assert not fast_answers(app, path, gzipped), path
+    # Still never stale: Flask rebuilds on the first request.
+    assert "Retitled but not warmed" in _read(app.test_client(), "/series/alpha.ics", False)
+
+
+def test_a_failing_refresh_does_not_break_the_edit(
+    warming: Flask,
+    sessions: sessionmaker[Session],
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken: list[str] = []
+
+    @warming.before_request
+    def broken_feed() -> None:
+        if request.path in broken:
+            raise RuntimeError("the calendar feed is broken")
+
+    _talks(make_series, make_event)
+    _follow(sessions, ["alpha"])
+    _read_all(warming)
+    broken.append("/series/alpha.ics")
+    answer = _api_patch(warming, issue_token(sessions, admin=True), "Retitled anyway")
+    with caplog.at_level(logging.ERROR, logger="web.warm"):
+        answer.close()  # type: ignore[attr-defined]
+    assert "/series/alpha.ics failed" in caplog.text
+    assert not fast_answers(warming, "/series/alpha.ics", False)
+    assert fast_answers(warming, "/series/alpha.rss", True), "the others are refreshed"
+    assert fast_answers(warming, f"/s/{TOKEN}.ics", False)
+
+
+def test_a_failed_edit_refreshes_nothing(
+    warming: Flask,
+    sessions: sessionmaker[Session],
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+) -> None:
+    _talks(make_series, make_event)
+    _read_all(warming, personal=False)
+    editor = warming.test_client()
+    admin = issue_token(sessions, admin=True)
+    seen: list[str] = []
+    reader = _fast(warming).reader
+    reader.on_execute.append(seen.append)
+    try:
+        etag = editor.get("/api/v1/events/a1").headers["ETag"]
+        refused = editor.patch(
+            "/api/v1/events/a1", json={"start": "never"}, headers=bearer(admin, If_Match=etag)
+        )
+        assert refused.status_code == 422, refused.get_json()
+        refused.close()
+        assert seen == [], "a rolled back edit requests nothing"
+        _api_patch(warming, admin, "Retitled").close()  # type: ignore[attr-defined]
+        assert seen, "an edit requests the stored documents"
+    finally:
+        reader.on_execute.remove(seen.append)

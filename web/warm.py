@@ -1,0 +1,264 @@
+"""After an edit, refresh the stored documents that show it (issue 21, "after an edit").
+
+A mutating request (POST, PUT, PATCH, DELETE) collects what its sessions commit
+(`events.changes.watch`). When that changed series or talks, `response.call_on_close`
+re-requests, through the whole WSGI application (fast path first, then Flask, which builds
+and stores the new body), the public documents that show them and that readers have asked
+for before, i.e. that have a stored row (whatever its version):
+
+- the series' feeds (`rendered_feed`: each format and calendar shape; with
+  `Accept-Encoding: gzip` when a gzip body was stored, which stores the plain one too);
+- the site-wide feeds (`site/<fmt>`) and the anonymous API list (`api/events`);
+- the home page, the series' pages and their talks' pages, without a zone, in each language
+  a copy is stored for (`web.page_cache.page_key`), up to `MAX_TALK_DOCUMENTS` talk pages;
+- the changed talks' `.ics` downloads (all the series' talks when the series itself was
+  edited), up to `MAX_TALK_DOCUMENTS`;
+- the personal feeds of up to `MAX_PERSONAL` subscribers who follow the series directly.
+
+The response is sent first: under gunicorn's gthread workers the close runs right after
+it, in the same worker thread, so the editor never waits and the readers after the edit
+find the documents warm. A request that fails while warming is logged, never raised. The
+refresh can only store what Flask would store for a reader: versions still come from the
+database stamps, so nothing is ever served stale. Not refreshed (their readers pay one
+rebuild, as before): other page variants (zones, filters, page numbers), topic feeds and
+pages, personal feeds of topic followers or beyond the cap, and edits made elsewhere (see
+`events.changes`). `EVENTFEED_WARM_AFTER_EDIT=false` turns this off.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy import String, cast, literal, select
+from sqlalchemy.orm import Session
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from events import changes
+from events.models import (
+    Event,
+    RenderedDocument,
+    RenderedFeed,
+    Series,
+    Subscriber,
+    Subscription,
+)
+from web import page_cache
+from web.api.base import PREFIX
+from web.api.talks import STORED_LIST
+from web.context import state
+from web.fastpath import SITE
+from web.feeds import talk_calendar_key
+from web.i18n import DEFAULT, LANG_COOKIE, LANGUAGES
+
+log = logging.getLogger(__name__)
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_PERSONAL = 100  # personal feeds refreshed per edit (subscribers, each ics and rss)
+MAX_TALK_DOCUMENTS = 100  # talk pages, and talk .ics downloads, refreshed per edit
+SITE_PATHS = {fmt: path for path, fmt in SITE.items()}
+SHAPES = {"-s": "group=session", "-b": "breaks=1"}
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One request the refresh makes: a path, its query, gzip or not, a language cookie."""
+
+    path: str
+    query: str = ""
+    gzip: bool = False
+    lang: str = ""
+
+
+@dataclass
+class Warmed:
+    """What one refresh did: the requests, their statuses, failures and seconds taken."""
+
+    visits: list[tuple[Visit, int]]
+    failures: int
+    seconds: float
+
+
+def init_app(app: Flask) -> None:
+    """Refresh after edits, unless the `warm_after_edit` setting is off."""
+    if not state(app).settings.warm_after_edit:
+        return
+    app.before_request(_watch)
+    app.after_request(_after)
+    app.teardown_request(_unwatch)
+
+
+def _watch() -> None:
+    if request.method in MUTATING:
+        g.warm_changes, g.warm_token = changes.watch()
+
+
+def _unwatch(_exc: BaseException | None = None) -> None:
+    token = g.pop("warm_token", None)
+    if token is not None:
+        changes.unwatch(token)
+
+
+def _after(response: Response) -> Response:
+    found: changes.Changes | None = g.get("warm_changes")
+    if found:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        snapshot = changes.Changes()
+        snapshot.add(found)
+        response.call_on_close(lambda: warm(app, snapshot))
+    return response
+
+
+def warm(app: Flask, found: changes.Changes) -> Warmed:
+    """Re-request the stored documents that show `found`; log (never raise) failures."""
+    started = time.perf_counter()
+    done: list[tuple[Visit, int]] = []
+    failures = 0
+    try:
+        with state(app).sessions() as session:
+            visits = documents(session, found)
+    except Exception:
+        log.exception("warming after an edit: finding the stored documents failed")
+        return Warmed(done, 1, time.perf_counter() - started)
+    base_url = state(app).settings.base_url
+    for visit in visits:
+        try:
+            done.append((visit, _get(app, base_url, visit)))
+        except Exception:
+            failures += 1
+            log.exception("warming after an edit: %s failed", visit.path)
+    return Warmed(done, failures, time.perf_counter() - started)
+
+
+def _get(app: Flask, base_url: str, visit: Visit) -> int:
+    """GET a document through the whole WSGI application, as an anonymous reader would."""
+    headers = [("Accept-Encoding", "gzip")] if visit.gzip else []
+    if visit.lang:
+        headers.append(("Cookie", f"{LANG_COOKIE}={visit.lang}"))
+    builder = EnvironBuilder(
+        path=visit.path, query_string=visit.query or None, base_url=base_url, headers=headers
+    )
+    try:
+        environ = builder.get_environ()
+    finally:
+        builder.close()
+    environ["REMOTE_ADDR"] = "127.0.0.1"
+    body, status, _headers = run_wsgi_app(app, environ, buffered=True)
+    for _chunk in body:
+        pass
+    return int(status.split(" ", 1)[0])
+
+
+def documents(session: Session, found: changes.Changes) -> list[Visit]:
+    """Return the requests that refresh the stored documents showing `found`'s changes."""
+    query = select(Series.id, Series.slug).where(Series.id.in_(found.series_ids))
+    series = {ident: slug for ident, slug in session.execute(query)}
+    visits = _series_feeds(session, series)
+    candidates = _candidates(session, series, found)
+    stored = _stored(session, candidates)
+    visits += [
+        Visit(path, query, "gzip" in stored[key], lang)
+        for key, (path, query, lang) in candidates.items()
+        if key in stored
+    ]
+    visits += _personal(session, list(series))
+    return visits
+
+
+def _series_feeds(session: Session, series: dict[int, str]) -> list[Visit]:
+    rows = session.execute(
+        select(RenderedFeed.series_id, RenderedFeed.format, RenderedFeed.encoding).where(
+            RenderedFeed.series_id.in_(list(series))
+        )
+    )
+    found: dict[tuple[int, str], bool] = {}
+    for series_id, fmt, encoding in rows:
+        found[series_id, fmt] = found.get((series_id, fmt), False) or encoding == "gzip"
+    visits = []
+    for (series_id, fmt), gzipped in sorted(found.items()):
+        ext, _, shape = fmt.partition("-")
+        query = "&".join(SHAPES[f"-{part}"] for part in shape.split("-") if f"-{part}" in SHAPES)
+        visits.append(Visit(f"/series/{series[series_id]}.{ext}", query, gzipped))
+    return visits
+
+
+def _candidates(
+    session: Session, series: dict[int, str], found: changes.Changes
+) -> dict[str, tuple[str, str, str]]:
+    """Return the `rendered_document` keys that may show the changes: key → (path, query,
+    language cookie), the most read first."""
+    keys: dict[str, tuple[str, str, str]] = {}
+    if series:
+        for fmt, path in SITE_PATHS.items():
+            keys[f"site/{fmt}"] = (path, "", "")
+        keys[STORED_LIST] = (PREFIX + "/events", "", "")
+    talks = list(found.talk_ids)
+    others = session.scalars(
+        select(Event.id)
+        .where(Event.series_id.in_(list(series)))
+        .order_by(Event.start_utc.desc())
+        .limit(MAX_TALK_DOCUMENTS * 4)
+    ).all()
+    pages = ["/", *(f"/series/{slug}" for slug in series.values())]
+    pages += [f"/events/{talk}" for talk in dict.fromkeys([*talks, *others])]
+    for path in pages[: 1 + len(series) + MAX_TALK_DOCUMENTS]:
+        for language in LANGUAGES:
+            key = page_cache.page_key(path, "", language.locale, None)
+            keys[key] = (path, "", "" if language == DEFAULT else language.tag)
+    edited = set(found.series_rows)
+    downloads = talks
+    if edited:
+        downloads = list(dict.fromkeys([*talks, *others]))
+    for talk in downloads[:MAX_TALK_DOCUMENTS]:
+        keys[talk_calendar_key(talk)] = (f"/events/{talk}.ics", "", "")
+    return keys
+
+
+def _stored(session: Session, keys: Iterable[str]) -> dict[str, set[str]]:
+    """Return which of `keys` have a stored row, and in which encodings."""
+    wanted = list(keys)
+    found: dict[str, set[str]] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.execute(
+            select(RenderedDocument.key, RenderedDocument.encoding).where(
+                RenderedDocument.key.in_(wanted[start : start + CHUNK])
+            )
+        )
+        for key, encoding in rows:
+            found.setdefault(key, set()).add(encoding)
+    return found
+
+
+def _personal(session: Session, series_ids: list[int]) -> list[Visit]:
+    """The stored personal feeds of subscribers following the series (up to MAX_PERSONAL)."""
+    if not series_ids:
+        return []
+    key = literal("personal/") + cast(Subscriber.id, String) + literal("/")
+    rows = session.execute(
+        select(Subscriber.id, Subscriber.token, RenderedDocument.key, RenderedDocument.encoding)
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .join(
+            RenderedDocument,
+            RenderedDocument.key.in_([key + literal("ics"), key + literal("rss")]),
+        )
+        .where(Subscription.series_id.in_(series_ids))
+        .order_by(Subscriber.id)
+        .distinct()
+        .limit(MAX_PERSONAL * 4)
+    )
+    feeds: dict[tuple[int, str], tuple[str, bool]] = {}
+    for subscriber_id, token, stored_key, encoding in rows:
+        fmt = stored_key.rsplit("/", 1)[1]
+        gzipped = feeds.get((subscriber_id, fmt), ("", False))[1] or encoding == "gzip"
+        feeds[subscriber_id, fmt] = (token, gzipped)
+    subscribers = sorted({subscriber_id for subscriber_id, _ in feeds})[:MAX_PERSONAL]
+    kept = set(subscribers)
+    return [
+        Visit(f"/s/{token}.{fmt}", "", gzipped)
+        for (subscriber_id, fmt), (token, gzipped) in sorted(feeds.items())
+        if subscriber_id in kept
+    ]
