@@ -50,7 +50,7 @@ from web import page_cache
 from web.api.base import PREFIX
 from web.api.talks import STORED_LIST
 from web.context import state
-from web.fastpath import SITE
+from web.fastpath import SITE, StoredFeeds
 from web.feeds import talk_calendar_key
 from web.i18n import DEFAULT, LANG_COOKIE, LANGUAGES
 
@@ -76,7 +76,8 @@ class Visit:
 
 @dataclass
 class Warmed:
-    """What one refresh did: the requests, their statuses, failures and seconds taken."""
+    """What one refresh did: the requests and their statuses (0: it was current already),
+    the failures and the seconds taken."""
 
     visits: list[tuple[Visit, int]]
     failures: int
@@ -125,17 +126,21 @@ def warm(app: Flask, found: changes.Changes) -> Warmed:
         log.exception("warming after an edit: finding the stored documents failed")
         return Warmed(done, 1, time.perf_counter() - started)
     base_url = state(app).settings.base_url
+    fast = _fast_path(app)
     for visit in visits:
         try:
-            done.append((visit, _get(app, base_url, visit)))
+            done.append((visit, _get(app, fast, base_url, visit)))
         except Exception:
             failures += 1
             log.exception("warming after an edit: %s failed", visit.path)
     return Warmed(done, failures, time.perf_counter() - started)
 
 
-def _get(app: Flask, base_url: str, visit: Visit) -> int:
-    """GET a document through the whole WSGI application, as an anonymous reader would."""
+def _get(app: Flask, fast: StoredFeeds | None, base_url: str, visit: Visit) -> int:
+    """GET a document as an anonymous reader would: 0 when the fast path already answers it
+    (stored for the current version), else the status of the whole WSGI application's
+    answer (Flask builds and stores the body); then ask the fast path again, which keeps
+    the new body in this process's memo (web.fastpath.BodyMemo) for the next reader."""
     headers = [("Accept-Encoding", "gzip")] if visit.gzip else []
     if visit.lang:
         headers.append(("Cookie", f"{LANG_COOKIE}={visit.lang}"))
@@ -147,10 +152,24 @@ def _get(app: Flask, base_url: str, visit: Visit) -> int:
     finally:
         builder.close()
     environ["REMOTE_ADDR"] = "127.0.0.1"
-    body, status, _headers = run_wsgi_app(app, environ, buffered=True)
+    if fast is not None and fast.answer(dict(environ)) is not None:
+        return 0
+    body, status, _headers = run_wsgi_app(app, dict(environ), buffered=True)
     for _chunk in body:
         pass
+    if fast is not None:
+        fast.answer(dict(environ))
     return int(status.split(" ", 1)[0])
+
+
+def _fast_path(app: Flask) -> StoredFeeds | None:
+    """Return the application's fast path (under ProxyFix, if any), or None."""
+    wrapper: object = app.wsgi_app
+    while not isinstance(wrapper, StoredFeeds):
+        wrapper = getattr(wrapper, "app", None)
+        if wrapper is None:
+            return None
+    return wrapper
 
 
 def documents(session: Session, found: changes.Changes) -> list[Visit]:
