@@ -11,7 +11,9 @@ triggers move the stamps), as another process would: the next request rebuilds.
 `--through api` PATCHes talk-500 through the API with an admin token, then closes the
 response, which runs the refresh of the documents readers asked for (web.warm), as
 gunicorn does once the response is sent; it also prints the edit request's own time and
-the refresh's (both grow along the table: every route read so far is refreshed).
+the refresh's (both grow along the table: every route read so far is refreshed), and the
+first and warm request of a second app on the same database (another gunicorn worker,
+whose memo the refresh did not fill: its first request reads the stored body once).
 
     .venv/bin/python benchmarks/after_edit.py [--pg postgresql+psycopg://...] [--rounds 7] [--gzip]
         [--through sql|api]
@@ -69,17 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     engine = fresh_database(url)
     insert_series(engine, Sizes(1_000, 200, 1_000, 0, 1, 0.0, 1, 1), now)
     insert_subscriber(engine, now)
-    app = create_app(
-        {
-            "database_url": url,
-            "base_url": BASE_URL,
-            "instance_path": str(workdir),
-            "secret_key": "x",
-            "warm_after_edit": args.through == "api",
-            "api_writes_per_minute": 1_000_000,  # (still counted: part of an edit's cost)
-        }
-    )
-    client = app.test_client()
+    config = {
+        "database_url": url,
+        "base_url": BASE_URL,
+        "instance_path": str(workdir),
+        "secret_key": "x",
+        "warm_after_edit": args.through == "api",
+        "api_writes_per_minute": 1_000_000,  # (still counted: part of an edit's cost)
+    }
+    client = create_app(config).test_client()
+    # Another gunicorn worker: its own engine and memo; the refresh ran in the first one.
+    other = create_app(config).test_client()
     with make_sessionmaker(engine)() as session, session.begin():
         _, admin = tokens.create_token(session, datetime.now(UTC), series=[], admin=True)
     headers = {"Accept-Encoding": "gzip"} if args.gzip else {}
@@ -89,13 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.1f}; {'gzip' if args.gzip else 'plain'} answers; "
         f"edits {'through the API, then the refresh' if api else 'by SQL'}\n\n"
         "| route | first after an edit, ms | warm, ms | ratio | first, CPU ms | warm, CPU ms "
-        f"| CPU ratio |{' edit request, ms | refresh, ms |' if api else ''}\n"
-        f"|---|---|---|---|---|---|---|{'---|---|' if api else ''}"
+        "| CPU ratio |"
+        f"{' edit request, ms | refresh, ms | another worker: first, warm ms |' if api else ''}\n"
+        f"|---|---|---|---|---|---|---|{'---|---|---|' if api else ''}"
     )
     for name, path in ROUTES:
         client.get(path, headers=headers)
+        other.get(path, headers=headers)
         firsts, warms, first_cpu, warm_cpu = [], [], [], []
-        edits, refreshes = [], []
+        edits, refreshes, others_first, others_warm = [], [], [], []
         for _ in range(args.rounds):
             counter += 1
             title = f"Edited title {counter}"
@@ -110,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
                 assert client.get(path, headers=headers).status_code == 200
                 walls.append(time.perf_counter() - started)
                 cpus.append(time.process_time() - cpu)
+            if api:
+                for walls in (others_first, others_warm):
+                    started = time.perf_counter()
+                    assert other.get(path, headers=headers).status_code == 200
+                    walls.append(time.perf_counter() - started)
         first, warm = statistics.median(firsts) * 1000, statistics.median(warms) * 1000
         f_cpu, w_cpu = statistics.median(first_cpu) * 1000, statistics.median(warm_cpu) * 1000
         extra = ""
@@ -117,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             extra = (
                 f" {statistics.median(edits) * 1000:.1f} |"
                 f" {statistics.median(refreshes) * 1000:.1f} |"
+                f" {statistics.median(others_first) * 1000:.1f},"
+                f" {statistics.median(others_warm) * 1000:.1f} |"
             )
         print(
             f"| {name} | {first:.1f} | {warm:.1f} | {first / warm:.1f} × | {f_cpu:.1f} | "
