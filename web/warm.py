@@ -13,16 +13,27 @@ for before, i.e. that have a stored row (whatever its version):
   a copy is stored for (`web.page_cache.page_key`), up to `MAX_TALK_DOCUMENTS` talk pages;
 - the changed talks' `.ics` downloads (all the series' talks when the series itself was
   edited), up to `MAX_TALK_DOCUMENTS`;
-- the personal feeds of up to `MAX_PERSONAL` subscribers who follow the series directly.
+- the personal feeds of up to `MAX_PERSONAL` subscribers who follow the series directly;
 
-The response is sent first: under gunicorn's gthread workers the close runs right after
-it, in the same worker thread, so the editor never waits and the readers after the edit
-find the documents warm. A request that fails while warming is logged, never raised. The
-refresh can only store what Flask would store for a reader: versions still come from the
-database stamps, so nothing is ever served stale. Not refreshed (their readers pay one
-rebuild, as before): other page variants (zones, filters, page numbers), topic feeds and
-pages, personal feeds of topic followers or beyond the cap, and edits made elsewhere (see
-`events.changes`). `EVENTFEED_WARM_AFTER_EDIT=false` turns this off.
+in that order, for at most `BUDGET_SECONDS` (a rebuild takes about 3 to 20 ms).
+
+A document the fast path already answers (current) is left alone; a rebuilt one is asked
+of the fast path once more, so this process's memo (`web.fastpath.BodyMemo`) holds it;
+other workers read it from the database once. A request that fails while warming is
+logged, never raised. The refresh only stores what Flask stores for a reader: versions
+still come from the database stamps, so nothing is ever served stale.
+
+Under gunicorn's gthread workers the close runs once the whole response is written (and
+the access line logged), in the same worker thread: the editor gets the answer at once,
+and the worker's other threads keep serving. That thread and its keep-alive connection
+(the browser's, or one of nginx's upstream `keepalive` connections) are busy meanwhile: a
+next request sent on that very connection waits for the refresh (about 0.1 s for a
+1,000-talk series read in every format, see benchmarks/after_edit.py --through api).
+
+Not refreshed (their readers pay one rebuild, as before): other page variants (zones,
+filters, page numbers), topic feeds and pages, personal feeds of topic followers or beyond
+the cap, and edits made elsewhere (see `events.changes`). `EVENTFEED_WARM_AFTER_EDIT=false`
+turns this off.
 """
 
 from __future__ import annotations
@@ -62,6 +73,7 @@ MAX_TALK_DOCUMENTS = 100  # talk pages, and talk .ics downloads, refreshed per e
 SITE_PATHS = {fmt: path for path, fmt in SITE.items()}
 SHAPES = {"-s": "group=session", "-b": "breaks=1"}
 CHUNK = 500
+BUDGET_SECONDS = 10.0  # a refresh stops asking once it has run this long (logged)
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,9 @@ def warm(app: Flask, found: changes.Changes) -> Warmed:
     base_url = state(app).settings.base_url
     fast = _fast_path(app)
     for visit in visits:
+        if time.perf_counter() - started > BUDGET_SECONDS:
+            log.warning("warming after an edit: stopped after %d of %d", len(done), len(visits))
+            break
         try:
             done.append((visit, _get(app, fast, base_url, visit)))
         except Exception:
