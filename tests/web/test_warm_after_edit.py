@@ -244,3 +244,32 @@ def test_a_failed_edit_refreshes_nothing(
         assert seen, "an edit requests the stored documents"
     finally:
         reader.on_execute.remove(seen.append)
+
+
+def test_api_import_of_new_talks_leaves_the_feeds_warm(
+    warming: Flask,
+    sessions: sessionmaker[Session],
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+) -> None:
+    """New talks of an import are inserted in bulk (events.store.create_events): refreshed."""
+    _talks(make_series, make_event)
+    _follow(sessions, ["alpha"])
+    _read_all(warming)
+    year = datetime.now(UTC).year + 1
+    csv_text = f"id,title,start,end\nnew-1,Imported talk,{year}-03-02 10:00,11:00\n"
+    done = warming.test_client().post(
+        "/api/v1/import?series=alpha",
+        data=csv_text,
+        content_type="text/csv",
+        headers=bearer(issue_token(sessions, admin=True)),
+    )
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["events"]["created"] == 1
+    assert not fast_answers(warming, "/series/alpha.ics", False)
+    done.close()
+    reader = warming.test_client()
+    for path, gzipped in READ:
+        assert fast_answers(warming, path, gzipped), f"{path} (gzip: {gzipped}) is cold"
+        if not path.startswith("/events/"):  # (other talks' pages)
+            assert "Imported talk" in _read(reader, path, gzipped), path
