@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import gzip
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from flask import Flask, request
@@ -22,6 +25,7 @@ from tests.web.test_organise import organiser, post, signed_in, talk_fields
 from tests.web.test_stored_feeds import TOKEN, _follow
 from web.fastpath import StoredFeeds
 
+ROOT = Path(__file__).resolve().parents[2]
 GZIP = {"Accept-Encoding": "gzip"}
 # What readers asked for before the edit (path, gzip?).
 READ = [
@@ -66,10 +70,10 @@ def _fast(app: Flask) -> StoredFeeds:
     return wrapper
 
 
-def fast_answers(app: Flask, path: str, gzipped: bool) -> bool:
+def fast_answers(app: Flask, path: str, gzipped: bool, **headers: str) -> bool:
     """Return whether the fast path answers this GET (a body stored for the current version),
     without asking Flask."""
-    builder = EnvironBuilder(path=path, headers=GZIP if gzipped else {})
+    builder = EnvironBuilder(path=path, headers={**(GZIP if gzipped else {}), **headers})
     try:
         return _fast(app).answer(builder.get_environ()) is not None
     finally:
@@ -131,11 +135,19 @@ def test_api_edit_leaves_the_read_documents_warm(
     _talks(make_series, make_event)
     _follow(sessions, ["alpha"])
     _read_all(warming)
+    portuguese = {"Cookie": "lang=pt-PT"}
+    reader = warming.test_client()
+    reader.set_cookie("lang", "pt-PT")
+    assert "Talk 1" in reader.get("/").get_data(as_text=True)
+    assert fast_answers(warming, "/", False, **portuguese)
     answer = _api_patch(warming, issue_token(sessions, admin=True), "Retitled by the API")
     # The edit changed the versions: nothing is current until the response is closed.
     assert not fast_answers(warming, "/series/alpha.ics", False)
+    assert not fast_answers(warming, "/", False, **portuguese)
     answer.close()  # type: ignore[attr-defined]
     _check_warm(warming, "Retitled by the API")
+    assert fast_answers(warming, "/", False, **portuguese), "each stored language"
+    assert "Retitled by the API" in reader.get("/").get_data(as_text=True)
     _unread_not_built(sessions)
 
 
@@ -273,3 +285,18 @@ def test_api_import_of_new_talks_leaves_the_feeds_warm(
         assert fast_answers(warming, path, gzipped), f"{path} (gzip: {gzipped}) is cold"
         if not path.startswith("/events/"):  # (other talks' pages)
             assert "Imported talk" in _read(reader, path, gzipped), path
+
+
+def test_after_edit_benchmark_runs_through_the_api() -> None:
+    """benchmarks/after_edit.py --through api runs end to end (a smoke test, no timings)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "after_edit.py"), "--rounds", "1"]
+        + ["--through", "api"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "edits through the API" in done.stdout
+    assert done.stdout.count("\n| ") == 11, done.stdout  # the header and 10 routes
