@@ -19,6 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import EnvironBuilder
 
+from events.config import Settings
+from events.errors import ConfigError
 from events.models import Event, RenderedDocument, RenderedFeed, Series
 from tests.support.apiutil import bearer, issue_token
 from tests.web.test_organise import organiser, post, signed_in, talk_fields
@@ -300,3 +302,15 @@ def test_after_edit_benchmark_runs_through_the_api() -> None:
     assert done.returncode == 0, done.stderr
     assert "edits through the API" in done.stdout
     assert done.stdout.count("\n| ") == 11, done.stdout  # the header and 10 routes
+
+
+def test_the_setting_is_read_from_the_environment() -> None:
+    def read(value: str) -> bool:
+        environ = {"EVENTFEED_WARM_AFTER_EDIT": value} if value else {}
+        return Settings.from_env(environ, secret_key="x").warm_after_edit
+
+    assert read("") is True
+    assert read("false") is False
+    assert read("true") is True
+    with pytest.raises(ConfigError, match="EVENTFEED_WARM_AFTER_EDIT"):
+        read("sometimes")
