@@ -226,7 +226,7 @@ def _candidates(
     """Return the `rendered_document` keys that may show the changes: key → (path, query,
     language cookie), the most read first."""
     keys: dict[str, tuple[str, str, str]] = {}
-    if series:
+    if found.series_ids:  # (a deleted series is no longer in `series`: these changed too)
         for fmt, path in SITE_PATHS.items():
             keys[f"site/{fmt}"] = (path, "", "")
         keys[STORED_LIST] = (PREFIX + "/events", "", "")

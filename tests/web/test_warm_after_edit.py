@@ -314,3 +314,27 @@ def test_the_setting_is_read_from_the_environment() -> None:
     assert read("true") is True
     with pytest.raises(ConfigError, match="EVENTFEED_WARM_AFTER_EDIT"):
         read("sometimes")
+
+
+def test_deleting_a_series_refreshes_the_site_wide_documents(
+    warming: Flask,
+    sessions: sessionmaker[Session],
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+) -> None:
+    _talks(make_series, make_event)
+    year = datetime.now(UTC).year + 1
+    make_series(slug="beta", name="Seminar Beta")
+    make_event("beta", id="b1", title="Beta talk", start=f"{year}-02-20 12:00", end="13:00")
+    site = [("/calendar.ics", False), ("/feed.rss", True), ("/", False), ("/api/v1/events", False)]
+    reader = warming.test_client()
+    for path, gzipped in site:
+        assert "Beta talk" in _read(reader, path, gzipped), path
+    gone = warming.test_client().delete(
+        "/api/v1/series/beta", headers=bearer(issue_token(sessions, admin=True))
+    )
+    assert gone.status_code == 204, gone.get_json()
+    gone.close()
+    for path, gzipped in site:
+        assert fast_answers(warming, path, gzipped), f"{path} (gzip: {gzipped}) is cold"
+        assert "Beta talk" not in _read(reader, path, gzipped), path
