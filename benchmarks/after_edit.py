@@ -42,6 +42,7 @@ from events import tokens  # noqa: E402
 from events.db import make_sessionmaker  # noqa: E402
 from events.models import Event  # noqa: E402
 from server import create_app  # noqa: E402
+from web.warm import settle  # noqa: E402
 
 ROUTES = [
     ("series .ics", f"/series/{BIG}.ics"),
@@ -159,6 +160,7 @@ def _edit_through_api(client: FlaskClient, admin: str, title: str) -> tuple[floa
     sent = time.perf_counter()
     assert answer.status_code == 200, answer.get_data(as_text=True)
     answer.close()
+    assert settle(client.application), "the refresh did not end"
     return sent - started, time.perf_counter() - sent
 
 

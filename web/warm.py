@@ -23,12 +23,15 @@ other workers read it from the database once. A request that fails while warming
 logged, never raised. The refresh only stores what Flask stores for a reader: versions
 still come from the database stamps, so nothing is ever served stale.
 
-Under gunicorn's gthread workers the close runs once the whole response is written (and
-the access line logged), in the same worker thread: the editor gets the answer at once,
-and the worker's other threads keep serving. That thread and its keep-alive connection
-(the browser's, or one of nginx's upstream `keepalive` connections) are busy meanwhile: a
-next request sent on that very connection waits for the refresh (about 0.1 s for a
-1,000-talk series read in every format, see benchmarks/after_edit.py --through api).
+The refresh runs on one background thread per process (`Refresher`, started on first use,
+again after a fork), handed the changes once the response is closed, i.e. sent: the editor
+gets the answer at once, the request's thread and connection are free for the next request
+at once (run in that thread instead, gunicorn's gthread worker kept the keep-alive
+connection, often one of nginx's upstream `keepalive` connections, busy for the whole
+refresh: 0.1 to 0.2 s once per edit for whichever request came next on it), and changes
+queued while a refresh runs are merged into the next one. A reader who comes before the
+refresh reaches their document builds it, as without the refresh; a worker stopped
+meanwhile loses only the refresh (the next reader builds it).
 
 Not refreshed (their readers pay one rebuild, as before): other page variants (zones,
 filters, page numbers), topic feeds and pages, personal feeds of topic followers or beyond
@@ -39,6 +42,8 @@ turns this off.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -122,8 +127,67 @@ def _after(response: Response) -> Response:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         snapshot = changes.Changes()
         snapshot.add(found)
-        response.call_on_close(lambda: warm(app, snapshot))
+        response.call_on_close(lambda: refresher(app).submit(snapshot))
     return response
+
+
+class Refresher:
+    """One background thread per process running an application's refreshes in turn,
+    changes submitted meanwhile merged into the next one."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._lock = threading.Condition()
+        self._pending: changes.Changes | None = None
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def submit(self, found: changes.Changes) -> None:
+        """Queue a refresh of what `found` changed (merged with one not started yet)."""
+        with self._lock:
+            if self._pending is None:
+                self._pending = changes.Changes()
+            self._pending.add(found)
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()  # (a forked worker has no thread of its parent's)
+                self._thread = threading.Thread(
+                    target=self._run, name="eventfeed-refresh", daemon=True
+                )
+                self._thread.start()
+            self._lock.notify_all()
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until no refresh is queued or running; return whether that happened."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._pending is None and not self._running, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: self._pending is not None)
+                found, self._pending, self._running = self._pending, None, True
+            try:
+                assert found is not None
+                warm(self.app, found)
+            finally:
+                with self._lock:
+                    self._running = False
+                    self._lock.notify_all()
+
+
+def refresher(app: Flask) -> Refresher:
+    """Return the application's refresher (made on first use)."""
+    found = app.extensions.get("eventfeed_refresher")
+    if found is None:
+        found = app.extensions.setdefault("eventfeed_refresher", Refresher(app))
+    assert isinstance(found, Refresher)
+    return found
+
+
+def settle(app: Flask, timeout: float = 30.0) -> bool:
+    """Wait for the application's queued refreshes (tests, benchmarks)."""
+    return refresher(app).settle(timeout)
 
 
 def warm(app: Flask, found: changes.Changes) -> Warmed:

@@ -8,6 +8,7 @@ import gzip
 import logging
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.support.apiutil import bearer, issue_token
 from tests.web.test_organise import organiser, post, signed_in, talk_fields
 from tests.web.test_stored_feeds import TOKEN, _follow
 from web.fastpath import StoredFeeds
+from web.warm import settle
 
 ROOT = Path(__file__).resolve().parents[2]
 GZIP = {"Accept-Encoding": "gzip"}
@@ -147,6 +149,7 @@ def test_api_edit_leaves_the_read_documents_warm(
     assert not fast_answers(warming, "/series/alpha.ics", False)
     assert not fast_answers(warming, "/", False, **portuguese)
     answer.close()  # type: ignore[attr-defined]
+    assert settle(warming)
     _check_warm(warming, "Retitled by the API")
     assert fast_answers(warming, "/", False, **portuguese), "each stored language"
     assert "Retitled by the API" in reader.get("/").get_data(as_text=True)
@@ -180,6 +183,7 @@ def test_workspace_edit_leaves_the_read_documents_warm(
     assert saved.status_code == 302, saved.get_data(as_text=True)
     assert not fast_answers(warming, "/series/alpha.ics", False)
     saved.close()
+    assert settle(warming)
     _check_warm(warming, "Retitled in the workspace")
 
 
@@ -196,6 +200,7 @@ def test_warming_off_builds_nothing(
     with sessions() as session:
         before = set(session.execute(select(RenderedDocument.key, RenderedDocument.version)))
     _api_patch(app, issue_token(sessions, admin=True), "Retitled but not warmed").close()  # type: ignore[attr-defined]
+    assert settle(app)
     with sessions() as session:
         after = set(session.execute(select(RenderedDocument.key, RenderedDocument.version)))
     assert after == before
@@ -227,6 +232,7 @@ def test_a_failing_refresh_does_not_break_the_edit(
     answer = _api_patch(warming, issue_token(sessions, admin=True), "Retitled anyway")
     with caplog.at_level(logging.ERROR, logger="web.warm"):
         answer.close()  # type: ignore[attr-defined]
+        assert settle(warming)
     assert "/series/alpha.ics failed" in caplog.text
     assert not fast_answers(warming, "/series/alpha.ics", False)
     assert fast_answers(warming, "/series/alpha.rss", True), "the others are refreshed"
@@ -253,8 +259,10 @@ def test_a_failed_edit_refreshes_nothing(
         )
         assert refused.status_code == 422, refused.get_json()
         refused.close()
+        assert settle(warming)
         assert seen == [], "a rolled back edit requests nothing"
         _api_patch(warming, admin, "Retitled").close()  # type: ignore[attr-defined]
+        assert settle(warming)
         assert seen, "an edit requests the stored documents"
     finally:
         reader.on_execute.remove(seen.append)
@@ -282,6 +290,7 @@ def test_api_import_of_new_talks_leaves_the_feeds_warm(
     assert done.get_json()["events"]["created"] == 1
     assert not fast_answers(warming, "/series/alpha.ics", False)
     done.close()
+    assert settle(warming)
     reader = warming.test_client()
     for path, gzipped in READ:
         assert fast_answers(warming, path, gzipped), f"{path} (gzip: {gzipped}) is cold"
@@ -335,6 +344,37 @@ def test_deleting_a_series_refreshes_the_site_wide_documents(
     )
     assert gone.status_code == 204, gone.get_json()
     gone.close()
+    assert settle(warming)
     for path, gzipped in site:
         assert fast_answers(warming, path, gzipped), f"{path} (gzip: {gzipped}) is cold"
         assert "Beta talk" not in _read(reader, path, gzipped), path
+
+
+def test_the_refresh_runs_beside_the_next_request(
+    warming: Flask,
+    sessions: sessionmaker[Session],
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+) -> None:
+    """Closing the edit's response hands the refresh to the background thread: the request's
+    thread (and a keep-alive connection) is free while a slow rebuild is still running."""
+    held, release = threading.Event(), threading.Event()
+
+    @warming.before_request
+    def slow_feed() -> None:
+        if request.path == "/series/alpha.ics" and threading.current_thread().name.startswith(
+            "eventfeed-refresh"
+        ):
+            held.set()
+            release.wait(10)
+
+    _talks(make_series, make_event)
+    _read_all(warming, personal=False)
+    answer = _api_patch(warming, issue_token(sessions, admin=True), "Retitled meanwhile")
+    answer.close()  # type: ignore[attr-defined]
+    assert held.wait(10), "the refresh started"
+    assert warming.test_client().get("/series/alpha").status_code == 200  # served meanwhile
+    assert not settle(warming, timeout=0.2), "the refresh is still running"
+    release.set()
+    assert settle(warming)
+    assert fast_answers(warming, "/series/alpha.ics", False)
