@@ -1,0 +1,85 @@
+"""benchmarks/all.py reads the three benchmarks' outputs into one table of goals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.all import Goal, email_goals, http_goals, import_goals
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wrk(requests: int, p50: float) -> dict[str, float]:
+    return {"requests": requests, "seconds": 1.0, "p50_ms": p50}
+
+
+def test_http_goals_compare_each_route_with_its_floor_and_its_size() -> None:
+    data = {
+        "floors": {"flask": _wrk(1_000, 1.0)},
+        "small": {
+            "series .ics": _wrk(900, 1.0),
+            "home page /": _wrk(700, 1.0),
+            "304 series .ics": _wrk(950, 0.5),
+            "/healthz": _wrk(1_000, 0.5),
+            "nginx cache: gzip": _wrk(10_000, 0.1),
+        },
+        "big": {"series .ics": _wrk(900, 1.2), "home page /": _wrk(700, 1.4)},
+        "worker_pss_mb": {"small": 50, "big": 210},
+    }
+    found = {goal.what: goal for goal in http_goals("sqlite", data)}
+    assert (
+        found["series .ics vs Flask floor"].value == 90 and found["series .ics vs Flask floor"].met
+    )
+    assert not found["home page / vs Flask floor"].met  # 70 % < 80 %
+    assert found["series .ics p50 big / 1k"].met  # 1.2x
+    assert not found["home page / p50 big / 1k"].met  # 1.4x > 1.3x
+    assert found["304 series .ics vs /healthz"].met  # 95 %
+    assert not found["largest worker PSS"].met  # 210 MB > 200 MB
+    assert not [what for what in found if "nginx" in what or "/healthz vs" in what]
+
+
+def test_import_goals_read_the_printed_rows(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "imports.py"),
+            "--sizes",
+            "300",
+            "--formats",
+            "csv",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+    goals = import_goals(done.stdout)
+    assert [goal.backend for goal in goals] == ["sqlite"]
+    printed = next(line for line in done.stdout.splitlines() if line.startswith("| sqlite | csv"))
+    assert f"{goals[0].value:,.0f}" == printed.split("|")[5].strip()
+    assert goals[0].met == (goals[0].value >= 5_000)
+
+
+def test_email_goals_read_the_json_and_judge_each_target(tmp_path: Path) -> None:
+    figures = [
+        {"name": "(a) rendered", "value": 30_000.0},
+        {"name": "(b) announcements delivered end to end", "value": 1_430.0},
+        {"name": "(c) digests (20 series each) delivered end to end", "value": 420.0},
+    ]
+    (tmp_path / "email-sqlite-aiosmtpd-1.json").write_text(json.dumps(figures))
+    goals = email_goals("sqlite", tmp_path)
+    assert [(goal.what, goal.met) for goal in goals] == [
+        ("announcements end to end", True),
+        ("digests end to end", False),
+    ]
+    assert not list(tmp_path.iterdir()), "read once"
+
+
+def test_a_goal_at_most_is_met_at_or_under_it() -> None:
+    assert Goal("p50", "sqlite", 1.3, "x", 1.3, at_most=True).met
+    assert not Goal("p50", "sqlite", 1.31, "x", 1.3, at_most=True).met
+    assert "NOT met" in Goal("rate", "sqlite", 79.9, "%", 80).row()
