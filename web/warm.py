@@ -65,6 +65,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -167,7 +168,7 @@ class Refresher:
         self.app = app
         settings = state(app).settings
         self.poll_seconds = settings.warm_poll_seconds if settings.warm_after_edit else 0.0
-        self.last_round: Round | None = None  # (tests, benchmarks)
+        self.rounds: deque[Round] = deque(maxlen=32)  # the latest ones (tests, benchmarks)
         self._lock = threading.Condition()
         self._pending: changes.Changes | None = None
         self._running = False
@@ -216,11 +217,22 @@ class Refresher:
         with self._lock:
             return self._lock.wait_for(lambda: self._pending is None and not self._running, timeout)
 
-    def wait_look(self, timeout: float = 30.0) -> bool:
-        """Wait until a look at the stamps that starts after this call has ended, with its
-        refresh; return whether one did (never when polling is off or no thread runs)."""
+    @property
+    def last_round(self) -> Round | None:
+        """The latest round, or None."""
+        return self.rounds[-1] if self.rounds else None
+
+    def next_look(self) -> int:
+        """Return the number of the first look at the stamps that starts after this call."""
         with self._lock:
-            target = self._looks_started + 1
+            return self._looks_started + 1
+
+    def wait_look(self, timeout: float = 30.0, number: int | None = None) -> bool:
+        """Wait until look `number` (by default the first that starts after this call) has
+        ended, with its refresh; return whether it did (never when polling is off or no
+        thread runs)."""
+        with self._lock:
+            target = self._looks_started + 1 if number is None else number
             return self._lock.wait_for(lambda: self._looks_done >= target, timeout)
 
     def _run(self) -> None:
@@ -239,8 +251,9 @@ class Refresher:
                 found, self._pending, self._running = self._pending, None, True
                 look = poll > 0  # every round looks: its own edits are then not seen again
                 self._looks_started += look
+                number = self._looks_started if look else 0
             try:
-                self._round(found, look)
+                self._round(found, number)
             except Exception:
                 log.exception("warming: a refresh round failed")
             finally:
@@ -250,15 +263,15 @@ class Refresher:
                     self._looks_done += look
                     self._lock.notify_all()
 
-    def _round(self, found: changes.Changes | None, look: bool) -> None:
+    def _round(self, found: changes.Changes | None, number: int) -> None:
         started = time.perf_counter()
         wanted = changes.Changes()
         if found is not None:
             wanted.add(found)
-        moved = self._look() if look else changes.Changes()
+        moved = self._look() if number else changes.Changes()
         wanted.add(moved)
         warmed = warm(self.app, wanted) if wanted else None
-        self.last_round = Round(look, moved, warmed, time.perf_counter() - started)
+        self.rounds.append(Round(number, moved, warmed, time.perf_counter() - started))
 
     def _look(self) -> changes.Changes:
         """Read every series' stamps; return what moved since the last look (the first
@@ -312,10 +325,10 @@ CHANGED_TALKS = (
 
 @dataclass(frozen=True)
 class Round:
-    """What one round of the refresher did: whether it looked at the stamps, what moved
-    (other processes' changes), the refresh (None: nothing to do) and its seconds."""
+    """What one round of the refresher did: its look at the stamps' number (0: none), what
+    moved (other processes' changes), the refresh (None: nothing to do) and its seconds."""
 
-    looked: bool
+    look: int
     moved: changes.Changes
     warmed: Warmed | None
     seconds: float

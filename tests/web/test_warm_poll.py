@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -234,7 +235,7 @@ def test_the_first_look_only_records(
     assert _stored(sessions) == before, "nothing rebuilt"
     assert not fast_answers(app, "/series/alpha.ics", False)
     last = refresher(app).last_round
-    assert last is not None and last.looked and not last.moved and last.warmed is None
+    assert last is not None and last.look and not last.moved and last.warmed is None
 
 
 def test_this_process_s_own_edit_is_not_refreshed_again(
@@ -260,7 +261,7 @@ def test_this_process_s_own_edit_is_not_refreshed_again(
     finally:
         reader.on_execute.remove(seen.append)
     last = refresher(app).last_round
-    assert last is not None and last.looked and not last.moved and last.warmed is None
+    assert last is not None and last.look and not last.moved and last.warmed is None
     assert len(seen) == 1, seen  # the stamps
     _check_warm(app, "Retitled here")
 
@@ -355,3 +356,18 @@ def _gunicorn(port: int, env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_after_edit_benchmark_runs_with_polling() -> None:
+    """benchmarks/after_edit.py --through sql --poll runs end to end (a smoke test)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "after_edit.py"), "--rounds", "1"]
+        + ["--through", "sql", "--poll", str(POLL)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "each app's look at the stamps" in done.stdout
+    assert done.stdout.count("\n| ") == 11, done.stdout  # the header and 10 routes
