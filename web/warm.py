@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 import time
 from collections import deque
@@ -257,7 +258,9 @@ class Refresher:
             except Exception:
                 log.exception("warming: a refresh round failed")
             finally:
-                due = time.monotonic() + poll
+                # (±25%: workers forked, or started, at once drift apart, so one usually
+                # rebuilds a document and the others find it current)
+                due = time.monotonic() + poll * random.uniform(0.75, 1.25)
                 with self._lock:
                     self._running = False
                     self._looks_done += look
