@@ -179,6 +179,7 @@ class Refresher:
         self._seen: dict[int, Stamp] | None = None  # this process's last look: id → stamp
         self._looks_started = 0
         self._looks_done = 0
+        self._failing = False  # the last look could not read the stamps
 
     def start(self) -> None:
         """Start this process's thread unless it runs already (again after a fork)."""
@@ -287,8 +288,13 @@ class Refresher:
                 for ident, revision, updated, talks in _rows(self.app, STAMPS)
             }
         except Exception:
-            log.exception("warming: reading the series' change stamps failed")
+            if not self._failing:  # (once, not each poll, while the database is away)
+                log.exception("warming: reading the series' change stamps failed")
+            self._failing = True
             return moved
+        if self._failing:
+            log.warning("warming: reading the series' change stamps works again")
+            self._failing = False
         seen, self._seen = self._seen, now
         if seen is None:
             return moved

@@ -5,6 +5,7 @@ the fast path too (issue 21)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -371,3 +372,40 @@ def test_after_edit_benchmark_runs_with_polling() -> None:
     assert done.returncode == 0, done.stderr
     assert "each app's look at the stamps" in done.stdout
     assert done.stdout.count("\n| ") == 11, done.stdout  # the header and 10 routes
+
+
+def test_a_failing_look_is_logged_once_and_the_polling_goes_on(
+    polling: Flask,
+    engine: Engine,
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While the stamps cannot be read, one error is logged; a change made meanwhile is
+    refreshed once they can be read again."""
+    _talks(make_series, make_event)
+    assert polling.test_client().get("/series/alpha.ics").status_code == 200
+    _look(polling)
+    broken = [True]
+
+    def away(sql: str) -> None:
+        if broken[0] and sql.startswith("SELECT series.id, series.feed_revision"):
+            raise RuntimeError("the database is away")
+
+    reader = _fast(polling).reader
+    reader.on_execute.append(away)
+    try:
+        with caplog.at_level(logging.WARNING, logger="web.warm"):
+            _look(polling)
+            _edit_by_sql(engine, "a1", "Retitled while away")
+            _look(polling)
+            _look(polling)
+            assert caplog.text.count("reading the series' change stamps failed") == 1
+            assert not fast_answers(polling, "/series/alpha.ics", False)
+            broken[0] = False
+            _look(polling)
+            assert "works again" in caplog.text
+    finally:
+        reader.on_execute.remove(away)
+    assert fast_answers(polling, "/series/alpha.ics", False)
+    assert "Retitled while away" in _read(polling.test_client(), "/series/alpha.ics", False)
