@@ -41,6 +41,7 @@ def create_app(
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
+    from web import warm
     from web.context import EXTENSION, AppState, close_db
     from web.fastpath import StoredFeeds
 
@@ -64,6 +65,8 @@ def create_app(
     _register_blueprints(app)
     # Stored feeds and their 304s are answered before the Flask stack (web.fastpath).
     app.wsgi_app = StoredFeeds(app.wsgi_app, app.extensions[EXTENSION])  # type: ignore[method-assign]
+    # Each process's first request (fast or not) starts its refresher's polling (web.warm).
+    warm.install(app)
     if settings.proxy_hops:
         # Behind N trusted proxies (deploy/nginx.conf: 1), the client's address and scheme
         # come from the last N X-Forwarded-For/-Proto entries; never trust more than that.

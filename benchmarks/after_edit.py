@@ -14,9 +14,14 @@ gunicorn does once the response is sent; it also prints the edit request's own t
 the refresh's (both grow along the table: every route read so far is refreshed), and the
 first and warm request of a second app on the same database (another gunicorn worker,
 whose memo the refresh did not fill: its first request reads the stored body once).
+`--through sql --poll 0.2` turns the refresh on with polling every 0.2 s in both apps
+(EVENTFEED_WARM_POLL_SECONDS, web.warm): after each SQL edit it waits until each app has
+looked at the stamps (and refreshed what moved), then times both apps' first and warm
+requests; it prints each app's polling round (the stamp read plus the refresh: the first
+app to reach a document rebuilds it, the other finds it current and reads its body once).
 
     .venv/bin/python benchmarks/after_edit.py [--pg postgresql+psycopg://...] [--rounds 7] [--gzip]
-        [--through sql|api]
+        [--through sql|api] [--poll SECONDS]
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from events import tokens  # noqa: E402
 from events.db import make_sessionmaker  # noqa: E402
 from events.models import Event  # noqa: E402
 from server import create_app  # noqa: E402
-from web.warm import settle  # noqa: E402
+from web.warm import Refresher, refresher, settle  # noqa: E402
 
 ROUTES = [
     ("series .ics", f"/series/{BIG}.ics"),
@@ -65,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--gzip", action="store_true", help="send Accept-Encoding: gzip")
     parser.add_argument("--through", choices=("sql", "api"), default="sql", help="how to edit")
+    parser.add_argument(
+        "--poll", type=float, default=0.0, help="seconds between looks at the stamps (0: off)"
+    )
     args = parser.parse_args(argv)
+    api = args.through == "api"
+    polled = not api and args.poll > 0
     workdir = Path(tempfile.mkdtemp(prefix="eventfeed-edit-"))
     url = args.pg or f"sqlite:///{workdir / 'bench.sqlite3'}"
     now = datetime.now(UTC) - timedelta(days=1)
@@ -77,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         "base_url": BASE_URL,
         "instance_path": str(workdir),
         "secret_key": "x",
-        "warm_after_edit": args.through == "api",
+        "warm_after_edit": api or polled,
+        "warm_poll_seconds": args.poll,
         "api_writes_per_minute": 1_000_000,  # (still counted: part of an edit's cost)
     }
     client = create_app(config).test_client()
@@ -87,20 +98,29 @@ def main(argv: list[str] | None = None) -> int:
         _, admin = tokens.create_token(session, datetime.now(UTC), series=[], admin=True)
     headers = {"Accept-Encoding": "gzip"} if args.gzip else {}
     counter = 0
-    api = args.through == "api"
+    how = "by SQL"
+    if api:
+        how = "through the API, then the refresh"
+    elif polled:
+        how = f"by SQL, then each app's look at the stamps (every {args.poll:g} s) and refresh"
+    columns = ""
+    if api:
+        columns = " edit request, ms | refresh, ms | another worker: first, warm ms |"
+    elif polled:
+        columns = " polling round, ms: this app, the other | another worker: first, warm ms |"
     print(
         f"load average {os.getloadavg()[0]:.1f}; {'gzip' if args.gzip else 'plain'} answers; "
-        f"edits {'through the API, then the refresh' if api else 'by SQL'}\n\n"
+        f"edits {how}\n\n"
         "| route | first after an edit, ms | warm, ms | ratio | first, CPU ms | warm, CPU ms "
-        "| CPU ratio |"
-        f"{' edit request, ms | refresh, ms | another worker: first, warm ms |' if api else ''}\n"
-        f"|---|---|---|---|---|---|---|{'---|---|---|' if api else ''}"
+        f"| CPU ratio |{columns}\n"
+        f"|---|---|---|---|---|---|---|{'---|' * columns.count('|')}"
     )
     for name, path in ROUTES:
         client.get(path, headers=headers)
         other.get(path, headers=headers)
         firsts, warms, first_cpu, warm_cpu = [], [], [], []
         edits, refreshes, others_first, others_warm = [], [], [], []
+        rounds, others_rounds = [], []
         for _ in range(args.rounds):
             counter += 1
             title = f"Edited title {counter}"
@@ -110,12 +130,17 @@ def main(argv: list[str] | None = None) -> int:
                 refreshes.append(refresh)
             else:
                 _edit_by_sql(engine, title)
+            if polled:
+                mine, theirs = refresher(client.application), refresher(other.application)
+                numbers = mine.next_look(), theirs.next_look()  # (both apps look meanwhile)
+                rounds.append(_looked(mine, numbers[0]))
+                others_rounds.append(_looked(theirs, numbers[1]))
             for walls, cpus in ((firsts, first_cpu), (warms, warm_cpu)):
                 started, cpu = time.perf_counter(), time.process_time()
                 assert client.get(path, headers=headers).status_code == 200
                 walls.append(time.perf_counter() - started)
                 cpus.append(time.process_time() - cpu)
-            if api:
+            if api or polled:
                 for walls in (others_first, others_warm):
                     started = time.perf_counter()
                     assert other.get(path, headers=headers).status_code == 200
@@ -127,6 +152,13 @@ def main(argv: list[str] | None = None) -> int:
             extra = (
                 f" {statistics.median(edits) * 1000:.1f} |"
                 f" {statistics.median(refreshes) * 1000:.1f} |"
+                f" {statistics.median(others_first) * 1000:.1f},"
+                f" {statistics.median(others_warm) * 1000:.1f} |"
+            )
+        elif polled:
+            extra = (
+                f" {statistics.median(rounds) * 1000:.1f},"
+                f" {statistics.median(others_rounds) * 1000:.1f} |"
                 f" {statistics.median(others_first) * 1000:.1f},"
                 f" {statistics.median(others_warm) * 1000:.1f} |"
             )
@@ -146,6 +178,15 @@ def _edit_by_sql(engine: Engine, title: str) -> None:
             .where(Event.id == "talk-500")
             .values(title=title, sequence=Event.sequence + 1, updated_at=datetime.now(UTC))
         )
+
+
+def _looked(found: Refresher, number: int) -> float:
+    """Wait until an app's first look at the stamps after the edit has ended (with its
+    refresh); return the seconds of its rounds that refreshed the edit (that look's, or the
+    one before it, which may have seen the edit too)."""
+    assert found.wait_look(timeout=60, number=number), "no look at the stamps within 60 s"
+    done = [r for r in found.rounds if r.look in (number - 1, number) and r.moved]
+    return sum(r.seconds for r in done)
 
 
 def _edit_through_api(client: FlaskClient, admin: str, title: str) -> tuple[float, float]:

@@ -480,6 +480,7 @@ def run(database_url: str, backend: str, sizes: Sizes, workdir: Path) -> list[Fi
         base_url=BASE_URL,
         instance_path=str(workdir),
         secret_key="benchmark",
+        warm_poll_seconds=0,  # (its SQL edits are to be rebuilt by the timed reads: no polling)
     )
     engine = make_engine(database_url)
     if backend == "postgresql":

@@ -13,8 +13,9 @@ Session event listeners, registered on every `Session` when this module is impor
 
 Not covered: Core UPDATE or DELETE statements on `event` or `series` other than
 `create_events` (none is used by the web's writers today), topic taxonomy edits, and edits
-made in other processes (the worker's import jobs and mirrors, `eventfeed import`). Their
-readers pay one rebuild on their first request, as before; they never read stale data,
+made in other processes (the worker's import jobs and mirrors, `eventfeed import`): the
+web's refresher finds those by polling the series' stamps (web.warm). What neither finds,
+its readers rebuild on their first request, as before; they never read stale data,
 because stored documents are served only under versions taken from the database stamps.
 """
 

@@ -19,6 +19,7 @@
 | EVENTFEED_API_WRITES_PER_MINUTE | 120 | API writes per token per minute (429 above) |
 | EVENTFEED_API_IMPORTS_PER_HOUR | 30 | API imports per token per hour (429 above) |
 | EVENTFEED_WARM_AFTER_EDIT | true | after a web or API edit, rebuild the stored feeds and pages that show it (those readers asked for before) once the response is sent (web.warm) |
+| EVENTFEED_WARM_POLL_SECONDS | 2 | how often each web process (with EVENTFEED_WARM_AFTER_EDIT on) reads the series' change stamps and refreshes, as after an edit, the series other processes changed (the worker's imports and mirrors, `eventfeed import`, other web nodes, SQL); 0: never |
 | EVENTFEED_MIRROR_EVERY_MINUTES | 60 | how often the worker refreshes a mirrored series (failures back off up to 8 times longer) |
 | EVENTFEED_MIRROR_TIMEOUT_SECONDS | 10 | timeout of each connect and read of a mirror fetch (and 3 times that for the whole fetch) |
 | EVENTFEED_MIRROR_MAX_BYTES | 5242880 | largest upstream calendar a mirror accepts |
@@ -89,6 +90,9 @@ class Settings(BaseSettings):
     # After an edit through the web or the API, refresh the stored documents that show it
     # once the response is sent, so their next readers find them warm (web.warm).
     warm_after_edit: bool = True
+    # Seconds between two looks at the series' change stamps, to refresh what other
+    # processes changed (web.warm.Refresher; 0: only this process's edits are refreshed).
+    warm_poll_seconds: float = Field(default=2.0, ge=0, le=3600)
     # Mirrored series (issue 16): refresh interval, fetch limits, non-public networks allowed.
     mirror_every_minutes: int = Field(default=60, ge=1)
     mirror_timeout_seconds: float = Field(default=10.0, gt=0, le=120)

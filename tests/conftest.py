@@ -29,6 +29,7 @@ from feeds import email
 from server import cli, create_app
 from tests.support import vnu
 from tests.support.mailtools import SmtpServer, smtp_settings
+from web import warm
 
 TEST_DATABASE_ENV = "EVENTFEED_TEST_DATABASE_URL"
 HTML_CHECKER_KEY = pytest.StashKey["vnu.NuChecker | None"]()
@@ -112,6 +113,7 @@ def make_app(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Call
 
     yield build
     for application in made:
+        warm.stop(application)  # (its polling thread reads the database)
         application.extensions["eventfeed"].engine.dispose()
 
 

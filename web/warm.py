@@ -33,23 +33,47 @@ queued while a refresh runs are merged into the next one. A reader who comes bef
 refresh reaches their document builds it, as without the refresh; a worker stopped
 meanwhile loses only the refresh (the next reader builds it).
 
+Edits made elsewhere (the worker's import jobs and mirrors, `eventfeed import`, other web
+nodes, SQL) are found by polling: every `EVENTFEED_WARM_POLL_SECONDS` (2 s; 0: never), and
+in each round it runs anyway, the thread reads every series' change stamps in one query
+(`STAMPS`: `updated_at` written with the row, `feed_revision` and `talks_changed_at` moved by
+the database triggers on any insert, update or delete of one of its talks) on the fast
+path's raw connection, and compares them with its last look (the process's own; its first
+look only records). A series whose stamps moved is refreshed as after an edit: with the
+talks whose `updated_at` is not older than its `talks_changed_at` seen last (their pages
+first, their `.ics` downloads), or, when its own row was written or it is new, all of its
+talks' downloads (their versions hold the series' `updated_at`); a deleted series
+refreshes the site-wide documents. Every worker polls for itself: the first to reach a
+document rebuilds it, the others (once it is stored) find it current and read its body
+once into their memo.
+Since a round for this process's edits looks too, the next look does not see them again.
+The thread starts on the first request a process serves (`Starter`, outside the fast path,
+so a fast-path answer starts it too; a forked gunicorn worker starts its own, a preloading
+master none). A talk changed without its `updated_at` moving (raw SQL) has its page
+refreshed, not its own `.ics` download.
+
 Not refreshed (their readers pay one rebuild, as before): other page variants (zones,
 filters, page numbers), topic feeds and pages, personal feeds of topic followers or beyond
-the cap, and edits made elsewhere (see `events.changes`). `EVENTFEED_WARM_AFTER_EDIT=false`
-turns this off.
+the cap, changes the series stamps do not show (topic taxonomy, subscriptions), and what
+changed before a process's first look. `EVENTFEED_WARM_AFTER_EDIT=false` turns all of this
+off.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, request
-from sqlalchemy import String, cast, literal, select
+from sqlalchemy import String, bindparam, cast, literal, select
 from sqlalchemy.orm import Session
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -62,6 +86,7 @@ from events.models import (
     Subscriber,
     Subscription,
 )
+from events.reader import Params, Query
 from web import page_cache
 from web.api.base import PREFIX
 from web.api.talks import STORED_LIST
@@ -69,6 +94,9 @@ from web.context import state
 from web.fastpath import SITE, StoredFeeds
 from web.feeds import talk_calendar_key
 from web.i18n import DEFAULT, LANG_COOKIE, LANGUAGES
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -133,15 +161,40 @@ def _after(response: Response) -> Response:
 
 class Refresher:
     """One background thread per process running an application's refreshes in turn,
-    changes submitted meanwhile merged into the next one."""
+    changes submitted meanwhile merged into the next one; with polling on, it also looks
+    at every series' change stamps each `warm_poll_seconds` (and in each round) and
+    refreshes the series other processes changed (see the module's docstring)."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
+        settings = state(app).settings
+        self.poll_seconds = settings.warm_poll_seconds if settings.warm_after_edit else 0.0
+        self.rounds: deque[Round] = deque(maxlen=32)  # the latest ones (tests, benchmarks)
         self._lock = threading.Condition()
         self._pending: changes.Changes | None = None
         self._running = False
+        self._stopping = False
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._seen: dict[int, Stamp] | None = None  # this process's last look: id → stamp
+        self._looks_started = 0
+        self._looks_done = 0
+        self._failing = False  # the last look could not read the stamps
+
+    def start(self) -> None:
+        """Start this process's thread unless it runs already (again after a fork)."""
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        if self._pid != os.getpid():  # (a forked worker has no thread of its parent's)
+            self._pid = os.getpid()
+            self._seen = None  # its first look only records
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="eventfeed-refresh", daemon=True)
+        self._thread.start()
 
     def submit(self, found: changes.Changes) -> None:
         """Queue a refresh of what `found` changed (merged with one not started yet)."""
@@ -149,31 +202,180 @@ class Refresher:
             if self._pending is None:
                 self._pending = changes.Changes()
             self._pending.add(found)
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._pid = os.getpid()  # (a forked worker has no thread of its parent's)
-                self._thread = threading.Thread(
-                    target=self._run, name="eventfeed-refresh", daemon=True
-                )
-                self._thread.start()
+            self._start()
             self._lock.notify_all()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """End the thread once its current round is done (tests: before disposing the engine)."""
+        with self._lock:
+            self._stopping = True
+            thread = self._thread
+            self._lock.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def settle(self, timeout: float = 30.0) -> bool:
         """Wait until no refresh is queued or running; return whether that happened."""
         with self._lock:
             return self._lock.wait_for(lambda: self._pending is None and not self._running, timeout)
 
+    @property
+    def last_round(self) -> Round | None:
+        """The latest round, or None."""
+        return self.rounds[-1] if self.rounds else None
+
+    def next_look(self) -> int:
+        """Return the number of the first look at the stamps that starts after this call."""
+        with self._lock:
+            return self._looks_started + 1
+
+    def wait_look(self, timeout: float = 30.0, number: int | None = None) -> bool:
+        """Wait until look `number` (by default the first that starts after this call) has
+        ended, with its refresh; return whether it did (never when polling is off or no
+        thread runs)."""
+        with self._lock:
+            target = self._looks_started + 1 if number is None else number
+            return self._lock.wait_for(lambda: self._looks_done >= target, timeout)
+
     def _run(self) -> None:
+        poll = self.poll_seconds
+        due = time.monotonic()  # the first look (it only records) comes at once
         while True:
             with self._lock:
-                self._lock.wait_for(lambda: self._pending is not None)
+                while not (
+                    self._stopping
+                    or self._pending is not None
+                    or (poll > 0 and time.monotonic() >= due)
+                ):
+                    self._lock.wait(max(0.0, due - time.monotonic()) if poll > 0 else None)
+                if self._stopping:
+                    return
                 found, self._pending, self._running = self._pending, None, True
+                look = poll > 0  # every round looks: its own edits are then not seen again
+                self._looks_started += look
+                number = self._looks_started if look else 0
             try:
-                assert found is not None
-                warm(self.app, found)
+                self._round(found, number)
+            except Exception:
+                log.exception("warming: a refresh round failed")
             finally:
+                # (±25%: workers forked, or started, at once drift apart, so one usually
+                # rebuilds a document and the others find it current)
+                due = time.monotonic() + poll * random.uniform(0.75, 1.25)
                 with self._lock:
                     self._running = False
+                    self._looks_done += look
                     self._lock.notify_all()
+
+    def _round(self, found: changes.Changes | None, number: int) -> None:
+        started = time.perf_counter()
+        wanted = changes.Changes()
+        if found is not None:
+            wanted.add(found)
+        moved = self._look() if number else changes.Changes()
+        wanted.add(moved)
+        warmed = warm(self.app, wanted) if wanted else None
+        self.rounds.append(Round(number, moved, warmed, time.perf_counter() - started))
+
+    def _look(self) -> changes.Changes:
+        """Read every series' stamps; return what moved since the last look (the first
+        look only records): new and deleted series, and edited series with the talks whose
+        `updated_at` is not older than the series' last `talks_changed_at` seen."""
+        moved = changes.Changes()
+        try:
+            now = {
+                ident: (revision, updated, talks)
+                for ident, revision, updated, talks in _rows(self.app, STAMPS)
+            }
+        except Exception:
+            if not self._failing:  # (once, not each poll, while the database is away)
+                log.exception("warming: reading the series' change stamps failed")
+            self._failing = True
+            return moved
+        if self._failing:
+            log.warning("warming: reading the series' change stamps works again")
+            self._failing = False
+        seen, self._seen = self._seen, now
+        if seen is None:
+            return moved
+        moved.series_ids.update(seen.keys() - now.keys())  # deleted
+        for ident, stamp in now.items():
+            before = seen.get(ident)
+            if before == stamp:
+                continue
+            moved.series_ids.add(ident)
+            if before is None or before[1] != stamp[1]:
+                moved.series_rows.add(ident)  # new, or its own row written: all its talks
+                continue
+            since = before[2] or EPOCH
+            try:
+                talks = _rows(self.app, CHANGED_TALKS, {"series_id": ident, "since": since})
+            except Exception:
+                log.exception("warming: reading the changed talks of series %d failed", ident)
+                continue
+            moved.talk_ids.update(talk for (talk,) in talks)
+        return moved
+
+
+Stamp = tuple[int, datetime, datetime | None]  # feed_revision, updated_at, talks_changed_at
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Every series' change stamps: `updated_at` is written with its row, `feed_revision` and
+# `talks_changed_at` by the database triggers (migration 0005) on every insert, update and
+# delete of one of its talks, by any process.
+STAMPS = select(Series.id, Series.feed_revision, Series.updated_at, Series.talks_changed_at)
+# A series' talks changed since a moment (its `talks_changed_at` seen last), latest first.
+CHANGED_TALKS = (
+    select(Event.id)
+    .where(Event.series_id == bindparam("series_id"), Event.updated_at >= bindparam("since"))
+    .order_by(Event.updated_at.desc())
+    .limit(MAX_TALK_DOCUMENTS)
+)
+
+
+@dataclass(frozen=True)
+class Round:
+    """What one round of the refresher did: its look at the stamps' number (0: none), what
+    moved (other processes' changes), the refresh (None: nothing to do) and its seconds."""
+
+    look: int
+    moved: changes.Changes
+    warmed: Warmed | None
+    seconds: float
+
+
+def _rows(app: Flask, statement: Query, params: Params = None) -> list[tuple[Any, ...]]:
+    """Run a read on the fast path's per-thread connection (no session, no transaction)."""
+    fast = _fast_path(app)
+    if fast is not None:
+        return fast.reader.rows(statement, params)
+    with state(app).sessions() as session:
+        return [tuple(row) for row in session.execute(statement, dict(params or {}))]
+
+
+class Starter:
+    """WSGI middleware starting the process's refresher (so its polling) on the first
+    request the process serves, one the fast path answers included (a forked worker: its
+    own; a preloading master serves none, so starts none)."""
+
+    def __init__(self, app: WSGIApplication, refresher: Refresher) -> None:
+        self.app = app
+        self.refresher = refresher
+        self._pid = 0
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Start the refresher if this process has not yet, then pass the request on."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self.refresher.start()
+        return self.app(environ, start_response)
+
+
+def install(app: Flask) -> None:
+    """Wrap the WSGI stack (outside the fast path) so the first request of each process
+    starts its refresher, when polling is on (`warm_after_edit` and `warm_poll_seconds`)."""
+    settings = state(app).settings
+    if settings.warm_after_edit and settings.warm_poll_seconds > 0:
+        app.wsgi_app = Starter(app.wsgi_app, refresher(app))  # type: ignore[method-assign]
 
 
 def refresher(app: Flask) -> Refresher:
@@ -188,6 +390,13 @@ def refresher(app: Flask) -> Refresher:
 def settle(app: Flask, timeout: float = 30.0) -> bool:
     """Wait for the application's queued refreshes (tests, benchmarks)."""
     return refresher(app).settle(timeout)
+
+
+def stop(app: Flask) -> None:
+    """End the application's refresher thread, if any (tests, before disposing the engine)."""
+    found = app.extensions.get("eventfeed_refresher")
+    if isinstance(found, Refresher):
+        found.stop()
 
 
 def warm(app: Flask, found: changes.Changes) -> Warmed:

@@ -54,8 +54,9 @@ UNREAD_DOCUMENTS = ["site/atom", "site/json"]
 
 @pytest.fixture
 def warming(make_app: Callable[..., Flask]) -> Flask:
-    """An app that refreshes stored documents after edits."""
-    return make_app(warm_after_edit=True)
+    """An app that refreshes stored documents after edits (its own only: no polling, so
+    nothing else runs meanwhile; tests/web/test_warm_poll.py polls)."""
+    return make_app(warm_after_edit=True, warm_poll_seconds=0)
 
 
 def _talks(make_series: Callable[..., Series], make_event: Callable[..., Event]) -> None:
