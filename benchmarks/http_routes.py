@@ -25,9 +25,11 @@ the /etc/nginx/nginx.conf that includes the deploy file), and with a second stat
 with `sendfile off` (nginx's default). The runs alternate (static, static sendfile off,
 cache) for `--rounds` rounds at each `--connections` count, every cache run checked to
 have been answered from a fresh entry (a HIT before and after, within the app's max-age);
-it prints each one's median req/s (min-max), p50, p99 and the median of the per-round
-ratios to both static servers. `--nginx-only` measures only that, on a 1,000-talk series
-(815 KB .ics; 100 talks, 83 KB, with `--quick`).
+it prints each one's median req/s (min-max), p50, p99, the median of the per-round
+ratios to both static servers, and nginx's CPU per answer (its workers' user + system time
+over the answers: steadier than req/s when other jobs share the cores). `--nginx-only`
+measures only that, on a 1,000-talk series (838 KB .ics; 100 talks, 83 KB, with
+`--quick`).
 
 `--soak`: gunicorn `--workers 4 --preload` at 100,000 talks (SQLite, and PostgreSQL with
 `--pg`), four wrk clients at once on `/`, `/calendar.ics`, `/feed.rss` and a personal
@@ -514,6 +516,26 @@ def write_static(workdir: Path, port: int) -> bytes:
     return plain
 
 
+def _nginx_cpu_seconds(nginx: _NginxProcess) -> float:
+    """CPU seconds (user + system) its worker processes have used so far."""
+    total = 0.0
+    for worker in psutil.Process(nginx.proc.pid).children():
+        times = worker.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def _wrk_cpu(
+    nginx: _NginxProcess, port: int, route: Route, plan: NginxPlan, workdir: Path, conns: int
+) -> dict[str, float]:
+    """wrk's figures plus nginx's CPU per answer (microseconds; steadier than req/s when
+    other jobs share the cores)."""
+    before = _nginx_cpu_seconds(nginx)
+    result = wrk(port, route.path, route.headers, plan.seconds, workdir, conns)
+    spent = _nginx_cpu_seconds(nginx) - before
+    return {**result.__dict__, "nginx_cpu_us": 1e6 * spent / max(result.requests, 1)}
+
+
 def _cache_status(port: int, route: Route) -> str:
     return str(fetch(port, route.path, route.headers)[1].get("X-Cache-Status", ""))
 
@@ -545,15 +567,14 @@ def measure_cache(
                         ("static", cache.static_port),
                         ("static, sendfile off", cache.nosendfile_port),
                     ):
-                        result = wrk(port, static, {}, plan.seconds, workdir, connections)
-                        runs[name].append(result.__dict__)
+                        file = Route(name, static)
+                        runs[name].append(_wrk_cpu(cache, port, file, plan, workdir, connections))
                     before = _cache_status(cache.port, route)
-                    result = wrk(
-                        cache.port, route.path, route.headers, plan.seconds, workdir, connections
+                    runs["cache"].append(
+                        _wrk_cpu(cache, cache.port, route, plan, workdir, connections)
                     )
                     after = _cache_status(cache.port, route)
                     statuses.append(f"{before}/{after}")
-                    runs["cache"].append(result.__dict__)
                 measured[f"{route.name} | {connections}"] = {
                     "route": route.name,
                     "connections": connections,
@@ -570,7 +591,8 @@ def measure_cache(
 def _median_run(runs: list[dict[str, float]]) -> Result:
     """The run of median req/s (the middle one of 3)."""
     ordered = sorted(runs, key=_rate)
-    return Result(**ordered[len(ordered) // 2])  # type: ignore[arg-type]
+    fields = {k: v for k, v in ordered[len(ordered) // 2].items() if k != "nginx_cpu_us"}
+    return Result(**fields)  # type: ignore[arg-type]
 
 
 def measure_app(
@@ -721,8 +743,8 @@ def cache_table(cached: dict[str, Any], title: str) -> str:
         title,
         "",
         "| served | conns | req/s median (min–max) | p50 ms | p99 ms | vs static "
-        "| vs static, sendfile off |",
-        "|---|---|---|---|---|---|---|",
+        "| vs static, sendfile off | nginx CPU µs/answer |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for entry in cached.values():
         kind = entry["route"].removeprefix("nginx cache: ")
@@ -743,7 +765,8 @@ def cache_table(cached: dict[str, Any], title: str) -> str:
                 f"| {kind} ({entry['bytes'] / 1000:,.0f} KB), {label} | {entry['connections']} | "
                 f"{_spread([_rate(r) for r in runs])} | "
                 f"{_median([r['p50_ms'] for r in runs]):.2f} | "
-                f"{_median([r['p99_ms'] for r in runs]):.2f} | {ratios[0]} | {ratios[1]} |"
+                f"{_median([r['p99_ms'] for r in runs]):.2f} | {ratios[0]} | {ratios[1]} | "
+                f"{_spread([r['nginx_cpu_us'] for r in runs], '.1f')} |"
             )
     return "\n".join(lines)
 

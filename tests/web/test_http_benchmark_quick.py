@@ -89,6 +89,7 @@ def test_nginx_only_mode_alternates_cache_and_static_runs_in_one_nginx(tmp_path:
             assert len(entry[name]) == 2
             for run in entry[name]:
                 assert run["requests"] > 0 and run["errors"] == run["bad_status"] == 0
+                assert run["nginx_cpu_us"] > 0
     plain = next(e for e in cached.values() if e["route"].endswith("plain"))
     assert 64_000 < plain["bytes"] < 128_000  # the 100-talk series, ~83 KB
 
