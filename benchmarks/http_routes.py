@@ -6,6 +6,7 @@ shadow the standard library's `http` package for every benchmark script here.)
     .venv/bin/pip install -e '.[bench]' && apt-get install wrk nginx
     .venv/bin/python benchmarks/http_routes.py [--pg URL] [--quick] [--seconds 3]
     .venv/bin/python benchmarks/http_routes.py --soak [--pg URL] [--seconds 60]
+    .venv/bin/python benchmarks/http_routes.py --nginx-only [--quick] [--rounds 3]
 
 Builds a throwaway SQLite database (and PostgreSQL with `--pg`; that database's `public`
 schema is dropped) with 1,000 talks (one series of 1,000 among 200 series), measures, then
@@ -16,6 +17,19 @@ route for `--seconds`. Two floors are measured in the same run with the same 1,0
 series .ics bytes: a trivial Flask app answering them under the same gunicorn settings,
 and nginx serving them as a static file. It prints, per route, req/s, p50, p99, the ratio
 to both floors (at 1k talks) and p50(100k)/p50(1k), and the largest worker's PSS.
+
+Repeats through nginx's cache (deploy/nginx-eventfeed.conf in front of the app's gunicorn)
+are compared with nginx serving the same bytes as static files in the same nginx process
+(same workers, same http-level settings: Debian's `sendfile on; tcp_nopush on;`, those of
+the /etc/nginx/nginx.conf that includes the deploy file), and with a second static server
+with `sendfile off` (nginx's default). The runs alternate (static, static sendfile off,
+cache) for `--rounds` rounds at each `--connections` count, every cache run checked to
+have been answered from a fresh entry (a HIT before and after, within the app's max-age);
+it prints each one's median req/s (min-max), p50, p99, the median of the per-round
+ratios to both static servers, and nginx's CPU per answer (its workers' user + system time
+over the answers: steadier than req/s when other jobs share the cores). `--nginx-only`
+measures only that, on a 1,000-talk series (838 KB .ics; 100 talks, 83 KB, with
+`--quick`).
 
 `--soak`: gunicorn `--workers 4 --preload` at 100,000 talks (SQLite, and PostgreSQL with
 `--pg`), four wrk clients at once on `/`, `/calendar.ics`, `/feed.rss` and a personal
@@ -107,6 +121,9 @@ http {{
     uwsgi_temp_path {d}/nginx-uwsgi;
     scgi_temp_path {d}/nginx-scgi;
     keepalive_requests 100000;
+    # Debian's /etc/nginx/nginx.conf sets these (its http block includes the deploy file).
+    sendfile on;
+    tcp_nopush on;
 """
 
 NGINX_CONF = (
@@ -252,10 +269,21 @@ class Gunicorn:
         self._log_file.close()
 
 
-# nginx running deploy/nginx-eventfeed.conf (proxy_cache) in front of the app's gunicorn.
+# nginx running deploy/nginx-eventfeed.conf (proxy_cache) in front of the app's gunicorn,
+# and, in the same process, the same bytes as static files (the floors of a cached copy).
 NGINX_PROXY_MAIN = (
     NGINX_HEAD
-    + """    include {d}/eventfeed.conf;
+    + """    types {{ text/calendar ics; }}
+    server {{
+        listen 127.0.0.1:{static_port};
+        root {static};
+    }}
+    server {{
+        listen 127.0.0.1:{nosendfile_port};
+        root {static};
+        sendfile off;
+    }}
+    include {d}/eventfeed.conf;
 }}
 """
 )
@@ -288,10 +316,13 @@ class _NginxProcess:
 
 class NginxCache(_NginxProcess):
     """Debian's nginx running deploy/nginx-eventfeed.conf (its proxy_cache for public feeds)
-    in front of the app on `app_port`, as the deploy test does (tests/web/test_deploy_nginx.py)."""
+    in front of the app on `app_port`, as the deploy test does (tests/web/test_deploy_nginx.py),
+    and serving `workdir`/static on two more ports (as is, and with `sendfile off`)."""
 
     def __init__(self, workdir: Path, app_port: int) -> None:
         self.port = free_port()
+        self.static_port = free_port()
+        self.nosendfile_port = free_port()
         home = workdir / "nginx-cache"
         shutil.rmtree(home, ignore_errors=True)  # a cold cache for each run
         home.mkdir()
@@ -301,16 +332,25 @@ class NginxCache(_NginxProcess):
         config = config.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
         (home / "eventfeed.conf").write_text(config)
         conf = home / "nginx.conf"
-        conf.write_text(NGINX_PROXY_MAIN.format(d=home))
+        conf.write_text(
+            NGINX_PROXY_MAIN.format(
+                d=home,
+                static=workdir / "static",
+                static_port=self.static_port,
+                nosendfile_port=self.nosendfile_port,
+            )
+        )
         self._start(conf, home, "/healthz")
 
 
 # Repeats of a public feed through nginx's cache (the issue: >= 80 % of nginx static). A
 # feed reader asks for gzip; a client without gzip gets the plain copy cached beside it.
+# Each is compared with the same bytes as a static file (STATIC_FILES).
 CACHED_ROUTES = [
     Route("nginx cache: series .ics, gzip", f"/series/{BIG}.ics", {"Accept-Encoding": "gzip"}),
     Route("nginx cache: series .ics, plain", f"/series/{BIG}.ics", quick=True),
 ]
+STATIC_FILES = {CACHED_ROUTES[0].name: "/floor.ics.gz", CACHED_ROUTES[1].name: "/floor.ics"}
 
 
 class Nginx(_NginxProcess):
@@ -454,10 +494,112 @@ def app_env(url: str, workdir: Path) -> dict[str, str]:
 # -- runs ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NginxPlan:
+    """How the nginx cache is compared with static files: wrk rounds and connection counts."""
+
+    seconds: int
+    rounds: int
+    connections: tuple[int, ...]
+
+
+def write_static(workdir: Path, port: int) -> bytes:
+    """Write the app's plain and gzip series .ics to `workdir`/static; return the plain."""
+    static = workdir / "static"
+    static.mkdir(exist_ok=True)
+    status, _, plain = fetch(port, f"/series/{BIG}.ics")
+    assert status == 200, status
+    status, headers, zipped = fetch(port, f"/series/{BIG}.ics", {"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip", headers
+    (static / "floor.ics").write_bytes(plain)
+    (static / "floor.ics.gz").write_bytes(zipped)  # the app's gzip copy, as nginx caches it
+    return plain
+
+
+def _nginx_cpu_seconds(nginx: _NginxProcess) -> float:
+    """CPU seconds (user + system) its worker processes have used so far."""
+    total = 0.0
+    for worker in psutil.Process(nginx.proc.pid).children():
+        times = worker.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def _wrk_cpu(
+    nginx: _NginxProcess, port: int, route: Route, plan: NginxPlan, workdir: Path, conns: int
+) -> dict[str, float]:
+    """wrk's figures plus nginx's CPU per answer (microseconds; steadier than req/s when
+    other jobs share the cores)."""
+    before = _nginx_cpu_seconds(nginx)
+    result = wrk(port, route.path, route.headers, plan.seconds, workdir, conns)
+    spent = _nginx_cpu_seconds(nginx) - before
+    return {**result.__dict__, "nginx_cpu_us": 1e6 * spent / max(result.requests, 1)}
+
+
+def _cache_status(port: int, route: Route) -> str:
+    return str(fetch(port, route.path, route.headers)[1].get("X-Cache-Status", ""))
+
+
+def measure_cache(
+    workdir: Path, app_port: int, plan: NginxPlan, quick: bool, label: str
+) -> dict[str, Any]:
+    """Repeats through the nginx cache vs the same bytes as static files, interleaved."""
+    cache = NginxCache(workdir, app_port)
+    measured: dict[str, Any] = {}
+    try:
+        for route in CACHED_ROUTES:
+            if quick and not route.quick:
+                continue
+            static = STATIC_FILES[route.name]
+            fetch(cache.port, route.path, route.headers)  # a MISS: now stored
+            body = fetch(cache.port, route.path, route.headers)[2]
+            assert body == fetch(cache.static_port, static)[2], route  # the same bytes
+            for connections in plan.connections:
+                runs: dict[str, list[dict[str, float]]] = {
+                    "static": [],
+                    "static, sendfile off": [],
+                    "cache": [],
+                }
+                statuses = []
+                for n in range(plan.rounds):
+                    PROGRESS.say(f"{label}: {route.name}, {connections} connections, {n + 1}")
+                    for name, port in (
+                        ("static", cache.static_port),
+                        ("static, sendfile off", cache.nosendfile_port),
+                    ):
+                        file = Route(name, static)
+                        runs[name].append(_wrk_cpu(cache, port, file, plan, workdir, connections))
+                    before = _cache_status(cache.port, route)
+                    runs["cache"].append(
+                        _wrk_cpu(cache, cache.port, route, plan, workdir, connections)
+                    )
+                    after = _cache_status(cache.port, route)
+                    statuses.append(f"{before}/{after}")
+                measured[f"{route.name} | {connections}"] = {
+                    "route": route.name,
+                    "connections": connections,
+                    "bytes": len(body),
+                    "statuses": statuses,  # every cache run between two HITs: a fresh entry
+                    "all_hits": all(x == "HIT/HIT" for x in statuses),
+                    **runs,
+                }
+    finally:
+        cache.stop()
+    return measured
+
+
+def _median_run(runs: list[dict[str, float]]) -> Result:
+    """The run of median req/s (the middle one of 3)."""
+    ordered = sorted(runs, key=_rate)
+    fields = {k: v for k, v in ordered[len(ordered) // 2].items() if k != "nginx_cpu_us"}
+    return Result(**fields)  # type: ignore[arg-type]
+
+
 def measure_app(
-    url: str, workdir: Path, seconds: int, quick: bool, label: str
-) -> tuple[dict[str, Result], float, bytes]:
-    """Measure every route on the app; return results, largest worker PSS (MB), floor body."""
+    url: str, workdir: Path, seconds: int, quick: bool, label: str, plan: NginxPlan
+) -> tuple[dict[str, Result], float, bytes, dict[str, Any]]:
+    """Measure every route on the app, then through nginx's cache; return results, largest
+    worker PSS (MB), floor body and the cache's comparison with static files."""
     server = Gunicorn("server:create_app()", app_env(url, workdir), ROOT, workdir / "app.log")
     try:
         talk = "talk-500"
@@ -466,7 +608,7 @@ def measure_app(
             status, headers, body = fetch(server.port, path)
             assert status == 200, (path, status)
             etags[path] = headers["ETag"]
-        floor_body = fetch(server.port, f"/series/{BIG}.ics")[2]
+        floor_body = write_static(workdir, server.port)
         results = {}
         for route in routes(talk, etags):
             if quick and not route.quick:
@@ -476,21 +618,14 @@ def measure_app(
                 fetch(server.port, route.path, route.headers)
             results[route.name] = wrk(server.port, route.path, route.headers, seconds, workdir)
         PROGRESS.say(f"{label}: nginx cache in front")
-        cache = NginxCache(workdir, server.port)
-        try:
-            for route in CACHED_ROUTES:
-                if quick and not route.quick:
-                    continue
-                status, headers, _ = fetch(cache.port, route.path, route.headers)
-                status, headers, _ = fetch(cache.port, route.path, route.headers)
-                assert status == 200 and headers["X-Cache-Status"] == "HIT", (route, headers)
-                results[route.name] = wrk(cache.port, route.path, route.headers, seconds, workdir)
-        finally:
-            cache.stop()
+        cached = measure_cache(workdir, server.port, plan, quick, label)
+        for entry in cached.values():  # the main table: the median run at the first count
+            if entry["connections"] == plan.connections[0]:
+                results[entry["route"]] = _median_run(entry["cache"])
         pss = server.peak_worker_pss / 2**20
     finally:
         server.stop()
-    return results, pss, floor_body
+    return results, pss, floor_body, cached
 
 
 def measure_floors(workdir: Path, body: bytes, seconds: int) -> dict[str, Result]:
@@ -498,7 +633,8 @@ def measure_floors(workdir: Path, body: bytes, seconds: int) -> dict[str, Result
     static = workdir / "static"
     static.mkdir(exist_ok=True)
     (static / "floor.ics").write_bytes(body)
-    (static / "floor.ics.gz").write_bytes(gzip.compress(body, compresslevel=6, mtime=0))
+    if not (static / "floor.ics.gz").exists():
+        (static / "floor.ics.gz").write_bytes(gzip.compress(body, compresslevel=6, mtime=0))
     (workdir / "floor.py").write_text(FLOOR_APP)
     floors = {}
     PROGRESS.say("floor: trivial Flask app")
@@ -521,7 +657,13 @@ def measure_floors(workdir: Path, body: bytes, seconds: int) -> dict[str, Result
 
 
 def run_backend(
-    backend: str, url: str, workdir: Path, seconds: int, quick: bool, big_talks: int
+    backend: str,
+    url: str,
+    workdir: Path,
+    seconds: int,
+    quick: bool,
+    big_talks: int,
+    plan: NginxPlan,
 ) -> dict[str, Any]:
     """Build the database at 1k talks, measure, grow it to `big_talks`, measure again."""
     small = 100 if quick else 1_000
@@ -532,15 +674,17 @@ def run_backend(
     insert_series(engine, sizes, now)
     insert_subscriber(engine, now)
     analyze(engine)
-    small_results, small_pss, floor_body = measure_app(
-        url, workdir, seconds, quick, f"{backend} {small:,}"
+    small_results, small_pss, floor_body, small_cached = measure_app(
+        url, workdir, seconds, quick, f"{backend} {small:,}", plan
     )
     floors = measure_floors(workdir, floor_body, seconds)
     PROGRESS.say(f"{backend}: adding talks up to {big_talks:,}")
     insert_rest(engine, sizes, now)
     analyze(engine)
     engine.dispose()
-    big_results, big_pss, _ = measure_app(url, workdir, seconds, quick, f"{backend} {big_talks:,}")
+    big_results, big_pss, _, big_cached = measure_app(
+        url, workdir, seconds, quick, f"{backend} {big_talks:,}", plan
+    )
     # The floors again: the machine's load may have moved between the two sizes.
     floors_big = measure_floors(workdir, floor_body, seconds)
     PROGRESS.clear()
@@ -553,7 +697,78 @@ def run_backend(
         "small": {k: v.__dict__ for k, v in small_results.items()},
         "big": {k: v.__dict__ for k, v in big_results.items()},
         "worker_pss_mb": {"small": small_pss, "big": big_pss},
+        "nginx_cache": {"small": small_cached, "big": big_cached},
     }
+
+
+def run_nginx_only(
+    backend: str, url: str, workdir: Path, quick: bool, plan: NginxPlan
+) -> dict[str, Any]:
+    """Only the nginx cache vs static files, on a 1,000-talk series (100 with `quick`)."""
+    talks = 100 if quick else 1_000
+    PROGRESS.say(f"{backend}: building the {talks:,}-talk database")
+    sizes = Sizes(talks, 20 if quick else 200, talks, 0, 1, 0.0, 1, WORKERS)
+    engine = fresh_database(url)
+    insert_series(engine, sizes, datetime.now(UTC) - timedelta(days=1))
+    analyze(engine)
+    engine.dispose()
+    server = Gunicorn("server:create_app()", app_env(url, workdir), ROOT, workdir / "app.log")
+    try:
+        write_static(workdir, server.port)
+        cached = measure_cache(workdir, server.port, plan, False, f"{backend} {talks:,}")
+    finally:
+        server.stop()
+    PROGRESS.clear()
+    return {"talks": talks, "nginx_cache": cached}
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _spread(values: list[float], fmt: str = ",.0f") -> str:
+    """Median (min-max) of `values`."""
+    if len(values) == 1:
+        return format(values[0], fmt)
+    return f"{format(_median(values), fmt)} ({format(min(values), fmt)}–{format(max(values), fmt)})"
+
+
+def cache_table(cached: dict[str, Any], title: str) -> str:
+    """The nginx cache vs static files, one row per route, connection count and server."""
+    lines = [
+        title,
+        "",
+        "| served | conns | req/s median (min–max) | p50 ms | p99 ms | vs static "
+        "| vs static, sendfile off | nginx CPU µs/answer |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in cached.values():
+        kind = entry["route"].removeprefix("nginx cache: ")
+        for name in ("static", "static, sendfile off", "cache"):
+            runs = entry[name]
+            ratios = []
+            for other in ("static", "static, sendfile off"):
+                if other == name:
+                    ratios.append("")
+                    continue
+                pairs = zip(runs, entry[other], strict=True)
+                paired = [100 * _rate(a) / _rate(b) for a, b in pairs]
+                ratios.append(f"{_spread(paired, '.0f')} %")
+            label = f"nginx {name}" if name != "cache" else "**through the cache**"
+            if name == "cache" and not entry["all_hits"]:
+                label += f" (not all HITs: {', '.join(entry['statuses'])})"
+            lines.append(
+                f"| {kind} ({entry['bytes'] / 1000:,.0f} KB), {label} | {entry['connections']} | "
+                f"{_spread([_rate(r) for r in runs])} | "
+                f"{_median([r['p50_ms'] for r in runs]):.2f} | "
+                f"{_median([r['p99_ms'] for r in runs]):.2f} | {ratios[0]} | {ratios[1]} | "
+                f"{_spread([r['nginx_cpu_us'] for r in runs], '.1f')} |"
+            )
+    return "\n".join(lines)
 
 
 def _rate(figures: dict[str, Any]) -> float:
@@ -570,7 +785,7 @@ def table(backend: str, data: dict[str, Any]) -> str:
     s_, b_ = _size(small), _size(big)
     flask, nginx = data["floors"]["flask"], data["floors"]["nginx"]
     big_floors = data.get("floors_big") or data["floors"]
-    flask_b, nginx_b = big_floors["flask"], big_floors["nginx"]
+    flask_b = big_floors["flask"]
     # How much slower the machine answered the Flask floor at the big size than at the small
     # one (load moves): p50 ratios are also given divided by it.
     drift = flask_b["p50_ms"] / max(flask["p50_ms"], 1e-3)
@@ -607,23 +822,19 @@ def table(backend: str, data: dict[str, Any]) -> str:
             f"{100 * _rate(b) / _rate(flask_b):.0f} % | {p50_ratio:.2f} × | "
             f"{p50_ratio / drift:.2f} × | {errors} |"
         )
-    cached = [name for name in data["small"] if name.startswith("nginx cache")]
-    if cached and "nginx_gzip" in data["floors"]:
-        ratios = []
-        for name in cached:
-            key = "nginx_gzip" if "gzip" in name else "nginx"
-            ratios.append(
-                f"{name.removeprefix('nginx cache: ')}: "
-                f"{100 * _rate(data['small'][name]) / _rate(data['floors'][key]):.0f} % at "
-                f"{s_}, {100 * _rate(data['big'][name]) / _rate(big_floors[key]):.0f} % at {b_}"
-            )
-        gz = data["floors"]["nginx_gzip"]
-        lines += [
-            "",
-            f"Through nginx's cache vs nginx serving the same bytes as a static file (the "
-            f"gzip copy: {_rate(gz):,.0f} req/s at {s_}; plain: {_rate(nginx):,.0f}, "
-            f"{_rate(nginx_b):,.0f} at {b_}): " + "; ".join(ratios) + ".",
-        ]
+    for size, talks in (("small", small), ("big", big)):
+        cached = data.get("nginx_cache", {}).get(size)
+        if cached:
+            lines += [
+                "",
+                cache_table(
+                    cached,
+                    f"Through nginx's cache at {talks:,} talks vs nginx serving the same bytes "
+                    'as static files, same nginx, runs alternated ("nginx cache" rows above: '
+                    f"the median run at {next(iter(cached.values()))['connections']} "
+                    "connections; ratios: median of the per-round ratios):",
+                ),
+            ]
     return "\n".join(lines)
 
 
@@ -693,6 +904,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--talks", type=int, help="talks of the big database (default 100k)")
     parser.add_argument("--soak", action="store_true", help="the worker soak test (3a)")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--nginx-only",
+        action="store_true",
+        help="only the nginx cache vs static files (1,000-talk series; 100 with --quick)",
+    )
+    parser.add_argument("--rounds", type=int, help="nginx cache/static rounds (default 3)")
+    parser.add_argument(
+        "--connections",
+        help="wrk connection counts of the nginx cache/static runs (default 8,64)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     for tool in ("wrk",) if args.soak else ("wrk", "nginx"):
@@ -701,6 +922,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     talks = args.talks or (600 if args.quick else 100_000)
     seconds = args.seconds or (1 if args.quick else 3)
+    quick_nginx = args.quick and not args.nginx_only
+    plan = NginxPlan(
+        seconds,
+        args.rounds or (1 if quick_nginx else 3),
+        tuple(int(c) for c in (args.connections or ("8" if quick_nginx else "8,64")).split(",")),
+    )
     workdir = Path(tempfile.mkdtemp(prefix="eventfeed-http-"))
     targets = [] if args.no_sqlite else [("sqlite", f"sqlite:///{workdir / 'bench.sqlite3'}")]
     if args.pg:
@@ -726,15 +953,24 @@ def main(argv: list[str] | None = None) -> int:
                     f"{data['socket_errors']}, worker PSS peak {data['worker_pss_mb']:.0f} MB "
                     f"-> {'PASS' if ok else 'FAIL'}"
                 )
+            elif args.nginx_only:
+                data = run_nginx_only(backend, url, workdir, args.quick, plan)
+                title = (
+                    f"**{backend}**, {data['talks']:,}-talk series: through nginx's cache vs "
+                    f"nginx serving the same bytes as static files (same nginx, {plan.rounds} "
+                    f"rounds of {plan.seconds} s alternated; ratios: median (min–max) of the "
+                    f"per-round ratios; load average {os.getloadavg()[0]:.1f} at the end)"
+                )
+                print(cache_table(data["nginx_cache"], title) + "\n")
             else:
-                data = run_backend(backend, url, workdir, seconds, args.quick, talks)
+                data = run_backend(backend, url, workdir, seconds, args.quick, talks, plan)
                 print(table(backend, data) + "\n")
             results["backends"][backend] = data
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["load_average_after"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
-    kind = "soak" if args.soak else "http"
+    kind = "soak" if args.soak else "nginx" if args.nginx_only else "http"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     path = args.out / f"{kind}-{'quick-' if args.quick else ''}{stamp}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")

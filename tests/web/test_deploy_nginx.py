@@ -1,10 +1,12 @@
 """deploy/nginx-eventfeed.conf, run by Debian's nginx in front of the app on loopback
 (issue 21): a public feed's second fetch is a cache HIT, an edit is visible at once after
-revalidation, personal feeds are never cached, and the app sees the client's address."""
+revalidation (also with the cache file's descriptor kept open), keep-alive hits never wait
+for a delayed ACK, personal feeds are never cached, and the app sees the client's address."""
 
 from __future__ import annotations
 
 import gzip
+import http.client
 import re
 import shutil
 import signal
@@ -44,6 +46,9 @@ pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
+    # As Debian's /etc/nginx/nginx.conf, whose http block includes the deploy file.
+    sendfile on;
+    tcp_nopush on;
     access_log off;
     client_body_temp_path {d}/body;
     proxy_temp_path {d}/proxy;
@@ -193,9 +198,24 @@ def test_public_feed_cached_edit_visible_after_revalidation_personal_never_cache
     status, headers, body2 = _get(port, path)
     assert body2 == body and len(seen) == requests_before + 2
 
+    # A second edit after that 304 (which rewrote the cached header in place): the feeds
+    # location keeps cache files open (open_file_cache), and nginx reopens the file once
+    # the entry's inode changed, so the new copy is served, never the old descriptor's.
+    _retitle(sessions, "proxied-1", "Third title")
+    time.sleep(2.1)
+    _get(port, path)
+    deadline = time.time() + 5
+    while len(seen) == requests_before + 2 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    for _ in range(3):
+        status, headers, body3 = _get(port, path)
+        assert headers["X-Cache-Status"] == "HIT"
+        assert b"Third title" in body3 and b"After the edit" not in body3
+
     for _ in range(2):
         status, headers, personal = _get(port, f"/s/{TOKEN}.ics")
-        assert status == 200 and b"After the edit" in personal
+        assert status == 200 and b"Third title" in personal
         assert "X-Cache-Status" not in headers
         assert headers["Cache-Control"].startswith("private")
     count = len(seen)
@@ -243,3 +263,39 @@ def test_a_chunked_gzip_feed_decodes_the_same_through_nginx_and_curl(
             timeout=30,
         )
         assert done.stdout == body
+
+
+def test_keep_alive_hits_of_a_large_plain_copy_never_wait_for_a_delayed_ack(
+    proxied: tuple[int, list[str]],
+    make_event: Callable[..., Event],
+) -> None:
+    # Debian's sendfile on + tcp_nopush on (MAIN): a cached body of 64-128 KB, sent from
+    # its odd offset in the cache file, stalled each keep-alive hit 40 ms on loopback
+    # (Nagle left on after the cork waits for the client's delayed ACK); the feeds
+    # location turns the cork off (deploy/nginx-eventfeed.conf).
+    port, _ = proxied
+    for n in range(60):
+        make_event(
+            id=f"large-{n}",
+            title=f"Talk {n} on a long subject",
+            abstract=f"Talk {n}: " + "a long abstract with many words. " * (20 + n % 10),
+            start=f"2027-{n % 12 + 1:02d}-{n % 28 + 1:02d} 12:00",
+            end="13:00",
+        )
+    path = "/series/lisbon-ml.ics"
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        times = []
+        for _ in range(25):
+            started = time.perf_counter()
+            connection.request("GET", path)
+            answer = connection.getresponse()
+            body = answer.read()
+            times.append(time.perf_counter() - started)
+            assert answer.status == 200 and not answer.will_close
+        assert answer.getheader("X-Cache-Status") == "HIT"
+        assert 64 * 1024 < len(body) < 128 * 1024
+    finally:
+        connection.close()
+    hits = sorted(times[2:])  # the MISS and the first HIT aside
+    assert hits[len(hits) // 2] < 0.02, [round(1000 * t, 1) for t in times]

@@ -43,6 +43,55 @@ def test_http_benchmark_quick_mode_measures_routes_and_both_floors(tmp_path: Pat
             assert result["requests"] > 0, (size, name)
             assert result["errors"] == result["bad_status"] == 0, (size, name, result)
     assert data["worker_pss_mb"]["big"] > 0
+    for size in ("small", "big"):  # the cache measured beside static files, all HITs
+        (entry,) = data["nginx_cache"][size].values()
+        assert entry["all_hits"] and len(entry["cache"]) == len(entry["static"]) == 1
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None or shutil.which("nginx") is None,
+    reason="wrk and nginx (Debian packages) are needed",
+)
+def test_nginx_only_mode_alternates_cache_and_static_runs_in_one_nginx(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "http_routes.py"),
+            "--nginx-only",
+            "--quick",
+            "--seconds",
+            "1",
+            "--rounds",
+            "2",
+            "--connections",
+            "4,16",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "**through the cache**" in done.stdout and "vs static, sendfile off" in done.stdout
+    (written,) = tmp_path.glob("nginx-quick-*.json")
+    cached = json.loads(written.read_text())["backends"]["sqlite"]["nginx_cache"]
+    assert sorted((e["route"].split(", ")[-1], e["connections"]) for e in cached.values()) == [
+        ("gzip", 4),
+        ("gzip", 16),
+        ("plain", 4),
+        ("plain", 16),
+    ]
+    for entry in cached.values():
+        assert entry["all_hits"], entry["statuses"]  # no run measured a MISS or revalidation
+        for name in ("static", "static, sendfile off", "cache"):
+            assert len(entry[name]) == 2
+            for run in entry[name]:
+                assert run["requests"] > 0 and run["errors"] == run["bad_status"] == 0
+                assert run["nginx_cpu_us"] > 0
+    plain = next(e for e in cached.values() if e["route"].endswith("plain"))
+    assert 64_000 < plain["bytes"] < 128_000  # the 100-talk series, ~83 KB
 
 
 @pytest.mark.parametrize(("talks", "series", "big"), [(1_001, 200, 1_000), (1_602, 200, 1_000)])
