@@ -14,6 +14,8 @@ table puts every figure beside its goal from the issue:
 - each public GET at >= 80 % of the trivial-Flask floor's req/s (1,000 talks), and its p50
   at the big size within 1.3x of its p50 at 1,000 talks;
 - 304s at >= 90 % of `/healthz`; the largest worker's PSS <= 200 MB at the big size;
+- repeats through `deploy/nginx-eventfeed.conf`'s cache at >= 80 % of nginx serving the
+  same bytes as a static file (the median of the alternated rounds);
 - import >= 5,000 talks/s; announcements >= 1,000 emails/s and digests >= 500/s end to end.
 
 It exits 1 when a goal is missed (a loaded machine misses some: the load average before and
@@ -86,6 +88,14 @@ def http_goals(backend: str, data: dict[str, Any]) -> list[Goal]:
         if big is not None:
             ratio = big["p50_ms"] / max(small["p50_ms"], 1e-3)
             goals.append(Goal(f"{name} p50 big / 1k", backend, ratio, "x", 1.3, at_most=True))
+    for entry in data.get("nginx_cache", {}).get("small", {}).values():
+        # each round's cache run against the static file run beside it; the median round
+        shares = sorted(
+            _rate(cache) / max(_rate(static), 1e-9)
+            for cache, static in zip(entry["cache"], entry["static"], strict=True)
+        )
+        what = f"{entry['route']} ({entry['connections']} connections) vs nginx static"
+        goals.append(Goal(what, backend, 100 * shares[len(shares) // 2], "%", 80))
     pss = float(data["worker_pss_mb"]["big"])
     goals.append(Goal("largest worker PSS", backend, pss, "MB", 200, at_most=True))
     return goals

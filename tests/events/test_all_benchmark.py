@@ -28,6 +28,16 @@ def test_http_goals_compare_each_route_with_its_floor_and_its_size() -> None:
         },
         "big": {"series .ics": _wrk(900, 1.2), "home page /": _wrk(700, 1.4)},
         "worker_pss_mb": {"small": 50, "big": 210},
+        "nginx_cache": {
+            "small": {
+                "plain | 8": {
+                    "route": "nginx cache: series .ics, plain",
+                    "connections": 8,
+                    "cache": [_wrk(900, 1), _wrk(500, 1), _wrk(2_000, 1)],
+                    "static": [_wrk(1_000, 1), _wrk(1_000, 1), _wrk(2_000, 1)],
+                }
+            }
+        },
     }
     found = {goal.what: goal for goal in http_goals("sqlite", data)}
     assert (
@@ -38,7 +48,9 @@ def test_http_goals_compare_each_route_with_its_floor_and_its_size() -> None:
     assert not found["home page / p50 big / 1k"].met  # 1.4x > 1.3x
     assert found["304 series .ics vs /healthz"].met  # 95 %
     assert not found["largest worker PSS"].met  # 210 MB > 200 MB
-    assert not [what for what in found if "nginx" in what or "/healthz vs" in what]
+    cached = found["nginx cache: series .ics, plain (8 connections) vs nginx static"]
+    assert cached.value == 90 and cached.met  # rounds at 90 %, 50 %, 100 %: the median
+    assert not [what for what in found if what.startswith("/healthz")]
 
 
 def test_import_goals_read_the_printed_rows(tmp_path: Path) -> None:
