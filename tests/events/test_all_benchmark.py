@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.all import Goal, email_goals, http_goals, import_goals
+from benchmarks.all import Goal, after_edit_goals, email_goals, http_goals, import_goals
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,7 +91,30 @@ def test_email_goals_read_the_json_and_judge_each_target(tmp_path: Path) -> None
     assert not list(tmp_path.iterdir()), "read once"
 
 
+def test_postgresql_import_is_shown_without_a_goal() -> None:
+    printed = "| sqlite | csv | 50,000 | 5.3 | 4,999 | 5.2 | 9,645 |\n"
+    printed += "| postgresql | csv | 50,000 | 11.3 | 4,408 | 8.5 | 5,877 |\n"
+    sqlite, postgresql = import_goals(printed)
+    assert (sqlite.value, sqlite.met) == (4_999, False)
+    assert (postgresql.value, postgresql.goal, postgresql.met) == (4_408, None, True)
+    assert "(no goal)" in postgresql.row() and "NOT met" in sqlite.row()
+
+
 def test_a_goal_at_most_is_met_at_or_under_it() -> None:
     assert Goal("p50", "sqlite", 1.3, "x", 1.3, at_most=True).met
     assert not Goal("p50", "sqlite", 1.31, "x", 1.3, at_most=True).met
     assert "NOT met" in Goal("rate", "sqlite", 79.9, "%", 80).row()
+
+
+def test_after_edit_goals_read_the_ratio_of_each_route() -> None:
+    printed = (
+        "| route | first after an edit, ms | warm, ms | ratio | first, CPU ms |\n"
+        "|---|---|---|---|---|\n"
+        "| series .ics | 0.3 | 0.1 | 2.6 × | 0.3 | 0.1 | 2.5 × | 3.1 |\n"
+        "| home page / | 0.9 | 0.2 | 4.1 × | 0.8 | 0.2 | 4.0 × | 3.3 |\n"
+    )
+    goals = after_edit_goals("sqlite", "through the API", printed)
+    assert [(goal.what, goal.value, goal.met) for goal in goals] == [
+        ("first after an edit through the API / warm: series .ics", 2.6, True),
+        ("first after an edit through the API / warm: home page /", 4.1, False),
+    ]
