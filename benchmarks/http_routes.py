@@ -47,6 +47,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -656,6 +657,39 @@ def measure_floors(workdir: Path, body: bytes, seconds: int) -> dict[str, Result
     return floors
 
 
+FLOOR_ROUNDS = 3
+
+
+def alternate_floor(
+    url: str, workdir: Path, body: bytes, seconds: int, rounds: int = FLOOR_ROUNDS
+) -> list[dict[str, dict[str, float]]]:
+    """The series .ics (the floor's very bytes) and the trivial Flask floor, both servers up,
+    measured in turn for `rounds` rounds: the per-round ratio is free of the drift between
+    the main table's floor run and its route run, minutes apart on a shared machine."""
+    (workdir / "static").mkdir(exist_ok=True)
+    (workdir / "static" / "floor.ics").write_bytes(body)
+    (workdir / "floor.py").write_text(FLOOR_APP)
+    app = Gunicorn("server:create_app()", app_env(url, workdir), ROOT, workdir / "app.log")
+    try:
+        flask = Gunicorn("floor:app", {}, workdir, workdir / "floor.log")
+        try:
+            path = f"/series/{BIG}.ics"
+            for _ in range(WORKERS):
+                fetch(app.port, path)
+                fetch(flask.port, "/floor.ics")
+            found = []
+            for n in range(rounds):
+                PROGRESS.say(f"series .ics alternated with the Flask floor, round {n + 1}")
+                floor_run = wrk(flask.port, "/floor.ics", {}, seconds, workdir)
+                route_run = wrk(app.port, path, {}, seconds, workdir)
+                found.append({"floor": floor_run.__dict__, "route": route_run.__dict__})
+        finally:
+            flask.stop()
+    finally:
+        app.stop()
+    return found
+
+
 def run_backend(
     backend: str,
     url: str,
@@ -678,6 +712,8 @@ def run_backend(
         url, workdir, seconds, quick, f"{backend} {small:,}", plan
     )
     floors = measure_floors(workdir, floor_body, seconds)
+    rounds = 1 if quick else FLOOR_ROUNDS
+    alternated = alternate_floor(url, workdir, floor_body, seconds, rounds)
     PROGRESS.say(f"{backend}: adding talks up to {big_talks:,}")
     insert_rest(engine, sizes, now)
     analyze(engine)
@@ -694,6 +730,7 @@ def run_backend(
         "floor_bytes": len(floor_body),
         "floors": {k: v.__dict__ for k, v in floors.items()},
         "floors_big": {k: v.__dict__ for k, v in floors_big.items()},
+        "floor_alternated": alternated,
         "small": {k: v.__dict__ for k, v in small_results.items()},
         "big": {k: v.__dict__ for k, v in big_results.items()},
         "worker_pss_mb": {"small": small_pss, "big": big_pss},
@@ -822,6 +859,18 @@ def table(backend: str, data: dict[str, Any]) -> str:
             f"{100 * _rate(b) / _rate(flask_b):.0f} % | {p50_ratio:.2f} × | "
             f"{p50_ratio / drift:.2f} × | {errors} |"
         )
+    alternated = data.get("floor_alternated") or []
+    if alternated:
+        shares = [100 * _rate(r["route"]) / _rate(r["floor"]) for r in alternated]
+        rates = ", ".join(
+            f"{_rate(run['route']):,.0f} / {_rate(run['floor']):,.0f}" for run in alternated
+        )
+        lines += [
+            "",
+            f"series .ics and the trivial Flask floor (the same bytes), measured in turn, "
+            f"{len(shares)} rounds at {s_}: {rates} req/s; "
+            f"{statistics.median(shares):.0f} % (median of the rounds).",
+        ]
     for size, talks in (("small", small), ("big", big)):
         cached = data.get("nginx_cache", {}).get(size)
         if cached:

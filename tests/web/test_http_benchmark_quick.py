@@ -43,6 +43,9 @@ def test_http_benchmark_quick_mode_measures_routes_and_both_floors(tmp_path: Pat
             assert result["requests"] > 0, (size, name)
             assert result["errors"] == result["bad_status"] == 0, (size, name, result)
     assert data["worker_pss_mb"]["big"] > 0
+    (alternated,) = data["floor_alternated"]  # series .ics and the floor, measured in turn
+    assert alternated["route"]["requests"] > 0 and alternated["floor"]["requests"] > 0
+    assert "measured in turn, 1 rounds" in done.stdout
     for size in ("small", "big"):  # the cache measured beside static files, all HITs
         (entry,) = data["nginx_cache"][size].values()
         assert entry["all_hits"] and len(entry["cache"]) == len(entry["static"]) == 1
