@@ -6,8 +6,8 @@ Session event listeners, registered on every `Session` when this module is impor
   and `Series` objects (a talk moved to another series: both series) in `session.info`;
 - the bulk path `events.store.create_events` notes its series and talks through the
   `talks_created` signal (it writes with Core INSERTs, which flush nothing);
-- `after_commit` moves what is pending to the session's committed changes (`committed`,
-  `take_committed`) and to the `watching()` collector of the current context, if any;
+- `after_commit` hands what is pending to the collector of the current context (`watch`,
+  `watching()`), if any;
 - `after_rollback` (and a rolled-back savepoint's objects are simply kept: warming too
   much is harmless) drops what is pending.
 
@@ -28,13 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import InstanceState, Session, UOWTransaction
 
 from events import signals
 from events.models import Event, Series
 
 PENDING = "eventfeed.changes.pending"
-COMMITTED = "eventfeed.changes.committed"
 
 
 @dataclass
@@ -81,18 +80,6 @@ def watching() -> Iterator[Changes]:
         unwatch(token)
 
 
-def committed(session: Session) -> Changes:
-    """Return what the session's commits changed so far (kept until `take_committed`)."""
-    found: Changes = session.info.setdefault(COMMITTED, Changes())
-    return found
-
-
-def take_committed(session: Session) -> Changes:
-    """Return what the session's commits changed and forget it."""
-    found: Changes = session.info.pop(COMMITTED, None) or Changes()
-    return found
-
-
 def _pending(session: Session) -> Changes:
     found: Changes = session.info.setdefault(PENDING, Changes())
     return found
@@ -105,6 +92,11 @@ def note(session: Session, series_ids: list[int], talk_ids: list[str]) -> None:
     pending.talk_ids.update(talk_ids)
 
 
+def _ident(state: InstanceState[Any]) -> Any:
+    """Return a flushed object's primary key from its loaded values or its identity."""
+    return state.dict.get("id") or (state.identity or (None,))[0]
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     pending: Changes | None = None
@@ -114,7 +106,7 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
             state = inspect(obj)
             if isinstance(obj, Event):
                 pending = pending or _pending(session)
-                talk = state.dict.get("id") or (state.identity or (None,))[0]
+                talk = _ident(state)
                 if talk is not None:
                     pending.talk_ids.add(talk)
                 history = state.attrs.series_id.history
@@ -123,7 +115,7 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
                     found = [obj.series_id]  # unloaded: the row is there to read
                 pending.series_ids.update(ident for ident in found if ident is not None)
             elif isinstance(obj, Series):
-                ident = state.dict.get("id") or (state.identity or (None,))[0]
+                ident = _ident(state)
                 if ident is not None:
                     pending = pending or _pending(session)
                     pending.series_ids.add(ident)
@@ -133,11 +125,8 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
-    if not pending:
-        return
-    committed(session).add(pending)
     watcher = _watcher.get()
-    if watcher is not None:
+    if pending and watcher is not None:
         watcher.add(pending)
 
 
