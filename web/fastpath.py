@@ -41,7 +41,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from flask import Response
+from flask import Flask, Response
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header, parse_cookie, parse_date, parse_etags
@@ -303,6 +303,16 @@ class StoredFeeds:
                 self._zones.clear()
             self._zones[cookie] = zone
         return self._zones[cookie]
+
+
+def installed(app: Flask) -> StoredFeeds | None:
+    """Return the fast path wrapping `app`'s WSGI stack (under ProxyFix, say), or None."""
+    wrapper: object = app.wsgi_app
+    while not isinstance(wrapper, StoredFeeds):
+        wrapper = getattr(wrapper, "app", None)
+        if wrapper is None:
+            return None
+    return wrapper
 
 
 HEADS = 4096  # prepared header sets (and zone cookies) kept before starting afresh

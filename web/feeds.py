@@ -71,6 +71,14 @@ def _shape() -> queries.Shape:
     return queries.Shape(group=group, breaks=breaks)
 
 
+def shape_query(fmt: str) -> str:
+    """Return the query string `_shape` reads as the shape of a stored feed format
+    ('ics-s-b': `group=session&breaks=1`; 'ics': '')."""
+    keys = fmt.split("-")[1:]
+    return "&".join(query for key, query in SHAPE_QUERIES if key in keys)
+
+
+SHAPE_QUERIES = (("s", "group=session"), ("b", "breaks=1"))  # in `queries.Shape.key` order
 READER = queries.Shape(reader=True)
 
 

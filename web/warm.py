@@ -1,8 +1,9 @@
 """After an edit, refresh the stored documents that show it (issue 21, "after an edit").
 
 A mutating request (POST, PUT, PATCH, DELETE) collects what its sessions commit
-(`events.changes.watch`). When that changed series or talks, `response.call_on_close`
-re-requests, through the whole WSGI application (fast path first, then Flask, which builds
+(`events.changes.watch`). When that changed series or talks, this process's refresher
+thread (`Refresher`, below) re-requests, once the response is sent, through the whole WSGI
+application (fast path first, then Flask, which builds
 and stores the new body), the public documents that show them and that readers have asked
 for before, i.e. that have a stored row (whatever its version):
 
@@ -91,8 +92,8 @@ from web import page_cache
 from web.api.base import PREFIX
 from web.api.talks import STORED_LIST
 from web.context import state
-from web.fastpath import SITE, StoredFeeds
-from web.feeds import talk_calendar_key
+from web.fastpath import SITE, StoredFeeds, installed
+from web.feeds import shape_query, talk_calendar_key
 from web.i18n import DEFAULT, LANG_COOKIE, LANGUAGES
 
 if TYPE_CHECKING:
@@ -104,7 +105,6 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_PERSONAL = 100  # personal feeds refreshed per edit (subscribers, each ics and rss)
 MAX_TALK_DOCUMENTS = 100  # talk pages, and talk .ics downloads, refreshed per edit
 SITE_PATHS = {fmt: path for path, fmt in SITE.items()}
-SHAPES = {"-s": "group=session", "-b": "breaks=1"}
 CHUNK = 500
 BUDGET_SECONDS = 10.0  # a refresh stops asking once it has run this long (logged)
 
@@ -345,7 +345,7 @@ class Round:
 
 def _rows(app: Flask, statement: Query, params: Params = None) -> list[tuple[Any, ...]]:
     """Run a read on the fast path's per-thread connection (no session, no transaction)."""
-    fast = _fast_path(app)
+    fast = installed(app)
     if fast is not None:
         return fast.reader.rows(statement, params)
     with state(app).sessions() as session:
@@ -411,7 +411,7 @@ def warm(app: Flask, found: changes.Changes) -> Warmed:
         log.exception("warming after an edit: finding the stored documents failed")
         return Warmed(done, 1, time.perf_counter() - started)
     base_url = state(app).settings.base_url
-    fast = _fast_path(app)
+    fast = installed(app)
     for visit in visits:
         if time.perf_counter() - started > BUDGET_SECONDS:
             log.warning("warming after an edit: stopped after %d of %d", len(done), len(visits))
@@ -450,16 +450,6 @@ def _get(app: Flask, fast: StoredFeeds | None, base_url: str, visit: Visit) -> i
     return int(status.split(" ", 1)[0])
 
 
-def _fast_path(app: Flask) -> StoredFeeds | None:
-    """Return the application's fast path (under ProxyFix, if any), or None."""
-    wrapper: object = app.wsgi_app
-    while not isinstance(wrapper, StoredFeeds):
-        wrapper = getattr(wrapper, "app", None)
-        if wrapper is None:
-            return None
-    return wrapper
-
-
 def documents(session: Session, found: changes.Changes) -> list[Visit]:
     """Return the requests that refresh the stored documents showing `found`'s changes."""
     query = select(Series.id, Series.slug).where(Series.id.in_(found.series_ids))
@@ -487,9 +477,8 @@ def _series_feeds(session: Session, series: dict[int, str]) -> list[Visit]:
         found[series_id, fmt] = found.get((series_id, fmt), False) or encoding == "gzip"
     visits = []
     for (series_id, fmt), gzipped in sorted(found.items()):
-        ext, _, shape = fmt.partition("-")
-        query = "&".join(SHAPES[f"-{part}"] for part in shape.split("-") if f"-{part}" in SHAPES)
-        visits.append(Visit(f"/series/{series[series_id]}.{ext}", query, gzipped))
+        ext = fmt.split("-")[0]
+        visits.append(Visit(f"/series/{series[series_id]}.{ext}", shape_query(fmt), gzipped))
     return visits
 
 
@@ -516,10 +505,7 @@ def _candidates(
         for language in LANGUAGES:
             key = page_cache.page_key(path, "", language.locale, None)
             keys[key] = (path, "", "" if language == DEFAULT else language.tag)
-    edited = set(found.series_rows)
-    downloads = talks
-    if edited:
-        downloads = list(dict.fromkeys([*talks, *others]))
+    downloads = list(dict.fromkeys([*talks, *others])) if found.series_rows else talks
     for talk in downloads[:MAX_TALK_DOCUMENTS]:
         keys[talk_calendar_key(talk)] = (f"/events/{talk}.ics", "", "")
     return keys

@@ -17,7 +17,7 @@ from events import store
 from events.models import Event, RenderedDocument, Series, Subscription
 from events.reader import Reader
 from tests.support.records import add_reader, edit_talk
-from web.fastpath import StoredFeeds
+from web.fastpath import installed
 
 TOKEN = "t" * 40
 SITE = ["/calendar.ics", "/feed.rss", "/feed.atom", "/feed.json"]
@@ -46,10 +46,9 @@ def statements(app: Flask) -> Iterator[list[str]]:
 
 def fast_reader(app: Flask) -> Reader:
     """Return the reader of `app`'s WSGI fast path."""
-    wrapper = app.wsgi_app
-    while not isinstance(wrapper, StoredFeeds):
-        wrapper = wrapper.app  # type: ignore[attr-defined]
-    return wrapper.reader
+    fast = installed(app)
+    assert fast is not None
+    return fast.reader
 
 
 def _retitle(sessions: sessionmaker[Session], event_id: str, title: str) -> None:

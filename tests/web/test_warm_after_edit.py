@@ -23,10 +23,12 @@ from werkzeug.test import EnvironBuilder
 from events.config import Settings
 from events.errors import ConfigError
 from events.models import Event, RenderedDocument, RenderedFeed, Series
+from events.queries import Shape
 from tests.support.apiutil import bearer, issue_token
 from tests.web.test_organise import organiser, post, signed_in, talk_fields
 from tests.web.test_stored_feeds import TOKEN, _follow
-from web.fastpath import StoredFeeds
+from web.fastpath import StoredFeeds, installed
+from web.feeds import _shape, shape_query
 from web.warm import settle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,10 +71,9 @@ def _talks(make_series: Callable[..., Series], make_event: Callable[..., Event])
 
 
 def _fast(app: Flask) -> StoredFeeds:
-    wrapper = app.wsgi_app
-    while not isinstance(wrapper, StoredFeeds):
-        wrapper = wrapper.app  # type: ignore[attr-defined]
-    return wrapper
+    fast = installed(app)
+    assert fast is not None
+    return fast
 
 
 def fast_answers(app: Flask, path: str, gzipped: bool, **headers: str) -> bool:
@@ -379,3 +380,16 @@ def test_the_refresh_runs_beside_the_next_request(
     release.set()
     assert settle(warming)
     assert fast_answers(warming, "/series/alpha.ics", False)
+
+
+@pytest.mark.parametrize(
+    ("group", "breaks"), [(False, False), (True, False), (False, True), (True, True)]
+)
+def test_a_stored_shape_is_asked_for_with_the_query_that_selects_it(
+    make_app: Callable[..., Flask], group: bool, breaks: bool
+) -> None:
+    """The refresh asks for a stored calendar shape (`ics-s-b`) with `shape_query`: the view's
+    `_shape` reads that query back as the very shape, so the stored row is the one rebuilt."""
+    key = Shape(group=group, breaks=breaks).key
+    with make_app().test_request_context(f"/series/alpha.ics?{shape_query('ics' + key)}"):
+        assert _shape().key == key
