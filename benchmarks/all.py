@@ -175,7 +175,7 @@ def email_goals(backend: str, results: Path) -> list[Goal]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the three benchmarks; print the goals table; exit 1 if one is missed."""
+    """Run the four benchmarks; print the goals table; exit 1 if one is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", metavar="URL", help="also on this PostgreSQL (schema dropped)")
     parser.add_argument("--seconds", type=int, default=3, help="wrk seconds per route")
@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     python = sys.executable
     load_before = os.getloadavg()
     goals: list[Goal] = []
+    backends = [("sqlite", "")] + ([("postgresql", args.pg)] if args.pg else [])
     with tempfile.TemporaryDirectory(prefix="eventfeed-all-") as tmp:
         out = Path(tmp)
         http = [python, str(HERE / "http_routes.py"), "--out", str(out)]
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         imports = [python, str(HERE / "imports.py"), "--sizes", "50000", "--formats", "csv"]
         goals += import_goals(run(imports + (["--postgres", args.pg] if args.pg else [])))
         edits = [python, str(HERE / "after_edit.py"), "--gzip", "--rounds", "5"]
-        for backend, url in [("sqlite", "")] + ([("postgresql", args.pg)] if args.pg else []):
+        for backend, url in backends:
             where = ["--pg", url] if url else []
             for how, mode in (
                 ("through the API", ["--through", "api"]),
@@ -204,7 +205,6 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 goals += after_edit_goals(backend, how, run(edits + mode + where))
         emails = [python, str(HERE / "emails.py"), "--server", args.server, "--out", str(out)]
-        backends = [("sqlite", "")] + ([("postgresql", args.pg)] if args.pg else [])
         for backend, url in backends:
             env = {k: v for k, v in os.environ.items() if k != "EVENTFEED_BENCH_DATABASE_URL"}
             if url:
