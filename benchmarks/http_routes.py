@@ -629,14 +629,20 @@ def measure_app(
     return results, pss, floor_body, cached
 
 
-def measure_floors(workdir: Path, body: bytes, seconds: int) -> dict[str, Result]:
-    """The trivial Flask app and nginx static, both answering `body`."""
+def write_floor(workdir: Path, body: bytes) -> None:
+    """Write the floors' files: `body` as static files (plain, and gzip unless the app's own
+    gzip copy is there) and the trivial Flask app answering it."""
     static = workdir / "static"
     static.mkdir(exist_ok=True)
     (static / "floor.ics").write_bytes(body)
     if not (static / "floor.ics.gz").exists():
         (static / "floor.ics.gz").write_bytes(gzip.compress(body, compresslevel=6, mtime=0))
     (workdir / "floor.py").write_text(FLOOR_APP)
+
+
+def measure_floors(workdir: Path, body: bytes, seconds: int) -> dict[str, Result]:
+    """The trivial Flask app and nginx static, both answering `body`."""
+    write_floor(workdir, body)
     floors = {}
     PROGRESS.say("floor: trivial Flask app")
     flask = Gunicorn("floor:app", {}, workdir, workdir / "floor.log")
@@ -666,9 +672,7 @@ def alternate_floor(
     """The series .ics (the floor's very bytes) and the trivial Flask floor, both servers up,
     measured in turn for `rounds` rounds: the per-round ratio is free of the drift between
     the main table's floor run and its route run, minutes apart on a shared machine."""
-    (workdir / "static").mkdir(exist_ok=True)
-    (workdir / "static" / "floor.ics").write_bytes(body)
-    (workdir / "floor.py").write_text(FLOOR_APP)
+    write_floor(workdir, body)
     app = Gunicorn("server:create_app()", app_env(url, workdir), ROOT, workdir / "app.log")
     try:
         flask = Gunicorn("floor:app", {}, workdir, workdir / "floor.log")
