@@ -227,6 +227,20 @@ def test_public_feed_cached_edit_visible_after_revalidation_personal_never_cache
     assert seen[-1] == "127.0.0.1"
 
 
+def _long_talks(
+    make_event: Callable[..., Event], prefix: str, count: int, sentences: Callable[[int], int]
+) -> None:
+    """Make `count` talks whose abstracts repeat a sentence `sentences(n)` times (big feeds)."""
+    for n in range(count):
+        make_event(
+            id=f"{prefix}-{n}",
+            title=f"Talk {n} on a long subject",
+            abstract=f"Talk {n}: " + "a long abstract with many words. " * sentences(n),
+            start=f"2027-{n % 12 + 1:02d}-{n % 28 + 1:02d} 12:00",
+            end="13:00",
+        )
+
+
 def test_a_chunked_gzip_feed_decodes_the_same_through_nginx_and_curl(
     proxied: tuple[int, list[str]],
     make_event: Callable[..., Event],
@@ -236,14 +250,7 @@ def test_a_chunked_gzip_feed_decodes_the_same_through_nginx_and_curl(
     from feeds.gzipped import CHUNKED_MIN, boundaries
 
     port, _ = proxied
-    for n in range(70):
-        make_event(
-            id=f"big-{n}",
-            title=f"Talk {n} on a long subject",
-            abstract=f"Talk {n}: " + "a long abstract with many words. " * (5 + n % 20),
-            start=f"2027-{n % 12 + 1:02d}-{n % 28 + 1:02d} 12:00",
-            end="13:00",
-        )
+    _long_talks(make_event, "big", 70, lambda n: 5 + n % 20)
     path = "/series/lisbon-ml.ics"
     status, headers, zipped = _get(port, path, **{"Accept-Encoding": "gzip"})
     assert status == 200 and headers["Content-Encoding"] == "gzip"
@@ -274,14 +281,7 @@ def test_keep_alive_hits_of_a_large_plain_copy_never_wait_for_a_delayed_ack(
     # (Nagle left on after the cork waits for the client's delayed ACK); the feeds
     # location turns the cork off (deploy/nginx-eventfeed.conf).
     port, _ = proxied
-    for n in range(60):
-        make_event(
-            id=f"large-{n}",
-            title=f"Talk {n} on a long subject",
-            abstract=f"Talk {n}: " + "a long abstract with many words. " * (20 + n % 10),
-            start=f"2027-{n % 12 + 1:02d}-{n % 28 + 1:02d} 12:00",
-            end="13:00",
-        )
+    _long_talks(make_event, "large", 60, lambda n: 20 + n % 10)
     path = "/series/lisbon-ml.ics"
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.mark.skipif(
+NEEDS_WRK_AND_NGINX = pytest.mark.skipif(
     shutil.which("wrk") is None or shutil.which("nginx") is None,
     reason="wrk and nginx (Debian packages) are needed",
 )
+
+
+@NEEDS_WRK_AND_NGINX
 def test_http_benchmark_quick_mode_measures_routes_and_both_floors(tmp_path: Path) -> None:
     done = subprocess.run(
         [
@@ -51,10 +52,7 @@ def test_http_benchmark_quick_mode_measures_routes_and_both_floors(tmp_path: Pat
         assert entry["all_hits"] and len(entry["cache"]) == len(entry["static"]) == 1
 
 
-@pytest.mark.skipif(
-    shutil.which("wrk") is None or shutil.which("nginx") is None,
-    reason="wrk and nginx (Debian packages) are needed",
-)
+@NEEDS_WRK_AND_NGINX
 def test_nginx_only_mode_alternates_cache_and_static_runs_in_one_nginx(tmp_path: Path) -> None:
     done = subprocess.run(
         [
