@@ -102,6 +102,18 @@ def _read_all(app: Flask, personal: bool = True) -> None:
         assert fast_answers(app, path, gzipped), path
 
 
+def _followed_and_read(
+    app: Flask,
+    sessions: sessionmaker[Session],
+    make_series: Callable[..., Series],
+    make_event: Callable[..., Event],
+) -> None:
+    """The series alpha with three talks, followed by the reader, and every document read."""
+    _talks(make_series, make_event)
+    _follow(sessions, ["alpha"])
+    _read_all(app)
+
+
 def _api_patch(app: Flask, admin: str, title: str) -> object:
     editor = app.test_client()
     etag = editor.get("/api/v1/events/a1").headers["ETag"]
@@ -138,9 +150,7 @@ def test_api_edit_leaves_the_read_documents_warm(
     make_series: Callable[..., Series],
     make_event: Callable[..., Event],
 ) -> None:
-    _talks(make_series, make_event)
-    _follow(sessions, ["alpha"])
-    _read_all(warming)
+    _followed_and_read(warming, sessions, make_series, make_event)
     portuguese = {"Cookie": "lang=pt-PT"}
     reader = warming.test_client()
     reader.set_cookie("lang", "pt-PT")
@@ -227,9 +237,7 @@ def test_a_failing_refresh_does_not_break_the_edit(
         if request.path in broken:
             raise RuntimeError("the calendar feed is broken")
 
-    _talks(make_series, make_event)
-    _follow(sessions, ["alpha"])
-    _read_all(warming)
+    _followed_and_read(warming, sessions, make_series, make_event)
     broken.append("/series/alpha.ics")
     answer = _api_patch(warming, issue_token(sessions, admin=True), "Retitled anyway")
     with caplog.at_level(logging.ERROR, logger="web.warm"):
@@ -277,9 +285,7 @@ def test_api_import_of_new_talks_leaves_the_feeds_warm(
     make_event: Callable[..., Event],
 ) -> None:
     """New talks of an import are inserted in bulk (events.store.create_events): refreshed."""
-    _talks(make_series, make_event)
-    _follow(sessions, ["alpha"])
-    _read_all(warming)
+    _followed_and_read(warming, sessions, make_series, make_event)
     year = datetime.now(UTC).year + 1
     csv_text = f"id,title,start,end\nnew-1,Imported talk,{year}-03-02 10:00,11:00\n"
     done = warming.test_client().post(

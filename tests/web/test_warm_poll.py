@@ -26,11 +26,12 @@ from events.models import Event, RenderedDocument, RenderedFeed, Series
 from tests.conftest import BASE_URL
 from tests.support.apiutil import issue_token
 from tests.web.test_scale_out import BIN, ROOT, _get, _port
-from tests.web.test_stored_feeds import _follow, _retitle
+from tests.web.test_stored_feeds import _retitle
 from tests.web.test_warm_after_edit import (
     _api_patch,
     _check_warm,
     _fast,
+    _followed_and_read,
     _read,
     _read_all,
     _talks,
@@ -78,9 +79,8 @@ def test_an_sql_edit_is_refreshed_by_the_poll(
     make_series: Callable[..., Series],
     make_event: Callable[..., Event],
 ) -> None:
-    _talks(make_series, make_event)
-    _follow(sessions, ["alpha"])
-    _read_all(polling)  # (the first request started the refresher)
+    # (its first request starts the refresher)
+    _followed_and_read(polling, sessions, make_series, make_event)
     _look(polling)
     _edit_by_sql(engine, "a1", "Retitled by SQL")
     assert not fast_answers(polling, "/series/alpha.ics", False), "stale until refreshed"
@@ -98,9 +98,7 @@ def test_an_edit_through_the_store_in_another_session_is_refreshed(
     make_event: Callable[..., Event],
 ) -> None:
     """Another session (another process's): this process's edit listeners do not see it."""
-    _talks(make_series, make_event)
-    _follow(sessions, ["alpha"])
-    _read_all(polling)
+    _followed_and_read(polling, sessions, make_series, make_event)
     _look(polling)
     _retitle(sessions, "a1", "Retitled elsewhere")
     deadline = time.monotonic() + 30
@@ -248,9 +246,7 @@ def test_this_process_s_own_edit_is_not_refreshed_again(
     """The round refreshing an edit also looks at the stamps, so the next look finds none
     moved: one stamp read, no request."""
     app = make_app(warm_after_edit=True, warm_poll_seconds=1.0)  # (no look in between)
-    _talks(make_series, make_event)
-    _follow(sessions, ["alpha"])
-    _read_all(app)
+    _followed_and_read(app, sessions, make_series, make_event)
     _look(app)
     _api_patch(app, issue_token(sessions, admin=True), "Retitled here").close()  # type: ignore[attr-defined]
     assert settle(app)
