@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, update
+import psycopg.errors
+import pytest
+from sqlalchemy import Engine, column, select, table, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from events import queries
@@ -101,5 +103,30 @@ def test_a_batch_equals_its_statements_one_by_one(
         statements = _statements()
         assert reader.batch(statements) == [reader.rows(s, p) for s, p in statements]
         assert len(seen) == 2 * len(statements)
+    finally:
+        reader.close()
+
+
+def test_a_postgresql_read_is_prepared_once_and_survives_a_terminated_backend(
+    engine: Engine, make_series: Callable[..., Series]
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("libpq's prepared statements are PostgreSQL's")
+    make_series(slug="alpha", name="Seminar Alpha")
+    reader = Reader(engine)
+    try:
+        first = reader.first(queries.STAMP, {"slug": "alpha"})
+        assert first is not None
+        (connection,) = reader._held  # noqa: SLF001
+        prepared = connection.execute("SELECT name, statement FROM pg_prepared_statements")
+        names = {name: sql for name, sql in prepared.fetchall() if name.startswith("eventfeed_")}
+        assert len(names) == 1 and "WHERE series.slug = $1" in next(iter(names.values()))
+        with engine.connect() as other:  # as a server restart or an idle timeout would
+            pid = connection.info.backend_pid
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert reader.first(queries.STAMP, {"slug": "alpha"}) == first  # prepared again
+        assert reader._held and reader._held[0] is not connection  # noqa: SLF001
+        with pytest.raises(psycopg.errors.UndefinedTable):  # an error is psycopg's own
+            reader.first(select(column("x")).select_from(table("missing")))
     finally:
         reader.close()
