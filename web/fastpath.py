@@ -163,6 +163,9 @@ class StoredFeeds:
         # (document, version, 304?, gzip?) -> the status and headers sent for it
         self._heads: dict[tuple[str, str, bool, bool], tuple[str, tuple[tuple[str, str], ...]]] = {}
         self._zones: dict[str, str | None] = {}
+        self._etags: dict[str, str] = {}  # version -> its strong ETag
+        # The settings are immutable at runtime (events.config): fingerprinted once.
+        self.fingerprint = cache.settings_fingerprint(state.settings)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer from the stored feed or page, or pass the request on to the application."""
@@ -199,7 +202,7 @@ class StoredFeeds:
     def _respond(self, found: Found, environ: WSGIEnvironment) -> Answer | None:
         page = found.kind in ("page", "api")
         gzipped = not page and _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING"))
-        base = strong_etag(found.version) if not page else ""
+        base = self._etag(found.version) if not page else ""
         unchanged = not page and _unchanged(environ, base, found.last_modified)
         body = b""
         if not unchanged:
@@ -220,6 +223,16 @@ class StoredFeeds:
                 self._heads.clear()
             self._heads[head_key] = head
         return Answer(head[0], head[1], body)
+
+    def _etag(self, version: str) -> str:
+        """Return the strong ETag of a document version (web.http.strong_etag), remembered."""
+        etag = self._etags.get(version)
+        if etag is None:
+            etag = strong_etag(version)
+            if len(self._etags) >= HEADS:
+                self._etags.clear()
+            self._etags[version] = etag
+        return etag
 
     def _head(
         self,
@@ -401,7 +414,7 @@ def _series(fast: StoredFeeds, slug: str, fmt: str) -> Found:
     stamp = queries.FeedStamp(*row)
     state = fast.state
     day = state.clock.now().date().isoformat()
-    version = stamp.version(fmt, day, cache.settings_fingerprint(state.settings))
+    version = stamp.version(fmt, day, fast.fingerprint)
     params = {"series_id": stamp.series_id, "format": fmt, "version": version}
     return Found(
         f"series/{stamp.series_id}/{fmt}",
