@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import EnvironBuilder
 
+from benchmarks.all import after_edit_goals
 from events.config import Settings
 from events.errors import ConfigError
 from events.models import Event, RenderedDocument, RenderedFeed, Series
@@ -319,6 +320,8 @@ def test_after_edit_benchmark_runs_through_the_api() -> None:
     assert done.returncode == 0, done.stderr
     assert "edits through the API" in done.stdout
     assert done.stdout.count("\n| ") == 11, done.stdout  # the header and 10 routes
+    goals = after_edit_goals("sqlite", "through the API", done.stdout)  # as all.py reads it
+    assert len(goals) == 20 and all(goal.value > 0 for goal in goals), done.stdout
 
 
 def test_the_setting_is_read_from_the_environment() -> None:
