@@ -126,6 +126,8 @@ def test_a_postgresql_read_is_prepared_once_and_survives_a_terminated_backend(
             other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         assert reader.first(queries.STAMP, {"slug": "alpha"}) == first  # prepared again
         assert reader._held and reader._held[0] is not connection  # noqa: SLF001
+        reader._held[0].execute("DEALLOCATE ALL")  # noqa: SLF001  (as a pooler's reset)
+        assert reader.first(queries.STAMP, {"slug": "alpha"}) == first  # prepared again
         with pytest.raises(psycopg.errors.UndefinedTable):  # an error is psycopg's own
             reader.first(select(column("x")).select_from(table("missing")))
     finally:
