@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from benchmarks.all import Goal, after_edit_goals, email_goals, http_goals, import_goals
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.scripts import run_benchmark
 
 
 def _wrk(requests: int, p50: float) -> dict[str, float]:
@@ -63,21 +60,7 @@ def test_http_goals_compare_each_route_with_its_floor_and_its_size() -> None:
 
 
 def test_import_goals_read_the_printed_rows(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "imports.py"),
-            "--sizes",
-            "300",
-            "--formats",
-            "csv",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
+    done = run_benchmark("imports.py", "--sizes", "300", "--formats", "csv")
     goals = import_goals(done.stdout)
     assert [goal.backend for goal in goals] == ["sqlite"]
     printed = next(line for line in done.stdout.splitlines() if line.startswith("| sqlite | csv"))

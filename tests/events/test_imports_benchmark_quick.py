@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.scripts import run_benchmark
 
 
 def test_import_benchmark_prints_talks_per_second() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "imports.py"),
-            "--sizes",
-            "300",
-            "--formats",
-            "csv",
-            "json",
-            "--http",
-            "300",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    done = run_benchmark(
+        "imports.py", "--sizes", "300", "--formats", "csv", "json", "--http", "300"
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "| sqlite | csv | 300 |" in done.stdout

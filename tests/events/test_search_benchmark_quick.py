@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.scripts import run_benchmark
 
 
 def test_search_benchmark_quick_mode_prints_its_figures_and_writes_json(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "search.py"), "--quick", "--repeats", "1"]
-        + ["--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
+    done = run_benchmark(
+        "search.py",
+        *("--quick", "--repeats", "1", "--out", str(tmp_path)),
         timeout=120,
-        check=False,
         env={"PATH": "/usr/bin:/bin"},
     )
     assert done.returncode in (0, 1), done.stderr  # 1: the target missed at this tiny size

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.scripts import run_benchmark
 
 
 def test_email_benchmark_quick_mode_prints_every_figure(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "emails.py"), "--quick", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
+    done = run_benchmark("emails.py", "--quick", "--out", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     for figure in ("(a) announcement", "(b) announcements delivered", "(c) digests"):
         assert figure in done.stdout, done.stdout

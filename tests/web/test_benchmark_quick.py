@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.scripts import run_benchmark
 
 
 def test_benchmark_quick_mode_prints_every_figure_and_writes_json(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "feeds.py"),
-            "--quick",
-            "--talks",
-            "200",
-            "--subscribers",
-            "20",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
+    done = run_benchmark(
+        "feeds.py",
+        *("--quick", "--talks", "200", "--subscribers", "20", "--out", str(tmp_path)),
         timeout=120,
-        check=False,
     )
     assert done.returncode in (0, 1), done.stderr  # 1: a target failed at this tiny size
     for key in "abcdef":

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.scripts import run_benchmark
+
 NEEDS_WRK_AND_NGINX = pytest.mark.skipif(
     shutil.which("wrk") is None or shutil.which("nginx") is None,
     reason="wrk and nginx (Debian packages) are needed",
@@ -19,19 +18,7 @@ NEEDS_WRK_AND_NGINX = pytest.mark.skipif(
 
 @NEEDS_WRK_AND_NGINX
 def test_http_benchmark_quick_mode_measures_routes_and_both_floors(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "http_routes.py"),
-            "--quick",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    done = run_benchmark("http_routes.py", "--quick", "--out", str(tmp_path), timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "| floor: trivial Flask |" in done.stdout
     assert "| floor: nginx static |" in done.stdout
@@ -54,25 +41,11 @@ def test_http_benchmark_quick_mode_measures_routes_and_both_floors(tmp_path: Pat
 
 @NEEDS_WRK_AND_NGINX
 def test_nginx_only_mode_alternates_cache_and_static_runs_in_one_nginx(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "http_routes.py"),
-            "--nginx-only",
-            "--quick",
-            "--seconds",
-            "1",
-            "--rounds",
-            "2",
-            "--connections",
-            "4,16",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
+    done = run_benchmark(
+        "http_routes.py",
+        *("--nginx-only", "--quick", "--seconds", "1", "--rounds", "2", "--connections", "4,16"),
+        *("--out", str(tmp_path)),
         timeout=180,
-        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "**through the cache**" in done.stdout and "vs static, sendfile off" in done.stdout

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.scripts import run_benchmark
 
 
 def test_pages_benchmark_quick_mode_prints_its_figures_and_writes_json(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "pages.py"),
-            "--quick",
-            "--no-server",
-            "--repeats",
-            "1",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_benchmark(
+        "pages.py", "--quick", "--no-server", "--repeats", "1", "--out", str(tmp_path), timeout=120
     )
     assert done.returncode in (0, 1), done.stderr  # 1: a target failed at this tiny size
     for key in "gh":

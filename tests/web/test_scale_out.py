@@ -49,6 +49,19 @@ def _get(
         conn.close()
 
 
+def _wait_healthy(port: int, deadline: float, failure: str) -> None:
+    """Wait until the server on `port` answers `/healthz` with 200 (by `time.monotonic()`
+    `deadline`, else fail with `failure`)."""
+    while True:
+        try:
+            if _get(port, "/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.2)
+
+
 def _post(port: int, path: str, body: str, cookie: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -96,16 +109,9 @@ def nodes(
         for port, log in zip(ports, logs, strict=True)
     ]
     try:
-        deadline = time.time() + 60
+        deadline = time.monotonic() + 60
         for port in ports:
-            while True:
-                try:
-                    if _get(port, "/healthz")[0] == 200:
-                        break
-                except OSError:
-                    pass
-                assert time.time() < deadline, "a node did not start"
-                time.sleep(0.2)
+            _wait_healthy(port, deadline, "a node did not start")
         yield ports, env
     finally:
         for proc in procs:

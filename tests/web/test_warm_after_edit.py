@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import gzip
 import logging
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from flask import Flask, request
@@ -26,13 +23,13 @@ from events.errors import ConfigError
 from events.models import Event, RenderedDocument, RenderedFeed, Series
 from events.queries import Shape
 from tests.support.apiutil import bearer, issue_token
+from tests.support.scripts import run_benchmark
 from tests.web.test_organise import organiser, post, signed_in, talk_fields
 from tests.web.test_stored_feeds import TOKEN, _follow
 from web.fastpath import StoredFeeds, installed
 from web.feeds import _shape, shape_query
 from web.warm import settle
 
-ROOT = Path(__file__).resolve().parents[2]
 GZIP = {"Accept-Encoding": "gzip"}
 # What readers asked for before the edit (path, gzip?).
 READ = [
@@ -309,14 +306,7 @@ def test_api_import_of_new_talks_leaves_the_feeds_warm(
 
 def test_after_edit_benchmark_runs_through_the_api() -> None:
     """benchmarks/after_edit.py --through api runs end to end (a smoke test, no timings)."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "after_edit.py"), "--rounds", "1"]
-        + ["--through", "api"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_benchmark("after_edit.py", "--rounds", "1", "--through", "api")
     assert done.returncode == 0, done.stderr
     assert "edits through the API" in done.stdout
     assert done.stdout.count("\n| ") == 11, done.stdout  # the header and 10 routes

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +24,8 @@ from events.config import Settings
 from events.models import Event, RenderedDocument, RenderedFeed, Series
 from tests.conftest import BASE_URL
 from tests.support.apiutil import issue_token
-from tests.web.test_scale_out import BIN, ROOT, _get, _port
+from tests.support.scripts import run_benchmark
+from tests.web.test_scale_out import BIN, ROOT, _get, _port, _wait_healthy
 from tests.web.test_stored_feeds import _retitle
 from tests.web.test_warm_after_edit import (
     _api_patch,
@@ -340,15 +340,7 @@ def _gunicorn(port: int, env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
             stderr=out,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if _get(port, "/healthz")[0] == 200:
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.2)
+            _wait_healthy(port, time.monotonic() + 60, "gunicorn did not start")
             yield log
         finally:
             proc.terminate()
@@ -357,14 +349,7 @@ def _gunicorn(port: int, env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
 
 def test_after_edit_benchmark_runs_with_polling() -> None:
     """benchmarks/after_edit.py --through sql --poll runs end to end (a smoke test)."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "after_edit.py"), "--rounds", "1"]
-        + ["--through", "sql", "--poll", str(POLL)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_benchmark("after_edit.py", "--rounds", "1", "--through", "sql", "--poll", str(POLL))
     assert done.returncode == 0, done.stderr
     assert "each app's look at the stamps" in done.stdout
     assert done.stdout.count("\n| ") == 11, done.stdout  # the header and 10 routes
