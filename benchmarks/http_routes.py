@@ -763,19 +763,12 @@ def run_nginx_only(
     return {"talks": talks, "nginx_cache": cached}
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _spread(values: list[float], fmt: str = ",.0f") -> str:
     """Median (min-max) of `values`."""
     if len(values) == 1:
         return format(values[0], fmt)
-    return f"{format(_median(values), fmt)} ({format(min(values), fmt)}–{format(max(values), fmt)})"
+    middle = format(statistics.median(values), fmt)
+    return f"{middle} ({format(min(values), fmt)}–{format(max(values), fmt)})"
 
 
 def cache_table(cached: dict[str, Any], title: str) -> str:
@@ -805,8 +798,9 @@ def cache_table(cached: dict[str, Any], title: str) -> str:
             lines.append(
                 f"| {kind} ({entry['bytes'] / 1000:,.0f} KB), {label} | {entry['connections']} | "
                 f"{_spread([_rate(r) for r in runs])} | "
-                f"{_median([r['p50_ms'] for r in runs]):.2f} | "
-                f"{_median([r['p99_ms'] for r in runs]):.2f} | {ratios[0]} | {ratios[1]} | "
+                f"{statistics.median([r['p50_ms'] for r in runs]):.2f} | "
+                f"{statistics.median([r['p99_ms'] for r in runs]):.2f} | "
+                f"{ratios[0]} | {ratios[1]} | "
                 f"{_spread([r['nginx_cpu_us'] for r in runs], '.1f')} |"
             )
     return "\n".join(lines)
